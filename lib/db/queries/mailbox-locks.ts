@@ -1,0 +1,40 @@
+import type pg from "pg";
+import { getPool } from "../client";
+
+export type LockSession = {
+  tryLock: (mailboxId: string) => Promise<boolean>;
+  unlock: (mailboxId: string) => Promise<void>;
+  close: () => Promise<void>;
+};
+
+/**
+ * Mailbox ownership across watcher replicas: a session-level advisory lock per mailbox, held on one
+ * dedicated connection. If that connection dies, PostgreSQL releases every lock it held, so the
+ * owner must stop its mailboxes (onLost) and the other replicas take them over.
+ */
+export async function openLockSession({ onLost }: { onLost: (err: Error) => void }): Promise<LockSession> {
+  const client: pg.PoolClient = await getPool().connect();
+  let lost = false;
+  client.on("error", (err) => {
+    if (lost) return;
+    lost = true;
+    onLost(err);
+  });
+  return {
+    tryLock: async (mailboxId) => {
+      const { rows } = await client.query<{ ok: boolean }>(
+        "SELECT pg_try_advisory_lock(7230002, hashtext($1)) AS ok",
+        [mailboxId],
+      );
+      return rows[0]?.ok === true;
+    },
+    unlock: async (mailboxId) => {
+      await client.query("SELECT pg_advisory_unlock(7230002, hashtext($1))", [mailboxId]);
+    },
+    close: async () => {
+      lost = true;
+      await client.query("SELECT pg_advisory_unlock_all()").catch(() => {});
+      client.release(true);
+    },
+  };
+}

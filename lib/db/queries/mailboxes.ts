@@ -1,0 +1,248 @@
+import { and, eq, sql } from "drizzle-orm";
+import { getDb, getPool } from "../client";
+import {
+  mailboxes,
+  tenants,
+  type Mailbox,
+  type MailboxPurpose,
+  type MailboxStatus,
+  type NewMailbox,
+  type SyncState,
+} from "../schema";
+
+export const MAILBOX_CHANNEL = "mailbox_changed";
+
+export type MailboxChange =
+  | { op: "upsert" | "delete"; mailbox_id: string; tenant_id: string }
+  | { op: "tenant"; tenant_id: string }
+  | { op: "queued"; message_id: string }
+  | { op: "reload" };
+
+/** NOTIFY runs inside the caller's transaction when given one, so a rolled-back change is never announced. */
+export async function notifyChange(
+  change: MailboxChange,
+  tx: Pick<ReturnType<typeof getDb>, "execute"> = getDb(),
+): Promise<void> {
+  await tx.execute(sql`SELECT pg_notify(${MAILBOX_CHANNEL}, ${JSON.stringify(change)})`);
+}
+
+export async function requestWatcherReload(): Promise<void> {
+  await notifyChange({ op: "reload" });
+}
+
+export async function getMailbox({
+  tenantId,
+  purpose,
+}: {
+  tenantId: string;
+  purpose: MailboxPurpose;
+}): Promise<Mailbox | null> {
+  const [row] = await getDb()
+    .select()
+    .from(mailboxes)
+    .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.purpose, purpose)));
+  return row ?? null;
+}
+
+export async function listTenantMailboxes({ tenantId }: { tenantId: string }): Promise<Mailbox[]> {
+  return getDb().select().from(mailboxes).where(eq(mailboxes.tenantId, tenantId));
+}
+
+export async function getMailboxById({ mailboxId }: { mailboxId: string }): Promise<Mailbox | null> {
+  const [row] = await getDb().select().from(mailboxes).where(eq(mailboxes.id, mailboxId));
+  return row ?? null;
+}
+
+/** What a watcher should run: enabled mailboxes of active tenants that have something to connect with. */
+export async function listWatchableMailboxes(): Promise<Mailbox[]> {
+  const rows = await getDb()
+    .select({ mailbox: mailboxes })
+    .from(mailboxes)
+    .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
+    .where(and(eq(tenants.isActive, true), eq(mailboxes.enabled, true)));
+  return rows.map((r) => r.mailbox);
+}
+
+export async function getWatchableMailbox({ mailboxId }: { mailboxId: string }): Promise<Mailbox | null> {
+  const [row] = await getDb()
+    .select({ mailbox: mailboxes })
+    .from(mailboxes)
+    .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
+    .where(and(eq(mailboxes.id, mailboxId), eq(tenants.isActive, true), eq(mailboxes.enabled, true)));
+  return row?.mailbox ?? null;
+}
+
+type MailboxFields = Omit<NewMailbox, "id" | "tenantId" | "purpose" | "createdAt" | "updatedAt" | "configVersion">;
+
+/**
+ * Creates or updates the tenant's mailbox of this purpose and tells the watcher in the same
+ * transaction. A settings change resets health, since the old error may no longer apply.
+ */
+export async function saveMailbox({
+  tenantId,
+  purpose,
+  fields,
+}: {
+  tenantId: string;
+  purpose: MailboxPurpose;
+  fields: MailboxFields;
+}): Promise<Mailbox> {
+  return getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .insert(mailboxes)
+      .values({ ...fields, tenantId, purpose, status: "connecting" })
+      .onConflictDoUpdate({
+        target: [mailboxes.tenantId, mailboxes.purpose],
+        set: {
+          ...fields,
+          status: "connecting",
+          statusChangedAt: sql`now()`,
+          lastError: null,
+          configVersion: sql`${mailboxes.configVersion} + 1`,
+          updatedAt: sql`now()`,
+        },
+      })
+      .returning();
+    if (!row) throw new Error("mailbox upsert returned no row");
+    await notifyChange({ op: "upsert", mailbox_id: row.id, tenant_id: tenantId }, tx);
+    return row;
+  });
+}
+
+export async function deleteMailbox({
+  tenantId,
+  purpose,
+}: {
+  tenantId: string;
+  purpose: MailboxPurpose;
+}): Promise<boolean> {
+  return getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .delete(mailboxes)
+      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.purpose, purpose)))
+      .returning({ id: mailboxes.id });
+    if (!row) return false;
+    await notifyChange({ op: "delete", mailbox_id: row.id, tenant_id: tenantId }, tx);
+    return true;
+  });
+}
+
+/** Partial update of OAuth or other columns by the web process, announced to the watcher. */
+export async function updateMailboxAndNotify({
+  mailboxId,
+  tenantId,
+  fields,
+}: {
+  mailboxId: string;
+  tenantId: string;
+  fields: Partial<MailboxFields>;
+}): Promise<Mailbox | null> {
+  return getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .update(mailboxes)
+      .set({ ...fields, configVersion: sql`${mailboxes.configVersion} + 1`, updatedAt: sql`now()` })
+      .where(and(eq(mailboxes.id, mailboxId), eq(mailboxes.tenantId, tenantId)))
+      .returning();
+    if (!row) return null;
+    await notifyChange({ op: "upsert", mailbox_id: row.id, tenant_id: tenantId }, tx);
+    return row;
+  });
+}
+
+/** Watcher-side status change; `statusChangedAt` moves only when the status really changes. */
+export async function setMailboxStatus({
+  mailboxId,
+  status,
+  error,
+  success,
+}: {
+  mailboxId: string;
+  status: MailboxStatus;
+  error?: string | null;
+  success?: boolean;
+}): Promise<void> {
+  await getDb()
+    .update(mailboxes)
+    .set({
+      status,
+      statusChangedAt: sql`CASE WHEN ${mailboxes.status} = ${status}::mailbox_status THEN ${mailboxes.statusChangedAt} ELSE now() END`,
+      ...(error !== undefined ? { lastError: error, ...(error ? { lastErrorAt: sql`now()` } : {}) } : {}),
+      ...(success ? { lastSuccessAt: sql`now()` } : {}),
+    })
+    .where(eq(mailboxes.id, mailboxId));
+}
+
+export async function recordMailboxSync({
+  mailboxId,
+  backlog,
+}: {
+  mailboxId: string;
+  backlog: number;
+}): Promise<void> {
+  await getDb()
+    .update(mailboxes)
+    .set({ lastSuccessAt: sql`now()`, backlog })
+    .where(eq(mailboxes.id, mailboxId));
+}
+
+export async function updateSyncState({
+  mailboxId,
+  patch,
+}: {
+  mailboxId: string;
+  patch: Partial<SyncState>;
+}): Promise<void> {
+  await getDb()
+    .update(mailboxes)
+    .set({ syncState: sql`${mailboxes.syncState} || ${JSON.stringify(patch)}::jsonb` })
+    .where(eq(mailboxes.id, mailboxId));
+}
+
+export async function saveOAuthTokens({
+  mailboxId,
+  accessTokenEncrypted,
+  refreshTokenEncrypted,
+  expiresAt,
+}: {
+  mailboxId: string;
+  accessTokenEncrypted: string;
+  refreshTokenEncrypted?: string | null;
+  expiresAt: Date | null;
+}): Promise<void> {
+  await getDb()
+    .update(mailboxes)
+    .set({
+      oauthAccessTokenEncrypted: accessTokenEncrypted,
+      ...(refreshTokenEncrypted ? { oauthRefreshTokenEncrypted: refreshTokenEncrypted } : {}),
+      oauthTokenExpiry: expiresAt,
+    })
+    .where(eq(mailboxes.id, mailboxId));
+}
+
+/** A dedicated connection for LISTEN: pooled clients would drop the subscription. */
+export async function listenForMailboxChanges({
+  onChange,
+  onError,
+}: {
+  onChange: (change: MailboxChange) => void;
+  onError: (err: Error) => void;
+}): Promise<{ close: () => Promise<void> }> {
+  const client = await getPool().connect();
+  client.on("notification", (msg) => {
+    if (msg.channel !== MAILBOX_CHANNEL || !msg.payload) return;
+    try {
+      onChange(JSON.parse(msg.payload) as MailboxChange);
+    } catch {
+      // A malformed payload is not ours; ignore it rather than stop listening.
+    }
+  });
+  client.on("error", onError);
+  await client.query(`LISTEN ${MAILBOX_CHANNEL}`);
+  return {
+    close: async () => {
+      client.removeAllListeners("notification");
+      await client.query(`UNLISTEN ${MAILBOX_CHANNEL}`).catch(() => {});
+      client.release(true);
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { getSecretBox } from "../crypto/secret-box";
+import type { Mailbox } from "../db/schema";
+import { getEnv } from "../env";
+import { assertHostAllowed } from "./host-check";
+import { ImapProvider, type ImapAuth } from "./imap-provider";
+import { MailError, type MailProvider } from "./provider";
+
+export type AccessTokenSource = (opts?: { forceRefresh?: boolean }) => Promise<string>;
+
+export type ProviderDeps = {
+  /** OAuth access token for this mailbox, refreshed before expiry (token manager). */
+  getAccessToken?: AccessTokenSource;
+  /** Extra trust anchors (private CAs; tests use a self-signed one). */
+  ca?: string;
+  /** Builders for the API providers, registered by the runtime that has them. */
+  apiProviders?: Partial<Record<"gmail_api" | "graph_api", (mailbox: Mailbox, getAccessToken: AccessTokenSource) => MailProvider>>;
+};
+
+async function resolveImapAuth(mailbox: Mailbox, deps: ProviderDeps): Promise<ImapAuth> {
+  const user = mailbox.username || mailbox.address || mailbox.oauthConnectedEmail || "";
+  if (!user) throw new MailError("config", "The mailbox has no username or address.");
+  if (mailbox.authMethod === "oauth2") {
+    if (!deps.getAccessToken) throw new MailError("needs_reauth", "The mailbox is not connected by OAuth.");
+    return { user: mailbox.oauthConnectedEmail || user, accessToken: await deps.getAccessToken() };
+  }
+  if (!mailbox.passwordEncrypted) throw new MailError("config", "No password is saved for this mailbox.");
+  return { user, pass: getSecretBox().decrypt(mailbox.passwordEncrypted) };
+}
+
+/** Seed §5.2 factory: picks the provider from the mailbox row. */
+export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}): Promise<MailProvider> {
+  const env = getEnv();
+  if (mailbox.access === "gmail_api" || mailbox.access === "graph_api") {
+    const build = deps.apiProviders?.[mailbox.access];
+    if (!build || !deps.getAccessToken) {
+      throw new MailError("config", `The ${mailbox.access} provider is not available in this process.`);
+    }
+    return build(mailbox, deps.getAccessToken);
+  }
+  if (!mailbox.host) throw new MailError("config", "The mailbox has no server host.");
+  await assertHostAllowed(mailbox.host, { allowPrivate: env.MAIL_ALLOW_PRIVATE_HOSTS });
+  if (mailbox.access === "pop3") {
+    throw new MailError("config", "POP3 is not supported yet.");
+  }
+  return new ImapProvider({
+    host: mailbox.host,
+    port: mailbox.port,
+    secure: mailbox.useSsl,
+    allowInvalidCertificate: mailbox.allowInvalidCertificate,
+    ...(deps.ca ? { ca: deps.ca } : {}),
+    auth: await resolveImapAuth(mailbox, deps),
+    folder: mailbox.folder,
+    useIdle: mailbox.useIdle,
+    idleTimeoutMs: env.EMAIL_IDLE_TIMEOUT_SECONDS * 1000,
+    connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+  });
+}

@@ -1,0 +1,77 @@
+import type { MailAccess } from "../db/schema";
+
+/** One message as the provider holds it: raw RFC 5322 source and the provider's stable id. */
+export type FetchedMessage = {
+  /** Stable per mailbox: IMAP `uidvalidity:uid`, POP3 UIDL, Gmail message id, Graph message id. */
+  providerMessageId: string;
+  raw: Buffer;
+  /** When the provider received it, if known. */
+  receivedAt?: Date;
+};
+
+export type WaitResult = "changed" | "timeout" | "closed";
+
+export type ProviderHealth = {
+  connected: boolean;
+  lastActivityAt: Date | null;
+  lastError: string | null;
+};
+
+/**
+ * Seed §5.1 EmailProviderInterface, shaped for a pull loop: the mailbox loop fetches the unread
+ * backlog, stores it, marks it read, then waits for a change (IDLE, push or polling) and repeats.
+ * `watch_inbox(callback)` of the seed is `waitForChange` called in that loop, so that a slow store
+ * never overlaps the next fetch and a missed notification only delays until the next reconcile.
+ */
+export interface MailProvider {
+  readonly access: MailAccess;
+  readonly isConnected: boolean;
+  /** Opens the connection and selects the folder; throws MailError on failure. */
+  connect(): Promise<void>;
+  /** Closes the connection; never throws. */
+  disconnect(): Promise<void>;
+  /** Unread messages, oldest first, at most maxCount. */
+  fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]>;
+  /** How many unread messages wait at the provider (for the admin's queue size). */
+  countUnread(): Promise<number>;
+  /** Called only after the messages are committed to the database. */
+  markAsRead(providerMessageIds: string[]): Promise<void>;
+  /**
+   * Waits until new mail may be present ("changed"), the timeout passes ("timeout"), the
+   * connection ends ("closed"), or the signal aborts ("closed").
+   */
+  waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult>;
+  getHealthStatus(): ProviderHealth;
+}
+
+export type MailErrorCode =
+  | "dns"
+  | "refused"
+  | "timeout"
+  | "tls"
+  | "auth"
+  | "needs_reauth"
+  | "folder_missing"
+  | "host_not_allowed"
+  | "rate_limited"
+  | "protocol"
+  | "network"
+  | "config"
+  | "unknown";
+
+/** A provider failure in words an admin can act on; `cause` stays in logs only. */
+export class MailError extends Error {
+  override name = "MailError";
+  constructor(
+    readonly code: MailErrorCode,
+    message: string,
+    readonly options: { cause?: unknown; retryAfterMs?: number } = {},
+  ) {
+    super(message);
+  }
+
+  /** Auth failures are not retried in a storm: the admin must fix the settings. */
+  get isAuthFailure(): boolean {
+    return this.code === "auth" || this.code === "needs_reauth";
+  }
+}

@@ -1,0 +1,150 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+
+const bool = (fallback: boolean): z.ZodType<boolean> =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === "true" || v === "1" || v === "yes"));
+
+const int = (fallback: number, min = 0): z.ZodType<number> =>
+  z.coerce.number().int().min(min).optional().transform((v) => v ?? fallback);
+
+const url = (fallback: string): z.ZodType<string> =>
+  z.url().optional().transform((v) => (v ?? fallback).replace(/\/+$/, ""));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const schema = z.object({
+  APP_ENV: z.enum(["development", "test", "production"]).default("development"),
+  DATA_DIR: z.string().default(".data"),
+  DATABASE_URL: optionalText,
+  EMBEDDED_PG_PORT: int(54329, 1),
+  APP_URL: url("http://localhost:3000"),
+  PORT: int(3000, 1),
+  ENCRYPTION_KEYS: optionalText,
+  SESSION_SECRET: optionalText,
+  INTERNAL_API_TOKEN: optionalText,
+  WATCHER_PORT: int(9464, 0),
+  MAIL_ALLOW_PRIVATE_HOSTS: bool(false),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  SESSION_TTL_HOURS: int(12, 1),
+
+  GOOGLE_OAUTH_CLIENT_ID: optionalText,
+  GOOGLE_OAUTH_CLIENT_SECRET: optionalText,
+  GOOGLE_OAUTH_REDIRECT_URI: optionalText,
+  GOOGLE_OAUTH_AUTHORIZATION_URL: url("https://accounts.google.com/o/oauth2/v2/auth"),
+  GOOGLE_OAUTH_TOKEN_URL: url("https://oauth2.googleapis.com/token"),
+  GOOGLE_OAUTH_REVOCATION_URL: url("https://oauth2.googleapis.com/revoke"),
+  GOOGLE_OAUTH_USERINFO_URL: url("https://openidconnect.googleapis.com/v1/userinfo"),
+  GMAIL_API_BASE_URL: url("https://gmail.googleapis.com"),
+  GMAIL_PUBSUB_TOPIC: optionalText,
+  GMAIL_POLL_SECONDS: int(10, 1),
+
+  MICROSOFT_OAUTH_CLIENT_ID: optionalText,
+  MICROSOFT_OAUTH_CLIENT_SECRET: optionalText,
+  MICROSOFT_OAUTH_TENANT_ID: z.string().default("common"),
+  MICROSOFT_OAUTH_REDIRECT_URI: optionalText,
+  MICROSOFT_OAUTH_AUTHORITY: url("https://login.microsoftonline.com"),
+  GRAPH_API_BASE_URL: url("https://graph.microsoft.com/v1.0"),
+  GRAPH_POLL_SECONDS: int(10, 1),
+
+  EMAIL_IDLE_TIMEOUT_SECONDS: int(1740, 1),
+  EMAIL_CONNECTION_POOL_SIZE: int(5, 1),
+  EMAIL_RETRY_MAX_ATTEMPTS: int(3, 1),
+  EMAIL_FETCH_BATCH_SIZE: int(50, 1),
+  EMAIL_RECONCILE_SECONDS: int(60, 1),
+  EMAIL_BACKOFF_MIN_SECONDS: int(2, 0),
+  EMAIL_BACKOFF_MAX_SECONDS: int(30, 1),
+  EMAIL_CONNECT_TIMEOUT_SECONDS: int(15, 1),
+});
+
+type ParsedEnv = z.infer<typeof schema>;
+export type Env = Omit<ParsedEnv, "ENCRYPTION_KEYS" | "SESSION_SECRET" | "INTERNAL_API_TOKEN" | "DATABASE_URL"> & {
+  DATABASE_URL: string;
+  ENCRYPTION_KEYS: string[];
+  SESSION_SECRET: string;
+  INTERNAL_API_TOKEN: string;
+  usesEmbeddedDatabase: boolean;
+};
+
+const SECRET_NAMES = ["ENCRYPTION_KEYS", "SESSION_SECRET", "INTERNAL_API_TOKEN"] as const;
+type SecretName = (typeof SECRET_NAMES)[number];
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function generateSecret(name: SecretName): string {
+  // A Fernet key is 32 random bytes, url-safe base64 (as Python's Fernet.generate_key()).
+  if (name === "ENCRYPTION_KEYS") return randomBytes(32).toString("base64url") + "=";
+  return randomBytes(32).toString("base64url");
+}
+
+/** Development only: secrets are made once and kept in DATA_DIR so restarts can still decrypt. */
+function loadDevelopmentSecrets(dataDir: string): Record<SecretName, string> {
+  const file = path.join(dataDir, "dev-secrets.json");
+  const existing: Partial<Record<SecretName, string>> = existsSync(file)
+    ? (JSON.parse(readFileSync(file, "utf8")) as Partial<Record<SecretName, string>>)
+    : {};
+  let changed = false;
+  for (const name of SECRET_NAMES) {
+    if (!existing[name]) {
+      existing[name] = generateSecret(name);
+      changed = true;
+    }
+  }
+  if (changed) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(existing, null, 2), { mode: 0o600 });
+  }
+  return existing as Record<SecretName, string>;
+}
+
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = schema.safeParse(source);
+  if (!result.success) {
+    const details = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new ConfigError(`Invalid configuration: ${details}`);
+  }
+  const parsed = result.data;
+  const dataDir = path.resolve(parsed.DATA_DIR);
+  const missing = SECRET_NAMES.filter((name) => !parsed[name]);
+  let fallback: Partial<Record<SecretName, string>> = {};
+  if (missing.length > 0) {
+    if (parsed.APP_ENV === "production") {
+      throw new ConfigError(`Missing required secret(s): ${missing.join(", ")}. Set them in the environment.`);
+    }
+    fallback = loadDevelopmentSecrets(dataDir);
+  }
+  const secret = (name: SecretName): string => (parsed[name] ?? fallback[name]) as string;
+  if (parsed.APP_ENV === "production" && !parsed.DATABASE_URL) {
+    throw new ConfigError("Missing DATABASE_URL: production does not start an embedded database.");
+  }
+  return {
+    ...parsed,
+    DATA_DIR: dataDir,
+    DATABASE_URL:
+      parsed.DATABASE_URL ?? `postgres://postgres:postgres@127.0.0.1:${parsed.EMBEDDED_PG_PORT}/mailbox`,
+    usesEmbeddedDatabase: !parsed.DATABASE_URL,
+    ENCRYPTION_KEYS: secret("ENCRYPTION_KEYS")
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean),
+    SESSION_SECRET: secret("SESSION_SECRET"),
+    INTERNAL_API_TOKEN: secret("INTERNAL_API_TOKEN"),
+  };
+}
+
+let cached: Env | undefined;
+
+/** Validated once per process, lazily so that `next build` does not need runtime secrets. */
+export function getEnv(): Env {
+  cached ??= parseEnv(process.env);
+  return cached;
+}
