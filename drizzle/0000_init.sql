@@ -17,7 +17,7 @@ CREATE TABLE "ingested_messages" (
 	"to_addresses" text,
 	"subject" text,
 	"sent_at" timestamp with time zone,
-	"received_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"received_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	"raw" "bytea" NOT NULL,
 	"size" integer NOT NULL,
 	"text_body" text,
@@ -117,6 +117,12 @@ CREATE TABLE "users" (
 	"password_hash" text NOT NULL,
 	"role" "user_role" DEFAULT 'admin' NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "watcher_replicas" (
+	"id" text PRIMARY KEY NOT NULL,
+	"started_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"heartbeat_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 ALTER TABLE "ingested_messages" ADD CONSTRAINT "ingested_messages_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

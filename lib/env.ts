@@ -53,6 +53,11 @@ const schema = z.object({
   MICROSOFT_OAUTH_AUTHORITY: url("https://login.microsoftonline.com"),
   GRAPH_API_BASE_URL: url("https://graph.microsoft.com/v1.0"),
   GRAPH_POLL_SECONDS: int(10, 1),
+  MICROSOFT_OAUTH_USERINFO_URL: url("https://graph.microsoft.com/oidc/userinfo"),
+  /** Access tokens are refreshed this long before they expire (seed §5.3 refresh_token_if_needed). */
+  OAUTH_REFRESH_SKEW_SECONDS: int(300, 0),
+  /** Upper bound for one call to an OAuth endpoint (token, revoke, userinfo). */
+  OAUTH_HTTP_TIMEOUT_SECONDS: int(15, 1),
 
   EMAIL_IDLE_TIMEOUT_SECONDS: int(1740, 1),
   EMAIL_CONNECTION_POOL_SIZE: int(5, 1),

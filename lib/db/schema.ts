@@ -185,7 +185,8 @@ export const ingestedMessages = pgTable(
     toAddresses: text("to_addresses"),
     subject: text("subject"),
     sentAt: timestamp("sent_at", { withTimezone: true }),
-    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+    // Millisecond precision: the keyset cursor round-trips through a JS Date.
+    receivedAt: timestamp("received_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     raw: bytea("raw").notNull(),
     size: integer("size").notNull(),
     textBody: text("text_body"),
@@ -244,3 +245,15 @@ export type MailboxStatus = (typeof mailboxStatus.enumValues)[number];
 export type MailAccess = (typeof mailAccess.enumValues)[number];
 export type MailProviderName = (typeof mailProvider.enumValues)[number];
 export type OAuthFlow = typeof oauthFlows.$inferSelect;
+
+/**
+ * Watcher replicas that are running now (issue 7): each one upserts its row every reconcile and
+ * holds a presence advisory lock on its own connection, so the others know how many share the
+ * mailboxes (fair share = ceil(mailboxes / live replicas)) even right after a replica was killed.
+ */
+export const watcherReplicas = pgTable("watcher_replicas", {
+  id: text("id").primaryKey(),
+  startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+  heartbeatAt: timestamp("heartbeat_at", { withTimezone: true }).notNull().defaultNow(),
+});
+export type WatcherReplica = typeof watcherReplicas.$inferSelect;

@@ -165,9 +165,9 @@ export class ImapProvider implements MailProvider {
     if (this.changePending || signal.aborted) return signal.aborted ? "closed" : "changed";
     const client = this.client;
     return new Promise<WaitResult>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      const timers: { timeout?: NodeJS.Timeout } = {};
       const finish = (result: WaitResult): void => {
-        clearTimeout(timer);
+        clearTimeout(timers.timeout);
         this.closeListeners.delete(onClose);
         this.changeListeners.delete(onChange);
         signal.removeEventListener("abort", onAbort);
@@ -179,7 +179,7 @@ export class ImapProvider implements MailProvider {
       this.closeListeners.add(onClose);
       this.changeListeners.add(onChange);
       signal.addEventListener("abort", onAbort, { once: true });
-      timer = setTimeout(() => finish("timeout"), timeoutMs);
+      timers.timeout = setTimeout(() => finish("timeout"), timeoutMs);
       if (this.opts.useIdle) {
         // IDLE ends when the next command is sent; its rejection on a dropped socket surfaces as 'close'.
         client.idle().catch(() => {});

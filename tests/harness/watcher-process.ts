@@ -14,7 +14,7 @@ export type WatcherProcess = {
 };
 
 /** Runs the real watcher entrypoint (`watcher/index.ts`) as its own process, like the container does. */
-export async function startWatcherProcess(env: NodeJS.ProcessEnv = {}): Promise<WatcherProcess> {
+export async function startWatcherProcess(env: Record<string, string | undefined> = {}): Promise<WatcherProcess> {
   const port = await getFreePort();
   const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "watcher/index.ts")], {
     cwd: root,

@@ -1,0 +1,17 @@
+import { getTenantMessage } from "@/lib/email/message-views";
+import { withRoute } from "@/lib/http/route";
+
+export const dynamic = "force-dynamic";
+export const runtime = "nodejs";
+
+export const GET = withRoute<{ id: string }>({ auth: "session" }, async ({ params, tenantId }) => {
+  const message = await getTenantMessage({ tenantId, messageId: params.id });
+  return new Response(new Uint8Array(message.raw), {
+    headers: {
+      "content-type": "message/rfc822",
+      // Never rendered inline: raw mail may carry active content.
+      "content-disposition": `attachment; filename="${message.id}.eml"`,
+      "x-content-type-options": "nosniff",
+    },
+  });
+});

@@ -1,0 +1,14 @@
+import { parseEmailType } from "@/lib/email/email-type";
+import { testMailboxSettings } from "@/lib/email/mailbox-settings";
+import { mailboxTestSchema } from "@/lib/email/settings-schema";
+import { parseJson, withRoute } from "@/lib/http/route";
+
+export const dynamic = "force-dynamic";
+export const runtime = "nodejs";
+
+export const POST = withRoute<{ email_type: string }>({ auth: "admin" }, async ({ req, params, tenantId }) => {
+  const emailType = parseEmailType(params.email_type);
+  const hasBody = (req.headers.get("content-length") ?? "0") !== "0" || req.headers.has("transfer-encoding");
+  const input = hasBody ? await parseJson(req, mailboxTestSchema) : {};
+  return Response.json(await testMailboxSettings({ tenantId, emailType, input }));
+});

@@ -1,0 +1,9 @@
+import { getTenantMessageStats } from "@/lib/email/mailbox-health";
+import { withRoute } from "@/lib/http/route";
+
+export const dynamic = "force-dynamic";
+export const runtime = "nodejs";
+
+export const GET = withRoute({ auth: "session" }, async ({ tenantId }) =>
+  Response.json(await getTenantMessageStats({ tenantId })),
+);

@@ -1,0 +1,690 @@
+// Only the Gmail API module of googleapis: its root index loads every Google API (seconds of start-up).
+import { gmail, type gmail_v1 } from "googleapis/build/src/apis/gmail/index.js";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { MailAccess } from "../db/schema";
+import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+
+export type GmailProviderOptions = {
+  /** Gmail API root; googleapis wants a trailing slash (added when missing). */
+  rootUrl?: string;
+  /** The watched label id; default INBOX. */
+  label?: string;
+  /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
+  getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
+  syncState?: { historyId?: string };
+  /** Persists the history cursor (SyncState.gmailHistoryId). */
+  onSyncState?: (s: { gmailHistoryId: string }) => Promise<void>;
+  /** How often waitForChange polls users.history.list. */
+  pollIntervalMs?: number;
+  log?: Logger;
+  retry?: Partial<RetryPolicy>;
+  /** Parallel messages.get calls in fetchUnread (Gmail limits concurrent requests per user). */
+  fetchConcurrency?: number;
+};
+
+export type RetryPolicy = {
+  /** Tries per API call for throttling, 5xx and network failures (the 401 refresh is extra). */
+  maxAttempts: number;
+  /** First backoff when the server gives no Retry-After; doubled per try, with jitter. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A Retry-After longer than this is not slept through: the caller gets rate_limited at once. */
+  maxRetryAfterMs: number;
+};
+
+export type ApiUsage = { calls: number; quotaUnits: number };
+
+/** Gmail per-method quota units (developers.google.com/workspace/gmail/api/reference/quota). */
+export const GMAIL_QUOTA_UNITS = {
+  getProfile: 1,
+  "labels.get": 1,
+  "messages.list": 5,
+  "messages.get": 5,
+  "messages.batchModify": 50,
+  "messages.modify": 5,
+  "history.list": 2,
+  watch: 100,
+  stop: 50,
+} as const;
+type GmailMethod = keyof typeof GMAIL_QUOTA_UNITS;
+
+const DEFAULT_ROOT_URL = "https://gmail.googleapis.com";
+const LIST_PAGE_SIZE = 500;
+/** Listing stops here: beyond 5,000 unread the oldest of those are taken, not the global oldest. */
+const MAX_LIST_PAGES = 10;
+const BATCH_MODIFY_LIMIT = 1000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const RATE_LIMIT_REASONS = new Set(["rateLimitExceeded", "userRateLimitExceeded"]);
+
+const googleErrorSchema = z.object({
+  error: z.object({
+    code: z.number().optional(),
+    message: z.string().optional(),
+    status: z.string().optional(),
+    errors: z.array(z.object({ reason: z.string().optional(), domain: z.string().optional(), message: z.string().optional() })).optional(),
+  }),
+});
+
+const uint64 = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String);
+const profileSchema = z.object({ emailAddress: z.string(), historyId: uint64 });
+const labelSchema = z.object({ id: z.string(), messagesUnread: z.number().int().nonnegative().optional() });
+const listSchema = z.object({
+  messages: z.array(z.object({ id: z.string() })).optional(),
+  nextPageToken: z.string().optional(),
+  resultSizeEstimate: z.number().optional(),
+});
+const rawMessageSchema = z.object({ id: z.string(), raw: z.string(), internalDate: uint64.optional() });
+const historyRef = z.object({ message: z.object({ id: z.string().optional(), labelIds: z.array(z.string()).nullish() }).optional() });
+const historySchema = z.object({
+  history: z
+    .array(z.object({ messagesAdded: z.array(historyRef).optional(), labelsAdded: z.array(historyRef.extend({ labelIds: z.array(z.string()).nullish() })).optional() }))
+    .optional(),
+  nextPageToken: z.string().optional(),
+  historyId: uint64,
+});
+const watchSchema = z.object({ historyId: uint64, expiration: uint64 });
+
+/**
+ * Gmail API access (seed §5.2 gmail_provider) on googleapis gmail v1. Change detection is the
+ * history cursor: waitForChange polls users.history.list from the stored historyId, and a push
+ * notification (Pub/Sub, see parseGmailPushNotification) only shortens the wait via notifyChange().
+ * Tokens travel per request in the Authorization header, so concurrent calls never race on a shared
+ * credentials object and a forced refresh affects only the retried call.
+ */
+export class GmailProvider implements MailProvider {
+  readonly access: MailAccess = "gmail_api";
+  /** HTTP calls made (every try counts) and the Gmail quota units they cost. */
+  readonly usage: ApiUsage = { calls: 0, quotaUnits: 0 };
+  private readonly gmail: gmail_v1.Gmail;
+  private readonly label: string;
+  private readonly pollIntervalMs: number;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly fetchConcurrency: number;
+  private historyId: string | undefined;
+  private connected = false;
+  private closeController = new AbortController();
+  /** A notifyChange() that no waitForChange has consumed yet: never lost between two waits. */
+  private changePending = false;
+  private readonly wakeListeners = new Set<() => void>();
+  private lastActivityAt: Date | null = null;
+  private lastError: string | null = null;
+  private address: string | null = null;
+
+  constructor(private readonly opts: GmailProviderOptions) {
+    const root = opts.rootUrl ?? process.env.GMAIL_API_BASE_URL ?? DEFAULT_ROOT_URL;
+    this.gmail = gmail({
+      version: "v1",
+      rootUrl: root.endsWith("/") ? root : `${root}/`,
+      // Our own retry loop counts calls, honours Retry-After and the close signal; gaxios' would hide them.
+      retry: false,
+      timeout: REQUEST_TIMEOUT_MS,
+    });
+    this.label = opts.label ?? "INBOX";
+    this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
+    this.retryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 60_000, ...opts.retry };
+    this.fetchConcurrency = Math.max(1, opts.fetchConcurrency ?? 5);
+    this.historyId = opts.syncState?.historyId;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** The mailbox address reported by users.getProfile (after connect). */
+  get emailAddress(): string | null {
+    return this.address;
+  }
+
+  /** The history cursor waitForChange polls from. */
+  get currentHistoryId(): string | undefined {
+    return this.historyId;
+  }
+
+  async connect(): Promise<void> {
+    this.closeController.abort();
+    this.closeController = new AbortController();
+    try {
+      const profile = profileSchema.parse(await this.call("getProfile", (o) => this.gmail.users.getProfile({ userId: "me" }, o)));
+      this.address = profile.emailAddress;
+      // Verifies the label too: a typo in the folder setting should fail here, not silently sync nothing.
+      const label = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
+      if (label === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
+      if (!this.historyId) await this.saveHistoryId(profile.historyId);
+      this.connected = true;
+      this.lastError = null;
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    this.connected = false;
+    this.closeController.abort();
+    for (const wake of [...this.wakeListeners]) wake();
+  }
+
+  async fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]> {
+    if (opts.maxCount <= 0) return [];
+    try {
+      const ids: string[] = [];
+      let pageToken: string | undefined;
+      for (let page = 0; page < MAX_LIST_PAGES; page++) {
+        const res = listSchema.parse(
+          await this.call("messages.list", (o) =>
+            this.gmail.users.messages.list({ userId: "me", labelIds: [this.label, "UNREAD"], maxResults: LIST_PAGE_SIZE, pageToken }, o),
+          ),
+        );
+        for (const m of res.messages ?? []) ids.push(m.id);
+        pageToken = res.nextPageToken;
+        if (!pageToken) break;
+      }
+      // Gmail lists newest first; the oldest unread go first so a backlog is worked off in order.
+      const wanted = ids.reverse().slice(0, opts.maxCount);
+      const fetched = await mapLimit(wanted, this.fetchConcurrency, async (id) => {
+        const data = await this.callOrNull("messages.get", (o) => this.gmail.users.messages.get({ userId: "me", id, format: "raw" }, o));
+        // 404: deleted between list and get; nothing to ingest.
+        if (data === null) return null;
+        const msg = rawMessageSchema.parse(data);
+        const fetchedMessage: FetchedMessage = { providerMessageId: msg.id, raw: Buffer.from(msg.raw, "base64url") };
+        if (msg.internalDate) fetchedMessage.receivedAt = new Date(Number(msg.internalDate));
+        return fetchedMessage;
+      });
+      const messages = fetched.filter((m): m is FetchedMessage => m !== null);
+      messages.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
+      return messages;
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async countUnread(): Promise<number> {
+    try {
+      const data = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
+      if (data === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
+      return labelSchema.parse(data).messagesUnread ?? 0;
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /**
+   * Removes UNREAD. batchModify costs 50 units whatever the count and modify 5 per message, so
+   * fewer than 10 messages (the usual live case) go one by one: a single new message costs 5, not 50.
+   */
+  async markAsRead(providerMessageIds: string[]): Promise<void> {
+    try {
+      if (providerMessageIds.length * GMAIL_QUOTA_UNITS["messages.modify"] < GMAIL_QUOTA_UNITS["messages.batchModify"]) {
+        await mapLimit(providerMessageIds, this.fetchConcurrency, async (id) => {
+          // 404: the message is gone; there is nothing left to mark.
+          await this.callOrNull("messages.modify", (o) =>
+            this.gmail.users.messages.modify({ userId: "me", id, requestBody: { removeLabelIds: ["UNREAD"] } }, o),
+          );
+        });
+        return;
+      }
+      for (let i = 0; i < providerMessageIds.length; i += BATCH_MODIFY_LIMIT) {
+        const ids = providerMessageIds.slice(i, i + BATCH_MODIFY_LIMIT);
+        await this.call("messages.batchModify", (o) =>
+          this.gmail.users.messages.batchModify({ userId: "me", requestBody: { ids, removeLabelIds: ["UNREAD"] } }, o),
+        );
+      }
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
+    if (this.consumePendingChange()) return "changed";
+    if (!this.connected || opts.signal.aborted) return "closed";
+    const signal = AbortSignal.any([opts.signal, this.closeController.signal]);
+    const deadline = Date.now() + opts.timeoutMs;
+    try {
+      for (;;) {
+        // Poll first: mail that arrived while the last batch was being stored is seen at once.
+        if (await this.pollHistory(signal)) return "changed";
+        if (this.consumePendingChange()) return "changed";
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return "timeout";
+        const woke = await this.sleepUntilWake(Math.min(this.pollIntervalMs, remaining), signal);
+        if (signal.aborted || !this.connected) return "closed";
+        if (woke && this.consumePendingChange()) return "changed";
+        if (Date.now() >= deadline) return "timeout";
+      }
+    } catch (err) {
+      if (signal.aborted) return "closed";
+      throw this.fail(err);
+    }
+  }
+
+  /**
+   * Push path: a Pub/Sub notification arrived for this mailbox. A pending waitForChange returns
+   * "changed" at once; with none pending, the next one does.
+   */
+  notifyChange(): void {
+    this.changePending = true;
+    for (const wake of [...this.wakeListeners]) wake();
+  }
+
+  /** users.watch on the watched label; renew before `expiration` (Gmail asks for at least daily). */
+  async startWatch(opts: { topicName: string }): Promise<{ historyId: string; expiration: Date }> {
+    try {
+      const data = watchSchema.parse(
+        await this.call("watch", (o) =>
+          this.gmail.users.watch(
+            { userId: "me", requestBody: { topicName: opts.topicName, labelIds: [this.label], labelFilterBehavior: "include" } },
+            o,
+          ),
+        ),
+      );
+      return { historyId: data.historyId, expiration: new Date(Number(data.expiration)) };
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async stopWatch(): Promise<void> {
+    try {
+      await this.call("stop", (o) => this.gmail.users.stop({ userId: "me" }, o));
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  getHealthStatus(): ProviderHealth {
+    return { connected: this.connected, lastActivityAt: this.lastActivityAt, lastError: this.lastError };
+  }
+
+  /** true when a message was added to the label since the cursor; advances the cursor either way. */
+  private async pollHistory(signal: AbortSignal): Promise<boolean> {
+    const start = this.historyId;
+    if (!start) {
+      await this.resync(signal);
+      return true;
+    }
+    let changed = false;
+    let pageToken: string | undefined;
+    let latest: string;
+    do {
+      const data = await this.callOrNull(
+        "history.list",
+        (o) =>
+          this.gmail.users.history.list(
+            { userId: "me", startHistoryId: start, historyTypes: ["messageAdded", "labelAdded"], labelId: this.label, maxResults: 500, pageToken },
+            o,
+          ),
+        signal,
+      );
+      if (data === null) {
+        // startHistoryId is older than Gmail keeps: take a fresh cursor and let the caller do a full
+        // sync of the unread mail (fetchUnread), which is what Gmail's docs prescribe.
+        this.opts.log?.info({ label: this.label }, "gmail history cursor expired; resyncing");
+        await this.resync(signal);
+        return true;
+      }
+      const res = historySchema.parse(data);
+      latest = res.historyId;
+      for (const record of res.history ?? []) {
+        for (const entry of record.messagesAdded ?? []) if (isUnreadRef(entry.message?.labelIds)) changed = true;
+        // A message moved into the watched label later (filter, user) arrives as labelAdded.
+        for (const entry of record.labelsAdded ?? []) {
+          if (entry.labelIds?.includes(this.label) && isUnreadRef(entry.message?.labelIds)) changed = true;
+        }
+      }
+      pageToken = res.nextPageToken;
+    } while (pageToken);
+    if (changed) {
+      await this.saveHistoryId(latest);
+    } else {
+      // Advancing in memory only: a stale persisted cursor costs one redundant fetch after a
+      // restart, while persisting every poll would be a database write per mailbox per interval.
+      this.historyId = latest;
+    }
+    return changed;
+  }
+
+  private async resync(signal: AbortSignal): Promise<void> {
+    const profile = profileSchema.parse(await this.call("getProfile", (o) => this.gmail.users.getProfile({ userId: "me" }, o), signal));
+    await this.saveHistoryId(profile.historyId);
+  }
+
+  private async saveHistoryId(historyId: string): Promise<void> {
+    this.historyId = historyId;
+    if (!this.opts.onSyncState) return;
+    try {
+      await this.opts.onSyncState({ gmailHistoryId: historyId });
+    } catch (err) {
+      // The in-memory cursor stays right; a lost write only means one redundant resync after a restart.
+      this.opts.log?.warn({ err: describeCause(err) }, "could not persist the gmail history cursor");
+    }
+  }
+
+  private consumePendingChange(): boolean {
+    if (!this.changePending) return false;
+    this.changePending = false;
+    return true;
+  }
+
+  /** true when woken by notifyChange/disconnect, false when the time passed or the signal aborted. */
+  private sleepUntilWake(ms: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (woke: boolean): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.wakeListeners.delete(onWake);
+        resolve(woke);
+      };
+      const onAbort = (): void => done(false);
+      const onWake = (): void => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.wakeListeners.add(onWake);
+    });
+  }
+
+  private async call(
+    method: GmailMethod,
+    fn: (o: { headers: Record<string, string>; signal: AbortSignal }) => Promise<{ data: unknown }>,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    const result = await this.execute(method, fn, signal);
+    if (result.notFound) throw new MailError("protocol", `Gmail answered 404 to ${method}.`);
+    return result.data;
+  }
+
+  private async callOrNull(
+    method: GmailMethod,
+    fn: (o: { headers: Record<string, string>; signal: AbortSignal }) => Promise<{ data: unknown }>,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    const result = await this.execute(method, fn, signal);
+    return result.notFound ? null : result.data;
+  }
+
+  /**
+   * One API call with the error policy: 401 → one forced token refresh and a retry, then
+   * needs_reauth; throttling (429, 403 rate reasons), 5xx and network failures → up to
+   * maxAttempts tries, sleeping for Retry-After or an exponential backoff with jitter.
+   */
+  private async execute(
+    method: GmailMethod,
+    fn: (o: { headers: Record<string, string>; signal: AbortSignal }) => Promise<{ data: unknown }>,
+    outerSignal?: AbortSignal,
+  ): Promise<{ notFound: false; data: unknown } | { notFound: true }> {
+    const signal = outerSignal ? AbortSignal.any([outerSignal, this.closeController.signal]) : this.closeController.signal;
+    let refreshed = false;
+    let attempt = 0;
+    for (;;) {
+      if (signal.aborted) throw new MailError("network", "The Gmail connection was closed.");
+      const token = await this.accessToken(refreshed);
+      attempt++;
+      this.usage.calls++;
+      this.usage.quotaUnits += GMAIL_QUOTA_UNITS[method];
+      let failure: ApiFailure;
+      try {
+        const res = await fn({ headers: { Authorization: `Bearer ${token}` }, signal });
+        this.lastActivityAt = new Date();
+        return { notFound: false, data: res.data };
+      } catch (err) {
+        if (signal.aborted) throw new MailError("network", "The Gmail connection was closed.", { cause: describeCause(err) });
+        failure = classifyGoogleError(err);
+      }
+      if (failure.kind === "not_found") {
+        this.lastActivityAt = new Date();
+        return { notFound: true };
+      }
+      if (failure.kind === "unauthorized") {
+        if (!refreshed) {
+          refreshed = true;
+          attempt--;
+          this.opts.log?.info({ method }, "gmail answered 401; refreshing the access token once");
+          continue;
+        }
+        throw new MailError("needs_reauth", "Google rejected the access token even after a refresh; reconnect the mailbox.", {
+          cause: failure.cause,
+        });
+      }
+      if (failure.kind === "fatal") throw failure.error;
+      const retryAfterMs = failure.retryAfterMs;
+      const tooLong = retryAfterMs !== undefined && retryAfterMs > this.retryPolicy.maxRetryAfterMs;
+      if (attempt >= this.retryPolicy.maxAttempts || tooLong) {
+        const options: { cause?: unknown; retryAfterMs?: number } = { cause: failure.cause };
+        if (retryAfterMs !== undefined) options.retryAfterMs = retryAfterMs;
+        throw new MailError(failure.code, failure.message, options);
+      }
+      const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
+      this.opts.log?.warn({ method, attempt, delayMs: delay, reason: failure.message }, "gmail call failed; retrying");
+      if (!(await sleep(delay, signal))) throw new MailError("network", "The Gmail connection was closed.");
+    }
+  }
+
+  private async accessToken(forceRefresh: boolean): Promise<string> {
+    try {
+      return await this.opts.getAccessToken(forceRefresh ? { forceRefresh: true } : undefined);
+    } catch (err) {
+      if (err instanceof MailError) throw err;
+      // Permanent refresh failures (invalid_grant) are the token manager's to report as needs_reauth.
+      throw new MailError("network", "Could not obtain a Google access token.", { cause: describeCause(err) });
+    }
+  }
+
+  private fail(err: unknown): MailError {
+    const error =
+      err instanceof MailError ? err : new MailError("protocol", "Unexpected response from the Gmail API.", { cause: describeCause(err) });
+    this.lastError = error.message;
+    if (error.isAuthFailure) this.connected = false;
+    return error;
+  }
+}
+
+function isUnreadRef(labelIds: string[] | null | undefined): boolean {
+  // Without labels in the record we cannot tell; a redundant fetch is cheaper than a missed message.
+  return !labelIds || labelIds.includes("UNREAD");
+}
+
+type ApiFailure =
+  | { kind: "not_found" }
+  | { kind: "unauthorized"; cause: unknown }
+  | { kind: "fatal"; error: MailError }
+  | { kind: "retry"; code: MailErrorCode; message: string; retryAfterMs?: number; cause: unknown };
+
+/** Maps a gaxios error to the policy above. The cause kept is a summary: gaxios errors carry request headers. */
+function classifyGoogleError(err: unknown): ApiFailure {
+  const status = numberProp(err, "status") ?? numberProp(getProp(err, "response"), "status");
+  if (status === undefined) {
+    const code = networkCode(err);
+    return { kind: "retry", ...networkFailure(code, "Gmail"), cause: { code, message: errorMessage(err) } };
+  }
+  const response = getProp(err, "response");
+  const body = parseGoogleErrorBody(getProp(response, "data"));
+  const reasons = (body?.errors ?? []).map((e) => e.reason ?? "");
+  const apiMessage = body?.message ?? errorMessage(err);
+  const cause = { status, reasons, apiStatus: body?.status, message: apiMessage };
+  const retryAfterMs = parseRetryAfter(headerValue(response, "retry-after")) ?? parseRetryAfterFromMessage(apiMessage);
+  const withRetryAfter = (code: MailErrorCode, message: string): ApiFailure =>
+    retryAfterMs === undefined ? { kind: "retry", code, message, cause } : { kind: "retry", code, message, retryAfterMs, cause };
+
+  if (status === 401) return { kind: "unauthorized", cause };
+  if (status === 404) return { kind: "not_found" };
+  if (status === 429 || (status === 403 && reasons.some((r) => RATE_LIMIT_REASONS.has(r)))) {
+    return withRetryAfter("rate_limited", "Gmail is rate limiting this mailbox; it will be retried.");
+  }
+  if (status === 503) return withRetryAfter("rate_limited", "Gmail is temporarily unavailable; it will be retried.");
+  if (status >= 500) return withRetryAfter("network", `Gmail answered with a server error (HTTP ${status}).`);
+  if (status === 403) {
+    if (reasons.includes("insufficientPermissions") || body?.status === "PERMISSION_DENIED" && /scope/i.test(apiMessage)) {
+      return { kind: "fatal", error: new MailError("needs_reauth", "The Google grant lacks the Gmail permission; reconnect the mailbox.", { cause }) };
+    }
+    if (reasons.includes("accessNotConfigured") || /has not been used|is disabled/i.test(apiMessage)) {
+      return { kind: "fatal", error: new MailError("config", "The Gmail API is not enabled for this Google Cloud project.", { cause }) };
+    }
+    return { kind: "fatal", error: new MailError("auth", "Google refused access to this mailbox.", { cause }) };
+  }
+  if (status === 400 && reasons.includes("failedPrecondition")) {
+    return { kind: "fatal", error: new MailError("config", "Gmail is not enabled for this Google account.", { cause }) };
+  }
+  return { kind: "fatal", error: new MailError("protocol", `Gmail rejected the request (HTTP ${status}).`, { cause }) };
+}
+
+function parseGoogleErrorBody(data: unknown): z.infer<typeof googleErrorSchema>["error"] | null {
+  let value = data;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return null;
+    }
+  }
+  const parsed = googleErrorSchema.safeParse(value);
+  return parsed.success ? parsed.data.error : null;
+}
+
+/** Gmail sometimes names the time only in the message: "User-rate limit exceeded.  Retry after 2024-05-01T10:00:00.000Z". */
+function parseRetryAfterFromMessage(message: string): number | undefined {
+  const match = /retry after (\d{4}-\d{2}-\d{2}T[\d:.]+Z)/i.exec(message);
+  if (!match?.[1]) return undefined;
+  const at = Date.parse(match[1]);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its weekday and month; V8 would otherwise read "-5" as a year.
+  if (!/[a-z]{3}/i.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function backoffDelay(attempt: number, policy: RetryPolicy): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  // Full jitter keeps many mailboxes throttled at once from retrying in lockstep.
+  return Math.round(exp / 2 + Math.random() * (exp / 2));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function networkFailure(code: string | undefined, service: string): { code: MailErrorCode; message: string } {
+  switch (code) {
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return { code: "dns", message: `The ${service} host name could not be resolved.` };
+    case "ECONNREFUSED":
+      return { code: "refused", message: `The ${service} server refused the connection.` };
+    case "ETIMEDOUT":
+    case "TimeoutError":
+    case "UND_ERR_CONNECT_TIMEOUT":
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return { code: "timeout", message: `The ${service} request timed out.` };
+    default:
+      return { code: "network", message: `The ${service} request failed on the network.` };
+  }
+}
+
+/** The first string `code` (or timeout name) along the error's cause chain. */
+function networkCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const code = getProp(current, "code");
+    if (typeof code === "string" && code !== "ERR_NETWORK") return code;
+    const name = getProp(current, "name");
+    if (name === "TimeoutError") return "TimeoutError";
+    current = getProp(current, "cause");
+  }
+  return undefined;
+}
+
+function getProp(value: unknown, key: string): unknown {
+  return value !== null && (typeof value === "object" || typeof value === "function") ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function numberProp(value: unknown, key: string): number | undefined {
+  const v = getProp(value, key);
+  return typeof v === "number" ? v : undefined;
+}
+
+function headerValue(response: unknown, name: string): string | null {
+  const headers = getProp(response, "headers");
+  // Duck-typed: gaxios may hand back a Headers of another fetch implementation than the global one.
+  const get = getProp(headers, "get");
+  if (typeof get === "function") {
+    const v: unknown = get.call(headers, name);
+    return typeof v === "string" ? v : null;
+  }
+  const v = getProp(headers, name);
+  return typeof v === "string" ? v : null;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** What may go into a MailError cause or a log line: never headers, configs or tokens. */
+function describeCause(err: unknown): { name?: string; message: string; code?: string } {
+  const out: { name?: string; message: string; code?: string } = { message: errorMessage(err) };
+  if (err instanceof Error) out.name = err.name;
+  const code = networkCode(err);
+  if (code) out.code = code;
+  return out;
+}
+
+const pushEnvelopeSchema = z.object({
+  message: z
+    .object({
+      data: z.string().min(1),
+      messageId: z.string().optional(),
+      message_id: z.string().optional(),
+      publishTime: z.string().optional(),
+      publish_time: z.string().optional(),
+    })
+    .refine((m) => (m.messageId ?? m.message_id) !== undefined && (m.publishTime ?? m.publish_time) !== undefined),
+  subscription: z.string().min(1),
+});
+const pushDataSchema = z.object({ emailAddress: z.string().min(3).includes("@"), historyId: uint64 });
+
+/**
+ * Validates a Pub/Sub push delivery of a Gmail watch notification and returns its payload, or null
+ * when the body is not one. Authenticity (the push's OIDC token) is the route handler's to check.
+ */
+export function parseGmailPushNotification(body: unknown): { emailAddress: string; historyId: string } | null {
+  const envelope = pushEnvelopeSchema.safeParse(body);
+  if (!envelope.success) return null;
+  const data = envelope.data.message.data;
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(data)) return null;
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(data, "base64").toString("utf8"));
+  } catch {
+    return null;
+  }
+  const payload = pushDataSchema.safeParse(decoded);
+  return payload.success ? { emailAddress: payload.data.emailAddress, historyId: payload.data.historyId } : null;
+}

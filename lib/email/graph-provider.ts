@@ -1,0 +1,801 @@
+import { timingSafeEqual } from "node:crypto";
+import { Client, GraphClientError, ResponseType, type Context, type Middleware } from "@microsoft/microsoft-graph-client";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { MailAccess } from "../db/schema";
+import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+
+export type GraphProviderOptions = {
+  /** Graph root including the version, e.g. https://graph.microsoft.com/v1.0 or a national cloud's. */
+  baseUrl?: string;
+  /** Well-known folder name ("inbox") or a folder id; default inbox. */
+  folder?: string;
+  /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
+  getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
+  syncState?: { deltaLink?: string };
+  /** Persists the delta link (SyncState.graphDeltaLink). */
+  onSyncState?: (s: { graphDeltaLink: string }) => Promise<void>;
+  /** How often waitForChange polls the delta link. */
+  pollIntervalMs?: number;
+  log?: Logger;
+  retry?: Partial<GraphRetryPolicy>;
+  /** Parallel $value downloads; Outlook allows 4 concurrent requests per mailbox and app. */
+  fetchConcurrency?: number;
+  /** How far back a new delta query looks, so establishing it never pages through years of mail. */
+  deltaWindowMs?: number;
+};
+
+export type GraphRetryPolicy = {
+  /** Tries per API call for throttling, 5xx and network failures (the 401 refresh is extra). */
+  maxAttempts: number;
+  /** First backoff when the server gives no Retry-After; doubled per try, with jitter. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A Retry-After longer than this is not slept through: the caller gets rate_limited at once. */
+  maxRetryAfterMs: number;
+};
+
+/**
+ * HTTP calls made (every try counts) and quota units. Graph has no unit price per method, but its
+ * throttling counts every `$batch` sub-request as a request, so quotaUnits = requests as Graph
+ * counts them (equal to calls when no $batch is used).
+ */
+export type GraphApiUsage = { calls: number; quotaUnits: number };
+
+export type GraphNotification = {
+  subscriptionId: string;
+  /** "created" etc.; null for lifecycle notifications. */
+  changeType: string | null;
+  resource: string | null;
+  /** reauthorizationRequired | subscriptionRemoved | missed, for lifecycle notifications. */
+  lifecycleEvent?: string;
+};
+
+const DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0";
+const REQUEST_TIMEOUT_MS = 30_000;
+const LIST_PAGE_LIMIT = 1000;
+const BATCH_LIMIT = 20;
+const DELTA_PAGE_SIZE = 100;
+/** Ids that survive moves between folders, so a moved-and-back message is not ingested twice. */
+const IMMUTABLE_IDS = 'IdType="ImmutableId"';
+const SYNC_RESET_CODES = new Set(["syncstatenotfound", "resyncrequired", "syncstateinvalid"]);
+const REAUTH_CODES = new Set(["erroraccessdenied", "accessdenied", "authorization_requestdenied"]);
+const MAILBOX_CONFIG_CODES = new Set(["mailboxnotenabledforrestapi", "mailboxnotsupportedforrestapi"]);
+
+const graphErrorSchema = z.object({ error: z.object({ code: z.string().optional(), message: z.string().optional() }) });
+const folderSchema = z.object({ id: z.string(), unreadItemCount: z.number().int().nonnegative().optional() });
+const listSchema = z.object({
+  value: z.array(z.object({ id: z.string(), receivedDateTime: z.string().optional() })),
+  "@odata.nextLink": z.string().optional(),
+});
+const deltaSchema = z.object({
+  value: z.array(z.object({ id: z.string(), isRead: z.boolean().optional(), "@removed": z.object({ reason: z.string().optional() }).optional() })),
+  "@odata.nextLink": z.string().optional(),
+  "@odata.deltaLink": z.string().optional(),
+});
+const batchSchema = z.object({
+  responses: z.array(
+    z.object({ id: z.string(), status: z.number().int(), headers: z.record(z.string(), z.string()).optional(), body: z.unknown().optional() }),
+  ),
+});
+const subscriptionSchema = z.object({ id: z.string(), expirationDateTime: z.string() });
+
+type RequestSpec = { method: "GET" | "POST" | "PATCH" | "DELETE"; path: string; body?: unknown; headers?: Record<string, string>; units?: number };
+type Outcome<T> = { ok: true; value: T } | { ok: false; status: number; code: string };
+
+/**
+ * The Graph client's last middleware. Unlike the stock HTTPMessageHandler it keeps the fetch error
+ * (as GraphClientError.customError, which the client rethrows untouched) so DNS/refused/timeout stay
+ * distinguishable, and it bounds every request with a timeout.
+ */
+class FetchHandler implements Middleware {
+  async execute(context: Context): Promise<void> {
+    const options = context.options ?? {};
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    options.signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    try {
+      context.response = await fetch(context.request, options as RequestInit);
+    } catch (err) {
+      const wrapped = new GraphClientError(err instanceof Error ? err.message : String(err));
+      wrapped.customError = err;
+      throw wrapped;
+    }
+  }
+}
+
+/**
+ * Microsoft Graph mail access (seed §5.2 graph_provider) on @microsoft/microsoft-graph-client.
+ * Change detection is a delta query on the folder; change-notification subscriptions only shorten
+ * the wait via notifyChange(). The client runs with our own middleware (no stock retry/auth
+ * handlers): the stock ones only attach tokens to https hosts on their allow-list and retry
+ * invisibly, while we count calls, honour Retry-After under one policy and never send the token
+ * to a host other than the configured base URL.
+ */
+export class GraphProvider implements MailProvider {
+  readonly access: MailAccess = "graph_api";
+  readonly usage: GraphApiUsage = { calls: 0, quotaUnits: 0 };
+  private readonly client: Client;
+  /** Normalised base (no trailing slash); every followed link must start with it. */
+  private readonly baseUrl: string;
+  private readonly folder: string;
+  private readonly folderPath: string;
+  private readonly pollIntervalMs: number;
+  private readonly retryPolicy: GraphRetryPolicy;
+  private readonly fetchConcurrency: number;
+  private readonly deltaWindowMs: number;
+  private deltaLink: string | undefined;
+  private connected = false;
+  private closeController = new AbortController();
+  private changePending = false;
+  private readonly wakeListeners = new Set<() => void>();
+  private lastActivityAt: Date | null = null;
+  private lastError: string | null = null;
+
+  constructor(private readonly opts: GraphProviderOptions) {
+    this.baseUrl = (opts.baseUrl ?? process.env.GRAPH_API_BASE_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
+    const url = new URL(this.baseUrl);
+    const segments = url.pathname.split("/").filter(Boolean);
+    // The client joins baseUrl + version + path; the last segment of the configured URL is the version.
+    const version = segments.pop() ?? "";
+    this.client = Client.initWithMiddleware({
+      middleware: new FetchHandler(),
+      baseUrl: url.origin + (segments.length ? `/${segments.join("/")}` : ""),
+      defaultVersion: version,
+    });
+    this.folder = opts.folder ?? "inbox";
+    this.folderPath = `/me/mailFolders/${encodeURIComponent(this.folder)}`;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
+    this.retryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 60_000, ...opts.retry };
+    this.fetchConcurrency = Math.max(1, Math.min(4, opts.fetchConcurrency ?? 4));
+    this.deltaWindowMs = opts.deltaWindowMs ?? 24 * 3600 * 1000;
+    this.deltaLink = opts.syncState?.deltaLink;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** The delta link waitForChange polls (after the first round). */
+  get currentDeltaLink(): string | undefined {
+    return this.deltaLink;
+  }
+
+  async connect(): Promise<void> {
+    this.closeController.abort();
+    this.closeController = new AbortController();
+    try {
+      // One call checks both the token and the folder setting.
+      const folder = await this.folderInfo("id");
+      if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
+      this.connected = true;
+      this.lastError = null;
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    this.connected = false;
+    this.closeController.abort();
+    for (const wake of [...this.wakeListeners]) wake();
+  }
+
+  async fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]> {
+    if (opts.maxCount <= 0) return [];
+    try {
+      // Exchange requires an $orderby property to lead the $filter ("InefficientFilter" otherwise),
+      // hence the always-true receivedDateTime clause.
+      const filter = "receivedDateTime ge 1900-01-01T00:00:00Z and isRead eq false";
+      const top = Math.min(opts.maxCount, LIST_PAGE_LIMIT);
+      let path: string | undefined =
+        `${this.folderPath}/messages?$filter=${encodeURIComponent(filter)}&$select=id,receivedDateTime` +
+        `&$orderby=${encodeURIComponent("receivedDateTime asc")}&$top=${top}`;
+      const listed: { id: string; receivedDateTime?: string }[] = [];
+      while (path && listed.length < opts.maxCount) {
+        const page: Outcome<z.infer<typeof listSchema>> = await this.call({ method: "GET", path, headers: { Prefer: IMMUTABLE_IDS } }, json(listSchema));
+        if (!page.ok) throw this.folderError(page);
+        listed.push(...page.value.value);
+        const next: string | undefined = page.value["@odata.nextLink"];
+        path = next ? this.relativeLink(next) : undefined;
+      }
+      const wanted = listed.slice(0, opts.maxCount);
+      const fetched = await mapLimit(wanted, this.fetchConcurrency, async (item) => {
+        const res = await this.call(
+          { method: "GET", path: `/me/messages/${encodeURIComponent(item.id)}/$value`, headers: { Prefer: IMMUTABLE_IDS } },
+          async (r) => Buffer.from(await r.arrayBuffer()),
+        );
+        // 404: deleted between list and download; nothing to ingest.
+        if (!res.ok) return null;
+        const message: FetchedMessage = { providerMessageId: item.id, raw: res.value };
+        if (item.receivedDateTime && !Number.isNaN(Date.parse(item.receivedDateTime))) message.receivedAt = new Date(item.receivedDateTime);
+        return message;
+      });
+      return fetched.filter((m): m is FetchedMessage => m !== null);
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async countUnread(): Promise<number> {
+    try {
+      const folder = await this.folderInfo("id,unreadItemCount");
+      if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
+      return folder.unreadItemCount ?? 0;
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /** $batch of up to 20 PATCH {isRead:true}; throttled sub-requests are retried, deleted ones skipped. */
+  async markAsRead(providerMessageIds: string[]): Promise<void> {
+    try {
+      for (let i = 0; i < providerMessageIds.length; i += BATCH_LIMIT) {
+        await this.markChunk(providerMessageIds.slice(i, i + BATCH_LIMIT));
+      }
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
+    if (this.consumePendingChange()) return "changed";
+    if (!this.connected || opts.signal.aborted) return "closed";
+    const signal = AbortSignal.any([opts.signal, this.closeController.signal]);
+    const deadline = Date.now() + opts.timeoutMs;
+    try {
+      for (;;) {
+        if (await this.pollDelta(signal)) return "changed";
+        if (this.consumePendingChange()) return "changed";
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return "timeout";
+        const woke = await this.sleepUntilWake(Math.min(this.pollIntervalMs, remaining), signal);
+        if (signal.aborted || !this.connected) return "closed";
+        if (woke && this.consumePendingChange()) return "changed";
+        if (Date.now() >= deadline) return "timeout";
+      }
+    } catch (err) {
+      if (signal.aborted) return "closed";
+      throw this.fail(err);
+    }
+  }
+
+  /** Push path: a change notification arrived. A pending waitForChange returns "changed" at once. */
+  notifyChange(): void {
+    this.changePending = true;
+    for (const wake of [...this.wakeListeners]) wake();
+  }
+
+  /** POST /subscriptions for new messages in the folder. Graph validates notificationUrl first. */
+  async createSubscription(opts: {
+    notificationUrl: string;
+    clientState: string;
+    expirationDateTime: Date;
+    lifecycleNotificationUrl?: string;
+  }): Promise<{ id: string; expirationDateTime: Date }> {
+    const body: Record<string, string> = {
+      changeType: "created",
+      notificationUrl: opts.notificationUrl,
+      resource: `me/mailFolders('${this.folder.replace(/'/g, "''")}')/messages`,
+      expirationDateTime: opts.expirationDateTime.toISOString(),
+      clientState: opts.clientState,
+    };
+    if (opts.lifecycleNotificationUrl) body.lifecycleNotificationUrl = opts.lifecycleNotificationUrl;
+    try {
+      const res = await this.call({ method: "POST", path: "/subscriptions", body }, json(subscriptionSchema));
+      if (!res.ok) throw new MailError("protocol", "Microsoft Graph answered 404 when creating a subscription.");
+      return { id: res.value.id, expirationDateTime: new Date(res.value.expirationDateTime) };
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /** PATCH the expiration; null when the subscription no longer exists (create a new one). */
+  async renewSubscription(id: string, expirationDateTime: Date): Promise<{ id: string; expirationDateTime: Date } | null> {
+    try {
+      const res = await this.call(
+        { method: "PATCH", path: `/subscriptions/${encodeURIComponent(id)}`, body: { expirationDateTime: expirationDateTime.toISOString() } },
+        json(subscriptionSchema),
+      );
+      return res.ok ? { id: res.value.id, expirationDateTime: new Date(res.value.expirationDateTime) } : null;
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /** DELETE the subscription; one that is already gone is fine. */
+  async deleteSubscription(id: string): Promise<void> {
+    try {
+      await this.call({ method: "DELETE", path: `/subscriptions/${encodeURIComponent(id)}` }, async () => undefined);
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  getHealthStatus(): ProviderHealth {
+    return { connected: this.connected, lastActivityAt: this.lastActivityAt, lastError: this.lastError };
+  }
+
+  private async folderInfo(select: string): Promise<z.infer<typeof folderSchema> | null> {
+    const res = await this.call({ method: "GET", path: `${this.folderPath}?$select=${select}` }, json(folderSchema));
+    if (res.ok) return res.value;
+    if (res.status === 404 || res.code.toLowerCase() === "errorinvalididmalformed") return null;
+    throw this.folderError(res);
+  }
+
+  private folderError(res: { status: number; code: string }): MailError {
+    if (res.status === 404) return new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
+    return new MailError("protocol", `Microsoft Graph rejected the request (HTTP ${res.status} ${res.code}).`);
+  }
+
+  private async markChunk(ids: string[]): Promise<void> {
+    let pending = ids;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const requests = pending.map((id, index) => ({
+        id: String(index),
+        method: "PATCH",
+        url: `/me/messages/${encodeURIComponent(id)}`,
+        headers: { "Content-Type": "application/json", Prefer: IMMUTABLE_IDS },
+        body: { isRead: true },
+      }));
+      const res = await this.call({ method: "POST", path: "/$batch", body: { requests }, units: requests.length }, json(batchSchema));
+      if (!res.ok) throw new MailError("protocol", "Microsoft Graph answered 404 to $batch.");
+      const retry: string[] = [];
+      let retryAfterMs: number | undefined;
+      for (const item of res.value.responses) {
+        const id = pending[Number(item.id)];
+        if (id === undefined) continue;
+        if ((item.status >= 200 && item.status < 300) || item.status === 404) continue;
+        if (item.status === 429 || item.status === 503 || item.status === 504 || item.status >= 500) {
+          retry.push(id);
+          const after = parseRetryAfter(headerFromRecord(item.headers, "retry-after"));
+          if (after !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, after);
+          continue;
+        }
+        const code = graphErrorCode(item.body);
+        if (item.status === 401) throw new MailError("needs_reauth", "Microsoft rejected the access token; reconnect the mailbox.");
+        if (item.status === 403 && REAUTH_CODES.has(code.toLowerCase())) {
+          throw new MailError("needs_reauth", "The Microsoft grant does not allow changing mail; reconnect the mailbox.", { cause: { status: 403, code } });
+        }
+        throw new MailError("protocol", `Microsoft Graph refused to mark a message read (HTTP ${item.status} ${code}).`, {
+          cause: { status: item.status, code },
+        });
+      }
+      pending = retry;
+      if (pending.length === 0) return;
+      const tooLong = retryAfterMs !== undefined && retryAfterMs > this.retryPolicy.maxRetryAfterMs;
+      if (attempt >= this.retryPolicy.maxAttempts || tooLong) {
+        throw new MailError("rate_limited", "Microsoft Graph is throttling this mailbox; it will be retried.", retryAfterMs === undefined ? {} : { retryAfterMs });
+      }
+      const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
+      this.opts.log?.warn({ throttled: pending.length, delayMs: delay }, "graph $batch items throttled; retrying them");
+      if (!(await sleep(delay, this.closeController.signal))) throw new MailError("network", "The Microsoft Graph connection was closed.");
+    }
+  }
+
+  /** true when an unread message appeared in the folder since the delta link; advances the link. */
+  private async pollDelta(signal: AbortSignal): Promise<boolean> {
+    if (!this.deltaLink) return this.establishDelta(signal);
+    let link = this.deltaLink;
+    let changed = false;
+    for (;;) {
+      const page = await this.call(
+        { method: "GET", path: this.relativeLink(link), headers: { Prefer: `odata.maxpagesize=${DELTA_PAGE_SIZE}, ${IMMUTABLE_IDS}` } },
+        json(deltaSchema),
+        signal,
+        isSyncReset,
+      );
+      if (!page.ok) {
+        if (isSyncReset(page.status, page.code)) {
+          // Exchange dropped the sync state: start a new delta and resync the unread mail.
+          this.opts.log?.info({ status: page.status, code: page.code }, "graph delta link expired; resyncing");
+          this.deltaLink = undefined;
+          await this.establishDelta(signal);
+          return true;
+        }
+        throw this.folderError(page);
+      }
+      for (const item of page.value.value) if (!item["@removed"] && item.isRead === false) changed = true;
+      const next = page.value["@odata.nextLink"];
+      const delta = page.value["@odata.deltaLink"];
+      if (next) {
+        link = next;
+        continue;
+      }
+      if (!delta) throw new MailError("protocol", "Microsoft Graph ended a delta round without a deltaLink.");
+      if (changed) {
+        await this.saveDeltaLink(delta);
+      } else {
+        // In memory only: an older delta link stays valid and merely replays changes after a
+        // restart, while persisting every poll would be a database write per mailbox per interval.
+        this.deltaLink = delta;
+      }
+      return changed;
+    }
+  }
+
+  /**
+   * First delta round: pages through the folder's recent messages to obtain a delta link. Unread
+   * mail seen here counts as a change, so mail that arrived between fetchUnread and this round is
+   * not left waiting for the next reconcile.
+   */
+  private async establishDelta(signal: AbortSignal): Promise<boolean> {
+    const since = new Date(Date.now() - this.deltaWindowMs).toISOString().replace(/\.\d{3}Z$/, "Z");
+    let path = `${this.folderPath}/messages/delta?$select=isRead,receivedDateTime&$filter=${encodeURIComponent(`receivedDateTime ge ${since}`)}`;
+    let unread = false;
+    for (;;) {
+      const page = await this.call(
+        { method: "GET", path, headers: { Prefer: `odata.maxpagesize=${DELTA_PAGE_SIZE}, ${IMMUTABLE_IDS}` } },
+        json(deltaSchema),
+        signal,
+      );
+      if (!page.ok) throw this.folderError(page);
+      for (const item of page.value.value) if (!item["@removed"] && item.isRead === false) unread = true;
+      const next = page.value["@odata.nextLink"];
+      const delta = page.value["@odata.deltaLink"];
+      if (next) {
+        path = this.relativeLink(next);
+        continue;
+      }
+      if (!delta) throw new MailError("protocol", "Microsoft Graph ended a delta round without a deltaLink.");
+      await this.saveDeltaLink(delta);
+      return unread;
+    }
+  }
+
+  private async saveDeltaLink(link: string): Promise<void> {
+    this.deltaLink = link;
+    if (!this.opts.onSyncState) return;
+    try {
+      await this.opts.onSyncState({ graphDeltaLink: link });
+    } catch (err) {
+      this.opts.log?.warn({ err: describeCause(err) }, "could not persist the graph delta link");
+    }
+  }
+
+  /**
+   * nextLink/deltaLink are absolute; the request goes out only when they lie under the configured
+   * base URL (the bearer token must never reach another host), as a path relative to it.
+   */
+  private relativeLink(link: string): string {
+    if (link.startsWith("/")) return link;
+    const prefix = `${this.baseUrl}/`;
+    if (link.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase()) {
+      throw new MailError("protocol", "Microsoft Graph returned a link outside the configured base URL.");
+    }
+    return `/${link.slice(prefix.length)}`;
+  }
+
+  private consumePendingChange(): boolean {
+    if (!this.changePending) return false;
+    this.changePending = false;
+    return true;
+  }
+
+  private sleepUntilWake(ms: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (woke: boolean): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.wakeListeners.delete(onWake);
+        resolve(woke);
+      };
+      const onAbort = (): void => done(false);
+      const onWake = (): void => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.wakeListeners.add(onWake);
+    });
+  }
+
+  /**
+   * One Graph call with the error policy: 401 → one forced token refresh and a retry, then
+   * needs_reauth; 429/503/504, other 5xx and network failures → up to maxAttempts tries, sleeping
+   * for Retry-After or an exponential backoff with jitter. 404 (and statuses `passThrough` accepts)
+   * come back as `{ok:false}` for the caller to interpret.
+   */
+  private async call<T>(
+    spec: RequestSpec,
+    read: (res: Response) => Promise<T>,
+    outerSignal?: AbortSignal,
+    passThrough?: (status: number, code: string) => boolean,
+  ): Promise<Outcome<T>> {
+    const signal = outerSignal ? AbortSignal.any([outerSignal, this.closeController.signal]) : this.closeController.signal;
+    const closed = (): MailError => new MailError("network", "The Microsoft Graph connection was closed.");
+    let refreshed = false;
+    let attempt = 0;
+    for (;;) {
+      if (signal.aborted) throw closed();
+      const token = await this.accessToken(refreshed);
+      attempt++;
+      this.usage.calls++;
+      this.usage.quotaUnits += spec.units ?? 1;
+      let failure: GraphFailure;
+      try {
+        const response = await this.send(spec, token, signal);
+        if (response.ok) {
+          const value = await read(response);
+          this.lastActivityAt = new Date();
+          return { ok: true, value };
+        }
+        const body = await response.text().catch(() => "");
+        const code = graphErrorCode(body);
+        this.lastActivityAt = new Date();
+        if (response.status === 404 && !MAILBOX_CONFIG_CODES.has(code.toLowerCase())) return { ok: false, status: 404, code };
+        if (passThrough?.(response.status, code)) return { ok: false, status: response.status, code };
+        failure = classifyGraphResponse(response.status, code, graphErrorMessage(body), response.headers.get("retry-after"));
+      } catch (err) {
+        if (signal.aborted) throw closed();
+        if (err instanceof MailError) throw err;
+        // A 2xx body that is not what Graph documents: retrying would not change it.
+        if (err instanceof z.ZodError || err instanceof SyntaxError) {
+          throw new MailError("protocol", "Unexpected response from Microsoft Graph.", { cause: describeCause(err) });
+        }
+        failure = classifyGraphThrown(err);
+      }
+      if (failure.kind === "unauthorized") {
+        if (!refreshed) {
+          refreshed = true;
+          attempt--;
+          this.opts.log?.info({ path: spec.path.split("?")[0] }, "graph answered 401; refreshing the access token once");
+          continue;
+        }
+        throw new MailError("needs_reauth", "Microsoft rejected the access token even after a refresh; reconnect the mailbox.", {
+          cause: failure.cause,
+        });
+      }
+      if (failure.kind === "fatal") throw failure.error;
+      const { retryAfterMs } = failure;
+      const tooLong = retryAfterMs !== undefined && retryAfterMs > this.retryPolicy.maxRetryAfterMs;
+      if (attempt >= this.retryPolicy.maxAttempts || tooLong) {
+        const options: { cause?: unknown; retryAfterMs?: number } = { cause: failure.cause };
+        if (retryAfterMs !== undefined) options.retryAfterMs = retryAfterMs;
+        throw new MailError(failure.code, failure.message, options);
+      }
+      const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
+      this.opts.log?.warn({ path: spec.path.split("?")[0], attempt, delayMs: delay, reason: failure.message }, "graph call failed; retrying");
+      if (!(await sleep(delay, signal))) throw closed();
+    }
+  }
+
+  private async send(spec: RequestSpec, token: string, signal: AbortSignal): Promise<Response> {
+    let request = this.client.api(spec.path).responseType(ResponseType.RAW).option("signal", signal).header("Authorization", `Bearer ${token}`);
+    for (const [name, value] of Object.entries(spec.headers ?? {})) request = request.header(name, value);
+    // ResponseType.RAW hands back the fetch Response for any status: bytes stay bytes ($value) and
+    // error bodies and Retry-After stay readable.
+    let response: unknown;
+    switch (spec.method) {
+      case "GET":
+        response = await request.get();
+        break;
+      case "POST":
+        response = await request.post(spec.body);
+        break;
+      case "PATCH":
+        response = await request.patch(spec.body);
+        break;
+      case "DELETE":
+        response = await request.delete();
+        break;
+    }
+    if (!(response instanceof Response)) throw new MailError("protocol", "The Graph client returned no HTTP response.");
+    return response;
+  }
+
+  private async accessToken(forceRefresh: boolean): Promise<string> {
+    try {
+      return await this.opts.getAccessToken(forceRefresh ? { forceRefresh: true } : undefined);
+    } catch (err) {
+      if (err instanceof MailError) throw err;
+      // Permanent refresh failures (invalid_grant) are the token manager's to report as needs_reauth.
+      throw new MailError("network", "Could not obtain a Microsoft access token.", { cause: describeCause(err) });
+    }
+  }
+
+  private fail(err: unknown): MailError {
+    const error =
+      err instanceof MailError ? err : new MailError("protocol", "Unexpected response from Microsoft Graph.", { cause: describeCause(err) });
+    this.lastError = error.message;
+    if (error.isAuthFailure) this.connected = false;
+    return error;
+  }
+}
+
+function json<S extends z.ZodType>(schema: S): (res: Response) => Promise<z.infer<S>> {
+  return async (res) => schema.parse(await res.json()) as z.infer<S>;
+}
+
+function isSyncReset(status: number, code: string): boolean {
+  return status === 410 || (status === 400 && SYNC_RESET_CODES.has(code.toLowerCase()));
+}
+
+type GraphFailure =
+  | { kind: "unauthorized"; cause: unknown }
+  | { kind: "fatal"; error: MailError }
+  | { kind: "retry"; code: MailErrorCode; message: string; retryAfterMs?: number; cause: unknown };
+
+function classifyGraphResponse(status: number, code: string, message: string, retryAfter: string | null): GraphFailure {
+  const cause = { status, code, message };
+  const retryAfterMs = parseRetryAfter(retryAfter);
+  const retry = (c: MailErrorCode, m: string): GraphFailure =>
+    retryAfterMs === undefined ? { kind: "retry", code: c, message: m, cause } : { kind: "retry", code: c, message: m, retryAfterMs, cause };
+  const lower = code.toLowerCase();
+  if (status === 401) return { kind: "unauthorized", cause };
+  if (status === 429 || status === 503 || status === 504) return retry("rate_limited", "Microsoft Graph is throttling this mailbox; it will be retried.");
+  if (status >= 500) return retry("network", `Microsoft Graph answered with a server error (HTTP ${status}).`);
+  if (MAILBOX_CONFIG_CODES.has(lower)) {
+    return { kind: "fatal", error: new MailError("config", "This account has no Exchange Online mailbox that Graph can reach.", { cause }) };
+  }
+  if (status === 403) {
+    if (REAUTH_CODES.has(lower)) {
+      return { kind: "fatal", error: new MailError("needs_reauth", "The Microsoft grant does not allow mail access; reconnect the mailbox.", { cause }) };
+    }
+    return { kind: "fatal", error: new MailError("auth", "Microsoft refused access to this mailbox.", { cause }) };
+  }
+  return { kind: "fatal", error: new MailError("protocol", `Microsoft Graph rejected the request (HTTP ${status}${code ? ` ${code}` : ""}).`, { cause }) };
+}
+
+function classifyGraphThrown(err: unknown): GraphFailure {
+  // FetchHandler puts the fetch error in customError; anything else is the client's own failure.
+  const original = err instanceof GraphClientError && err.customError !== undefined ? err.customError : err;
+  const code = networkCode(original);
+  return { kind: "retry", ...networkFailure(code), cause: { code, message: errorMessage(original) } };
+}
+
+function parseGraphError(body: unknown): { code: string; message: string } {
+  let value = body;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return { code: "", message: "" };
+    }
+  }
+  const parsed = graphErrorSchema.safeParse(value);
+  return parsed.success ? { code: parsed.data.error.code ?? "", message: parsed.data.error.message ?? "" } : { code: "", message: "" };
+}
+
+const graphErrorCode = (body: unknown): string => parseGraphError(body).code;
+const graphErrorMessage = (body: unknown): string => parseGraphError(body).message;
+
+function headerFromRecord(headers: Record<string, string> | undefined, name: string): string | null {
+  if (!headers) return null;
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return null;
+}
+
+/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
+function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its weekday and month; V8 would otherwise read "-5" as a year.
+  if (!/[a-z]{3}/i.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function backoffDelay(attempt: number, policy: GraphRetryPolicy): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  // Full jitter keeps many throttled mailboxes from retrying in lockstep.
+  return Math.round(exp / 2 + Math.random() * (exp / 2));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function networkFailure(code: string | undefined): { code: MailErrorCode; message: string } {
+  switch (code) {
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return { code: "dns", message: "The Microsoft Graph host name could not be resolved." };
+    case "ECONNREFUSED":
+      return { code: "refused", message: "The Microsoft Graph server refused the connection." };
+    case "ETIMEDOUT":
+    case "TimeoutError":
+    case "UND_ERR_CONNECT_TIMEOUT":
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return { code: "timeout", message: "The Microsoft Graph request timed out." };
+    default:
+      return { code: "network", message: "The Microsoft Graph request failed on the network." };
+  }
+}
+
+function networkCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const code = getProp(current, "code");
+    if (typeof code === "string") return code;
+    if (getProp(current, "name") === "TimeoutError") return "TimeoutError";
+    current = getProp(current, "cause");
+  }
+  return undefined;
+}
+
+function getProp(value: unknown, key: string): unknown {
+  return value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** What may go into a MailError cause or a log line: never headers or tokens. */
+function describeCause(err: unknown): { name?: string; message: string; code?: string } {
+  const out: { name?: string; message: string; code?: string } = { message: errorMessage(err) };
+  if (err instanceof Error) out.name = err.name;
+  const code = networkCode(err);
+  if (code) out.code = code;
+  return out;
+}
+
+/**
+ * Graph's subscription validation: on creation (and sometimes later) Graph POSTs to the
+ * notification URL with ?validationToken=...; the endpoint must answer 200 text/plain with the
+ * token, unchanged, within 10 seconds. Returns the token to echo, or null for a normal notification.
+ */
+export function handleGraphValidation(url: URL): string | null {
+  const token = url.searchParams.get("validationToken");
+  return token === null ? null : token;
+}
+
+const notificationSchema = z.object({
+  subscriptionId: z.string().min(1),
+  clientState: z.string().nullish(),
+  changeType: z.string().nullish(),
+  resource: z.string().nullish(),
+  lifecycleEvent: z.string().nullish(),
+});
+const notificationBodySchema = z.object({ value: z.array(z.unknown()) });
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a, "utf8");
+  const y = Buffer.from(b, "utf8");
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The notifications in a Graph change- or lifecycle-notification POST whose clientState matches
+ * (others are dropped: anyone can POST to a public URL, only Graph knows the clientState). Returns
+ * [] for a body that is not a notification collection.
+ */
+export function parseGraphNotifications(body: unknown, expectedClientState: string): GraphNotification[] {
+  const envelope = notificationBodySchema.safeParse(body);
+  if (!envelope.success || !expectedClientState) return [];
+  const out: GraphNotification[] = [];
+  for (const raw of envelope.data.value) {
+    const item = notificationSchema.safeParse(raw);
+    if (!item.success) continue;
+    const n = item.data;
+    if (typeof n.clientState !== "string" || !sameSecret(n.clientState, expectedClientState)) continue;
+    const notification: GraphNotification = { subscriptionId: n.subscriptionId, changeType: n.changeType ?? null, resource: n.resource ?? null };
+    if (n.lifecycleEvent) notification.lifecycleEvent = n.lifecycleEvent;
+    else if (!n.changeType) continue;
+    out.push(notification);
+  }
+  return out;
+}

@@ -1,0 +1,71 @@
+import type { Mailbox } from "../db/schema";
+import type { EmailType } from "./email-type";
+
+/** API.md MailboxConfig: everything an admin may see about a mailbox, and never a secret. */
+export type MailboxConfig = {
+  email_type: EmailType;
+  provider: Mailbox["provider"];
+  access: Mailbox["access"];
+  protocol: "imap" | "pop3";
+  host: string | null;
+  port: number;
+  address: string | null;
+  username: string | null;
+  use_ssl: boolean;
+  allow_invalid_certificate: boolean;
+  auth_method: Mailbox["authMethod"];
+  has_password: boolean;
+  use_idle: boolean;
+  folder: string;
+  enabled: boolean;
+  poll_interval_seconds: number;
+  delete_after_ingest: boolean;
+  oauth: null | {
+    provider: Mailbox["provider"];
+    connected_email: string | null;
+    is_connected: boolean;
+    scopes: string[];
+    token_expiry: string | null;
+    uses_own_app: boolean;
+  };
+  last_success_at: string | null;
+  last_error: string | null;
+  error_count_24h: number;
+};
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxConfig {
+  return {
+    email_type: row.purpose,
+    provider: row.provider,
+    access: row.access,
+    protocol: row.access === "pop3" ? "pop3" : "imap",
+    host: row.host,
+    port: row.port,
+    address: row.address,
+    username: row.username,
+    use_ssl: row.useSsl,
+    allow_invalid_certificate: row.allowInvalidCertificate,
+    auth_method: row.authMethod,
+    has_password: Boolean(row.passwordEncrypted),
+    use_idle: row.useIdle,
+    folder: row.folder,
+    enabled: row.enabled,
+    poll_interval_seconds: row.pollIntervalSeconds,
+    delete_after_ingest: row.deleteAfterIngest,
+    oauth: row.oauthProvider
+      ? {
+          provider: row.oauthProvider,
+          connected_email: row.oauthConnectedEmail,
+          is_connected: Boolean(row.oauthRefreshTokenEncrypted || row.oauthAccessTokenEncrypted),
+          scopes: row.oauthScopes,
+          token_expiry: iso(row.oauthTokenExpiry),
+          uses_own_app: Boolean(row.oauthClientId),
+        }
+      : null,
+    last_success_at: iso(row.lastSuccessAt),
+    last_error: row.lastError,
+    error_count_24h: errorCount24h,
+  };
+}

@@ -1,0 +1,86 @@
+import { countRecentErrors } from "../db/queries/mailbox-events";
+import { listTenantMailboxes } from "../db/queries/mailboxes";
+import { getHourlyMessageCounts, getMessageStats, type HourlyPoint, type PurposeStats } from "../db/queries/messages";
+import type { Mailbox } from "../db/schema";
+import { EMAIL_TYPES, type EmailType } from "./email-type";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export type HealthStatus = "connected" | "connecting" | "disconnected" | "error" | "needs_reauth" | "not_configured";
+
+/** API.md H: the seed's EmailHealthStatus plus what the health card shows. */
+export type MailboxHealth = {
+  status: HealthStatus;
+  enabled: boolean;
+  provider: Mailbox["provider"] | null;
+  access: Mailbox["access"] | null;
+  address: string | null;
+  status_since: string | null;
+  last_sync: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+  error_count: number;
+  backlog: number;
+  processed_24h: number;
+  failed_24h: number;
+  avg_processing_time_ms: number;
+  queue_size: number;
+  hourly: HourlyPoint[];
+};
+
+function statusOf(row: Mailbox | undefined): HealthStatus {
+  if (!row) return "not_configured";
+  if (!row.enabled) return "disconnected";
+  return row.status;
+}
+
+export async function getTenantMailboxHealth({ tenantId }: { tenantId: string }): Promise<Record<EmailType, MailboxHealth>> {
+  const since = new Date(Date.now() - DAY_MS);
+  const rows = await listTenantMailboxes({ tenantId });
+  const [errors, stats, ...hourly] = await Promise.all([
+    countRecentErrors({ mailboxIds: rows.map((r) => r.id), since }),
+    getMessageStats({ tenantId, since }),
+    ...EMAIL_TYPES.map((purpose) => getHourlyMessageCounts({ tenantId, purpose, since })),
+  ]);
+  const result = {} as Record<EmailType, MailboxHealth>;
+  EMAIL_TYPES.forEach((purpose, i) => {
+    const row = rows.find((r) => r.purpose === purpose);
+    const s: PurposeStats = stats[purpose];
+    result[purpose] = {
+      status: statusOf(row),
+      enabled: row?.enabled ?? false,
+      provider: row?.provider ?? null,
+      access: row?.access ?? null,
+      address: row ? (row.oauthConnectedEmail ?? row.address) : null,
+      status_since: row?.statusChangedAt.toISOString() ?? null,
+      last_sync: row?.lastSuccessAt?.toISOString() ?? null,
+      last_error: row?.lastError ?? null,
+      last_error_at: row?.lastErrorAt?.toISOString() ?? null,
+      error_count: row ? (errors.get(row.id) ?? 0) : 0,
+      backlog: row?.backlog ?? 0,
+      ...s,
+      hourly: hourly[i] ?? [],
+    };
+  });
+  return result;
+}
+
+/** GET /api/tenant/email/stats: seed §4.2 totals plus the same per mailbox. */
+export async function getTenantMessageStats({
+  tenantId,
+}: {
+  tenantId: string;
+}): Promise<PurposeStats & { by_type: Record<EmailType, PurposeStats> }> {
+  const stats = await getMessageStats({ tenantId, since: new Date(Date.now() - DAY_MS) });
+  const processed = stats.booking.processed_24h + stats.stopsale.processed_24h;
+  const weighted =
+    stats.booking.avg_processing_time_ms * stats.booking.processed_24h +
+    stats.stopsale.avg_processing_time_ms * stats.stopsale.processed_24h;
+  return {
+    processed_24h: processed,
+    failed_24h: stats.booking.failed_24h + stats.stopsale.failed_24h,
+    avg_processing_time_ms: processed ? Math.round((weighted / processed) * 10) / 10 : 0,
+    queue_size: stats.booking.queue_size + stats.stopsale.queue_size,
+    by_type: stats,
+  };
+}

@@ -1,0 +1,129 @@
+import { getSecretBox } from "../crypto/secret-box";
+import { countRecentErrors } from "../db/queries/mailbox-events";
+import { deleteMailbox, getMailbox, listTenantMailboxes, saveMailbox } from "../db/queries/mailboxes";
+import type { Mailbox } from "../db/schema";
+import { getEnv } from "../env";
+import { AppError } from "../errors";
+import type { EmailType } from "./email-type";
+import { assertHostAllowed } from "./host-check";
+import { toMailboxConfig, type MailboxConfig } from "./mailbox-config";
+import { MailError } from "./provider";
+import type { MailboxSettings, MailboxTestInput } from "./settings-schema";
+import { testImapConnection, type ConnectionTestResult, type ConnectionTestTarget } from "./test-connection";
+import { testPop3Connection } from "./test-pop3-connection";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function fieldError(field: string, message: string, code = "validation_failed"): AppError {
+  return new AppError(400, code, message, { fields: { [field]: message } });
+}
+
+export async function getTenantMailboxConfigs({
+  tenantId,
+}: {
+  tenantId: string;
+}): Promise<Record<EmailType, MailboxConfig | null>> {
+  const rows = await listTenantMailboxes({ tenantId });
+  const errors = await countRecentErrors({ mailboxIds: rows.map((r) => r.id), since: new Date(Date.now() - DAY_MS) });
+  const result: Record<EmailType, MailboxConfig | null> = { booking: null, stopsale: null };
+  for (const row of rows) result[row.purpose] = toMailboxConfig(row, errors.get(row.id) ?? 0);
+  return result;
+}
+
+async function checkHost(host: string): Promise<void> {
+  try {
+    await assertHostAllowed(host, { allowPrivate: getEnv().MAIL_ALLOW_PRIVATE_HOSTS });
+  } catch (err) {
+    if (err instanceof MailError && err.code === "host_not_allowed") throw fieldError("host", err.message, "host_not_allowed");
+    // An unresolvable name is saved anyway: DNS may be fixed later, and health will say so.
+  }
+}
+
+/**
+ * PUT settings: validates what the schema cannot (a password must exist somewhere, OAuth only
+ * when connected, host policy), encrypts the password and tells the watcher in the same transaction.
+ */
+export async function saveMailboxSettings({
+  tenantId,
+  emailType,
+  input,
+}: {
+  tenantId: string;
+  emailType: EmailType;
+  input: MailboxSettings;
+}): Promise<MailboxConfig> {
+  const existing = await getMailbox({ tenantId, purpose: emailType });
+  const newPassword = input.password ? input.password : undefined;
+  if (input.auth_method === "oauth2") {
+    if (!existing?.oauthRefreshTokenEncrypted && !existing?.oauthAccessTokenEncrypted) {
+      throw fieldError("auth_method", "Connect the mailbox with Google or Microsoft before choosing OAuth.");
+    }
+  } else if (!newPassword && !existing?.passwordEncrypted) {
+    throw fieldError("password", "Enter the mailbox password (or an app password).");
+  }
+  await checkHost(input.host);
+  const keepsOAuth = input.auth_method === "oauth2" && existing;
+  const row = await saveMailbox({
+    tenantId,
+    purpose: emailType,
+    fields: {
+      provider: keepsOAuth ? existing.provider : "imap",
+      access: input.protocol,
+      host: input.host,
+      port: input.port,
+      address: input.address,
+      username: input.username || null,
+      useSsl: input.use_ssl,
+      allowInvalidCertificate: input.allow_invalid_certificate,
+      authMethod: input.auth_method,
+      ...(newPassword ? { passwordEncrypted: getSecretBox().encrypt(newPassword) } : {}),
+      useIdle: input.use_idle,
+      folder: input.folder,
+      enabled: input.enabled,
+      pollIntervalSeconds: input.poll_interval_seconds,
+      deleteAfterIngest: input.delete_after_ingest,
+    },
+  });
+  return toMailboxConfig(row, 0);
+}
+
+export async function removeMailboxSettings({ tenantId, emailType }: { tenantId: string; emailType: EmailType }): Promise<void> {
+  const removed = await deleteMailbox({ tenantId, purpose: emailType });
+  if (!removed) throw new AppError(404, "not_found", "This mailbox is not configured.");
+}
+
+function buildTestTarget(input: MailboxTestInput, saved: Mailbox | null): ConnectionTestTarget {
+  const host = input.host ?? saved?.host;
+  const address = input.address ?? saved?.address ?? undefined;
+  const user = input.username || (input.username === undefined ? saved?.username : null) || address;
+  if (!host) throw fieldError("host", "Enter the mail server's host name.");
+  if (!user) throw fieldError("username", "Enter the username or the email address.");
+  let pass = input.password || undefined;
+  if (!pass && saved?.passwordEncrypted) pass = getSecretBox().decrypt(saved.passwordEncrypted);
+  if (!pass) throw fieldError("password", "Enter the mailbox password (or an app password).");
+  const protocol = input.protocol ?? (saved?.access === "pop3" ? "pop3" : "imap");
+  return {
+    protocol,
+    host,
+    port: input.port ?? saved?.port ?? (protocol === "pop3" ? 995 : 993),
+    useSsl: input.use_ssl ?? saved?.useSsl ?? true,
+    allowInvalidCertificate: input.allow_invalid_certificate ?? saved?.allowInvalidCertificate ?? false,
+    folder: input.folder ?? saved?.folder ?? "INBOX",
+    auth: { user, pass },
+  };
+}
+
+/** POST .../test: the unsaved form merged over the saved settings, tried for real. */
+export async function testMailboxSettings({
+  tenantId,
+  emailType,
+  input,
+}: {
+  tenantId: string;
+  emailType: EmailType;
+  input: MailboxTestInput;
+}): Promise<ConnectionTestResult> {
+  const saved = await getMailbox({ tenantId, purpose: emailType });
+  const target = buildTestTarget(input, saved);
+  return target.protocol === "pop3" ? testPop3Connection(target) : testImapConnection(target);
+}

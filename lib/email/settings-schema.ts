@@ -1,0 +1,44 @@
+import { z } from "zod";
+
+/** Default ports per protocol and TLS mode, used by the form and when a client omits the port. */
+export const DEFAULT_PORTS = {
+  imap: { ssl: 993, plain: 143 },
+  pop3: { ssl: 995, plain: 110 },
+} as const;
+
+const hostname = z
+  .string()
+  .trim()
+  .min(1, "Enter the mail server's host name.")
+  .max(253, "The host name is too long.")
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)$/, "Enter a host name like imap.example.com, without protocol or path.");
+
+/**
+ * PUT /api/tenant/email/settings/{email_type} and the settings form share this schema.
+ * An omitted (or empty) password keeps the stored one.
+ */
+export const mailboxSettingsSchema = z
+  .object({
+    protocol: z.enum(["imap", "pop3"]).default("imap"),
+    host: hostname,
+    port: z.coerce.number().int("Port must be a whole number.").min(1, "Port must be between 1 and 65535.").max(65535, "Port must be between 1 and 65535."),
+    address: z.string().trim().max(254).pipe(z.email("Enter a valid email address.")),
+    username: z.string().trim().max(254, "The username is too long.").optional(),
+    password: z.string().max(1024, "The password is too long.").optional(),
+    use_ssl: z.boolean().default(true),
+    allow_invalid_certificate: z.boolean().default(false),
+    auth_method: z.enum(["password", "app_password", "oauth2"]).default("password"),
+    use_idle: z.boolean().default(true),
+    folder: z.string().trim().min(1, "Enter a folder name, for example INBOX.").max(255).default("INBOX"),
+    enabled: z.boolean().default(true),
+    poll_interval_seconds: z.coerce.number().int().min(10, "Poll at most every 10 seconds.").max(3600, "Poll at least once an hour.").default(60),
+    delete_after_ingest: z.boolean().default(false),
+  })
+  .strict();
+
+export type MailboxSettingsInput = z.input<typeof mailboxSettingsSchema>;
+export type MailboxSettings = z.output<typeof mailboxSettingsSchema>;
+
+/** The test endpoint accepts the same body, all optional: missing fields come from the saved settings. */
+export const mailboxTestSchema = mailboxSettingsSchema.partial();
+export type MailboxTestInput = z.output<typeof mailboxTestSchema>;
