@@ -1,0 +1,86 @@
+/**
+ * Arrival-to-stored latency of one IMAP mailbox watched by the real watcher process, against the
+ * baseline that bounds it: a bare imapflow client IDLEing on the same Dovecot, measured in the same
+ * run (Dovecot 2.3 announces new mail ~500 ms after it arrives). Messages are sent one by one with
+ * a pause shorter than imapflow's 15 s auto-IDLE delay, which is what a burst looks like.
+ *
+ *   npx tsx bench/latency.ts [--messages 30] [--gap-ms 700]
+ */
+import { parseArgs } from "node:util";
+import { ImapFlow } from "imapflow";
+import { makeMessage, startDovecot } from "../tests/harness/dovecot";
+import { startWatcherProcess } from "../tests/harness/watcher-process";
+import { median, percentile, startBenchDatabase } from "./peers";
+
+const { values } = parseArgs({ options: { messages: { type: "string", default: "30" }, "gap-ms": { type: "string", default: "700" } } });
+const count = Number(values.messages);
+const gapMs = Number(values["gap-ms"]);
+
+const db = await startBenchDatabase();
+const { getSecretBox } = await import("@/lib/crypto/secret-box");
+const { createTenant } = await import("@/lib/db/queries/tenants");
+const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { countMailboxMessages } = await import("@/lib/db/queries/messages");
+const { closeDb } = await import("@/lib/db/client");
+
+const dovecot = await startDovecot({ users: [{ name: "base", password: "pw" }, { name: "watched", password: "pw" }] });
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function baseline(): Promise<number[]> {
+  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user: "base", pass: "pw" }, logger: false, disableAutoIdle: true });
+  client.on("error", () => {});
+  await client.connect();
+  await client.mailboxOpen("INBOX");
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const seen = new Promise<void>((resolve) => client.once("exists", () => resolve()));
+    void client.idle();
+    await sleep(50);
+    const t0 = performance.now();
+    await dovecot.append("base", makeMessage({ subject: `b${i}` }));
+    await seen;
+    out.push(performance.now() - t0);
+    await client.noop();
+    await sleep(gapMs);
+  }
+  await client.logout();
+  return out;
+}
+
+async function watched(): Promise<number[]> {
+  const watcher = await startWatcherProcess({ DATABASE_URL: db.url, LOG_LEVEL: "warn" });
+  const tenant = await createTenant({ name: "Bench" });
+  const row = await saveMailbox({
+    tenantId: tenant.id,
+    purpose: "booking",
+    fields: { provider: "imap", access: "imap", host: dovecot.host, port: dovecot.imapPort, address: "w@bench.test", username: "watched", useSsl: false, authMethod: "password", passwordEncrypted: getSecretBox().encrypt("pw"), useIdle: true, folder: "INBOX", enabled: true },
+  });
+  while ((await getMailboxById({ mailboxId: row.id }))?.status !== "connected") await sleep(20);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await dovecot.append("watched", makeMessage({ subject: `w${i}` }));
+    while ((await countMailboxMessages({ mailboxId: row.id })) < i + 1) await sleep(5);
+    out.push(performance.now() - t0);
+    await sleep(gapMs);
+  }
+  await watcher.stop();
+  return out;
+}
+
+try {
+  const base = await baseline();
+  const mine = await watched();
+  const result = {
+    messages: count,
+    gap_ms: gapMs,
+    baseline_idle_exists_ms: { median: Math.round(median(base)), p95: Math.round(percentile(base, 95)) },
+    watcher_append_to_stored_ms: { median: Math.round(median(mine)), p95: Math.round(percentile(mine, 95)), max: Math.round(Math.max(...mine)) },
+    ratio_median: Math.round((median(mine) / median(base)) * 100) / 100,
+  };
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  await dovecot.stop();
+  await closeDb();
+  await db.stop();
+}
