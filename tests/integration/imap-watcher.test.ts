@@ -18,6 +18,8 @@ type Purpose = "booking" | "stopsale";
 
 let dovecot: DovecotInstance;
 let watcher: WatcherProcess;
+/** Log lines of watcher processes that a test replaced. */
+const pastLogs: string[] = [];
 
 async function configure(tenantId: string, purpose: Purpose, user: string, password: string, extra: Record<string, unknown> = {}): Promise<string> {
   const row = await saveMailbox({
@@ -169,6 +171,7 @@ describe("IMAP mailbox watched by the watcher process", () => {
     await waitFor(async () => (await countMailboxMessages({ mailboxId })) >= 60, { timeoutMs: 30_000, what: "part of the backlog" });
     const code = await watcher.kill("SIGKILL");
     assert.equal(code, null);
+    pastLogs.push(...watcher.logs);
     const partial = await countMailboxMessages({ mailboxId });
     assert.ok(partial < 500, `killed too late to prove anything (${partial} stored)`);
     watcher = await startWatcherProcess({ DATABASE_URL: database.url });
@@ -178,5 +181,19 @@ describe("IMAP mailbox watched by the watcher process", () => {
     assert.equal(await countMailboxMessages({ mailboxId }), 500);
     const subjects = new Set((await listMessages({ tenantId: tenant.id, limit: 1000 })).map((m) => m.subject));
     assert.equal(subjects.size, 500);
+  });
+
+  it("logs JSON lines without secrets and stops cleanly on SIGTERM", async () => {
+    const lines = [...pastLogs, ...watcher.logs].filter((l) => l.startsWith("{"));
+    assert.ok(lines.length > 0);
+    for (const line of lines) {
+      const entry = JSON.parse(line) as { level: number; service: string };
+      assert.equal(entry.service, "watcher");
+      for (const { password } of users) assert.ok(!line.includes(password), "a password reached the log");
+      assert.ok(!line.includes("not-the-password"), "a password reached the log");
+    }
+    assert.ok(lines.some((l) => l.includes('"mailbox_id"')), "connection logs name their mailbox");
+    const code = await watcher.kill("SIGTERM");
+    assert.equal(code, 0);
   });
 });
