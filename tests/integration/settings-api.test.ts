@@ -101,6 +101,17 @@ describe("mailbox settings API", () => {
     assert.deepEqual(ok.body, { ok: true, folder: "INBOX", exists: 1, unseen: 1 });
   });
 
+  it("tests a POP3 connection on the same server", async () => {
+    const pop = await admin.json("POST", "/api/tenant/email/settings/stopsale/test", settings({ protocol: "pop3", port: dovecot.pop3Port }));
+    assert.deepEqual(pop.body, { ok: true, folder: "INBOX", exists: 1, unseen: 1 });
+    const wrong = await admin.json<{ ok: boolean; error?: { code: string } }>(
+      "POST",
+      "/api/tenant/email/settings/stopsale/test",
+      settings({ protocol: "pop3", port: dovecot.pop3Port, password: "nope" }),
+    );
+    assert.equal(wrong.body.error?.code, "auth");
+  });
+
   it("saves settings without ever returning the password, and the watcher ingests at once", async () => {
     const saved = await admin.json<Config>("PUT", "/api/tenant/email/settings/booking", settings());
     assert.equal(saved.status, 200);

@@ -1,0 +1,31 @@
+import { and, eq, inArray } from "drizzle-orm";
+import { getDb } from "../client";
+import { ingestedMessages } from "../schema";
+
+/** Keeps each statement well below PostgreSQL's 65535 bind parameters. */
+const CHUNK = 5000;
+
+/**
+ * Which of these provider ids (POP3 UIDLs) are already stored for the mailbox. POP3 has no \Seen
+ * flag: a message is "unread" exactly when its UIDL has no row here yet.
+ */
+export async function listStoredProviderIds({
+  mailboxId,
+  ids,
+}: {
+  mailboxId: string;
+  ids: readonly string[];
+}): Promise<Set<string>> {
+  const stored = new Set<string>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += CHUNK) {
+    const rows = await getDb()
+      .select({ id: ingestedMessages.providerMessageId })
+      .from(ingestedMessages)
+      .where(
+        and(eq(ingestedMessages.mailboxId, mailboxId), inArray(ingestedMessages.providerMessageId, unique.slice(i, i + CHUNK))),
+      );
+    for (const row of rows) stored.add(row.id);
+  }
+  return stored;
+}

@@ -1,0 +1,371 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { useFreshDatabase } from "../harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
+import { getFreePort, waitFor } from "../harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+
+// Fresh database before any lib/db module runs a query.
+const database = await useFreshDatabase();
+const { getSecretBox } = await import("@/lib/crypto/secret-box");
+const { createTenant } = await import("@/lib/db/queries/tenants");
+const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { listMessages, countMailboxMessages } = await import("@/lib/db/queries/messages");
+const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
+const { listStoredProviderIds } = await import("@/lib/db/queries/pop3");
+const { ingestFetchedMessages } = await import("@/lib/ingest/ingest-messages");
+const { Pop3Provider } = await import("@/lib/email/pop3-provider");
+const { Pop3Client } = await import("@/lib/email/pop3-client");
+const { MailError } = await import("@/lib/email/provider");
+const { closeDb } = await import("@/lib/db/client");
+
+type Purpose = "booking" | "stopsale";
+
+const POLL_SECONDS = 10;
+/** One poll interval plus the time a poll takes here (well under a second) and test polling slack. */
+const ONE_INTERVAL_MS = POLL_SECONDS * 1000 + 2500;
+
+let dovecot: DovecotInstance;
+let dovecotTls: DovecotInstance;
+let watcher: WatcherProcess;
+let tmp: string;
+let watcherEnv: NodeJS.ProcessEnv;
+
+const users = ["res", "restart", "dele", "kill", "wrong", "direct", "direct2"].map((name) => ({ name, password: `${name}-secret` }));
+const tlsUsers = ["tls", "stls", "client"].map((name) => ({ name, password: `${name}-secret` }));
+
+async function configure(
+  tenantId: string,
+  purpose: Purpose,
+  user: string,
+  password: string,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const row = await saveMailbox({
+    tenantId,
+    purpose,
+    fields: {
+      provider: "imap",
+      access: "pop3",
+      host: dovecot.host,
+      port: dovecot.pop3Port,
+      address: `${user}@hotel.test`,
+      username: user,
+      useSsl: false,
+      authMethod: "password",
+      passwordEncrypted: getSecretBox().encrypt(password),
+      // The row may say IDLE; POP3 polls anyway.
+      useIdle: true,
+      pollIntervalSeconds: POLL_SECONDS,
+      deleteAfterIngest: false,
+      enabled: true,
+      ...extra,
+    },
+  });
+  return row.id;
+}
+
+async function waitForStatus(mailboxId: string, status: string, timeoutMs = 10_000): Promise<void> {
+  await waitFor(async () => (await getMailboxById({ mailboxId }))?.status === status, {
+    timeoutMs,
+    what: `mailbox ${mailboxId} to be ${status}`,
+  });
+}
+
+async function waitForCount(mailboxId: string, n: number, timeoutMs = 15_000): Promise<void> {
+  await waitFor(async () => (await countMailboxMessages({ mailboxId })) >= n, { timeoutMs, what: `${n} stored messages` });
+}
+
+/** Resolves once the watcher has finished a poll that started after this call. */
+async function waitForNextPoll(mailboxId: string, timeoutMs = ONE_INTERVAL_MS + 5000): Promise<void> {
+  const since = Date.now();
+  await waitFor(async () => ((await getMailboxById({ mailboxId }))?.lastSuccessAt?.getTime() ?? 0) > since + 50, {
+    timeoutMs,
+    what: "the next poll",
+  });
+}
+
+async function subjects(tenantId: string): Promise<string[]> {
+  return (await listMessages({ tenantId, limit: 1000 })).map((m) => m.subject ?? "").sort();
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Appends in parallel (each harness append is its own IMAP login, ~0.3 s); arrival order is not kept. */
+async function appendMany(user: string, messages: string[], concurrency = 8): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < messages.length) await dovecot.append(user, messages[next++] as string);
+    }),
+  );
+}
+
+before(async () => {
+  [dovecot, dovecotTls] = await Promise.all([startDovecot({ users }), startDovecot({ users: tlsUsers, tls: true })]);
+  tmp = await mkdtemp(path.join(tmpdir(), "pop3-watcher-"));
+  const caFile = path.join(tmp, "ca.pem");
+  await writeFile(caFile, dovecotTls.caCertPem ?? "");
+  watcherEnv = {
+    ...process.env,
+    DATABASE_URL: database.url,
+    EMAIL_BACKOFF_MIN_SECONDS: "1",
+    EMAIL_BACKOFF_MAX_SECONDS: "2",
+    // Small batches so a kill lands in the middle of a backlog.
+    EMAIL_FETCH_BATCH_SIZE: "5",
+    // A SIGKILLed replica counts as live for 3 reconcile intervals; keep the hand-over short.
+    WATCHER_RECONCILE_SECONDS: "2",
+    NODE_EXTRA_CA_CERTS: caFile,
+  };
+  watcher = await startWatcherProcess(watcherEnv);
+});
+
+after(async () => {
+  await watcher?.stop();
+  await Promise.all([dovecot?.stop(), dovecotTls?.stop()]);
+  await closeDb();
+  await database.drop();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe("POP3 mailbox watched by the watcher process", () => {
+  it("ingests the backlog once, new mail within one poll interval, and leaves mail on the server by default", async () => {
+    for (let i = 0; i < 5; i++) await dovecot.append("res", makeMessage({ subject: `Backlog ${i}`, body: `.dot line ${i}\r\n..two dots` }));
+    const tenant = await createTenant({ name: "Pension Ada" });
+    const mailboxId = await configure(tenant.id, "booking", "res", "res-secret");
+    await waitForStatus(mailboxId, "connected");
+    await waitForCount(mailboxId, 5);
+    const items = await listMessages({ tenantId: tenant.id, limit: 100 });
+    assert.deepEqual(items.map((m) => m.subject).sort(), ["Backlog 0", "Backlog 1", "Backlog 2", "Backlog 3", "Backlog 4"]);
+    assert.ok(items.every((m) => m.status === "processed"));
+    // The UIDL is the provider id (Dovecot's default %08Xu%08Xv).
+    assert.ok(items.every((m) => /^[0-9a-f]{16}$/i.test(m.providerMessageId)), items[0]?.providerMessageId);
+    // Dot-stuffed lines come back exactly as appended, CRLF preserved.
+    const { getMessage } = await import("@/lib/db/queries/messages");
+    const full = await getMessage({ tenantId: tenant.id, messageId: items[0]?.id ?? "" });
+    assert.match(full?.raw.toString("utf8") ?? "", /\r\n\.dot line \d\r\n\.\.two dots\r\n$/);
+
+    const appendedAt = Date.now();
+    await dovecot.append("res", makeMessage({ subject: "New booking" }));
+    await waitForCount(mailboxId, 6, ONE_INTERVAL_MS);
+    const latency = Date.now() - appendedAt;
+    assert.ok(latency <= ONE_INTERVAL_MS, `picked up after ${latency} ms`);
+
+    // One more poll: nothing is stored twice, and nothing was deleted from the server.
+    await waitForNextPoll(mailboxId);
+    assert.equal(await countMailboxMessages({ mailboxId }), 6);
+    assert.equal((await dovecot.messages("res")).length, 6);
+    const row = await getMailboxById({ mailboxId });
+    assert.equal(row?.status, "connected");
+    assert.equal(row?.backlog, 0);
+  });
+
+  it("a restarted watcher (SIGTERM) ingests nothing twice and picks up what arrived while it was down", async () => {
+    const tenant = await createTenant({ name: "Pension Restart" });
+    for (let i = 0; i < 3; i++) await dovecot.append("restart", makeMessage({ subject: `Before ${i}` }));
+    const mailboxId = await configure(tenant.id, "booking", "restart", "restart-secret");
+    await waitForCount(mailboxId, 3);
+    await watcher.stop();
+    await dovecot.append("restart", makeMessage({ subject: "While down" }));
+    watcher = await startWatcherProcess(watcherEnv);
+    await waitForCount(mailboxId, 4, 30_000);
+    await waitForNextPoll(mailboxId);
+    assert.equal(await countMailboxMessages({ mailboxId }), 4);
+    assert.deepEqual(await subjects(tenant.id), ["Before 0", "Before 1", "Before 2", "While down"]);
+  });
+
+  it("ends with exactly 100 rows when killed (SIGKILL) in the middle of a 100-message backlog", async () => {
+    const tenant = await createTenant({ name: "Pension Kill" });
+    await appendMany("kill", Array.from({ length: 100 }, (_, i) => makeMessage({ subject: `Backlog ${i}`, body: "x".repeat(20_000) })));
+    const mailboxId = await configure(tenant.id, "booking", "kill", "kill-secret", { deleteAfterIngest: true });
+    await waitFor(async () => (await countMailboxMessages({ mailboxId })) >= 10, { timeoutMs: 30_000, intervalMs: 5, what: "part of the backlog" });
+    assert.equal(await watcher.kill("SIGKILL"), null);
+    const partial = await countMailboxMessages({ mailboxId });
+    assert.ok(partial < 100, `killed too late to prove anything (${partial} stored)`);
+    watcher = await startWatcherProcess(watcherEnv);
+    await waitForCount(mailboxId, 100, 60_000);
+    await waitForNextPoll(mailboxId);
+    assert.equal(await countMailboxMessages({ mailboxId }), 100);
+    assert.equal(new Set(await subjects(tenant.id)).size, 100);
+    // Deletion follows storage. A batch stored but not yet deleted at the kill stays on the server
+    // (never fetched again, since its UIDLs are stored); at most one batch (5 here).
+    const left = (await dovecot.messages("kill")).length;
+    assert.ok(left <= 5, `${left} messages left on the server`);
+  });
+
+  it("with delete-after-ingest, removes stored mail from the server and keeps polling", async () => {
+    const tenant = await createTenant({ name: "Pension Dele" });
+    for (let i = 0; i < 3; i++) await dovecot.append("dele", makeMessage({ subject: `Old ${i}` }));
+    const mailboxId = await configure(tenant.id, "stopsale", "dele", "dele-secret", { deleteAfterIngest: true });
+    await waitForCount(mailboxId, 3);
+    await waitFor(async () => (await dovecot.messages("dele")).length === 0, { timeoutMs: 5000, what: "the server to be empty" });
+    await dovecot.append("dele", makeMessage({ subject: "Stop sale" }));
+    await waitForCount(mailboxId, 4, ONE_INTERVAL_MS);
+    await waitFor(async () => (await dovecot.messages("dele")).length === 0, { timeoutMs: 5000, what: "the server to be empty" });
+    assert.deepEqual(await subjects(tenant.id), ["Old 0", "Old 1", "Old 2", "Stop sale"]);
+  });
+
+  it("reports a wrong password as an auth error, without a reconnect storm", async () => {
+    const tenant = await createTenant({ name: "Pension Wrong" });
+    const mailboxId = await configure(tenant.id, "booking", "wrong", "not-the-password");
+    await waitForStatus(mailboxId, "error");
+    assert.equal((await getMailboxById({ mailboxId }))?.lastError, "The server rejected the username or password.");
+    await sleep(3000);
+    const events = await listRecentEvents({ mailboxId, limit: 50 });
+    assert.equal(events.filter((e) => e.kind === "auth_failed").length, 1);
+    await configure(tenant.id, "booking", "wrong", "wrong-secret");
+    await waitForStatus(mailboxId, "connected");
+  });
+
+  it("connects over implicit TLS (pop3s) and over STLS, trusting the CA from NODE_EXTRA_CA_CERTS", async () => {
+    const tenant = await createTenant({ name: "Pension TLS" });
+    await dovecotTls.append("tls", makeMessage({ subject: "Over TLS" }));
+    await dovecotTls.append("stls", makeMessage({ subject: "Over STLS" }));
+    const tlsId = await configure(tenant.id, "booking", "tls", "tls-secret", {
+      host: dovecotTls.host,
+      port: dovecotTls.pop3sPort,
+      useSsl: true,
+    });
+    const stlsId = await configure(tenant.id, "stopsale", "stls", "stls-secret", {
+      host: dovecotTls.host,
+      port: dovecotTls.pop3Port,
+      useSsl: false,
+    });
+    await waitForCount(tlsId, 1);
+    await waitForCount(stlsId, 1);
+    assert.deepEqual(await subjects(tenant.id), ["Over STLS", "Over TLS"]);
+    // Dovecot logs "TLS" for every login made over TLS, including the STLS upgrade on the plain port.
+    const log = await readFile(path.join(dovecotTls.dir, "dovecot.log"), "utf8");
+    const logins = log.split("\n").filter((l) => /pop3-login: .*Login: user=<(tls|stls)>/.test(l));
+    assert.ok(logins.length >= 2, log.slice(-2000));
+    assert.ok(logins.every((l) => /\bTLS\b/.test(l)), logins.join("\n"));
+  });
+});
+
+describe("POP3 provider against Dovecot (in process)", () => {
+  async function disabledMailbox(user: string, opts: { purpose?: Purpose } = {}): Promise<{ id: string; tenantId: string; purpose: Purpose }> {
+    const tenant = await createTenant({ name: `Direct ${user}` });
+    const purpose = opts.purpose ?? "booking";
+    // Disabled: the watcher process leaves it alone; the test drives the provider itself.
+    const id = await configure(tenant.id, purpose, user, `${user}-secret`, { enabled: false, deleteAfterIngest: true });
+    return { id, tenantId: tenant.id, purpose };
+  }
+
+  function provider(mailboxId: string, user: string, extra: Partial<ConstructorParameters<typeof Pop3Provider>[0]> = {}) {
+    return new Pop3Provider({
+      mailboxId,
+      host: dovecot.host,
+      port: dovecot.pop3Port,
+      secure: false,
+      allowInvalidCertificate: false,
+      auth: { user, pass: `${user}-secret` },
+      pollIntervalMs: 200,
+      deleteAfterIngest: true,
+      connectTimeoutMs: 5000,
+      ...extra,
+    });
+  }
+
+  const subjectOf = (raw: Buffer): string => /^Subject: (.*)$/m.exec(raw.toString("utf8"))?.[1]?.trim() ?? "";
+
+  it("deletes only ids passed in and confirmed stored, in the session that listed them; later arrivals stay", async () => {
+    const mailbox = await disabledMailbox("direct");
+    for (const s of ["A", "B", "C"]) await dovecot.append("direct", makeMessage({ subject: s }));
+    const p = provider(mailbox.id, "direct");
+    await p.connect();
+    assert.equal(p.isConnected, true);
+    assert.equal(await p.countUnread(), 3);
+    const fetched = await p.fetchUnread({ maxCount: 10 });
+    assert.deepEqual(fetched.map((m) => subjectOf(m.raw)), ["A", "B", "C"]);
+    const [a, b, c] = fetched;
+    assert.ok(a && b && c);
+    // D arrives between UIDL and DELE.
+    await dovecot.append("direct", makeMessage({ subject: "D" }));
+    // Only A and B get stored (C's store "failed"); C is passed anyway and must survive.
+    const result = await ingestFetchedMessages({ mailbox, messages: [a, b] });
+    assert.deepEqual(result.storedProviderIds, [a.providerMessageId, b.providerMessageId]);
+    await p.markAsRead([a.providerMessageId, b.providerMessageId, c.providerMessageId]);
+    assert.equal((await dovecot.messages("direct")).length, 2, "C and D are still on the server");
+
+    // Next poll: a new session sees C and D as unread.
+    const controller = new AbortController();
+    const started = Date.now();
+    assert.equal(await p.waitForChange({ timeoutMs: 600_000, signal: controller.signal }), "timeout");
+    const waited = Date.now() - started;
+    assert.ok(waited >= 190 && waited < 2000, `slept ${waited} ms for a 200 ms poll interval`);
+    const next = await p.fetchUnread({ maxCount: 10 });
+    assert.deepEqual(next.map((m) => subjectOf(m.raw)), ["C", "D"]);
+    await ingestFetchedMessages({ mailbox, messages: next });
+    // The session is ended before E arrives; markAsRead maps UIDLs afresh in a new session.
+    assert.equal(await p.waitForChange({ timeoutMs: 1, signal: controller.signal }), "timeout");
+    await dovecot.append("direct", makeMessage({ subject: "E" }));
+    await p.markAsRead(next.map((m) => m.providerMessageId));
+    const left = await p.fetchUnread({ maxCount: 10 });
+    assert.deepEqual(left.map((m) => subjectOf(m.raw)), ["E"]);
+    assert.equal((await dovecot.messages("direct")).length, 1);
+    const stored = await listStoredProviderIds({ mailboxId: mailbox.id, ids: [...fetched, ...next, ...left].map((m) => m.providerMessageId) });
+    assert.equal(stored.size, 4);
+
+    // An abort or a disconnect ends the wait at once.
+    const waiting = p.waitForChange({ timeoutMs: 600_000, signal: controller.signal });
+    controller.abort();
+    assert.equal(await waiting, "closed");
+    const again = p.waitForChange({ timeoutMs: 600_000, signal: new AbortController().signal });
+    await sleep(20);
+    await p.disconnect();
+    assert.equal(await again, "closed");
+    assert.equal(p.isConnected, false);
+  });
+
+  it("without delete-after-ingest, markAsRead leaves the server alone; fetchUnread pages through a backlog", async () => {
+    const mailbox = await disabledMailbox("direct2");
+    for (let i = 0; i < 5; i++) await dovecot.append("direct2", makeMessage({ subject: `M${i}` }));
+    const p = provider(mailbox.id, "direct2", { deleteAfterIngest: false });
+    await p.connect();
+    const first = await p.fetchUnread({ maxCount: 2 });
+    assert.deepEqual(first.map((m) => subjectOf(m.raw)), ["M0", "M1"]);
+    await ingestFetchedMessages({ mailbox, messages: first });
+    await p.markAsRead(first.map((m) => m.providerMessageId));
+    assert.equal(await p.countUnread(), 3);
+    const rest = await p.fetchUnread({ maxCount: 10 });
+    assert.deepEqual(rest.map((m) => subjectOf(m.raw)), ["M2", "M3", "M4"]);
+    await p.disconnect();
+    assert.equal((await dovecot.messages("direct2")).length, 5);
+  });
+
+  it("maps a wrong password, a closed port and an untrusted certificate to MailError codes", async () => {
+    const wrong = provider("00000000-0000-0000-0000-000000000000", "direct", { auth: { user: "direct", pass: "nope" } });
+    await assert.rejects(wrong.connect(), (err: unknown) => err instanceof MailError && err.code === "auth");
+    assert.match(wrong.getHealthStatus().lastError ?? "", /rejected the username or password/);
+    const untrusted = provider("00000000-0000-0000-0000-000000000000", "tls", {
+      host: dovecotTls.host,
+      port: dovecotTls.pop3sPort ?? 0,
+      secure: true,
+    });
+    await assert.rejects(untrusted.connect(), (err: unknown) => err instanceof MailError && err.code === "tls");
+    const stlsUntrusted = provider("00000000-0000-0000-0000-000000000000", "tls", { host: dovecotTls.host, port: dovecotTls.pop3Port });
+    await assert.rejects(stlsUntrusted.connect(), (err: unknown) => err instanceof MailError && err.code === "tls");
+    const refused = provider("00000000-0000-0000-0000-000000000000", "direct", { port: await getFreePort() });
+    await assert.rejects(refused.connect(), (err: unknown) => err instanceof MailError && err.code === "refused");
+  });
+
+  it("the client upgrades with STLS when offered and verifies against the given CA", async () => {
+    const client = await Pop3Client.connect({
+      host: dovecotTls.host,
+      port: dovecotTls.pop3Port,
+      tls: "starttls",
+      tlsOptions: { ca: dovecotTls.caCertPem ?? "" },
+      connectTimeoutMs: 5000,
+      idleTimeoutMs: 5000,
+    });
+    assert.equal(client.secure, true);
+    assert.ok(client.capabilities?.some((c) => c.toUpperCase() === "UIDL"));
+    assert.ok(!client.capabilities?.some((c) => c.toUpperCase() === "STLS"), "no STLS offered after the upgrade");
+    await client.login("client", "client-secret");
+    assert.deepEqual(await client.uidl(), []);
+    await client.quit();
+  });
+});
