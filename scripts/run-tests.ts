@@ -8,12 +8,14 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { ensureDatabase, startEmbeddedPostgres, type EmbeddedServer } from "../lib/db/embedded-server";
 import { runMigrations } from "../lib/db/migrate";
 import { getFreePort, waitFor } from "../tests/harness/ports";
 
 const root = path.resolve(import.meta.dirname, "..");
+const nextBin = createRequire(import.meta.url).resolve("next/dist/bin/next");
 const args = process.argv.slice(2);
 const onlyIndex = args.indexOf("--only");
 const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
@@ -48,7 +50,15 @@ const tmp = mkdtempSync(path.join(tmpdir(), "mailbox-tests-"));
 chmodSync(tmp, 0o755);
 
 async function cleanup(): Promise<void> {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  for (const c of children) {
+    if (c.exitCode !== null || !c.pid) continue;
+    try {
+      // Detached children lead their own process group: signal the whole group.
+      process.kill(c.spawnargs.includes("start") ? -c.pid : c.pid, "SIGTERM");
+    } catch {
+      c.kill("SIGTERM");
+    }
+  }
   await pgServer?.stop().catch(() => {});
   rmSync(tmp, { recursive: true, force: true });
 }
@@ -90,16 +100,19 @@ async function main(): Promise<number> {
     if (needsApp) {
       if (!existsSync(path.join(root, ".next", "BUILD_ID")) || process.env.TEST_REBUILD !== "0") {
         console.log("building the web app (next build)...");
-        const build = spawnSync("npx", ["next", "build"], { cwd: root, stdio: "inherit", env: { ...env, NEXT_TELEMETRY_DISABLED: "1" } });
+        const build = spawnSync(process.execPath, [nextBin, "build"], { cwd: root, stdio: "inherit", env: { ...env, NEXT_TELEMETRY_DISABLED: "1" } });
         if (build.status !== 0) return build.status ?? 1;
       }
       const webPort = await getFreePort();
       const appOrigin = `http://127.0.0.1:${webPort}`;
       Object.assign(env, { APP_URL: appOrigin, TEST_APP_URL: appOrigin, PORT: String(webPort) });
-      const web = spawn("npx", ["next", "start", "-p", String(webPort), "-H", "127.0.0.1"], {
+      // Next's own bin under node, in its own process group: killing an `npx` wrapper would leave
+      // the real server running after the tests.
+      const web = spawn(process.execPath, [nextBin, "start", "-p", String(webPort), "-H", "127.0.0.1"], {
         cwd: root,
         env: { ...env, NEXT_TELEMETRY_DISABLED: "1" },
         stdio: ["ignore", "ignore", "inherit"],
+        detached: true,
       });
       children.push(web);
       await waitFor(async () => (await fetch(`${appOrigin}/health`)).ok, { timeoutMs: 60_000, what: "the web app" });

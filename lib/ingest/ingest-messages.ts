@@ -41,7 +41,7 @@ export async function ingestFetchedMessages({
       };
       if (!parsed.ok) {
         failed += 1;
-        return { ...base, status: "failed" as const, error: parsed.error };
+        return { ...base, ...parsed.headers, status: "failed" as const, error: parsed.error };
       }
       return { ...base, ...parsed.fields, status: "processed" as const, error: null };
     }),

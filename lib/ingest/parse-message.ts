@@ -12,7 +12,10 @@ export type ParsedFields = {
   attachments: AttachmentInfo[];
 };
 
-export type ParseResult = { ok: true; fields: ParsedFields } | { ok: false; error: string };
+export type ParseResult =
+  | { ok: true; fields: ParsedFields }
+  /** `headers`: what could still be read, so an admin can tell which message failed. */
+  | { ok: false; error: string; headers: Pick<ParsedFields, "messageId" | "fromAddress" | "subject"> };
 
 const HEADER_LINE = /^[\x21-\x39\x3b-\x7e]+:/;
 const MAX_TEXT_CHARS = 1_000_000;
@@ -64,9 +67,22 @@ function formatAddresses(value: AddressObject | AddressObject[] | undefined): st
   return text || null;
 }
 
+/** Best-effort From / Subject / Message-ID of a message that failed: unfolded, decoded, never throws. */
+async function readHeadersBestEffort(raw: Buffer): Promise<Pick<ParsedFields, "messageId" | "fromAddress" | "subject">> {
+  const none = { messageId: null, fromAddress: null, subject: null };
+  const end = findHeaderEnd(raw);
+  if (end <= 0) return none;
+  try {
+    const parsed = await simpleParser(Buffer.concat([raw.subarray(0, end), Buffer.from("\r\n\r\n")]), { skipTextToHtml: true });
+    return { messageId: parsed.messageId ?? null, fromAddress: formatAddresses(parsed.from), subject: parsed.subject ?? null };
+  } catch {
+    return none;
+  }
+}
+
 export async function parseMessage(raw: Buffer): Promise<ParseResult> {
   const structureError = checkStructure(raw);
-  if (structureError) return { ok: false, error: structureError };
+  if (structureError) return { ok: false, error: structureError, headers: await readHeadersBestEffort(raw) };
   try {
     const parsed = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true });
     return {
@@ -87,6 +103,6 @@ export async function parseMessage(raw: Buffer): Promise<ParseResult> {
       },
     };
   } catch (err) {
-    return { ok: false, error: `The message could not be parsed: ${(err as Error).message}` };
+    return { ok: false, error: `The message could not be parsed: ${(err as Error).message}`, headers: await readHeadersBestEffort(raw) };
   }
 }
