@@ -1,8 +1,11 @@
 import { getSecretBox } from "../crypto/secret-box";
 import type { Mailbox } from "../db/schema";
 import { getEnv } from "../env";
+import { createAccessTokenSource } from "../oauth/token-manager";
+import { TokenRenewingProvider } from "../oauth/token-renewing-provider";
 import { assertHostAllowed } from "./host-check";
 import { ImapProvider, type ImapAuth } from "./imap-provider";
+import { Pop3Provider } from "./pop3-provider";
 import { MailError, type MailProvider } from "./provider";
 
 export type AccessTokenSource = (opts?: { forceRefresh?: boolean }) => Promise<string>;
@@ -32,26 +35,51 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
   const env = getEnv();
   if (mailbox.access === "gmail_api" || mailbox.access === "graph_api") {
     const build = deps.apiProviders?.[mailbox.access];
-    if (!build || !deps.getAccessToken) {
+    // OAuth mailboxes get their tokens from the token manager unless the caller injects a source.
+    const getAccessToken = deps.getAccessToken ?? (mailbox.authMethod === "oauth2" ? createAccessTokenSource(mailbox) : undefined);
+    if (!build || !getAccessToken) {
       throw new MailError("config", `The ${mailbox.access} provider is not available in this process.`);
     }
-    return build(mailbox, deps.getAccessToken);
+    return build(mailbox, getAccessToken);
   }
   if (!mailbox.host) throw new MailError("config", "The mailbox has no server host.");
   await assertHostAllowed(mailbox.host, { allowPrivate: env.MAIL_ALLOW_PRIVATE_HOSTS });
   if (mailbox.access === "pop3") {
-    throw new MailError("config", "POP3 is not supported yet.");
+    // POP3 signs in with a password (USER/PASS); the stored rows remember what was read.
+    if (mailbox.authMethod === "oauth2") throw new MailError("config", "POP3 mailboxes sign in with a password, not OAuth.");
+    const auth = await resolveImapAuth(mailbox, deps);
+    if (!("pass" in auth)) throw new MailError("config", "No password is saved for this mailbox.");
+    return new Pop3Provider({
+      mailboxId: mailbox.id,
+      host: mailbox.host,
+      port: mailbox.port,
+      secure: mailbox.useSsl,
+      allowInvalidCertificate: mailbox.allowInvalidCertificate,
+      ...(deps.ca ? { ca: deps.ca } : {}),
+      auth,
+      pollIntervalMs: mailbox.pollIntervalSeconds * 1000,
+      deleteAfterIngest: mailbox.deleteAfterIngest,
+      connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+    });
   }
-  return new ImapProvider({
-    host: mailbox.host,
+  const host = mailbox.host;
+  const imap = (auth: ImapAuth): ImapProvider => new ImapProvider({
+    host,
     port: mailbox.port,
     secure: mailbox.useSsl,
     allowInvalidCertificate: mailbox.allowInvalidCertificate,
     ...(deps.ca ? { ca: deps.ca } : {}),
-    auth: await resolveImapAuth(mailbox, deps),
+    auth,
     folder: mailbox.folder,
     useIdle: mailbox.useIdle,
     idleTimeoutMs: env.EMAIL_IDLE_TIMEOUT_SECONDS * 1000,
     connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
   });
+  if (mailbox.authMethod === "oauth2" && !deps.getAccessToken) {
+    // XOAUTH2 with tokens from the token manager; the session is renewed before the token expires.
+    const user = mailbox.oauthConnectedEmail || mailbox.username || mailbox.address;
+    if (!user) throw new MailError("config", "The mailbox has no username or address.");
+    return new TokenRenewingProvider({ mailboxId: mailbox.id, access: "imap", build: (accessToken) => imap({ user, accessToken }) });
+  }
+  return imap(await resolveImapAuth(mailbox, deps));
 }

@@ -1,0 +1,117 @@
+import type { MailAccess } from "@/lib/db/schema";
+import { MailError, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
+import { getEnv } from "@/lib/env";
+import { getAccessToken, type AccessTokenInfo, type GetAccessTokenOptions } from "./token-manager";
+
+export type TokenRenewingProviderOptions = {
+  mailboxId: string;
+  access: MailAccess;
+  /** A new, unconnected provider (e.g. ImapProvider with XOAUTH2) that logs in with this token. */
+  build: (accessToken: string) => MailProvider;
+  /** Defaults to the token manager. */
+  getToken?: (opts?: GetAccessTokenOptions) => Promise<AccessTokenInfo>;
+  /** Defaults to OAUTH_REFRESH_SKEW_SECONDS. */
+  renewBeforeMs?: number;
+};
+
+/**
+ * An IMAP session authenticated by an OAuth token (XOAUTH2 / OAUTHBEARER) lives on after login,
+ * but some servers end it when the token expires (Outlook does). So shortly before the token expires,
+ * a new session is opened with a fresh token and swapped in, and the loop is told to sync
+ * ("changed"), which also picks up anything that arrived meanwhile. The swap happens between two
+ * waits, never during a fetch. A token the server refuses at login although it should still be
+ * valid (revoked, clocks apart) is refreshed once and tried again.
+ */
+export class TokenRenewingProvider implements MailProvider {
+  readonly access: MailAccess;
+  private inner: MailProvider | null = null;
+  private tokenExpiresAt: Date | null = null;
+  private readonly getToken: (opts?: GetAccessTokenOptions) => Promise<AccessTokenInfo>;
+  /** How many sessions were opened with a renewed token (for metrics and tests). */
+  renewals = 0;
+
+  constructor(private readonly opts: TokenRenewingProviderOptions) {
+    this.access = opts.access;
+    this.getToken = opts.getToken ?? ((o) => getAccessToken(opts.mailboxId, o));
+  }
+
+  get isConnected(): boolean {
+    return this.inner?.isConnected ?? false;
+  }
+
+  async connect(): Promise<void> {
+    await this.disconnect();
+    this.inner = await this.open();
+  }
+
+  private async open(): Promise<MailProvider> {
+    let token = await this.getToken();
+    let provider = this.opts.build(token.accessToken);
+    try {
+      await provider.connect();
+    } catch (err) {
+      if (!(err instanceof MailError) || err.code !== "auth") throw err;
+      const fresh = await this.getToken({ forceRefresh: true, rejectedToken: token.accessToken });
+      if (fresh.accessToken === token.accessToken) throw err;
+      token = fresh;
+      provider = this.opts.build(token.accessToken);
+      await provider.connect();
+    }
+    this.tokenExpiresAt = token.expiresAt;
+    return provider;
+  }
+
+  async disconnect(): Promise<void> {
+    const inner = this.inner;
+    this.inner = null;
+    await inner?.disconnect();
+  }
+
+  private requireInner(): MailProvider {
+    if (!this.inner) throw new MailError("network", "The connection is closed.");
+    return this.inner;
+  }
+
+  fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]> {
+    return this.requireInner().fetchUnread(opts);
+  }
+
+  countUnread(): Promise<number> {
+    return this.requireInner().countUnread();
+  }
+
+  markAsRead(providerMessageIds: string[]): Promise<void> {
+    return this.requireInner().markAsRead(providerMessageIds);
+  }
+
+  /** Milliseconds until the session should be renewed, or null when the token's expiry is unknown. */
+  private renewDelayMs(): number | null {
+    if (!this.tokenExpiresAt) return null;
+    const left = this.tokenExpiresAt.getTime() - Date.now();
+    const skew = this.opts.renewBeforeMs ?? getEnv().OAUTH_REFRESH_SKEW_SECONDS * 1000;
+    // Half the remaining lifetime at least, so a short-lived token can't make it reconnect in a loop.
+    return Math.max(left - skew, left / 2, 1000);
+  }
+
+  async waitForChange({ timeoutMs, signal }: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
+    const inner = this.inner;
+    if (!inner) return "closed";
+    const renewIn = this.renewDelayMs();
+    if (renewIn === null || renewIn >= timeoutMs) return inner.waitForChange({ timeoutMs, signal });
+    const result = await inner.waitForChange({ timeoutMs: renewIn, signal });
+    if (result !== "timeout" || signal.aborted || this.inner !== inner) return signal.aborted ? "closed" : result;
+    const next = await this.open();
+    if (signal.aborted) {
+      await next.disconnect();
+      return "closed";
+    }
+    this.inner = next;
+    this.renewals += 1;
+    await inner.disconnect();
+    return "changed";
+  }
+
+  getHealthStatus(): ProviderHealth {
+    return this.inner?.getHealthStatus() ?? { connected: false, lastActivityAt: null, lastError: null };
+  }
+}
