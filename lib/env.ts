@@ -63,7 +63,9 @@ const schema = z.object({
   EMAIL_CONNECTION_POOL_SIZE: int(5, 1),
   EMAIL_RETRY_MAX_ATTEMPTS: int(3, 1),
   EMAIL_FETCH_BATCH_SIZE: int(50, 1),
-  EMAIL_RECONCILE_SECONDS: int(60, 1),
+  // UNSEEN re-sync even while IDLE: the safety net for a lost notification. 300 s keeps 2,000 idle
+  // mailboxes near 2 % of a core (docs/benchmarks-capacity.md); 60 s cost ~9 %.
+  EMAIL_RECONCILE_SECONDS: int(300, 1),
   EMAIL_BACKOFF_MIN_SECONDS: int(2, 0),
   EMAIL_BACKOFF_MAX_SECONDS: int(30, 1),
   EMAIL_CONNECT_TIMEOUT_SECONDS: int(15, 1),

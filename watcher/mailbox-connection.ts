@@ -139,6 +139,10 @@ export class MailboxConnection {
       const messages = await provider.fetchUnread({ maxCount: this.deps.batchSize });
       if (messages.length === 0) break;
       const result = await ingestFetchedMessages({ mailbox: this.mailbox, messages });
+      const committedAt = Date.now();
+      for (const m of messages) {
+        if (m.receivedAt) this.deps.metrics.ingestLatency.observe(Math.max(0, committedAt - m.receivedAt.getTime()) / 1000);
+      }
       await provider.markAsRead(result.storedProviderIds);
       stored += result.inserted;
       this.deps.metrics.ingested.inc(result.inserted - result.failed);

@@ -9,7 +9,18 @@ export type WatcherMetrics = {
   failed: Counter;
   tokenRefreshes: Counter;
   batchSeconds: Histogram;
+  /** Seconds from the provider's arrival time of a message (IMAP INTERNALDATE) to its commit here. */
+  ingestLatency: Histogram;
+  /** Mailboxes held by this watcher by loop state; counted at scrape time from mailboxStates. */
   mailboxes: Gauge<"state">;
+  /** Open provider connections (loops in state "connected"); counted at scrape time. */
+  connectionsOpen: Gauge;
+  liveReplicas: Gauge;
+  fairShare: Gauge;
+  claims: Counter;
+  releases: Counter<"reason">;
+  /** Set by the orchestrator: the current state of every mailbox loop it holds. */
+  mailboxStates: () => Iterable<string>;
 };
 
 export function createWatcherMetrics(): WatcherMetrics {
@@ -17,6 +28,7 @@ export function createWatcherMetrics(): WatcherMetrics {
   collectDefaultMetrics({ register: registry });
   const metrics: WatcherMetrics = {
     registry,
+    mailboxStates: () => [],
     connects: new Counter({ name: "mailbox_connects_total", help: "Successful mailbox connections", registers: [registry] }),
     reconnects: new Counter({ name: "mailbox_reconnects_total", help: "Scheduled reconnects after a failure", registers: [registry] }),
     errors: new Counter({ name: "mailbox_errors_total", help: "Mailbox connection errors by reason", labelNames: ["code"], registers: [registry] }),
@@ -29,7 +41,43 @@ export function createWatcherMetrics(): WatcherMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    mailboxes: new Gauge({ name: "watched_mailboxes", help: "Mailboxes held by this watcher by state", labelNames: ["state"], registers: [registry] }),
+    ingestLatency: new Histogram({
+      name: "ingest_latency_seconds",
+      help: "From the message's arrival at the provider (INTERNALDATE, 1 s resolution) to its commit",
+      buckets: [0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 1800, 3600],
+      registers: [registry],
+    }),
+    mailboxes: new Gauge({
+      name: "watched_mailboxes",
+      help: "Mailboxes held by this watcher by state",
+      labelNames: ["state"],
+      registers: [registry],
+      collect() {
+        const counts = new Map<string, number>();
+        for (const state of metrics.mailboxStates()) counts.set(state, (counts.get(state) ?? 0) + 1);
+        this.reset();
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    }),
+    connectionsOpen: new Gauge({
+      name: "watcher_connections_open",
+      help: "Open mailbox connections (connected and watching)",
+      registers: [registry],
+      collect() {
+        let n = 0;
+        for (const state of metrics.mailboxStates()) if (state === "connected") n += 1;
+        this.set(n);
+      },
+    }),
+    liveReplicas: new Gauge({ name: "watcher_live_replicas", help: "Live watcher replicas seen at the last reconcile", registers: [registry] }),
+    fairShare: new Gauge({ name: "watcher_fair_share", help: "Most mailboxes this replica may hold: ceil(mailboxes / live replicas)", registers: [registry] }),
+    claims: new Counter({ name: "watcher_mailbox_claims_total", help: "Mailboxes this replica took ownership of", registers: [registry] }),
+    releases: new Counter({
+      name: "watcher_mailbox_releases_total",
+      help: "Mailboxes this replica gave up, by reason (rebalance, shutdown, removed, lost)",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
   };
   return metrics;
 }

@@ -1,41 +1,87 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { openLockSession, type LockSession } from "@/lib/db/queries/mailbox-locks";
-import {
-  getWatchableMailbox,
-  listenForMailboxChanges,
-  listWatchableMailboxes,
-  type MailboxChange,
-} from "@/lib/db/queries/mailboxes";
+import { getWatchableMailbox, listenForMailboxChanges, type MailboxChange } from "@/lib/db/queries/mailboxes";
 import { requeueStaleProcessing } from "@/lib/db/queries/messages";
+import {
+  getWatchableMailboxes,
+  listMailboxClaims,
+  listWatchableMailboxVersions,
+  openReplicaSession,
+  type ReplicaEvent,
+  type ReplicaSession,
+} from "@/lib/db/queries/watcher-replicas";
 import type { Mailbox } from "@/lib/db/schema";
 import { processQueuedMessages } from "@/lib/ingest/ingest-messages";
 import { MailboxConnection, type ConnectionDeps } from "./mailbox-connection";
 
 export type OrchestratorOptions = {
   connectionDeps: ConnectionDeps;
-  /** Full reload from the database: the safety net for a NOTIFY lost while LISTEN reconnected. */
+  /**
+   * Full reload from the database: the safety net for a NOTIFY lost while LISTEN reconnected, and
+   * the replica heartbeat (a replica is live while its heartbeat is younger than 3 intervals).
+   */
   reconcileIntervalMs: number;
   log: Logger;
+  /** How often to look for replicas that vanished without a word (default 1000 ms). */
+  presencePollMs?: number;
+  /** Defaults to hostname:pid:random, unique per process start. */
+  replicaId?: string;
 };
+
+type ReleaseReason = "rebalance" | "shutdown" | "removed" | "lost";
 
 /**
  * Seed §5.4 TenantEmailOrchestrator: one MailboxConnection per owned mailbox, driven by the
  * database and NOTIFY (add / remove / refresh), with ownership by advisory lock.
+ *
+ * Several replicas share the mailboxes: each one holds at most its fair share
+ * ceil(watchable mailboxes / live replicas). A replica above it (another one joined) releases its
+ * newest claims; one below it (another one died or left) claims free mailboxes. Replicas tell each
+ * other about joins, graceful leaves and releases by NOTIFY, so they rebalance at once; a SIGKILLed
+ * replica's locks vanish with its connection and the others claim its mailboxes on their next
+ * reconcile tick.
  */
 export class Orchestrator {
   readonly connections = new Map<string, MailboxConnection>();
+  readonly replicaId: string;
   private readonly chains = new Map<string, Promise<void>>();
+  /** Claim order: surplus is released newest first, so long-held mailboxes stay where they are. */
+  private readonly claimedAt = new Map<string, number>();
+  private claimSeq = 0;
   private lockSession: LockSession | null = null;
   private listener: { close: () => Promise<void> } | null = null;
+  private replica: ReplicaSession | null = null;
   private reconcileTimer: NodeJS.Timeout | undefined;
+  private presenceTimer: NodeJS.Timeout | undefined;
+  private presenceSeen = -1;
+  private presencePolling = false;
+  private reconcileRunning: Promise<void> | null = null;
+  private reconcileQueued: Promise<void> | null = null;
+  private liveReplicas = 1;
+  private totalMailboxes = 0;
   private stopping = false;
+  private recovering = false;
   private queueRunning = false;
   private ready = false;
 
-  constructor(private readonly opts: OrchestratorOptions) {}
+  constructor(private readonly opts: OrchestratorOptions) {
+    this.replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+    opts.connectionDeps.metrics.mailboxStates = () => [...this.connections.values()].map((c) => c.status);
+  }
 
   get isReady(): boolean {
     return this.ready && !this.stopping;
+  }
+
+  /** Most mailboxes this replica may hold right now. */
+  get fairShare(): number {
+    return this.shareOf(this.totalMailboxes);
+  }
+
+  private shareOf(total: number): number {
+    return Math.max(1, Math.ceil(total / Math.max(1, this.liveReplicas)));
   }
 
   async start(): Promise<void> {
@@ -47,16 +93,58 @@ export class Orchestrator {
     this.reconcileTimer = setInterval(() => {
       void this.reconcileAll().catch((err: unknown) => this.opts.log.error({ err }, "reconcile failed"));
     }, this.opts.reconcileIntervalMs);
+    this.presenceTimer = setInterval(() => void this.pollPresence(), this.opts.presencePollMs ?? 1000);
     this.ready = true;
   }
 
+  /** A replica that died without a word (SIGKILL, OOM, node loss) shows as one presence lock fewer. */
+  private async pollPresence(): Promise<void> {
+    if (this.presencePolling || this.stopping || !this.replica) return;
+    this.presencePolling = true;
+    try {
+      const n = await this.replica.presenceCount();
+      const changed = this.presenceSeen !== -1 && n !== this.presenceSeen;
+      this.presenceSeen = n;
+      if (changed) {
+        this.opts.log.info({ presence: n }, "watcher replica set changed");
+        await this.reconcileAll();
+      }
+    } catch (err) {
+      this.opts.log.debug({ err }, "presence poll failed");
+    } finally {
+      this.presencePolling = false;
+    }
+  }
+
+  /**
+   * Graceful hand-over (SIGTERM): stop counting as live, tell the others, then close every mailbox
+   * (an in-flight batch finishes: stored, then marked read) and release its lock, and tell the
+   * others again so they claim what is now free without waiting for their next tick.
+   */
   async stop(): Promise<void> {
+    const started = performance.now();
     this.stopping = true;
     clearInterval(this.reconcileTimer);
+    clearInterval(this.presenceTimer);
     await this.listener?.close().catch(() => {});
-    await Promise.all([...this.connections.values()].map((c) => c.close()));
+    const replica = this.replica;
+    this.replica = null;
+    if (replica) {
+      await replica.leave().catch(() => {});
+      await replica.announce("left").catch(() => {});
+    }
+    const ids = [...this.connections.keys()];
+    await Promise.all(ids.map((id) => this.serialize(id, () => this.remove(id, true, "shutdown")).catch(() => {})));
     this.connections.clear();
+    if (replica) {
+      if (ids.length > 0) await replica.announce("released").catch(() => {});
+      await replica.close().catch(() => {});
+    }
     await this.lockSession?.close().catch(() => {});
+    this.opts.log.info(
+      { replica_id: this.replicaId, released: ids.length, ms: Math.round(performance.now() - started) },
+      "watcher handed its mailboxes over",
+    );
   }
 
   private async openSessions(): Promise<void> {
@@ -73,26 +161,68 @@ export class Orchestrator {
         void this.recoverSessions();
       },
     });
+    await this.openReplica();
+  }
+
+  private async openReplica(): Promise<void> {
+    const session = await openReplicaSession({
+      id: this.replicaId,
+      onEvent: (event) => this.handleReplicaEvent(event),
+      onLost: (err) => {
+        if (this.replica !== session) return;
+        this.opts.log.error({ err }, "replica connection lost: reopening it");
+        this.replica = null;
+        void this.reopenReplica();
+      },
+    });
+    this.replica = session;
+    await session.announce("joined");
+    this.opts.log.info({ replica_id: this.replicaId }, "watcher replica joined");
+  }
+
+  /** Only the presence connection died: mailbox locks are intact, keep watching and reconnect it. */
+  private async reopenReplica(): Promise<void> {
+    for (let delay = 1000; !this.stopping && !this.recovering && !this.replica; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        await this.openReplica();
+        return;
+      } catch (err) {
+        this.opts.log.error({ err }, "could not reopen the replica connection");
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   /** Our locks died with their connection: another replica may own our mailboxes now. */
   private async recoverSessions(): Promise<void> {
-    if (this.stopping) return;
+    if (this.stopping || this.recovering) return;
+    this.recovering = true;
     this.ready = false;
-    await this.listener?.close().catch(() => {});
-    await Promise.all([...this.connections.keys()].map((id) => this.serialize(id, () => this.remove(id, false))));
-    this.lockSession = null;
-    this.listener = null;
-    for (let delay = 1000; !this.stopping; delay = Math.min(delay * 2, 30_000)) {
-      try {
-        await this.openSessions();
-        await this.reconcileAll();
-        this.ready = true;
-        return;
-      } catch (err) {
-        this.opts.log.error({ err }, "could not reopen database sessions");
-        await new Promise((r) => setTimeout(r, delay));
+    try {
+      await this.listener?.close().catch(() => {});
+      // Not live while we hold nothing: the others must not leave our share unclaimed.
+      const replica = this.replica;
+      this.replica = null;
+      await replica?.close().catch(() => {});
+      await Promise.all(
+        [...this.connections.keys()].map((id) => this.serialize(id, () => this.remove(id, false, "lost"))),
+      );
+      await this.lockSession?.close().catch(() => {});
+      this.lockSession = null;
+      this.listener = null;
+      for (let delay = 1000; !this.stopping; delay = Math.min(delay * 2, 30_000)) {
+        try {
+          await this.openSessions();
+          await this.reconcileAll();
+          this.ready = true;
+          return;
+        } catch (err) {
+          this.opts.log.error({ err }, "could not reopen database sessions");
+          await new Promise((r) => setTimeout(r, delay));
+        }
       }
+    } finally {
+      this.recovering = false;
     }
   }
 
@@ -105,7 +235,7 @@ export class Orchestrator {
         void this.serialize(change.mailbox_id, () => this.refresh(change.mailbox_id)).catch(onError);
         break;
       case "delete":
-        void this.serialize(change.mailbox_id, () => this.remove(change.mailbox_id, true)).catch(onError);
+        void this.serialize(change.mailbox_id, () => this.remove(change.mailbox_id, true, "removed")).catch(onError);
         break;
       case "tenant":
       case "reload":
@@ -115,6 +245,12 @@ export class Orchestrator {
         void this.processQueue();
         break;
     }
+  }
+
+  private handleReplicaEvent(event: ReplicaEvent): void {
+    if (this.stopping) return;
+    this.opts.log.debug({ replica_event: event }, "replica event");
+    void this.reconcileAll().catch((err: unknown) => this.opts.log.error({ err, event }, "reconcile after a replica event failed"));
   }
 
   /** Changes to one mailbox apply in order; different mailboxes proceed in parallel. */
@@ -128,50 +264,150 @@ export class Orchestrator {
     return next;
   }
 
-  async reconcileAll(): Promise<void> {
-    if (this.stopping || !this.lockSession) return;
-    const rows = await listWatchableMailboxes();
-    const wanted = new Map(rows.map((r) => [r.id, r]));
-    const work: Promise<void>[] = [];
-    for (const id of this.connections.keys()) {
-      if (!wanted.has(id)) work.push(this.serialize(id, () => this.remove(id, true)));
+  /**
+   * One reconcile pass at a time: a call while one runs waits for one more pass that starts after
+   * it (calls arriving meanwhile share that pass), so a burst of NOTIFYs costs at most two passes
+   * and two passes never decide about surplus and claims at the same time.
+   */
+  reconcileAll(): Promise<void> {
+    if (this.reconcileQueued) return this.reconcileQueued;
+    if (this.reconcileRunning) {
+      const queued = this.reconcileRunning
+        .catch(() => {})
+        .then(() => {
+          this.reconcileQueued = null;
+          return this.runReconcile();
+        });
+      this.reconcileQueued = queued;
+      return queued;
     }
-    for (const row of rows) work.push(this.serialize(row.id, () => this.apply(row)));
+    return this.runReconcile();
+  }
+
+  private runReconcile(): Promise<void> {
+    const run = this.reconcileOnce().finally(() => {
+      if (this.reconcileRunning === run) this.reconcileRunning = null;
+    });
+    this.reconcileRunning = run;
+    return run;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    if (this.stopping || !this.lockSession) return;
+    const metrics = this.opts.connectionDeps.metrics;
+    if (this.replica) {
+      try {
+        const { live } = await this.replica.heartbeat({ liveWithinMs: 3 * this.opts.reconcileIntervalMs });
+        if (live !== this.liveReplicas) this.opts.log.info({ live_replicas: live }, "live watcher replicas changed");
+        this.liveReplicas = live;
+      } catch (err) {
+        // Keep the last count; the replica connection's own error handler reopens it.
+        this.opts.log.warn({ err }, "replica heartbeat failed");
+      }
+    }
+    const versions = await listWatchableMailboxVersions();
+    this.totalMailboxes = versions.length;
+    const share = this.fairShare;
+    metrics.liveReplicas.set(this.liveReplicas);
+    metrics.fairShare.set(share);
+
+    const wanted = new Map(versions.map((v) => [v.id, v.configVersion]));
+    const work: Promise<void>[] = [];
+    const changed: string[] = [];
+    for (const [id, connection] of this.connections) {
+      const version = wanted.get(id);
+      if (version === undefined) work.push(this.serialize(id, () => this.remove(id, true, "removed")));
+      else if (version !== connection.mailbox.configVersion) changed.push(id);
+    }
+    // A settings change normally arrives by NOTIFY; this catches one missed while LISTEN reconnected.
+    for (const row of await getWatchableMailboxes(changed)) {
+      work.push(this.serialize(row.id, () => this.apply(row, false)));
+    }
     await Promise.all(work);
-    this.updateGauge();
+    if (this.stopping) return;
+
+    if (this.connections.size > share) {
+      await this.releaseSurplus(this.connections.size - share);
+    } else if (this.connections.size < share) {
+      await this.claimFree([...wanted.keys()], share);
+    }
+  }
+
+  /** Gives up the newest claims; the others are told so they take them over at once. */
+  private async releaseSurplus(count: number): Promise<void> {
+    const newest = [...this.connections.keys()]
+      .sort((a, b) => (this.claimedAt.get(b) ?? 0) - (this.claimedAt.get(a) ?? 0))
+      .slice(0, count);
+    await Promise.all(newest.map((id) => this.serialize(id, () => this.remove(id, true, "rebalance"))));
+    this.opts.log.info(
+      { released: newest.length, held: this.connections.size, fair_share: this.fairShare, live_replicas: this.liveReplicas },
+      "released mailboxes to rebalance",
+    );
+    await this.replica?.announce("released").catch(() => {});
+  }
+
+  /** Claims free mailboxes (random order, so replicas don't all race for the same ones) up to the share. */
+  private async claimFree(mailboxIds: string[], share: number): Promise<void> {
+    const claims = await listMailboxClaims(mailboxIds);
+    const keyOf = new Map(claims.map((c) => [c.id, c.key]));
+    // A lock key we hold ourselves (hash collision of two ids) can be taken again by this session.
+    const ownKeys = new Set([...this.connections.keys()].map((id) => keyOf.get(id)));
+    const candidates = shuffle(
+      claims.filter((c) => (!c.claimed || ownKeys.has(c.key)) && !this.connections.has(c.id)).map((c) => c.id),
+    );
+    let next = 0;
+    while (next < candidates.length && this.connections.size < share && !this.stopping) {
+      const batch = candidates.slice(next, next + (share - this.connections.size));
+      next += batch.length;
+      const rows = await getWatchableMailboxes(batch);
+      await Promise.all(rows.map((row) => this.serialize(row.id, () => this.apply(row, true))));
+    }
   }
 
   private async refresh(mailboxId: string): Promise<void> {
     const row = await getWatchableMailbox({ mailboxId });
-    if (!row) await this.remove(mailboxId, true);
-    else await this.apply(row);
-    this.updateGauge();
+    if (!row) {
+      await this.remove(mailboxId, true, "removed");
+      return;
+    }
+    // A new mailbox raises the total by one; whoever has room and gets the lock first takes it.
+    const total = this.connections.has(mailboxId) ? this.totalMailboxes : this.totalMailboxes + 1;
+    await this.apply(row, this.connections.size < this.shareOf(total));
   }
 
-  private async apply(row: Mailbox): Promise<void> {
+  private async apply(row: Mailbox, mayClaim: boolean): Promise<void> {
     if (this.stopping || !this.lockSession) return;
     const existing = this.connections.get(row.id);
     if (existing) {
       if (existing.mailbox.configVersion !== row.configVersion) {
-        this.opts.log.info({ mailbox_id: row.id }, "settings changed: reconnecting");
+        this.opts.log.info({ mailbox_id: row.id, tenant_id: row.tenantId }, "settings changed: reconnecting");
         await existing.reconnect(row);
       }
       return;
     }
+    if (!mayClaim) return;
     if (!(await this.lockSession.tryLock(row.id))) return;
+    if (this.stopping) {
+      await this.lockSession.unlock(row.id).catch(() => {});
+      return;
+    }
     const connection = new MailboxConnection(row, this.opts.connectionDeps);
     this.connections.set(row.id, connection);
+    this.claimedAt.set(row.id, ++this.claimSeq);
+    this.opts.connectionDeps.metrics.claims.inc();
     connection.start();
   }
 
-  private async remove(mailboxId: string, unlock: boolean): Promise<void> {
+  private async remove(mailboxId: string, unlock: boolean, reason: ReleaseReason): Promise<void> {
     const connection = this.connections.get(mailboxId);
     if (!connection) return;
     this.connections.delete(mailboxId);
+    this.claimedAt.delete(mailboxId);
+    // Close first: an in-flight batch is stored and marked read before another replica may start.
     await connection.close();
     if (unlock) await this.lockSession?.unlock(mailboxId).catch(() => {});
-    this.opts.log.info({ mailbox_id: mailboxId }, "mailbox stopped");
-    this.updateGauge();
+    this.opts.connectionDeps.metrics.releases.inc({ reason });
+    this.opts.log.info({ mailbox_id: mailboxId, tenant_id: connection.mailbox.tenantId, reason }, "mailbox stopped");
   }
 
   private async processQueue(): Promise<void> {
@@ -187,11 +423,12 @@ export class Orchestrator {
       this.queueRunning = false;
     }
   }
+}
 
-  private updateGauge(): void {
-    const counts = new Map<string, number>();
-    for (const c of this.connections.values()) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
-    this.opts.connectionDeps.metrics.mailboxes.reset();
-    for (const [state, n] of counts) this.opts.connectionDeps.metrics.mailboxes.set({ state }, n);
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
   }
+  return items;
 }

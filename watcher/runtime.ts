@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { Logger } from "pino";
 import { closeDb } from "@/lib/db/client";
 import { pingDatabase } from "@/lib/db/queries/health";
+import { buildApiProviders } from "@/lib/email/api-providers";
 import { createProvider, type ProviderDeps } from "@/lib/email/create-provider";
 import type { Env } from "@/lib/env";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
@@ -28,7 +29,7 @@ export function backoffFromEnv(env: Env): BackoffPolicy {
 export async function startWatcherRuntime({
   env,
   log,
-  providerDeps = {},
+  providerDeps = { apiProviders: buildApiProviders() },
 }: {
   env: Env;
   log: Logger;
@@ -37,7 +38,8 @@ export async function startWatcherRuntime({
   const metrics = createWatcherMetrics();
   const orchestrator = new Orchestrator({
     log,
-    reconcileIntervalMs: Number(process.env.WATCHER_RECONCILE_SECONDS ?? 10) * 1000,
+    // 5 s: a killed replica's mailboxes are claimed by the others within one tick (issue 7).
+    reconcileIntervalMs: Number(process.env.WATCHER_RECONCILE_SECONDS ?? 5) * 1000,
     connectionDeps: {
       createProvider: (mailbox) => createProvider(mailbox, providerDeps),
       connectLimiter: new Semaphore(env.EMAIL_CONNECTION_POOL_SIZE),

@@ -11,6 +11,7 @@ import {
 } from "@/lib/auth/session";
 import { getEnv } from "@/lib/env";
 import { AppError, forbidden, unauthorized, validationError, type ErrorBody } from "@/lib/errors";
+import { recordHttpRequest } from "@/lib/http/metrics";
 import { getLogger, type Logger } from "@/lib/logger";
 
 export type RouteAuth = "none" | "session" | "admin" | "internal";
@@ -124,6 +125,7 @@ export function withRoute<P = NoParams>(
 
     function finish(response: Response): Response {
       const out = withHeader(response, "x-request-id", reqId);
+      recordHttpRequest(req.method, pathname, out.status, (performance.now() - started) / 1000);
       const fields = { status: out.status, code: errorCode, ms: Math.round(performance.now() - started) };
       if (out.status >= 500) log.warn(fields, "request failed");
       else if (out.status >= 400) log.info(fields, "request rejected");

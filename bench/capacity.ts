@@ -1,0 +1,417 @@
+/**
+ * Capacity benchmark (issue 7): one watcher process idling on N Dovecot mailboxes (default 2,000).
+ *
+ *   npx tsx bench/capacity.ts [--mailboxes 2000] [--pool 5] [--bursts 3] [--idle-seconds 30] [--json FILE]
+ *
+ * Measures, in one run:
+ *  1. a baseline watcher on the same (still empty) database: resident memory with 0 mailboxes;
+ *  2. the watcher with N mailboxes: time until all are connected (EMAIL_CONNECTION_POOL_SIZE=--pool),
+ *     then idle resident memory (median of 1 s samples) and CPU (utime+stime from /proc/PID/stat
+ *     over --idle-seconds), so memory per mailbox = (RSS - baseline RSS) / N;
+ *  3. --bursts times: one new message into every mailbox at once (maildir delivery, the way an MDA
+ *     delivers: write to tmp/, rename into new/), time until all N are stored; median reported;
+ *  4. a Dovecot restart: time until all N are connected again.
+ *
+ * Needs root (Dovecot harness) and the Debian dovecot packages. Dovecot is tuned for many idle
+ * clients (see tuneDovecot below) and the open-file limit is raised for this process tree.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { appendFile, chown, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { makeMessage, startDovecot, type DovecotInstance } from "../tests/harness/dovecot";
+import { getFreePort } from "../tests/harness/ports";
+import { median, startBenchDatabase } from "./peers";
+
+const root = path.resolve(import.meta.dirname, "..");
+const { values: args } = parseArgs({
+  options: {
+    mailboxes: { type: "string", default: "2000" },
+    pool: { type: "string", default: "5" },
+    bursts: { type: "string", default: "3" },
+    "idle-seconds": { type: "string", default: "30" },
+    json: { type: "string" },
+    "skip-restart": { type: "boolean", default: false },
+    /** Directory for a V8 CPU profile of the loaded watcher (written when it stops). */
+    "cpu-prof": { type: "string" },
+  },
+});
+const N = Number(args.mailboxes);
+const POOL = Number(args.pool);
+const BURSTS = Number(args.bursts);
+const IDLE_SECONDS = Number(args["idle-seconds"]);
+const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
+const NOBODY = 65534;
+
+type Watcher = { child: ChildProcess; port: number; pid: number; stop: () => Promise<void> };
+
+function log(msg: string): void {
+  process.stdout.write(`[capacity ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+const abort = new AbortController();
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      abort.signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    abort.signal.addEventListener("abort", onAbort, { once: true });
+  });
+
+async function until<T>(fn: () => Promise<T | false>, timeoutMs: number, what: string, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (abort.signal.aborted) throw new Error("interrupted");
+    const v = await fn().catch(() => false as const);
+    if (v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Every watcher process started, so an interrupted run leaves none behind. */
+const spawned = new Set<ChildProcess>();
+
+async function startWatcher(env: Record<string, string>): Promise<Watcher> {
+  const port = await getFreePort();
+  const prof = env.CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${env.CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, [...prof, "--import", "tsx", path.join(root, "watcher/index.ts")], {
+    cwd: root,
+    env: { ...process.env, WATCHER_PORT: String(port), LOG_LEVEL: "error", ...env },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const exited = new Promise<void>((r) => child.on("exit", () => r()));
+  spawned.add(child);
+  void exited.then(() => spawned.delete(child));
+  await until(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok || false, 120_000, "watcher /health");
+  return {
+    child,
+    port,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function metric(w: Watcher, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text();
+  let sum = 0;
+  let found = false;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+      found = true;
+    }
+  }
+  if (!found) throw new Error(`metric ${name} missing`);
+  return sum;
+}
+
+async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return Number(kb) * 1024;
+}
+
+/** utime + stime in seconds. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** CPU seconds per thread name (V8 workers, libuv pool, main), user and system separately. */
+async function cpuByThread(pid: number): Promise<Map<string, { user: number; system: number }>> {
+  const out = new Map<string, { user: number; system: number }>();
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => "");
+    if (!stat) continue;
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const key = tid === String(pid) ? "main" : name;
+    const prev = out.get(key) ?? { user: 0, system: 0 };
+    out.set(key, { user: prev.user + Number(fields[11]) / CLK_TCK, system: prev.system + Number(fields[12]) / CLK_TCK });
+  }
+  return out;
+}
+
+/** Median RSS over `seconds` of 1 s samples. */
+async function sampleRss(pid: number, seconds: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < seconds && !abort.signal.aborted; i++) {
+    samples.push(await rssBytes(pid));
+    await sleep(1000);
+  }
+  return median(samples);
+}
+
+/**
+ * Dovecot for thousands of idle IDLE clients, on top of the harness's tuneForManyClients (one imap
+ * process serves up to 4096 clients with service_count = 0, login processes in high-performance
+ * mode, default_client_limit 10000, mail_max_userip_connections, inotify instance limits; the
+ * open-file limit is inherited from this process: check `ulimit -n` >= 3 x N).
+ *
+ * imap_hibernate_timeout is set to 0 (off) on purpose. Tried with 5 s: hibernation moves an idle
+ * session to the imap-hibernate process, but the watcher wakes every session once per
+ * EMAIL_RECONCILE_SECONDS (its safety re-sync), and unhibernating needs a free imap process: at the
+ * process limit Dovecot 2.3 timed out ("Failed to unhibernate client") and dropped those
+ * connections. Hibernation saves Dovecot's memory, not the watcher's, which is what is measured here.
+ */
+async function tuneDovecot(dovecot: DovecotInstance, clients: number): Promise<void> {
+  await appendFile(
+    path.join(dovecot.dir, "dovecot.conf"),
+    [
+      "# capacity bench tuning",
+      "imap_hibernate_timeout = 0",
+      // Dovecot 2.3 gives every IMAP session (user) its own imap process even with client_limit > 1:
+      // the harness's process_limit of 1024 stopped this benchmark at exactly 1,024 connections
+      // ("service(imap): process_limit (1024) reached, client connections are being dropped").
+      "service imap {",
+      `  process_limit = ${clients + 256}`,
+      "}",
+      "",
+    ].join("\n"),
+  );
+  await restartDovecot(dovecot);
+}
+
+/**
+ * dovecot.restart(), retried: with thousands of imap processes the old ones are still exiting when
+ * the new master starts ("Dovecot is already running? Socket already exists"); the master refuses
+ * until the last of them has closed its sockets.
+ */
+async function restartDovecot(dovecot: DovecotInstance): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await dovecot.restart();
+      return;
+    } catch (err) {
+      if (attempt >= 60 || !/already running/i.test(String(err))) throw err;
+      await sleep(1000);
+    }
+  }
+}
+
+/** Maildir delivery as an MDA does it: write into tmp/, rename into new/ (atomic), owned by the mail user. */
+async function deliverToAll(dovecot: DovecotInstance, users: string[], tag: string): Promise<void> {
+  const prepared: { tmp: string; dest: string }[] = [];
+  for (const user of users) {
+    const maildir = path.join(dovecot.dir, "mail", user, "Maildir");
+    const name = `${Date.now()}.${randomBytes(6).toString("hex")}.${os.hostname()}`;
+    const tmp = path.join(maildir, "tmp", name);
+    await writeFile(tmp, makeMessage({ subject: `${tag} ${user}` }));
+    await chown(tmp, NOBODY, NOBODY);
+    prepared.push({ tmp, dest: path.join(maildir, "new", name) });
+  }
+  for (const p of prepared) await rename(p.tmp, p.dest);
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = {
+    mailboxes: N,
+    pool: POOL,
+    cores: os.cpus().length,
+    loadavg_at_start: os.loadavg().map((x) => Math.round(x * 10) / 10),
+    // Settings passed through to the watcher from this process's environment, when set.
+    env: Object.fromEntries(
+      ["EMAIL_RECONCILE_SECONDS", "WATCHER_RECONCILE_SECONDS", "EMAIL_FETCH_BATCH_SIZE"].filter((k) => process.env[k]).map((k) => [k, process.env[k]]),
+    ),
+  };
+  const db = await startBenchDatabase();
+  const sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  const users = Array.from({ length: N }, (_, i) => ({ name: `cap${String(i).padStart(5, "0")}`, password: `pw-${i}` }));
+  log(`starting Dovecot with ${N} users`);
+  const dovecot = await startDovecot({ users, tuneForManyClients: true });
+  let watcher: Watcher | undefined;
+  try {
+    await tuneDovecot(dovecot, N);
+    const watcherEnv = {
+      DATABASE_URL: db.url,
+      EMAIL_CONNECTION_POOL_SIZE: String(POOL),
+      DB_POOL_SIZE: "10",
+    };
+
+    log("baseline: watcher with 0 mailboxes");
+    const baseline = await startWatcher(watcherEnv);
+    await sleep(10_000);
+    const baseCpu0 = await cpuSeconds(baseline.pid);
+    const baseT0 = performance.now();
+    const baselineRss = await sampleRss(baseline.pid, 15);
+    results.baseline_idle_cpu_pct_of_one_core = +((((await cpuSeconds(baseline.pid)) - baseCpu0) / ((performance.now() - baseT0) / 1000)) * 100).toFixed(2);
+    await baseline.stop();
+    results.baseline_rss_mb = +(baselineRss / 2 ** 20).toFixed(1);
+    log(`baseline RSS ${results.baseline_rss_mb} MB, CPU ${String(results.baseline_idle_cpu_pct_of_one_core)}% of one core`);
+
+    log(`creating ${N} mailboxes`);
+    const { getSecretBox } = await import("@/lib/crypto/secret-box");
+    const { createTenant } = await import("@/lib/db/queries/tenants");
+    const { saveMailbox } = await import("@/lib/db/queries/mailboxes");
+    const box = getSecretBox();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < N) {
+          const i = next;
+          next += 2;
+          const tenant = await createTenant({ name: `Capacity ${i / 2}` });
+          for (const [k, purpose] of (["booking", "stopsale"] as const).entries()) {
+            const user = users[i + k];
+            if (!user) continue;
+            await saveMailbox({
+              tenantId: tenant.id,
+              purpose,
+              fields: {
+                provider: "imap",
+                access: "imap",
+                host: dovecot.host,
+                port: dovecot.imapPort,
+                address: `${user.name}@capacity.test`,
+                username: user.name,
+                useSsl: false,
+                authMethod: "password",
+                passwordEncrypted: box.encrypt(user.password),
+                useIdle: true,
+                folder: "INBOX",
+                enabled: true,
+              },
+            });
+          }
+        }
+      }),
+    );
+
+    log(`watcher with ${N} mailboxes, pool ${POOL}`);
+    const started = performance.now();
+    watcher = await startWatcher({ ...watcherEnv, ...(args["cpu-prof"] ? { CPU_PROF_DIR: args["cpu-prof"] } : {}) });
+    const w = watcher;
+    const readyMs = performance.now() - started;
+    let lastLog = 0;
+    await until(
+      async () => {
+        const open = await metric(w, "watcher_connections_open");
+        if (Date.now() - lastLog > 10_000) {
+          lastLog = Date.now();
+          log(`  ${open} / ${N} connected`);
+        }
+        return open >= N || false;
+      },
+      30 * 60_000,
+      "all connected",
+      250,
+    );
+    const connectMs = performance.now() - started;
+    results.process_ready_s = +(readyMs / 1000).toFixed(1);
+    results.connect_all_s = +(connectMs / 1000).toFixed(1);
+    results.connect_rate_per_s = +(N / (connectMs / 1000)).toFixed(1);
+    log(`all ${N} connected after ${results.connect_all_s} s (process ready after ${results.process_ready_s} s)`);
+
+    log("settling 20 s, then idle measurements");
+    await sleep(20_000);
+    const cpu0 = await cpuSeconds(w.pid);
+    const threads0 = await cpuByThread(w.pid);
+    const t0 = performance.now();
+    const rss = await sampleRss(w.pid, IDLE_SECONDS);
+    const idleSeconds = (performance.now() - t0) / 1000;
+    const cpuPct = (((await cpuSeconds(w.pid)) - cpu0) / idleSeconds) * 100;
+    const threads1 = await cpuByThread(w.pid);
+    results.idle_cpu_pct_by_thread = Object.fromEntries(
+      [...threads1]
+        .map(([name, t]) => {
+          const before = threads0.get(name) ?? { user: 0, system: 0 };
+          return [name, { user: +(((t.user - before.user) / idleSeconds) * 100).toFixed(2), system: +(((t.system - before.system) / idleSeconds) * 100).toFixed(2) }] as const;
+        })
+        .filter(([, v]) => v.user + v.system > 0),
+    );
+    const heapUsed = await metric(w, "nodejs_heap_size_used_bytes");
+    results.idle_rss_mb = +(rss / 2 ** 20).toFixed(1);
+    results.rss_per_mailbox_mb = +((rss - baselineRss) / N / 2 ** 20).toFixed(4);
+    results.heap_used_mb = +(heapUsed / 2 ** 20).toFixed(1);
+    results.idle_cpu_pct_of_one_core = +cpuPct.toFixed(2);
+    log(`idle RSS ${results.idle_rss_mb} MB (${results.rss_per_mailbox_mb} MB per mailbox), heap ${results.heap_used_mb} MB, CPU ${results.idle_cpu_pct_of_one_core}% of one core`);
+
+    const burstTimes: number[] = [];
+    /** Watcher CPU seconds used per burst: its own cost of storing N messages. */
+    const burstCpu: number[] = [];
+    for (let b = 0; b < BURSTS; b++) {
+      const before = Number((await sql.query<{ n: string }>("SELECT count(*) AS n FROM ingested_messages")).rows[0]?.n);
+      const t = performance.now();
+      const burstCpu0 = await cpuSeconds(w.pid);
+      await deliverToAll(dovecot, users.map((u) => u.name), `burst-${b}`);
+      const deliveredMs = performance.now() - t;
+      await until(
+        async () => {
+          const n = Number((await sql.query<{ n: string }>("SELECT count(*) AS n FROM ingested_messages")).rows[0]?.n);
+          return n - before >= N || false;
+        },
+        10 * 60_000,
+        `burst ${b} stored`,
+        100,
+      );
+      const storedMs = performance.now() - t;
+      burstTimes.push(storedMs / 1000);
+      burstCpu.push((await cpuSeconds(w.pid)) - burstCpu0);
+      log(`burst ${b}: ${N} delivered in ${(deliveredMs / 1000).toFixed(2)} s, all stored after ${(storedMs / 1000).toFixed(2)} s`);
+      await sleep(10_000);
+    }
+    results.burst_stored_s = burstTimes.map((x) => +x.toFixed(2));
+    results.burst_stored_median_s = +median(burstTimes).toFixed(2);
+    results.burst_watcher_cpu_s = burstCpu.map((x) => +x.toFixed(2));
+    results.watcher_cpu_ms_per_message = +((median(burstCpu) * 1000) / N).toFixed(2);
+    results.ingest_latency_count = await metric(w, "ingest_latency_seconds_count");
+    results.ingest_latency_sum_s = +(await metric(w, "ingest_latency_seconds_sum")).toFixed(1);
+
+    if (!args["skip-restart"]) {
+      log("Dovecot restart");
+      const r0 = performance.now();
+      await restartDovecot(dovecot);
+      await until(async () => (await metric(w, "watcher_connections_open")) < N || false, 60_000, "disconnects seen", 50);
+      await until(async () => (await metric(w, "watcher_connections_open")) >= N || false, 30 * 60_000, "all reconnected", 250);
+      results.reconnect_after_restart_s = +((performance.now() - r0) / 1000).toFixed(1);
+      log(`all ${N} connected again ${results.reconnect_after_restart_s} s after the restart began`);
+    }
+    results.loadavg_at_end = os.loadavg().map((x) => Math.round(x * 10) / 10);
+    const dovecotLog = await readFile(path.join(dovecot.dir, "dovecot.log"), "utf8").catch(() => "");
+    const errors = dovecotLog.split("\n").filter((l) => / (Error|Fatal|Panic): /.test(l));
+    results.dovecot_log_errors = errors.length;
+    results.dovecot_hibernations = (dovecotLog.match(/hibernat/gi) ?? []).length;
+    for (const line of errors.slice(0, 5)) log(`dovecot: ${line}`);
+  } finally {
+    await watcher?.stop().catch(() => {});
+    for (const child of spawned) child.kill("SIGKILL");
+    await sql.end().catch(() => {});
+    const { closeDb } = await import("@/lib/db/client");
+    await closeDb().catch(() => {});
+    await dovecot.stop();
+    await db.stop();
+  }
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  if (args.json) await writeFile(args.json, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+// Ctrl+C / SIGTERM: leave through main's finally blocks (watcher, Dovecot, PostgreSQL are stopped).
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`${signal}: stopping`);
+    abort.abort();
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,204 @@
+import { and, eq, inArray } from "drizzle-orm";
+import type pg from "pg";
+import { getDb, getPool } from "../client";
+import { mailboxes, tenants, type Mailbox } from "../schema";
+
+/** Must equal the first key of the mailbox advisory locks in ./mailbox-locks.ts. */
+export const MAILBOX_LOCK_CLASS = 7230002;
+/** Each running replica holds (PRESENCE_LOCK_CLASS, hashtext(replica id)) on its replica connection. */
+export const PRESENCE_LOCK_CLASS = 7230003;
+export const REPLICA_CHANNEL = "watcher_replicas";
+/** Rows of replicas gone for this long are deleted by whoever heartbeats next. */
+const PRUNE_AFTER_SECONDS = 3600;
+
+export type ReplicaEvent = { op: "joined" | "left" | "released"; replica_id: string };
+
+export type ReplicaSession = {
+  readonly id: string;
+  /**
+   * Records that this replica is alive and returns how many replicas are live, itself included. A
+   * replica is live when its heartbeat is recent AND its presence lock is still held: a SIGKILLed
+   * replica's connection dies with it, PostgreSQL frees the lock at once, and the others stop
+   * counting it without waiting for its heartbeat to go stale.
+   */
+  heartbeat: (opts: { liveWithinMs: number }) => Promise<{ live: number }>;
+  /**
+   * How many presence locks are held right now: a cheap read (no heartbeat write) that a replica
+   * polls every second, so a SIGKILLed peer is noticed within a second instead of a reconcile tick.
+   */
+  presenceCount: () => Promise<number>;
+  /** NOTIFY the other replicas (they reconcile at once). */
+  announce: (op: ReplicaEvent["op"]) => Promise<void>;
+  /** Graceful leave: delete the row and release the presence lock; the connection stays for announce(). */
+  leave: () => Promise<void>;
+  close: () => Promise<void>;
+};
+
+const CURRENT_DB = "(SELECT oid FROM pg_database WHERE datname = current_database())";
+
+/** One dedicated connection: presence lock, heartbeats and LISTEN for the other replicas' events. */
+export async function openReplicaSession({
+  id,
+  onEvent,
+  onLost,
+}: {
+  id: string;
+  onEvent: (event: ReplicaEvent) => void;
+  onLost: (err: Error) => void;
+}): Promise<ReplicaSession> {
+  const client: pg.PoolClient = await getPool().connect();
+  let closed = false;
+  // One statement at a time on this connection (heartbeat, presence poll and NOTIFY may overlap).
+  let tail: Promise<unknown> = Promise.resolve();
+  const query = <R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> => {
+    const run = tail.catch(() => {}).then(() => client.query<R>(text, values));
+    tail = run;
+    return run;
+  };
+  client.on("error", (err) => {
+    if (closed) return;
+    closed = true;
+    client.release(true);
+    onLost(err);
+  });
+  client.on("notification", (msg) => {
+    if (msg.channel !== REPLICA_CHANNEL || !msg.payload) return;
+    try {
+      const event = JSON.parse(msg.payload) as ReplicaEvent;
+      if (event.replica_id !== id) onEvent(event);
+    } catch {
+      // not ours
+    }
+  });
+  try {
+    await client.query("SELECT pg_advisory_lock($1, hashtext($2))", [PRESENCE_LOCK_CLASS, id]);
+    await client.query(
+      "INSERT INTO watcher_replicas (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+      [id],
+    );
+    await client.query(`LISTEN ${REPLICA_CHANNEL}`);
+  } catch (err) {
+    closed = true;
+    client.release(true);
+    throw err;
+  }
+  const announce = async (op: ReplicaEvent["op"]): Promise<void> => {
+    const event: ReplicaEvent = { op, replica_id: id };
+    await query("SELECT pg_notify($1, $2)", [REPLICA_CHANNEL, JSON.stringify(event)]);
+  };
+  return {
+    id,
+    heartbeat: async ({ liveWithinMs }) => {
+      // Data-modifying CTEs run against the statement's snapshot, so our own row is counted as +1.
+      const { rows } = await query<{ others: number }>(
+        `WITH beat AS (
+           INSERT INTO watcher_replicas (id) VALUES ($1)
+           ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
+         ), pruned AS (
+           DELETE FROM watcher_replicas WHERE id <> $1 AND heartbeat_at < now() - make_interval(secs => $4)
+         )
+         SELECT count(*)::int AS others
+           FROM watcher_replicas r
+          WHERE r.id <> $1
+            AND r.heartbeat_at > now() - make_interval(secs => $2)
+            AND EXISTS (
+              SELECT 1 FROM pg_locks l
+               WHERE l.locktype = 'advisory' AND l.granted AND l.database = ${CURRENT_DB}
+                 AND l.classid = $3 AND l.objsubid = 2 AND l.objid = hashtext(r.id)::oid
+            )`,
+        [id, liveWithinMs / 1000, PRESENCE_LOCK_CLASS, PRUNE_AFTER_SECONDS],
+      );
+      return { live: (rows[0]?.others ?? 0) + 1 };
+    },
+    presenceCount: async () => {
+      const { rows } = await query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks l
+          WHERE l.locktype = 'advisory' AND l.granted AND l.database = ${CURRENT_DB}
+            AND l.classid = $1 AND l.objsubid = 2`,
+        [PRESENCE_LOCK_CLASS],
+      );
+      return rows[0]?.n ?? 0;
+    },
+    announce,
+    leave: async () => {
+      await query("DELETE FROM watcher_replicas WHERE id = $1", [id]);
+      await query("SELECT pg_advisory_unlock($1, hashtext($2))", [PRESENCE_LOCK_CLASS, id]);
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      client.removeAllListeners("notification");
+      await query(`UNLISTEN ${REPLICA_CHANNEL}`).catch(() => {});
+      // Destroying the connection frees the presence lock even if the queries above failed.
+      client.release(true);
+    },
+  };
+}
+
+export type MailboxClaim = { id: string; key: number; claimed: boolean };
+
+/**
+ * Which of these mailboxes some replica already owns (its advisory lock is held), in one pg_locks
+ * read: a replica below its fair share then tries only the free ones instead of every mailbox.
+ * `key` is the lock key (hashtext of the id): two ids with the same key share one lock.
+ */
+export async function listMailboxClaims(mailboxIds: string[]): Promise<MailboxClaim[]> {
+  if (mailboxIds.length === 0) return [];
+  const { rows } = await getPool().query<MailboxClaim>(
+    `WITH held AS (
+       SELECT DISTINCT l.objid FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted AND l.database = ${CURRENT_DB}
+          AND l.classid = $2 AND l.objsubid = 2
+     )
+     SELECT m.id, hashtext(m.id) AS key, (h.objid IS NOT NULL) AS claimed
+       FROM unnest($1::text[]) AS m(id)
+       LEFT JOIN held h ON h.objid = hashtext(m.id)::oid`,
+    [mailboxIds, MAILBOX_LOCK_CLASS],
+  );
+  return rows;
+}
+
+/** Live replicas with their start and heartbeat times (operators, tests). */
+export async function listLiveReplicas({ liveWithinMs }: { liveWithinMs: number }): Promise<
+  { id: string; startedAt: Date; heartbeatAt: Date }[]
+> {
+  const { rows } = await getPool().query<{ id: string; startedAt: Date; heartbeatAt: Date }>(
+    `SELECT r.id, r.started_at AS "startedAt", r.heartbeat_at AS "heartbeatAt"
+       FROM watcher_replicas r
+      WHERE r.heartbeat_at > now() - make_interval(secs => $1)
+        AND EXISTS (
+          SELECT 1 FROM pg_locks l
+           WHERE l.locktype = 'advisory' AND l.granted AND l.database = ${CURRENT_DB}
+             AND l.classid = $2 AND l.objsubid = 2 AND l.objid = hashtext(r.id)::oid
+        )
+      ORDER BY r.started_at`,
+    [liveWithinMs / 1000, PRESENCE_LOCK_CLASS],
+  );
+  return rows;
+}
+
+export type MailboxVersion = { id: string; configVersion: number };
+
+/**
+ * What a watcher should run, as ids and settings versions only: the reconcile tick runs every few
+ * seconds, and loading every full row (secrets, sync state) for thousands of mailboxes each time
+ * was measurable idle CPU. Same filter as listWatchableMailboxes in ./mailboxes.ts.
+ */
+export async function listWatchableMailboxVersions(): Promise<MailboxVersion[]> {
+  return getDb()
+    .select({ id: mailboxes.id, configVersion: mailboxes.configVersion })
+    .from(mailboxes)
+    .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
+    .where(and(eq(tenants.isActive, true), eq(mailboxes.enabled, true)));
+}
+
+/** Full rows of these mailboxes, if still watchable (claims and settings changes). */
+export async function getWatchableMailboxes(mailboxIds: string[]): Promise<Mailbox[]> {
+  if (mailboxIds.length === 0) return [];
+  const rows = await getDb()
+    .select({ mailbox: mailboxes })
+    .from(mailboxes)
+    .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
+    .where(and(inArray(mailboxes.id, mailboxIds), eq(tenants.isActive, true), eq(mailboxes.enabled, true)));
+  return rows.map((r) => r.mailbox);
+}
