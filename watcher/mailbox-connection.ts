@@ -173,11 +173,13 @@ export class MailboxConnection {
         status: needsReauth ? "needs_reauth" : "error",
         error: error.message,
       });
-      await recordMailboxEvent({
-        mailboxId: this.mailbox.id,
-        kind: error.isAuthFailure ? "auth_failed" : "error",
-        message: error.message,
-      });
+      if (!error.options.eventRecorded) {
+        await recordMailboxEvent({
+          mailboxId: this.mailbox.id,
+          kind: error.isAuthFailure ? "auth_failed" : "error",
+          message: error.message,
+        });
+      }
       // A revoked grant cannot heal by retrying; the admin reconnects, which restarts this loop.
       if (needsReauth) {
         this.state = "idle";

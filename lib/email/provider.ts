@@ -65,7 +65,8 @@ export class MailError extends Error {
   constructor(
     readonly code: MailErrorCode,
     message: string,
-    readonly options: { cause?: unknown; retryAfterMs?: number } = {},
+    /** eventRecorded: the thrower already wrote the mailbox event, so the watcher must not repeat it. */
+    readonly options: { cause?: unknown; retryAfterMs?: number; eventRecorded?: boolean } = {},
   ) {
     super(message);
   }

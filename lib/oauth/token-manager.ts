@@ -170,7 +170,7 @@ async function refreshUnderLock(
     const message = reconnectMessage(provider);
     await setMailboxStatus({ mailboxId, status: "needs_reauth", error: message });
     await recordMailboxEvent({ mailboxId, kind: "auth_failed", message: `${label} refused the refresh token (${failure.code}).` });
-    throw new MailError("needs_reauth", message);
+    throw new MailError("needs_reauth", message, { eventRecorded: true });
   }
   if (failure.kind === "network") {
     throw new MailError("network", `${label}'s token endpoint could not be reached (${failure.code}); will retry.`);

@@ -169,6 +169,9 @@ describe("OAuth mailbox over IMAP (XOAUTH2) in the watcher process", () => {
     assert.equal(row?.status, "needs_reauth");
     assert.equal(row?.oauthRefreshTokenEncrypted, null);
     assert.equal(row?.lastError, "Access to the mailbox was revoked or has expired. Reconnect it with Google.");
+    // Recorded once, by the token manager: the watcher does not count the same failure twice.
+    const authFailures = (await listRecentEvents({ mailboxId, limit: 50 })).filter((e) => e.kind === "auth_failed");
+    assert.equal(authFailures.length, 1);
     const logs = watcher.logs.join("\n");
     for (const secret of oauth.issuedSecrets()) assert.ok(!logs.includes(secret), "a token appears in the watcher's logs");
   });
