@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseGmailPushNotification, parseRetryAfter } from "./gmail-provider";
+import { parseRetryAfter } from "./api-http";
+import { parseGmailPushNotification } from "./gmail-provider";
 
 function envelope(data: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const encoded = typeof data === "string" ? data : Buffer.from(JSON.stringify(data)).toString("base64");

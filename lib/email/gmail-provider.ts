@@ -3,6 +3,7 @@ import { gmail, type gmail_v1 } from "googleapis/build/src/apis/gmail/index.js";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { MailAccess } from "../db/schema";
+import { abortableSleep, backoffDelay, describeCause, errorMessage, getProp, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GmailProviderOptions = {
@@ -454,7 +455,7 @@ export class GmailProvider implements MailProvider {
       }
       const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
       this.opts.log?.warn({ method, attempt, delayMs: delay, reason: failure.message }, "gmail call failed; retrying");
-      if (!(await sleep(delay, signal))) throw new MailError("network", "The Gmail connection was closed.");
+      if (!(await abortableSleep(delay, signal))) throw new MailError("network", "The Gmail connection was closed.");
     }
   }
 
@@ -548,83 +549,13 @@ function parseRetryAfterFromMessage(message: string): number | undefined {
 }
 
 /** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
-export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  // An HTTP date names its weekday and month; V8 would otherwise read "-5" as a year.
-  if (!/[a-z]{3}/i.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
-function backoffDelay(attempt: number, policy: RetryPolicy): number {
-  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  // Full jitter keeps many mailboxes throttled at once from retrying in lockstep.
-  return Math.round(exp / 2 + Math.random() * (exp / 2));
-}
 
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
-function networkFailure(code: string | undefined, service: string): { code: MailErrorCode; message: string } {
-  switch (code) {
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return { code: "dns", message: `The ${service} host name could not be resolved.` };
-    case "ECONNREFUSED":
-      return { code: "refused", message: `The ${service} server refused the connection.` };
-    case "ETIMEDOUT":
-    case "TimeoutError":
-    case "UND_ERR_CONNECT_TIMEOUT":
-    case "UND_ERR_HEADERS_TIMEOUT":
-      return { code: "timeout", message: `The ${service} request timed out.` };
-    default:
-      return { code: "network", message: `The ${service} request failed on the network.` };
-  }
-}
 
 /** The first string `code` (or timeout name) along the error's cause chain. */
-function networkCode(err: unknown): string | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 5 && current; depth++) {
-    const code = getProp(current, "code");
-    if (typeof code === "string" && code !== "ERR_NETWORK") return code;
-    const name = getProp(current, "name");
-    if (name === "TimeoutError") return "TimeoutError";
-    current = getProp(current, "cause");
-  }
-  return undefined;
-}
 
-function getProp(value: unknown, key: string): unknown {
-  return value !== null && (typeof value === "object" || typeof value === "function") ? (value as Record<string, unknown>)[key] : undefined;
-}
 
 function numberProp(value: unknown, key: string): number | undefined {
   const v = getProp(value, key);
@@ -643,18 +574,8 @@ function headerValue(response: unknown, name: string): string | null {
   return typeof v === "string" ? v : null;
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** What may go into a MailError cause or a log line: never headers, configs or tokens. */
-function describeCause(err: unknown): { name?: string; message: string; code?: string } {
-  const out: { name?: string; message: string; code?: string } = { message: errorMessage(err) };
-  if (err instanceof Error) out.name = err.name;
-  const code = networkCode(err);
-  if (code) out.code = code;
-  return out;
-}
 
 const pushEnvelopeSchema = z.object({
   message: z

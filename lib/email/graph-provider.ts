@@ -3,6 +3,7 @@ import { Client, GraphClientError, ResponseType, type Context, type Middleware }
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { MailAccess } from "../db/schema";
+import { abortableSleep, backoffDelay, describeCause, errorMessage, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GraphProviderOptions = {
@@ -368,7 +369,7 @@ export class GraphProvider implements MailProvider {
       }
       const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
       this.opts.log?.warn({ throttled: pending.length, delayMs: delay }, "graph $batch items throttled; retrying them");
-      if (!(await sleep(delay, this.closeController.signal))) throw new MailError("network", "The Microsoft Graph connection was closed.");
+      if (!(await abortableSleep(delay, this.closeController.signal))) throw new MailError("network", "The Microsoft Graph connection was closed.");
     }
   }
 
@@ -553,7 +554,7 @@ export class GraphProvider implements MailProvider {
       }
       const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
       this.opts.log?.warn({ path: spec.path.split("?")[0], attempt, delayMs: delay, reason: failure.message }, "graph call failed; retrying");
-      if (!(await sleep(delay, signal))) throw closed();
+      if (!(await abortableSleep(delay, signal))) throw closed();
     }
   }
 
@@ -638,7 +639,7 @@ function classifyGraphThrown(err: unknown): GraphFailure {
   // FetchHandler puts the fetch error in customError; anything else is the client's own failure.
   const original = err instanceof GraphClientError && err.customError !== undefined ? err.customError : err;
   const code = networkCode(original);
-  return { kind: "retry", ...networkFailure(code), cause: { code, message: errorMessage(original) } };
+  return { kind: "retry", ...networkFailure(code, "Microsoft Graph"), cause: { code, message: errorMessage(original) } };
 }
 
 function parseGraphError(body: unknown): { code: string; message: string } {
@@ -664,94 +665,15 @@ function headerFromRecord(headers: Record<string, string> | undefined, name: str
 }
 
 /** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
-function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  // An HTTP date names its weekday and month; V8 would otherwise read "-5" as a year.
-  if (!/[a-z]{3}/i.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
-function backoffDelay(attempt: number, policy: GraphRetryPolicy): number {
-  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  // Full jitter keeps many throttled mailboxes from retrying in lockstep.
-  return Math.round(exp / 2 + Math.random() * (exp / 2));
-}
 
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
-function networkFailure(code: string | undefined): { code: MailErrorCode; message: string } {
-  switch (code) {
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return { code: "dns", message: "The Microsoft Graph host name could not be resolved." };
-    case "ECONNREFUSED":
-      return { code: "refused", message: "The Microsoft Graph server refused the connection." };
-    case "ETIMEDOUT":
-    case "TimeoutError":
-    case "UND_ERR_CONNECT_TIMEOUT":
-    case "UND_ERR_HEADERS_TIMEOUT":
-      return { code: "timeout", message: "The Microsoft Graph request timed out." };
-    default:
-      return { code: "network", message: "The Microsoft Graph request failed on the network." };
-  }
-}
 
-function networkCode(err: unknown): string | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 5 && current; depth++) {
-    const code = getProp(current, "code");
-    if (typeof code === "string") return code;
-    if (getProp(current, "name") === "TimeoutError") return "TimeoutError";
-    current = getProp(current, "cause");
-  }
-  return undefined;
-}
 
-function getProp(value: unknown, key: string): unknown {
-  return value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
-}
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** What may go into a MailError cause or a log line: never headers or tokens. */
-function describeCause(err: unknown): { name?: string; message: string; code?: string } {
-  const out: { name?: string; message: string; code?: string } = { message: errorMessage(err) };
-  if (err instanceof Error) out.name = err.name;
-  const code = networkCode(err);
-  if (code) out.code = code;
-  return out;
-}
 
 /**
  * Graph's subscription validation: on creation (and sometimes later) Graph POSTs to the

@@ -1,0 +1,98 @@
+import type { MailErrorCode } from "./provider";
+
+/** HTTP plumbing shared by the Gmail and Graph providers: retry timing, concurrency, error shapes. */
+
+/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its weekday and month; V8 would otherwise read "-5" as a year.
+  if (!/[a-z]{3}/i.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export function backoffDelay(attempt: number, policy: { baseDelayMs: number; maxDelayMs: number }): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  // Half jitter keeps many throttled mailboxes from retrying in lockstep.
+  return Math.round(exp / 2 + Math.random() * (exp / 2));
+}
+
+/** Resolves true after ms, or false at once when the signal aborts. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Runs fn over items with at most `limit` in flight, keeping the order of results. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export function networkFailure(code: string | undefined, service: string): { code: MailErrorCode; message: string } {
+  switch (code) {
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return { code: "dns", message: `The ${service} host name could not be resolved.` };
+    case "ECONNREFUSED":
+      return { code: "refused", message: `The ${service} server refused the connection.` };
+    case "ETIMEDOUT":
+    case "TimeoutError":
+    case "UND_ERR_CONNECT_TIMEOUT":
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return { code: "timeout", message: `The ${service} request timed out.` };
+    default:
+      return { code: "network", message: `The ${service} request failed on the network.` };
+  }
+}
+
+/** The first string `code` (or timeout name) along the error's cause chain. */
+export function networkCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const code = getProp(current, "code");
+    if (typeof code === "string" && code !== "ERR_NETWORK") return code;
+    if (getProp(current, "name") === "TimeoutError") return "TimeoutError";
+    current = getProp(current, "cause");
+  }
+  return undefined;
+}
+
+export function getProp(value: unknown, key: string): unknown {
+  return value !== null && (typeof value === "object" || typeof value === "function")
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** What may go into a MailError cause or a log line: never headers, configs or tokens. */
+export function describeCause(err: unknown): { name?: string; message: string; code?: string } {
+  const out: { name?: string; message: string; code?: string } = { message: errorMessage(err) };
+  if (err instanceof Error) out.name = err.name;
+  const code = networkCode(err);
+  if (code) out.code = code;
+  return out;
+}
