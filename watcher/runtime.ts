@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { closeDb } from "@/lib/db/client";
 import { pingDatabase } from "@/lib/db/queries/health";
 import { buildApiProviders } from "@/lib/email/api-providers";
+import { onTokenRefreshed } from "@/lib/oauth/token-manager";
 import { createProvider, type ProviderDeps } from "@/lib/email/create-provider";
 import type { Env } from "@/lib/env";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
@@ -36,6 +37,7 @@ export async function startWatcherRuntime({
   providerDeps?: ProviderDeps;
 }): Promise<WatcherRuntime> {
   const metrics = createWatcherMetrics();
+  onTokenRefreshed(() => metrics.tokenRefreshes.inc());
   const orchestrator = new Orchestrator({
     log,
     // 5 s: a killed replica's mailboxes are claimed by the others within one tick (issue 7).

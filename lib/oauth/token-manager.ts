@@ -33,6 +33,13 @@ export type GetAccessTokenOptions = {
 };
 
 const inflight = new Map<string, Promise<AccessTokenInfo>>();
+const refreshListeners = new Set<() => void>();
+
+/** Lets the watcher count refreshes (oauth_token_refreshes_total) without this module knowing metrics. */
+export function onTokenRefreshed(listener: () => void): () => void {
+  refreshListeners.add(listener);
+  return () => refreshListeners.delete(listener);
+}
 /** Forced refreshes per mailbox are spaced out, so a provider that keeps answering 401 can't cause a storm. */
 const lastForcedRefreshAt = new Map<string, number>();
 const MIN_FORCED_REFRESH_INTERVAL_MS = 10_000;
@@ -160,7 +167,10 @@ async function refreshUnderLock(
 
   const log = getLogger().child({ mailbox_id: mailboxId });
   if (outcome.ok) {
-    if (outcome.refreshed) log.info({ event: "token_refreshed", expires_at: outcome.info.expiresAt }, "OAuth access token refreshed");
+    if (outcome.refreshed) {
+      log.info({ event: "token_refreshed", expires_at: outcome.info.expiresAt }, "OAuth access token refreshed");
+      for (const listener of refreshListeners) listener();
+    }
     return outcome.info;
   }
   const { provider, failure } = outcome;
