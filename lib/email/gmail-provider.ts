@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { MailAccess } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, getProp, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
+import { ChangePoller } from "./change-poller";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GmailProviderOptions = {
@@ -106,8 +107,7 @@ export class GmailProvider implements MailProvider {
   private connected = false;
   private closeController = new AbortController();
   /** A notifyChange() that no waitForChange has consumed yet: never lost between two waits. */
-  private changePending = false;
-  private readonly wakeListeners = new Set<() => void>();
+  private readonly changes = new ChangePoller();
   private lastActivityAt: Date | null = null;
   private lastError: string | null = null;
   private address: string | null = null;
@@ -162,7 +162,7 @@ export class GmailProvider implements MailProvider {
   async disconnect(): Promise<void> {
     this.connected = false;
     this.closeController.abort();
-    for (const wake of [...this.wakeListeners]) wake();
+    this.changes.wakeAll();
   }
 
   async fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]> {
@@ -236,22 +236,15 @@ export class GmailProvider implements MailProvider {
   }
 
   async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
-    if (this.consumePendingChange()) return "changed";
-    if (!this.connected || opts.signal.aborted) return "closed";
     const signal = AbortSignal.any([opts.signal, this.closeController.signal]);
-    const deadline = Date.now() + opts.timeoutMs;
     try {
-      for (;;) {
-        // Poll first: mail that arrived while the last batch was being stored is seen at once.
-        if (await this.pollHistory(signal)) return "changed";
-        if (this.consumePendingChange()) return "changed";
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) return "timeout";
-        const woke = await this.sleepUntilWake(Math.min(this.pollIntervalMs, remaining), signal);
-        if (signal.aborted || !this.connected) return "closed";
-        if (woke && this.consumePendingChange()) return "changed";
-        if (Date.now() >= deadline) return "timeout";
-      }
+      return await this.changes.wait({
+        timeoutMs: opts.timeoutMs,
+        pollIntervalMs: this.pollIntervalMs,
+        signal,
+        isConnected: () => this.connected,
+        poll: (s) => this.pollHistory(s),
+      });
     } catch (err) {
       if (signal.aborted) return "closed";
       throw this.fail(err);
@@ -263,8 +256,7 @@ export class GmailProvider implements MailProvider {
    * "changed" at once; with none pending, the next one does.
    */
   notifyChange(): void {
-    this.changePending = true;
-    for (const wake of [...this.wakeListeners]) wake();
+    this.changes.notifyChange();
   }
 
   /** users.watch on the watched label; renew before `expiration` (Gmail asks for at least daily). */
@@ -358,29 +350,6 @@ export class GmailProvider implements MailProvider {
       // The in-memory cursor stays right; a lost write only means one redundant resync after a restart.
       this.opts.log?.warn({ err: describeCause(err) }, "could not persist the gmail history cursor");
     }
-  }
-
-  private consumePendingChange(): boolean {
-    if (!this.changePending) return false;
-    this.changePending = false;
-    return true;
-  }
-
-  /** true when woken by notifyChange/disconnect, false when the time passed or the signal aborted. */
-  private sleepUntilWake(ms: number, signal: AbortSignal): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (woke: boolean): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        this.wakeListeners.delete(onWake);
-        resolve(woke);
-      };
-      const onAbort = (): void => done(false);
-      const onWake = (): void => done(true);
-      const timer = setTimeout(() => done(false), ms);
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.wakeListeners.add(onWake);
-    });
   }
 
   private async call(
@@ -550,12 +519,7 @@ function parseRetryAfterFromMessage(message: string): number | undefined {
 
 /** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
 
-
-
-
-
 /** The first string `code` (or timeout name) along the error's cause chain. */
-
 
 function numberProp(value: unknown, key: string): number | undefined {
   const v = getProp(value, key);
@@ -573,7 +537,6 @@ function headerValue(response: unknown, name: string): string | null {
   const v = getProp(headers, name);
   return typeof v === "string" ? v : null;
 }
-
 
 /** What may go into a MailError cause or a log line: never headers, configs or tokens. */
 

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { MailAccess } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
+import { ChangePoller } from "./change-poller";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GraphProviderOptions = {
@@ -127,8 +128,7 @@ export class GraphProvider implements MailProvider {
   private deltaLink: string | undefined;
   private connected = false;
   private closeController = new AbortController();
-  private changePending = false;
-  private readonly wakeListeners = new Set<() => void>();
+  private readonly changes = new ChangePoller();
   private lastActivityAt: Date | null = null;
   private lastError: string | null = null;
 
@@ -178,7 +178,7 @@ export class GraphProvider implements MailProvider {
   async disconnect(): Promise<void> {
     this.connected = false;
     this.closeController.abort();
-    for (const wake of [...this.wakeListeners]) wake();
+    this.changes.wakeAll();
   }
 
   async fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]> {
@@ -239,21 +239,15 @@ export class GraphProvider implements MailProvider {
   }
 
   async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
-    if (this.consumePendingChange()) return "changed";
-    if (!this.connected || opts.signal.aborted) return "closed";
     const signal = AbortSignal.any([opts.signal, this.closeController.signal]);
-    const deadline = Date.now() + opts.timeoutMs;
     try {
-      for (;;) {
-        if (await this.pollDelta(signal)) return "changed";
-        if (this.consumePendingChange()) return "changed";
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) return "timeout";
-        const woke = await this.sleepUntilWake(Math.min(this.pollIntervalMs, remaining), signal);
-        if (signal.aborted || !this.connected) return "closed";
-        if (woke && this.consumePendingChange()) return "changed";
-        if (Date.now() >= deadline) return "timeout";
-      }
+      return await this.changes.wait({
+        timeoutMs: opts.timeoutMs,
+        pollIntervalMs: this.pollIntervalMs,
+        signal,
+        isConnected: () => this.connected,
+        poll: (s) => this.pollDelta(s),
+      });
     } catch (err) {
       if (signal.aborted) return "closed";
       throw this.fail(err);
@@ -262,8 +256,7 @@ export class GraphProvider implements MailProvider {
 
   /** Push path: a change notification arrived. A pending waitForChange returns "changed" at once. */
   notifyChange(): void {
-    this.changePending = true;
-    for (const wake of [...this.wakeListeners]) wake();
+    this.changes.notifyChange();
   }
 
   /** POST /subscriptions for new messages in the folder. Graph validates notificationUrl first. */
@@ -466,28 +459,6 @@ export class GraphProvider implements MailProvider {
     return `/${link.slice(prefix.length)}`;
   }
 
-  private consumePendingChange(): boolean {
-    if (!this.changePending) return false;
-    this.changePending = false;
-    return true;
-  }
-
-  private sleepUntilWake(ms: number, signal: AbortSignal): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (woke: boolean): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        this.wakeListeners.delete(onWake);
-        resolve(woke);
-      };
-      const onAbort = (): void => done(false);
-      const onWake = (): void => done(true);
-      const timer = setTimeout(() => done(false), ms);
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.wakeListeners.add(onWake);
-    });
-  }
-
   /**
    * One Graph call with the error policy: 401 → one forced token refresh and a retry, then
    * needs_reauth; 429/503/504, other 5xx and network failures → up to maxAttempts tries, sleeping
@@ -665,13 +636,6 @@ function headerFromRecord(headers: Record<string, string> | undefined, name: str
 }
 
 /** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
-
-
-
-
-
-
-
 
 /** What may go into a MailError cause or a log line: never headers or tokens. */
 
