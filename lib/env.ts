@@ -20,6 +20,8 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 
+const optionalUrl = optionalText.pipe(z.url().optional());
+
 const schema = z.object({
   APP_ENV: z.enum(["development", "test", "production"]).default("development"),
   DATA_DIR: z.string().default(".data"),
@@ -45,6 +47,11 @@ const schema = z.object({
   GMAIL_API_BASE_URL: url("https://gmail.googleapis.com"),
   GMAIL_PUBSUB_TOPIC: optionalText,
   GMAIL_POLL_SECONDS: int(10, 1),
+  /** Pub/Sub authenticated push: the token's audience (default $APP_URL/api/webhooks/gmail) and signer. */
+  GMAIL_PUSH_AUDIENCE: optionalText,
+  GMAIL_PUSH_SERVICE_ACCOUNT: optionalText,
+  GOOGLE_OIDC_JWKS_URL: url("https://www.googleapis.com/oauth2/v3/certs"),
+  GOOGLE_OIDC_ISSUER: url("https://accounts.google.com"),
 
   MICROSOFT_OAUTH_CLIENT_ID: optionalText,
   MICROSOFT_OAUTH_CLIENT_SECRET: optionalText,
@@ -53,6 +60,12 @@ const schema = z.object({
   MICROSOFT_OAUTH_AUTHORITY: url("https://login.microsoftonline.com"),
   GRAPH_API_BASE_URL: url("https://graph.microsoft.com/v1.0"),
   GRAPH_POLL_SECONDS: int(10, 1),
+  /** Public https URL of /api/webhooks/graph; set it to turn on Graph change notifications. */
+  GRAPH_NOTIFICATION_URL: optionalUrl,
+  /** Graph caps Outlook message subscriptions at 10,080 minutes; renewed at half their lifetime. */
+  GRAPH_SUBSCRIPTION_MINUTES: int(4230, 45).pipe(z.number().max(10_080)),
+  /** While push is active, the history/delta polling that backs it up runs this often. */
+  API_PUSH_FALLBACK_POLL_SECONDS: int(120, 1),
   MICROSOFT_OAUTH_USERINFO_URL: url("https://graph.microsoft.com/oidc/userinfo"),
   /** Access tokens are refreshed this long before they expire (seed §5.3 refresh_token_if_needed). */
   OAUTH_REFRESH_SKEW_SECONDS: int(300, 0),

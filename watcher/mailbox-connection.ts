@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
-import { recordMailboxSync, setMailboxStatus } from "@/lib/db/queries/mailboxes";
+import { recordMailboxSync, setMailboxStatus, type PushEvent } from "@/lib/db/queries/mailboxes";
 import type { Mailbox } from "@/lib/db/schema";
 import { MailError, type MailProvider } from "@/lib/email/provider";
 import { ingestFetchedMessages } from "@/lib/ingest/ingest-messages";
@@ -80,10 +80,13 @@ export class MailboxConnection {
     this.start();
   }
 
-  /** A push notification (Gmail Pub/Sub, Graph subscription) asks for a sync now. */
-  notifyChange(): void {
-    const provider = this.provider as (MailProvider & { notifyChange?: () => void }) | null;
-    provider?.notifyChange?.();
+  /**
+   * A push notification (Gmail Pub/Sub, Graph subscription) asks for a sync now. Between two
+   * connections there is no provider to tell; the next connect syncs anyway.
+   */
+  notifyChange(event: PushEvent): void {
+    this.deps.metrics.pushNotifications.inc({ event });
+    this.provider?.notifyChange?.(event);
   }
 
   private async runOnce(): Promise<void> {

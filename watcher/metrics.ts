@@ -8,6 +8,8 @@ export type WatcherMetrics = {
   ingested: Counter;
   failed: Counter;
   tokenRefreshes: Counter;
+  /** Push notifications that reached a mailbox this replica owns, by event. */
+  pushNotifications: Counter<"event">;
   batchSeconds: Histogram;
   /** Seconds from the provider's arrival time of a message (IMAP INTERNALDATE) to its commit here. */
   ingestLatency: Histogram;
@@ -35,6 +37,12 @@ export function createWatcherMetrics(): WatcherMetrics {
     ingested: new Counter({ name: "messages_ingested_total", help: "Messages stored and processed", registers: [registry] }),
     failed: new Counter({ name: "messages_failed_total", help: "Messages stored as failed (unparseable)", registers: [registry] }),
     tokenRefreshes: new Counter({ name: "oauth_token_refreshes_total", help: "OAuth access token refreshes", registers: [registry] }),
+    pushNotifications: new Counter({
+      name: "push_notifications_total",
+      help: "Gmail Pub/Sub and Graph notifications delivered to an owned mailbox, by event",
+      labelNames: ["event"],
+      registers: [registry],
+    }),
     batchSeconds: new Histogram({
       name: "ingest_batch_seconds",
       help: "Time to fetch, store and mark read one batch",

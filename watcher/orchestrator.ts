@@ -244,6 +244,10 @@ export class Orchestrator {
       case "queued":
         void this.processQueue();
         break;
+      case "push":
+        // Every replica hears it; only the owner has the connection.
+        this.connections.get(change.mailbox_id)?.notifyChange(change.event);
+        break;
     }
   }
 

@@ -30,7 +30,7 @@ export function backoffFromEnv(env: Env): BackoffPolicy {
 export async function startWatcherRuntime({
   env,
   log,
-  providerDeps = { apiProviders: buildApiProviders() },
+  providerDeps = { apiProviders: buildApiProviders({ log }) },
 }: {
   env: Env;
   log: Logger;

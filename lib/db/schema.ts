@@ -84,6 +84,7 @@ export type SyncState = {
   uidValidity?: string;
   gmailHistoryId?: string;
   gmailWatchExpiresAt?: string;
+  gmailWatchRenewedAt?: string;
   graphDeltaLink?: string;
   graphSubscriptionId?: string;
   graphSubscriptionExpiresAt?: string;
@@ -140,7 +141,12 @@ export const mailboxes = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex("mailboxes_tenant_purpose_key").on(t.tenantId, t.purpose)],
+  (t) => [
+    uniqueIndex("mailboxes_tenant_purpose_key").on(t.tenantId, t.purpose),
+    // Push notifications name the mailbox only by the account address (Gmail) or subscription id (Graph).
+    index("mailboxes_gmail_push_idx").on(sql`lower(${t.oauthConnectedEmail})`).where(sql`${t.access} = 'gmail_api'`),
+    index("mailboxes_graph_subscription_idx").on(sql`(${t.syncState} ->> 'graphSubscriptionId')`),
+  ],
 );
 
 export const mailboxEventKind = pgEnum("mailbox_event_kind", [

@@ -1,36 +1,72 @@
-import { updateSyncState } from "../db/queries/mailboxes";
-import type { Mailbox } from "../db/schema";
+import type { Logger } from "pino";
+import { getMailboxSyncState, updateSyncState } from "../db/queries/mailboxes";
+import type { Mailbox, SyncState } from "../db/schema";
 import { getEnv } from "../env";
 import type { AccessTokenSource, ProviderDeps } from "./create-provider";
 import { GmailProvider } from "./gmail-provider";
+import { deriveGraphClientState } from "./graph-notifications";
 import { GraphProvider } from "./graph-provider";
 import type { MailProvider } from "./provider";
 
 /**
  * Builders for the API providers, registered by the watcher. Kept out of create-provider.ts so the
  * web process (which only tests IMAP/POP3 connections) does not load the Gmail and Graph clients.
+ *
+ * The cursors and push registrations are read from the database at every connect: the row the
+ * watcher loaded may be hours old, and starting from its stale subscription id would create a
+ * second Graph subscription on every reconnect.
  */
-export function buildApiProviders(): NonNullable<ProviderDeps["apiProviders"]> {
+export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<ProviderDeps["apiProviders"]> {
   const env = getEnv();
+  const fallbackPollIntervalMs = env.API_PUSH_FALLBACK_POLL_SECONDS * 1000;
+  const freshState = async (mailbox: Mailbox): Promise<SyncState> => (await getMailboxSyncState({ mailboxId: mailbox.id })) ?? mailbox.syncState;
+  const childLog = (mailbox: Mailbox): Logger | undefined => log?.child({ mailbox_id: mailbox.id, tenant_id: mailbox.tenantId, purpose: mailbox.purpose });
   return {
-    gmail_api: (mailbox: Mailbox, getAccessToken: AccessTokenSource): MailProvider =>
-      new GmailProvider({
+    gmail_api: async (mailbox: Mailbox, getAccessToken: AccessTokenSource): Promise<MailProvider> => {
+      const state = await freshState(mailbox);
+      const providerLog = childLog(mailbox);
+      return new GmailProvider({
         rootUrl: env.GMAIL_API_BASE_URL,
         label: mailbox.folder || "INBOX",
         getAccessToken,
-        syncState: mailbox.syncState.gmailHistoryId ? { historyId: mailbox.syncState.gmailHistoryId } : {},
-        onSyncState: (s) => updateSyncState({ mailboxId: mailbox.id, patch: s }),
+        syncState: {
+          ...(state.gmailHistoryId ? { historyId: state.gmailHistoryId } : {}),
+          ...(state.gmailWatchExpiresAt ? { watchExpiresAt: state.gmailWatchExpiresAt } : {}),
+          ...(state.gmailWatchRenewedAt ? { watchRenewedAt: state.gmailWatchRenewedAt } : {}),
+        },
+        onSyncState: (patch) => updateSyncState({ mailboxId: mailbox.id, patch }),
         pollIntervalMs: env.GMAIL_POLL_SECONDS * 1000,
-      }),
-    graph_api: (mailbox: Mailbox, getAccessToken: AccessTokenSource): MailProvider =>
-      new GraphProvider({
+        ...(env.GMAIL_PUBSUB_TOPIC ? { push: { topicName: env.GMAIL_PUBSUB_TOPIC, fallbackPollIntervalMs } } : {}),
+        ...(providerLog ? { log: providerLog } : {}),
+      });
+    },
+    graph_api: async (mailbox: Mailbox, getAccessToken: AccessTokenSource): Promise<MailProvider> => {
+      const state = await freshState(mailbox);
+      const providerLog = childLog(mailbox);
+      return new GraphProvider({
         baseUrl: env.GRAPH_API_BASE_URL,
         // Graph names the inbox "inbox"; an IMAP-style "INBOX" from the form means the same.
         folder: !mailbox.folder || mailbox.folder.toUpperCase() === "INBOX" ? "inbox" : mailbox.folder,
         getAccessToken,
-        syncState: mailbox.syncState.graphDeltaLink ? { deltaLink: mailbox.syncState.graphDeltaLink } : {},
-        onSyncState: (s) => updateSyncState({ mailboxId: mailbox.id, patch: s }),
+        syncState: {
+          ...(state.graphDeltaLink ? { deltaLink: state.graphDeltaLink } : {}),
+          ...(state.graphSubscriptionId ? { subscriptionId: state.graphSubscriptionId } : {}),
+          ...(state.graphSubscriptionExpiresAt ? { subscriptionExpiresAt: state.graphSubscriptionExpiresAt } : {}),
+        },
+        onSyncState: (patch) => updateSyncState({ mailboxId: mailbox.id, patch }),
         pollIntervalMs: env.GRAPH_POLL_SECONDS * 1000,
-      }),
+        ...(env.GRAPH_NOTIFICATION_URL
+          ? {
+              push: {
+                notificationUrl: env.GRAPH_NOTIFICATION_URL,
+                clientState: deriveGraphClientState({ mailboxId: mailbox.id, secret: env.SESSION_SECRET }),
+                lifetimeMs: env.GRAPH_SUBSCRIPTION_MINUTES * 60_000,
+                fallbackPollIntervalMs,
+              },
+            }
+          : {}),
+        ...(providerLog ? { log: providerLog } : {}),
+      });
+    },
   };
 }

@@ -22,7 +22,8 @@ export class ChangePoller {
 
   async wait(opts: {
     timeoutMs: number;
-    pollIntervalMs: number;
+    /** Read before every sleep: push being set up or lost changes it mid-wait. */
+    pollIntervalMs: number | (() => number);
     signal: AbortSignal;
     isConnected: () => boolean;
     /** One round of the provider's change feed; true when new mail may be there. */
@@ -37,7 +38,8 @@ export class ChangePoller {
       if (this.consume()) return "changed";
       const remaining = deadline - Date.now();
       if (remaining <= 0) return "timeout";
-      const woke = await this.sleep(Math.min(opts.pollIntervalMs, remaining), opts.signal);
+      const interval = typeof opts.pollIntervalMs === "function" ? opts.pollIntervalMs() : opts.pollIntervalMs;
+      const woke = await this.sleep(Math.min(interval, remaining), opts.signal);
       if (opts.signal.aborted || !opts.isConnected()) return "closed";
       if (woke && this.consume()) return "changed";
       if (Date.now() >= deadline) return "timeout";

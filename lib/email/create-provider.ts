@@ -16,7 +16,7 @@ export type ProviderDeps = {
   /** Extra trust anchors (private CAs; tests use a self-signed one). */
   ca?: string;
   /** Builders for the API providers, registered by the runtime that has them. */
-  apiProviders?: Partial<Record<"gmail_api" | "graph_api", (mailbox: Mailbox, getAccessToken: AccessTokenSource) => MailProvider>>;
+  apiProviders?: Partial<Record<"gmail_api" | "graph_api", (mailbox: Mailbox, getAccessToken: AccessTokenSource) => MailProvider | Promise<MailProvider>>>;
 };
 
 async function resolveImapAuth(mailbox: Mailbox, deps: ProviderDeps): Promise<ImapAuth> {

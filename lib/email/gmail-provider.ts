@@ -2,9 +2,11 @@
 import { gmail, type gmail_v1 } from "googleapis/build/src/apis/gmail/index.js";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { MailAccess } from "../db/schema";
+import type { PushEvent } from "../db/queries/mailboxes";
+import type { MailAccess, SyncState } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, getProp, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { ChangePoller } from "./change-poller";
+import { isGmailWatchDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS } from "./push-renewal";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GmailProviderOptions = {
@@ -14,11 +16,16 @@ export type GmailProviderOptions = {
   label?: string;
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
-  syncState?: { historyId?: string };
-  /** Persists the history cursor (SyncState.gmailHistoryId). */
-  onSyncState?: (s: { gmailHistoryId: string }) => Promise<void>;
+  syncState?: { historyId?: string; watchExpiresAt?: string; watchRenewedAt?: string };
+  /** Persists the history cursor and the watch's times (SyncState.gmail*). */
+  onSyncState?: (patch: Partial<SyncState>) => Promise<void>;
   /** How often waitForChange polls users.history.list. */
   pollIntervalMs?: number;
+  /**
+   * Push: keep a users.watch on this Pub/Sub topic (renewed daily). While it is active, history
+   * polling slows to fallbackPollIntervalMs: it stays only as the safety net for a lost push.
+   */
+  push?: { topicName: string; fallbackPollIntervalMs: number };
   log?: Logger;
   retry?: Partial<RetryPolicy>;
   /** Parallel messages.get calls in fetchUnread (Gmail limits concurrent requests per user). */
@@ -111,6 +118,10 @@ export class GmailProvider implements MailProvider {
   private lastActivityAt: Date | null = null;
   private lastError: string | null = null;
   private address: string | null = null;
+  private watchExpiresAt: number | undefined;
+  private watchRenewedAt: number | undefined;
+  /** After a failed users.watch, no new try before this time (epoch ms). */
+  private watchRetryAt = 0;
 
   constructor(private readonly opts: GmailProviderOptions) {
     const root = opts.rootUrl ?? process.env.GMAIL_API_BASE_URL ?? DEFAULT_ROOT_URL;
@@ -126,6 +137,13 @@ export class GmailProvider implements MailProvider {
     this.retryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 60_000, ...opts.retry };
     this.fetchConcurrency = Math.max(1, opts.fetchConcurrency ?? 5);
     this.historyId = opts.syncState?.historyId;
+    this.watchExpiresAt = parseStoredTime(opts.syncState?.watchExpiresAt);
+    this.watchRenewedAt = parseStoredTime(opts.syncState?.watchRenewedAt);
+  }
+
+  /** True while a users.watch of ours is in force, so Gmail pushes changes to the topic. */
+  get pushActive(): boolean {
+    return this.opts.push !== undefined && this.watchExpiresAt !== undefined && this.watchExpiresAt > Date.now();
   }
 
   get isConnected(): boolean {
@@ -154,6 +172,7 @@ export class GmailProvider implements MailProvider {
       if (!this.historyId) await this.saveHistoryId(profile.historyId);
       this.connected = true;
       this.lastError = null;
+      await this.maintainWatch();
     } catch (err) {
       throw this.fail(err);
     }
@@ -240,10 +259,14 @@ export class GmailProvider implements MailProvider {
     try {
       return await this.changes.wait({
         timeoutMs: opts.timeoutMs,
-        pollIntervalMs: this.pollIntervalMs,
+        pollIntervalMs: () =>
+          this.pushActive && this.opts.push ? Math.max(this.pollIntervalMs, this.opts.push.fallbackPollIntervalMs) : this.pollIntervalMs,
         signal,
         isConnected: () => this.connected,
-        poll: (s) => this.pollHistory(s),
+        poll: async (s) => {
+          await this.maintainWatch(s);
+          return this.pollHistory(s);
+        },
       });
     } catch (err) {
       if (signal.aborted) return "closed";
@@ -255,7 +278,7 @@ export class GmailProvider implements MailProvider {
    * Push path: a Pub/Sub notification arrived for this mailbox. A pending waitForChange returns
    * "changed" at once; with none pending, the next one does.
    */
-  notifyChange(): void {
+  notifyChange(_event: PushEvent = "changed"): void {
     this.changes.notifyChange();
   }
 
@@ -286,6 +309,47 @@ export class GmailProvider implements MailProvider {
 
   getHealthStatus(): ProviderHealth {
     return { connected: this.connected, lastActivityAt: this.lastActivityAt, lastError: this.lastError };
+  }
+
+  /**
+   * Keeps the users.watch alive when push is configured (see push-renewal.ts for when). A watch
+   * that cannot be set up (topic missing, Gmail not allowed to publish to it, quota) only costs
+   * push: polling goes on at the normal interval and the next try is PUSH_RETRY_AFTER_FAILURE_MS
+   * later. A rejected token is the mailbox's problem and ends the connection like any call.
+   */
+  private async maintainWatch(signal?: AbortSignal): Promise<void> {
+    const push = this.opts.push;
+    const now = Date.now();
+    if (!push || now < this.watchRetryAt) return;
+    if (!isGmailWatchDue({ now, renewedAt: this.watchRenewedAt, expiresAt: this.watchExpiresAt })) return;
+    let expiration: number;
+    try {
+      const data = watchSchema.parse(
+        await this.call(
+          "watch",
+          (o) =>
+            this.gmail.users.watch(
+              { userId: "me", requestBody: { topicName: push.topicName, labelIds: [this.label], labelFilterBehavior: "include" } },
+              o,
+            ),
+          signal,
+        ),
+      );
+      expiration = Number(data.expiration);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      if (err instanceof MailError && err.code === "needs_reauth") throw err;
+      this.watchRetryAt = now + PUSH_RETRY_AFTER_FAILURE_MS;
+      this.opts.log?.warn(
+        { event: "push_unavailable", err: err instanceof MailError ? { code: err.code, message: err.message, cause: err.options.cause } : describeCause(err) },
+        "gmail users.watch failed; polling history until the next try",
+      );
+      return;
+    }
+    this.watchExpiresAt = expiration;
+    this.watchRenewedAt = now;
+    this.opts.log?.info({ event: "push_renewed", expires_at: new Date(expiration).toISOString() }, "gmail watch renewed");
+    await this.persist({ gmailWatchExpiresAt: new Date(expiration).toISOString(), gmailWatchRenewedAt: new Date(now).toISOString() });
   }
 
   /** true when a message was added to the label since the cursor; advances the cursor either way. */
@@ -343,12 +407,16 @@ export class GmailProvider implements MailProvider {
 
   private async saveHistoryId(historyId: string): Promise<void> {
     this.historyId = historyId;
+    await this.persist({ gmailHistoryId: historyId });
+  }
+
+  private async persist(patch: Partial<SyncState>): Promise<void> {
     if (!this.opts.onSyncState) return;
     try {
-      await this.opts.onSyncState({ gmailHistoryId: historyId });
+      await this.opts.onSyncState(patch);
     } catch (err) {
-      // The in-memory cursor stays right; a lost write only means one redundant resync after a restart.
-      this.opts.log?.warn({ err: describeCause(err) }, "could not persist the gmail history cursor");
+      // Memory stays right; a lost write only means a redundant resync or watch call after a restart.
+      this.opts.log?.warn({ err: describeCause(err), fields: Object.keys(patch) }, "could not persist gmail sync state");
     }
   }
 
@@ -539,36 +607,3 @@ function headerValue(response: unknown, name: string): string | null {
 }
 
 /** What may go into a MailError cause or a log line: never headers, configs or tokens. */
-
-const pushEnvelopeSchema = z.object({
-  message: z
-    .object({
-      data: z.string().min(1),
-      messageId: z.string().optional(),
-      message_id: z.string().optional(),
-      publishTime: z.string().optional(),
-      publish_time: z.string().optional(),
-    })
-    .refine((m) => (m.messageId ?? m.message_id) !== undefined && (m.publishTime ?? m.publish_time) !== undefined),
-  subscription: z.string().min(1),
-});
-const pushDataSchema = z.object({ emailAddress: z.string().min(3).includes("@"), historyId: uint64 });
-
-/**
- * Validates a Pub/Sub push delivery of a Gmail watch notification and returns its payload, or null
- * when the body is not one. Authenticity (the push's OIDC token) is the route handler's to check.
- */
-export function parseGmailPushNotification(body: unknown): { emailAddress: string; historyId: string } | null {
-  const envelope = pushEnvelopeSchema.safeParse(body);
-  if (!envelope.success) return null;
-  const data = envelope.data.message.data;
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(data)) return null;
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(data, "base64").toString("utf8"));
-  } catch {
-    return null;
-  }
-  const payload = pushDataSchema.safeParse(decoded);
-  return payload.success ? { emailAddress: payload.data.emailAddress, historyId: payload.data.historyId } : null;
-}

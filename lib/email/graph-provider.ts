@@ -1,10 +1,11 @@
-import { timingSafeEqual } from "node:crypto";
 import { Client, GraphClientError, ResponseType, type Context, type Middleware } from "@microsoft/microsoft-graph-client";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { MailAccess } from "../db/schema";
+import type { PushEvent } from "../db/queries/mailboxes";
+import type { MailAccess, SyncState } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { ChangePoller } from "./change-poller";
+import { isGraphSubscriptionDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS } from "./push-renewal";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GraphProviderOptions = {
@@ -14,9 +15,15 @@ export type GraphProviderOptions = {
   folder?: string;
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
-  syncState?: { deltaLink?: string };
-  /** Persists the delta link (SyncState.graphDeltaLink). */
-  onSyncState?: (s: { graphDeltaLink: string }) => Promise<void>;
+  syncState?: { deltaLink?: string; subscriptionId?: string; subscriptionExpiresAt?: string };
+  /** Persists the delta link and the subscription (SyncState.graph*). */
+  onSyncState?: (patch: Partial<SyncState>) => Promise<void>;
+  /**
+   * Push: keep a change-notification subscription for new messages in the folder, renewed at half
+   * its lifetime, with lifecycle notifications to the same URL. While it is in force the delta
+   * query slows to fallbackPollIntervalMs: it stays only as the safety net for a lost notification.
+   */
+  push?: { notificationUrl: string; clientState: string; lifetimeMs: number; fallbackPollIntervalMs: number };
   /** How often waitForChange polls the delta link. */
   pollIntervalMs?: number;
   log?: Logger;
@@ -43,15 +50,6 @@ export type GraphRetryPolicy = {
  * counts them (equal to calls when no $batch is used).
  */
 export type GraphApiUsage = { calls: number; quotaUnits: number };
-
-export type GraphNotification = {
-  subscriptionId: string;
-  /** "created" etc.; null for lifecycle notifications. */
-  changeType: string | null;
-  resource: string | null;
-  /** reauthorizationRequired | subscriptionRemoved | missed, for lifecycle notifications. */
-  lifecycleEvent?: string;
-};
 
 const DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0";
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -131,6 +129,12 @@ export class GraphProvider implements MailProvider {
   private readonly changes = new ChangePoller();
   private lastActivityAt: Date | null = null;
   private lastError: string | null = null;
+  private subscriptionId: string | undefined;
+  private subscriptionExpiresAt: number | undefined;
+  /** After a failed create/renew, no new try before this time (epoch ms), unless Graph asks for one. */
+  private subscriptionRetryAt = 0;
+  /** Subscription work a lifecycle notification asked for, done at the next poll round. */
+  private pendingLifecycle: "reauthorize" | "resubscribe" | null = null;
 
   constructor(private readonly opts: GraphProviderOptions) {
     this.baseUrl = (opts.baseUrl ?? process.env.GRAPH_API_BASE_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
@@ -150,6 +154,17 @@ export class GraphProvider implements MailProvider {
     this.fetchConcurrency = Math.max(1, Math.min(4, opts.fetchConcurrency ?? 4));
     this.deltaWindowMs = opts.deltaWindowMs ?? 24 * 3600 * 1000;
     this.deltaLink = opts.syncState?.deltaLink;
+    this.subscriptionId = opts.syncState?.subscriptionId;
+    this.subscriptionExpiresAt = parseStoredTime(opts.syncState?.subscriptionExpiresAt);
+  }
+
+  /** True while a subscription of ours is in force, so Graph notifies us of new mail. */
+  get pushActive(): boolean {
+    return this.opts.push !== undefined && this.subscriptionExpiresAt !== undefined && this.subscriptionExpiresAt > Date.now();
+  }
+
+  get currentSubscriptionId(): string | undefined {
+    return this.subscriptionId;
   }
 
   get isConnected(): boolean {
@@ -170,6 +185,7 @@ export class GraphProvider implements MailProvider {
       if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
       this.connected = true;
       this.lastError = null;
+      await this.maintainSubscription();
     } catch (err) {
       throw this.fail(err);
     }
@@ -243,10 +259,14 @@ export class GraphProvider implements MailProvider {
     try {
       return await this.changes.wait({
         timeoutMs: opts.timeoutMs,
-        pollIntervalMs: this.pollIntervalMs,
+        pollIntervalMs: () =>
+          this.pushActive && this.opts.push ? Math.max(this.pollIntervalMs, this.opts.push.fallbackPollIntervalMs) : this.pollIntervalMs,
         signal,
         isConnected: () => this.connected,
-        poll: (s) => this.pollDelta(s),
+        poll: async (s) => {
+          await this.maintainSubscription(s);
+          return this.pollDelta(s);
+        },
       });
     } catch (err) {
       if (signal.aborted) return "closed";
@@ -254,8 +274,14 @@ export class GraphProvider implements MailProvider {
     }
   }
 
-  /** Push path: a change notification arrived. A pending waitForChange returns "changed" at once. */
-  notifyChange(): void {
+  /**
+   * Push path: a change or lifecycle notification arrived. A pending waitForChange returns
+   * "changed" at once (a "missed" one needs the same delta round); "reauthorize" and "resubscribe"
+   * also make the next poll round renew or recreate the subscription.
+   */
+  notifyChange(event: PushEvent = "changed"): void {
+    if (event === "resubscribe") this.pendingLifecycle = "resubscribe";
+    else if (event === "reauthorize" && this.pendingLifecycle === null) this.pendingLifecycle = "reauthorize";
     this.changes.notifyChange();
   }
 
@@ -266,6 +292,17 @@ export class GraphProvider implements MailProvider {
     expirationDateTime: Date;
     lifecycleNotificationUrl?: string;
   }): Promise<{ id: string; expirationDateTime: Date }> {
+    try {
+      return await this.postSubscription(opts);
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  private async postSubscription(
+    opts: { notificationUrl: string; clientState: string; expirationDateTime: Date; lifecycleNotificationUrl?: string },
+    signal?: AbortSignal,
+  ): Promise<{ id: string; expirationDateTime: Date }> {
     const body: Record<string, string> = {
       changeType: "created",
       notificationUrl: opts.notificationUrl,
@@ -274,26 +311,74 @@ export class GraphProvider implements MailProvider {
       clientState: opts.clientState,
     };
     if (opts.lifecycleNotificationUrl) body.lifecycleNotificationUrl = opts.lifecycleNotificationUrl;
-    try {
-      const res = await this.call({ method: "POST", path: "/subscriptions", body }, json(subscriptionSchema));
-      if (!res.ok) throw new MailError("protocol", "Microsoft Graph answered 404 when creating a subscription.");
-      return { id: res.value.id, expirationDateTime: new Date(res.value.expirationDateTime) };
-    } catch (err) {
-      throw this.fail(err);
-    }
+    const res = await this.call({ method: "POST", path: "/subscriptions", body }, json(subscriptionSchema), signal);
+    if (!res.ok) throw new MailError("protocol", "Microsoft Graph answered 404 when creating a subscription.");
+    return { id: res.value.id, expirationDateTime: new Date(res.value.expirationDateTime) };
   }
 
   /** PATCH the expiration; null when the subscription no longer exists (create a new one). */
   async renewSubscription(id: string, expirationDateTime: Date): Promise<{ id: string; expirationDateTime: Date } | null> {
     try {
-      const res = await this.call(
-        { method: "PATCH", path: `/subscriptions/${encodeURIComponent(id)}`, body: { expirationDateTime: expirationDateTime.toISOString() } },
-        json(subscriptionSchema),
-      );
-      return res.ok ? { id: res.value.id, expirationDateTime: new Date(res.value.expirationDateTime) } : null;
+      return await this.patchSubscription(id, expirationDateTime);
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  private async patchSubscription(id: string, expirationDateTime: Date, signal?: AbortSignal): Promise<{ id: string; expirationDateTime: Date } | null> {
+    const res = await this.call(
+      { method: "PATCH", path: `/subscriptions/${encodeURIComponent(id)}`, body: { expirationDateTime: expirationDateTime.toISOString() } },
+      json(subscriptionSchema),
+      signal,
+    );
+    return res.ok ? { id: res.value.id, expirationDateTime: new Date(res.value.expirationDateTime) } : null;
+  }
+
+  /**
+   * Keeps the change-notification subscription alive when push is configured: renew at half its
+   * lifetime (push-renewal.ts), renew at once on reauthorizationRequired, create a new one when
+   * Graph removed ours or it is gone. A subscription that cannot be set up (notification URL not
+   * reachable from Microsoft, validation failed, throttling) only costs push: delta polling goes on
+   * at the normal interval and the next try is PUSH_RETRY_AFTER_FAILURE_MS later. A rejected token
+   * is the mailbox's problem and ends the connection like any call.
+   */
+  private async maintainSubscription(signal?: AbortSignal): Promise<void> {
+    const push = this.opts.push;
+    if (!push) return;
+    const now = Date.now();
+    const forced = this.pendingLifecycle;
+    if (!forced) {
+      if (now < this.subscriptionRetryAt) return;
+      if (!isGraphSubscriptionDue({ now, expiresAt: this.subscriptionExpiresAt, lifetimeMs: push.lifetimeMs })) return;
+    }
+    this.pendingLifecycle = null;
+    const expirationDateTime = new Date(now + push.lifetimeMs);
+    let result: { id: string; expirationDateTime: Date } | null = null;
+    let action: "renewed" | "created" = "renewed";
+    try {
+      if (this.subscriptionId && forced !== "resubscribe") result = await this.patchSubscription(this.subscriptionId, expirationDateTime, signal);
+      if (!result) {
+        action = "created";
+        result = await this.postSubscription(
+          { notificationUrl: push.notificationUrl, lifecycleNotificationUrl: push.notificationUrl, clientState: push.clientState, expirationDateTime },
+          signal,
+        );
+      }
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      if (err instanceof MailError && err.code === "needs_reauth") throw err;
+      this.subscriptionRetryAt = now + PUSH_RETRY_AFTER_FAILURE_MS;
+      this.opts.log?.warn(
+        { event: "push_unavailable", err: err instanceof MailError ? { code: err.code, message: err.message, cause: err.options.cause } : describeCause(err) },
+        "graph subscription could not be set up; polling delta until the next try",
+      );
+      return;
+    }
+    this.subscriptionId = result.id;
+    this.subscriptionExpiresAt = result.expirationDateTime.getTime();
+    this.subscriptionRetryAt = 0;
+    this.opts.log?.info({ event: `push_${action}`, subscription_id: result.id, expires_at: result.expirationDateTime.toISOString() }, `graph subscription ${action}`);
+    await this.persist({ graphSubscriptionId: result.id, graphSubscriptionExpiresAt: result.expirationDateTime.toISOString() });
   }
 
   /** DELETE the subscription; one that is already gone is fine. */
@@ -438,11 +523,16 @@ export class GraphProvider implements MailProvider {
 
   private async saveDeltaLink(link: string): Promise<void> {
     this.deltaLink = link;
+    await this.persist({ graphDeltaLink: link });
+  }
+
+  private async persist(patch: Partial<SyncState>): Promise<void> {
     if (!this.opts.onSyncState) return;
     try {
-      await this.opts.onSyncState({ graphDeltaLink: link });
+      await this.opts.onSyncState(patch);
     } catch (err) {
-      this.opts.log?.warn({ err: describeCause(err) }, "could not persist the graph delta link");
+      // Memory stays right; a lost write only means a redundant resync or subscription after a restart.
+      this.opts.log?.warn({ err: describeCause(err), fields: Object.keys(patch) }, "could not persist graph sync state");
     }
   }
 
@@ -638,50 +728,3 @@ function headerFromRecord(headers: Record<string, string> | undefined, name: str
 /** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
 
 /** What may go into a MailError cause or a log line: never headers or tokens. */
-
-/**
- * Graph's subscription validation: on creation (and sometimes later) Graph POSTs to the
- * notification URL with ?validationToken=...; the endpoint must answer 200 text/plain with the
- * token, unchanged, within 10 seconds. Returns the token to echo, or null for a normal notification.
- */
-export function handleGraphValidation(url: URL): string | null {
-  const token = url.searchParams.get("validationToken");
-  return token === null ? null : token;
-}
-
-const notificationSchema = z.object({
-  subscriptionId: z.string().min(1),
-  clientState: z.string().nullish(),
-  changeType: z.string().nullish(),
-  resource: z.string().nullish(),
-  lifecycleEvent: z.string().nullish(),
-});
-const notificationBodySchema = z.object({ value: z.array(z.unknown()) });
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a, "utf8");
-  const y = Buffer.from(b, "utf8");
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/**
- * The notifications in a Graph change- or lifecycle-notification POST whose clientState matches
- * (others are dropped: anyone can POST to a public URL, only Graph knows the clientState). Returns
- * [] for a body that is not a notification collection.
- */
-export function parseGraphNotifications(body: unknown, expectedClientState: string): GraphNotification[] {
-  const envelope = notificationBodySchema.safeParse(body);
-  if (!envelope.success || !expectedClientState) return [];
-  const out: GraphNotification[] = [];
-  for (const raw of envelope.data.value) {
-    const item = notificationSchema.safeParse(raw);
-    if (!item.success) continue;
-    const n = item.data;
-    if (typeof n.clientState !== "string" || !sameSecret(n.clientState, expectedClientState)) continue;
-    const notification: GraphNotification = { subscriptionId: n.subscriptionId, changeType: n.changeType ?? null, resource: n.resource ?? null };
-    if (n.lifecycleEvent) notification.lifecycleEvent = n.lifecycleEvent;
-    else if (!n.changeType) continue;
-    out.push(notification);
-  }
-  return out;
-}

@@ -1,3 +1,4 @@
+import type { PushEvent } from "../db/queries/mailboxes";
 import type { MailAccess } from "../db/schema";
 
 /** One message as the provider holds it: raw RFC 5322 source and the provider's stable id. */
@@ -42,6 +43,12 @@ export interface MailProvider {
    */
   waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult>;
   getHealthStatus(): ProviderHealth;
+  /**
+   * Push path (Gmail Pub/Sub, Graph change notifications): a pending waitForChange returns
+   * "changed" at once, and Graph lifecycle events schedule the subscription work they ask for.
+   * Providers without push (IMAP IDLE, POP3) leave it out.
+   */
+  notifyChange?(event: PushEvent): void;
 }
 
 export type MailErrorCode =

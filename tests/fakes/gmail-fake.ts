@@ -69,8 +69,16 @@ export type GmailFake = {
   /** Drops all history up to now: any older startHistoryId is then answered with 404. */
   expireHistory(user?: string): void;
   createLabel(user: string, name: string): string;
-  /** Where users.watch notifications are POSTed as Pub/Sub push envelopes (null: nowhere). */
-  setPushEndpoint(url: string | null): void;
+  /**
+   * Where users.watch notifications are POSTed as Pub/Sub push envelopes (null: nowhere). With
+   * `authorization`, each push carries the header it returns (Pub/Sub's authenticated push sends
+   * `Bearer <OIDC token>`).
+   */
+  setPushEndpoint(url: string | null, opts?: { authorization?: () => Promise<string> }): void;
+  /** Lifetime of the watches users.watch grants from now on (Gmail: 7 days). */
+  setWatchLifetime(ms: number): void;
+  /** Answers of the push endpoint, in order (status codes; 0 when it could not be reached). */
+  pushResults: number[];
   watches(user?: string): { topicName: string; labelIds: string[]; expiration: string }[];
   requests: GmailFakeRequest[];
   close(): Promise<void>;
@@ -207,6 +215,9 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
   const faults: (GmailFault & { remaining: number })[] = [];
   const requests: GmailFakeRequest[] = [];
   let pushEndpoint: string | null = null;
+  let pushAuthorization: (() => Promise<string>) | undefined;
+  let watchLifetimeMs = 7 * 24 * 3600 * 1000;
+  const pushResults: number[] = [];
   // Gmail ids are 16 hex digits that grow with time; start somewhere realistic.
   let nextId = 0x18c0_0000_0000_0000n + BigInt(randomBytes(2).readUInt16BE());
 
@@ -250,9 +261,14 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
       message: { data, messageId, message_id: messageId, publishTime, publish_time: publishTime },
       subscription: "projects/fake-project/subscriptions/gmail-push",
     };
-    fetch(pushEndpoint, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(envelope) }).catch(
-      () => undefined,
-    );
+    const endpoint = pushEndpoint;
+    void (async () => {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (pushAuthorization) headers.authorization = await pushAuthorization();
+      const res = await fetch(endpoint, { method: "POST", headers, body: JSON.stringify(envelope) });
+      await res.arrayBuffer();
+      pushResults.push(res.status);
+    })().catch(() => pushResults.push(0));
   }
 
   function modifyLabels(state: UserState, m: GmailFakeMessage, add: string[], remove: string[]): void {
@@ -443,7 +459,7 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
         throw badRequest("Invalid topicName does not match projects/*/topics/*");
       }
       const labelIds = stringArray(body.labelIds, "label_ids");
-      const expiration = String(Date.now() + 7 * 24 * 3600 * 1000);
+      const expiration = String(Date.now() + watchLifetimeMs);
       state.watch = { topicName: body.topicName, labelIds, expiration };
       return { status: 200, body: { historyId: String(state.historyId), expiration } };
     }
@@ -531,8 +547,13 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
       state.labels.set(id, { id, name, type: "user" });
       return id;
     },
-    setPushEndpoint(url) {
+    setWatchLifetime(ms) {
+      watchLifetimeMs = ms;
+    },
+    pushResults,
+    setPushEndpoint(url, o = {}) {
       pushEndpoint = url;
+      pushAuthorization = o.authorization;
     },
     watches(email = defaultUser) {
       const w = user(email).watch;

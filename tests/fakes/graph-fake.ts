@@ -64,6 +64,7 @@ export type GraphFakeSubscription = {
   resource: string;
   changeType: string;
   notificationUrl: string;
+  lifecycleNotificationUrl?: string;
   clientState?: string;
   expirationDateTime: string;
   folderId: string | null;
@@ -85,6 +86,12 @@ export type GraphFake = {
   /** Invalidates every delta token issued so far. */
   expireDeltaTokens(opts?: { status?: 410 | 400; code?: string }): void;
   subscriptions(): GraphFakeSubscription[];
+  /**
+   * Sends a lifecycle notification as Graph does (to lifecycleNotificationUrl, with the
+   * subscription's clientState). "subscriptionRemoved" also deletes the subscription first, and
+   * "reauthorizationRequired" leaves it working until renewed. Resolves with the HTTP status.
+   */
+  sendLifecycleEvent(subscriptionId: string, event: "reauthorizationRequired" | "subscriptionRemoved" | "missed"): Promise<number>;
   requests: GraphFakeRequest[];
   close(): Promise<void>;
 };
@@ -374,7 +381,7 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
   }
 
   async function createSubscription(state: UserState, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const { changeType, notificationUrl, resource, expirationDateTime, clientState } = body;
+    const { changeType, notificationUrl, resource, expirationDateTime, clientState, lifecycleNotificationUrl } = body;
     if (typeof changeType !== "string" || typeof notificationUrl !== "string" || typeof resource !== "string" || typeof expirationDateTime !== "string") {
       throw badRequest("Subscription must have changeType, notificationUrl, resource and expirationDateTime.", "InvalidRequest");
     }
@@ -390,24 +397,17 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
     if (!m) throw badRequest(`Resource '${resource}' is not supported.`, "ExtensionError");
     const folderRef = m[1] ?? m[2];
     const folderId = folderRef ? folderOf(state, folderRef).id : null;
-    // The validation handshake Graph performs before creating a subscription.
-    const validationToken = `Validation: Testing client application reachability for subscription Request-Id: ${randomUUID()}`;
-    let echoed: string;
-    try {
-      const res = await fetch(`${notificationUrl}${notificationUrl.includes("?") ? "&" : "?"}validationToken=${encodeURIComponent(validationToken)}`, {
-        method: "POST",
-        headers: { "content-type": "text/plain; charset=utf-8" },
-        signal: AbortSignal.timeout(10_000),
-      });
-      echoed = res.status === 200 ? await res.text() : "";
-    } catch {
-      echoed = "";
+    if (lifecycleNotificationUrl !== undefined && typeof lifecycleNotificationUrl !== "string") {
+      throw badRequest("lifecycleNotificationUrl must be a string.", "InvalidRequest");
     }
-    if (echoed !== validationToken) {
-      throw badRequest(
-        "Subscription validation request failed. Response must exactly match validationToken query parameter.",
-        "InvalidRequest",
-      );
+    // The validation handshake Graph performs before creating a subscription, for each URL.
+    for (const url of new Set([notificationUrl, ...(lifecycleNotificationUrl ? [lifecycleNotificationUrl] : [])])) {
+      if (!(await validateEndpoint(url))) {
+        throw badRequest(
+          "Subscription validation request failed. Response must exactly match validationToken query parameter.",
+          "InvalidRequest",
+        );
+      }
     }
     const sub: GraphFakeSubscription = {
       id: randomUUID(),
@@ -419,8 +419,23 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
       user: state.email,
     };
     if (typeof clientState === "string") sub.clientState = clientState;
+    if (typeof lifecycleNotificationUrl === "string") sub.lifecycleNotificationUrl = lifecycleNotificationUrl;
     subscriptions.set(sub.id, sub);
     return subscriptionJson(sub);
+  }
+
+  async function validateEndpoint(url: string): Promise<boolean> {
+    const validationToken = `Validation: Testing client application reachability for subscription Request-Id: ${randomUUID()}`;
+    try {
+      const res = await fetch(`${url}${url.includes("?") ? "&" : "?"}validationToken=${encodeURIComponent(validationToken)}`, {
+        method: "POST",
+        headers: { "content-type": "text/plain; charset=utf-8" },
+        signal: AbortSignal.timeout(10_000),
+      });
+      return res.status === 200 && (await res.text()) === validationToken;
+    } catch {
+      return false;
+    }
   }
 
   function subscriptionJson(sub: GraphFakeSubscription): Record<string, unknown> {
@@ -432,6 +447,7 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
       changeType: sub.changeType,
       clientState: sub.clientState ?? null,
       notificationUrl: sub.notificationUrl,
+      lifecycleNotificationUrl: sub.lifecycleNotificationUrl ?? null,
       expirationDateTime: sub.expirationDateTime,
       creatorId: "00000000-0000-0000-0000-0000000000bb",
       latestSupportedTlsVersion: "v1_2",
@@ -734,6 +750,27 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
     },
     subscriptions() {
       return [...subscriptions.values()].map((s) => ({ ...s }));
+    },
+    async sendLifecycleEvent(subscriptionId, event) {
+      const sub = subscriptions.get(subscriptionId);
+      if (!sub) throw new Error(`no subscription ${subscriptionId}`);
+      if (!sub.lifecycleNotificationUrl) throw new Error("the subscription has no lifecycleNotificationUrl");
+      if (event === "subscriptionRemoved") subscriptions.delete(sub.id);
+      const notification: Record<string, unknown> = {
+        subscriptionId: sub.id,
+        subscriptionExpirationDateTime: sub.expirationDateTime,
+        lifecycleEvent: event,
+        resource: sub.resource,
+        organizationId: "00000000-0000-0000-0000-000000000001",
+      };
+      if (sub.clientState !== undefined) notification.clientState = sub.clientState;
+      const res = await fetch(sub.lifecycleNotificationUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ value: [notification] }),
+      });
+      await res.arrayBuffer();
+      return res.status;
     },
     requests,
     close() {

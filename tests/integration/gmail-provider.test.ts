@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
-import { GmailProvider, parseGmailPushNotification, type GmailProviderOptions } from "@/lib/email/gmail-provider";
+import { GmailProvider, type GmailProviderOptions } from "@/lib/email/gmail-provider";
+import { parseGmailPushNotification } from "@/lib/email/gmail-push";
 import { MailError } from "@/lib/email/provider";
 import { sampleMime, startGmailFake, type GmailFake } from "../fakes/gmail-fake";
 
@@ -26,7 +27,7 @@ function makeProvider(overrides: Partial<GmailProviderOptions> = {}): Harness {
       return TOKEN;
     },
     onSyncState: async (s) => {
-      saved.push(s.gmailHistoryId);
+      if (s.gmailHistoryId) saved.push(s.gmailHistoryId);
     },
     pollIntervalMs: 50,
     // Small backoff so a test without Retry-After does not sleep for seconds.

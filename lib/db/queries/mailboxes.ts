@@ -16,7 +16,15 @@ export type MailboxChange =
   | { op: "upsert" | "delete"; mailbox_id: string; tenant_id: string }
   | { op: "tenant"; tenant_id: string }
   | { op: "queued"; message_id: string }
+  | { op: "push"; mailbox_id: string; event: PushEvent }
   | { op: "reload" };
+
+/**
+ * What a push notification asks of the watcher that owns the mailbox: "changed" (new mail may be
+ * there), "missed" (Graph lost notifications: catch up by delta), "reauthorize" (Graph wants the
+ * subscription renewed now), "resubscribe" (Graph removed the subscription: create a new one).
+ */
+export type PushEvent = "changed" | "missed" | "reauthorize" | "resubscribe";
 
 /** NOTIFY runs inside the caller's transaction when given one, so a rolled-back change is never announced. */
 export async function notifyChange(
@@ -196,6 +204,43 @@ export async function updateSyncState({
     .update(mailboxes)
     .set({ syncState: sql`${mailboxes.syncState} || ${JSON.stringify(patch)}::jsonb` })
     .where(eq(mailboxes.id, mailboxId));
+}
+
+/** The provider cursors as stored now: a reconnect must not start from the ones loaded hours ago. */
+export async function getMailboxSyncState({ mailboxId }: { mailboxId: string }): Promise<SyncState | null> {
+  const [row] = await getDb().select({ syncState: mailboxes.syncState }).from(mailboxes).where(eq(mailboxes.id, mailboxId));
+  return row?.syncState ?? null;
+}
+
+/** Enabled Gmail API mailboxes of active tenants connected as this Google account. */
+export async function findGmailPushMailboxes({ emailAddress }: { emailAddress: string }): Promise<{ id: string }[]> {
+  return getDb()
+    .select({ id: mailboxes.id })
+    .from(mailboxes)
+    .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
+    .where(
+      and(
+        eq(mailboxes.access, "gmail_api"),
+        sql`lower(${mailboxes.oauthConnectedEmail}) = lower(${emailAddress})`,
+        eq(mailboxes.enabled, true),
+        eq(tenants.isActive, true),
+      ),
+    );
+}
+
+/** The mailbox whose Graph subscription this is, if it is still the current one. */
+export async function findMailboxByGraphSubscription({ subscriptionId }: { subscriptionId: string }): Promise<{ id: string } | null> {
+  const [row] = await getDb()
+    .select({ id: mailboxes.id })
+    .from(mailboxes)
+    .where(and(eq(mailboxes.access, "graph_api"), sql`(${mailboxes.syncState} ->> 'graphSubscriptionId') = ${subscriptionId}`))
+    .limit(1);
+  return row ?? null;
+}
+
+/** Wakes the watcher that owns the mailbox (the others ignore it). */
+export async function notifyMailboxPush({ mailboxId, event }: { mailboxId: string; event: PushEvent }): Promise<void> {
+  await notifyChange({ op: "push", mailbox_id: mailboxId, event });
 }
 
 export async function saveOAuthTokens({

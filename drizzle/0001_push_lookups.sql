@@ -1,0 +1,2 @@
+CREATE INDEX "mailboxes_gmail_push_idx" ON "mailboxes" USING btree (lower("oauth_connected_email")) WHERE "mailboxes"."access" = 'gmail_api';--> statement-breakpoint
+CREATE INDEX "mailboxes_graph_subscription_idx" ON "mailboxes" USING btree (("sync_state" ->> 'graphSubscriptionId'));

@@ -1,0 +1,46 @@
+/**
+ * When the API providers renew their push registrations. Pure so the rules are pinned by tests.
+ *
+ * Gmail: a users.watch lasts 7 days and Google asks for a renewal at least once a day, so the watch
+ * is renewed a day after the last call, or an hour before it expires if that comes first (a renewal
+ * that failed for a day must not let it lapse).
+ * Graph: a subscription is renewed once half its lifetime has passed, which leaves the other half
+ * for retries when Graph is throttling or down.
+ */
+export const GMAIL_WATCH_RENEW_AFTER_MS = 24 * 3600 * 1000;
+export const GMAIL_WATCH_EXPIRY_MARGIN_MS = 3600 * 1000;
+/** After a failed renewal the next try waits this long (polling carries on meanwhile). */
+export const PUSH_RETRY_AFTER_FAILURE_MS = 15 * 60 * 1000;
+
+export function isGmailWatchDue({
+  now,
+  renewedAt,
+  expiresAt,
+}: {
+  now: number;
+  renewedAt: number | undefined;
+  expiresAt: number | undefined;
+}): boolean {
+  if (renewedAt === undefined || expiresAt === undefined) return true;
+  return now - renewedAt >= GMAIL_WATCH_RENEW_AFTER_MS || expiresAt - now <= GMAIL_WATCH_EXPIRY_MARGIN_MS;
+}
+
+export function isGraphSubscriptionDue({
+  now,
+  expiresAt,
+  lifetimeMs,
+}: {
+  now: number;
+  expiresAt: number | undefined;
+  lifetimeMs: number;
+}): boolean {
+  if (expiresAt === undefined) return true;
+  return expiresAt - now <= lifetimeMs / 2;
+}
+
+/** A stored ISO timestamp (sync_state) as epoch ms; anything unreadable counts as absent. */
+export function parseStoredTime(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
