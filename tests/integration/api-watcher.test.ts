@@ -88,15 +88,28 @@ describe("Gmail API and Graph mailboxes run by the watcher", () => {
     assert.ok((await getMailboxById({ mailboxId }))?.syncState.gmailHistoryId);
   });
 
-  it("Graph: ingests the backlog and new mail via delta, marks read, and survives throttling", async () => {
+  it("Graph: ingests the backlog and new mail via delta, marks read, survives throttling, and nothing twice after a restart", async () => {
     for (let i = 0; i < 4; i++) graph.addMessage(graph.defaultUser, sampleMime(`graph backlog ${i}`));
-    const { mailboxId } = await configureApiMailbox("microsoft", "graph-token");
+    const { mailboxId, tenantId } = await configureApiMailbox("microsoft", "graph-token");
     await waitFor(async () => (await countMailboxMessages({ mailboxId })) === 4, { timeoutMs: 15_000, what: "the Graph backlog" });
     graph.injectFault({ kind: "throttle_429", count: 2, retryAfter: "1" });
     graph.addMessage(graph.defaultUser, sampleMime("graph live"));
     await waitFor(async () => (await countMailboxMessages({ mailboxId })) === 5, { timeoutMs: 15_000, what: "the new Graph message" });
     await waitFor(() => graph.messages().every((m) => m.isRead), { timeoutMs: 5000, what: "isRead set" });
-    assert.ok((await getMailboxById({ mailboxId }))?.syncState.graphDeltaLink);
+    const deltaLink = (await getMailboxById({ mailboxId }))?.syncState.graphDeltaLink;
+    assert.ok(deltaLink);
+    // Restart: the stored delta link and the unique key keep it exactly once.
+    await watcher.stop();
+    graph.addMessage(graph.defaultUser, sampleMime("graph while down"));
+    watcher = await startWatcherProcess(watcherEnv());
+    await waitFor(async () => (await countMailboxMessages({ mailboxId })) === 6, { timeoutMs: 15_000, what: "Graph mail sent while down" });
+    graph.addMessage(graph.defaultUser, sampleMime("graph after restart"));
+    await waitFor(async () => (await countMailboxMessages({ mailboxId })) === 7, { timeoutMs: 10_000, what: "Graph mail after the restart" });
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(await countMailboxMessages({ mailboxId }), 7);
+    const subjects = (await listMessages({ tenantId, limit: 20 })).map((m) => m.subject);
+    assert.equal(new Set(subjects).size, 7);
+    assert.ok(graph.messages().every((m) => m.isRead));
   });
 
   it("reports a rejected token that cannot be refreshed, and ingests nothing", async () => {
