@@ -58,10 +58,20 @@ export class MailboxConnection {
     });
   }
 
-  /** Stops for good: aborts the wait, closes the connection and cancels any pending reconnect. */
-  async close(): Promise<void> {
+  /**
+   * Stops for good: aborts the wait, closes the connection and cancels any pending reconnect.
+   * `stopPush` (the mailbox was disabled or removed, not handed to another replica) first ends its
+   * Gmail watch / Graph subscription while the connection is still open, for at most 5 s.
+   */
+  async close(opts: { stopPush?: boolean } = {}): Promise<void> {
     this.state = "stopped";
     clearTimeout(this.reconnectTimer);
+    const provider = this.provider;
+    if (opts.stopPush && provider?.stopPush) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([provider.stopPush(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)))]);
+      clearTimeout(timer);
+    }
     this.abort.abort();
     await this.provider?.disconnect();
     await this.running;

@@ -408,7 +408,7 @@ export class Orchestrator {
     this.connections.delete(mailboxId);
     this.claimedAt.delete(mailboxId);
     // Close first: an in-flight batch is stored and marked read before another replica may start.
-    await connection.close();
+    await connection.close({ stopPush: reason === "removed" });
     if (unlock) await this.lockSession?.unlock(mailboxId).catch(() => {});
     this.opts.connectionDeps.metrics.releases.inc({ reason });
     this.opts.log.info({ mailbox_id: mailboxId, tenant_id: connection.mailbox.tenantId, reason }, "mailbox stopped");

@@ -85,9 +85,13 @@ export type SyncState = {
   gmailHistoryId?: string;
   gmailWatchExpiresAt?: string;
   gmailWatchRenewedAt?: string;
+  /** The label the watch was made for: a label change needs a new watch. */
+  gmailWatchLabel?: string;
   graphDeltaLink?: string;
   graphSubscriptionId?: string;
   graphSubscriptionExpiresAt?: string;
+  /** The resource the subscription was made for: a folder change needs a new subscription. */
+  graphSubscriptionResource?: string;
 };
 
 /**

@@ -16,7 +16,7 @@ export type GmailProviderOptions = {
   label?: string;
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
-  syncState?: { historyId?: string; watchExpiresAt?: string; watchRenewedAt?: string };
+  syncState?: { historyId?: string; watchExpiresAt?: string; watchRenewedAt?: string; watchLabel?: string };
   /** Persists the history cursor and the watch's times (SyncState.gmail*). */
   onSyncState?: (patch: Partial<SyncState>) => Promise<void>;
   /** How often waitForChange polls users.history.list. */
@@ -120,6 +120,7 @@ export class GmailProvider implements MailProvider {
   private address: string | null = null;
   private watchExpiresAt: number | undefined;
   private watchRenewedAt: number | undefined;
+  private watchLabel: string | undefined;
   /** After a failed users.watch, no new try before this time (epoch ms). */
   private watchRetryAt = 0;
 
@@ -139,6 +140,7 @@ export class GmailProvider implements MailProvider {
     this.historyId = opts.syncState?.historyId;
     this.watchExpiresAt = parseStoredTime(opts.syncState?.watchExpiresAt);
     this.watchRenewedAt = parseStoredTime(opts.syncState?.watchRenewedAt);
+    this.watchLabel = opts.syncState?.watchLabel;
   }
 
   /** True while a users.watch of ours is in force, so Gmail pushes changes to the topic. */
@@ -321,7 +323,8 @@ export class GmailProvider implements MailProvider {
     const push = this.opts.push;
     const now = Date.now();
     if (!push || now < this.watchRetryAt) return;
-    if (!isGmailWatchDue({ now, renewedAt: this.watchRenewedAt, expiresAt: this.watchExpiresAt })) return;
+    const sameLabel = this.watchLabel === undefined || this.watchLabel === this.label;
+    if (sameLabel && !isGmailWatchDue({ now, renewedAt: this.watchRenewedAt, expiresAt: this.watchExpiresAt })) return;
     let expiration: number;
     try {
       const data = watchSchema.parse(
@@ -348,8 +351,29 @@ export class GmailProvider implements MailProvider {
     }
     this.watchExpiresAt = expiration;
     this.watchRenewedAt = now;
+    this.watchLabel = this.label;
     this.opts.log?.info({ event: "push_renewed", expires_at: new Date(expiration).toISOString() }, "gmail watch renewed");
-    await this.persist({ gmailWatchExpiresAt: new Date(expiration).toISOString(), gmailWatchRenewedAt: new Date(now).toISOString() });
+    await this.persist({
+      gmailWatchExpiresAt: new Date(expiration).toISOString(),
+      gmailWatchRenewedAt: new Date(now).toISOString(),
+      gmailWatchLabel: this.label,
+    });
+  }
+
+  /**
+   * The mailbox is removed or disabled: stop Gmail publishing for it (users.stop), so the topic is
+   * not fed for up to 7 days for nobody. Best effort: the watch expires on its own anyway.
+   */
+  async stopPush(): Promise<void> {
+    if (!this.pushActive) return;
+    try {
+      await this.call("stop", (o) => this.gmail.users.stop({ userId: "me" }, o));
+      this.watchExpiresAt = undefined;
+      this.watchRenewedAt = undefined;
+      await this.persist({ gmailWatchExpiresAt: "", gmailWatchRenewedAt: "" });
+    } catch (err) {
+      this.opts.log?.info({ event: "push_stop_failed", err: describeCause(err) }, "could not stop the gmail watch; it expires on its own");
+    }
   }
 
   /** true when a message was added to the label since the cursor; advances the cursor either way. */

@@ -15,7 +15,7 @@ export type GraphProviderOptions = {
   folder?: string;
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
-  syncState?: { deltaLink?: string; subscriptionId?: string; subscriptionExpiresAt?: string };
+  syncState?: { deltaLink?: string; subscriptionId?: string; subscriptionExpiresAt?: string; subscriptionResource?: string };
   /** Persists the delta link and the subscription (SyncState.graph*). */
   onSyncState?: (patch: Partial<SyncState>) => Promise<void>;
   /**
@@ -131,6 +131,7 @@ export class GraphProvider implements MailProvider {
   private lastError: string | null = null;
   private subscriptionId: string | undefined;
   private subscriptionExpiresAt: number | undefined;
+  private subscriptionResource: string | undefined;
   /** After a failed create/renew, no new try before this time (epoch ms), unless Graph asks for one. */
   private subscriptionRetryAt = 0;
   /** Subscription work a lifecycle notification asked for, done at the next poll round. */
@@ -156,6 +157,7 @@ export class GraphProvider implements MailProvider {
     this.deltaLink = opts.syncState?.deltaLink;
     this.subscriptionId = opts.syncState?.subscriptionId;
     this.subscriptionExpiresAt = parseStoredTime(opts.syncState?.subscriptionExpiresAt);
+    this.subscriptionResource = opts.syncState?.subscriptionResource;
   }
 
   /** True while a subscription of ours is in force, so Graph notifies us of new mail. */
@@ -306,7 +308,7 @@ export class GraphProvider implements MailProvider {
     const body: Record<string, string> = {
       changeType: "created",
       notificationUrl: opts.notificationUrl,
-      resource: `me/mailFolders('${this.folder.replace(/'/g, "''")}')/messages`,
+      resource: this.subscriptionResourcePath(),
       expirationDateTime: opts.expirationDateTime.toISOString(),
       clientState: opts.clientState,
     };
@@ -346,6 +348,11 @@ export class GraphProvider implements MailProvider {
     const push = this.opts.push;
     if (!push) return;
     const now = Date.now();
+    if (this.subscriptionId && this.subscriptionResource !== undefined && this.subscriptionResource !== this.subscriptionResourcePath()) {
+      // The folder setting changed: the old subscription watches the wrong folder.
+      await this.deleteSubscriptionQuietly(this.subscriptionId, signal);
+      this.pendingLifecycle = "resubscribe";
+    }
     const forced = this.pendingLifecycle;
     if (!forced) {
       if (now < this.subscriptionRetryAt) return;
@@ -376,9 +383,39 @@ export class GraphProvider implements MailProvider {
     }
     this.subscriptionId = result.id;
     this.subscriptionExpiresAt = result.expirationDateTime.getTime();
+    this.subscriptionResource = this.subscriptionResourcePath();
     this.subscriptionRetryAt = 0;
     this.opts.log?.info({ event: `push_${action}`, subscription_id: result.id, expires_at: result.expirationDateTime.toISOString() }, `graph subscription ${action}`);
-    await this.persist({ graphSubscriptionId: result.id, graphSubscriptionExpiresAt: result.expirationDateTime.toISOString() });
+    await this.persist({
+      graphSubscriptionId: result.id,
+      graphSubscriptionExpiresAt: result.expirationDateTime.toISOString(),
+      graphSubscriptionResource: this.subscriptionResourcePath(),
+    });
+  }
+
+  /**
+   * The mailbox is removed or disabled: delete the subscription so Graph stops notifying for it.
+   * Best effort: it expires on its own anyway.
+   */
+  async stopPush(): Promise<void> {
+    if (!this.opts.push || !this.subscriptionId) return;
+    await this.deleteSubscriptionQuietly(this.subscriptionId);
+    this.subscriptionId = undefined;
+    this.subscriptionExpiresAt = undefined;
+    await this.persist({ graphSubscriptionId: "", graphSubscriptionExpiresAt: "" });
+  }
+
+  private async deleteSubscriptionQuietly(id: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.call({ method: "DELETE", path: `/subscriptions/${encodeURIComponent(id)}` }, async () => undefined, signal);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      this.opts.log?.info({ event: "push_stop_failed", err: describeCause(err) }, "could not delete the graph subscription; it expires on its own");
+    }
+  }
+
+  private subscriptionResourcePath(): string {
+    return `me/mailFolders('${this.folder.replace(/'/g, "''")}')/messages`;
   }
 
   /** DELETE the subscription; one that is already gone is fine. */

@@ -49,6 +49,8 @@ export interface MailProvider {
    * Providers without push (IMAP IDLE, POP3) leave it out.
    */
   notifyChange?(event: PushEvent): void;
+  /** The mailbox is removed or disabled: end the push registration (best effort, never throws). */
+  stopPush?(): Promise<void>;
 }
 
 export type MailErrorCode =

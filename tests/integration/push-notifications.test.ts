@@ -20,7 +20,7 @@ import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-pro
 const database = await useFreshDatabase();
 const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById, updateSyncState } = await import("@/lib/db/queries/mailboxes");
+const { saveMailbox, getMailboxById, updateSyncState, updateMailboxAndNotify } = await import("@/lib/db/queries/mailboxes");
 const { countMailboxMessages, listMessages } = await import("@/lib/db/queries/messages");
 const { closeDb } = await import("@/lib/db/client");
 const { deriveGraphClientState } = await import("@/lib/email/graph-notifications");
@@ -163,11 +163,14 @@ after(async () => {
 });
 
 describe("Gmail push (Pub/Sub authenticated push)", () => {
+  const user = "push-a@gmail.test";
+  let mailboxId: string;
+  let tenantId: string;
+
   it("sets up users.watch on connect and ingests pushed mail at once", async () => {
-    const user = "push-a@gmail.test";
     gmail.setValidTokens(["gmail-a"], user);
     gmail.setPushEndpoint(`${app.url}/api/webhooks/gmail`, { authorization: async () => `Bearer ${await pubsubToken()}` });
-    const { mailboxId } = await configureMailbox("google", user, "gmail-a");
+    ({ mailboxId, tenantId } = await configureMailbox("google", user, "gmail-a"));
     const row = await waitFor(async () => {
       const r = await getMailboxById({ mailboxId });
       return r?.status === "connected" && r.syncState.gmailWatchExpiresAt ? r : null;
@@ -243,6 +246,13 @@ describe("Gmail push (Pub/Sub authenticated push)", () => {
     await settle();
     assert.deepEqual(pushesSince(mark), []);
     for (const line of app.logs) assert.ok(!line.includes(valid.slice(7)), "the push token must not be logged");
+  });
+
+  it("stops the watch when the mailbox is disabled", async () => {
+    assert.equal(gmail.watches(user).length, 1);
+    await updateMailboxAndNotify({ mailboxId, tenantId, fields: { enabled: false } });
+    await waitFor(() => gmail.watches(user).length === 0, { timeoutMs: 10_000, what: "users.stop" });
+    assert.equal((await getMailboxById({ mailboxId }))?.syncState.gmailWatchExpiresAt, "");
   });
 });
 
@@ -339,5 +349,13 @@ describe("Microsoft Graph change notifications", () => {
     assert.equal(await countMailboxMessages({ mailboxId }), 4);
     const subjects = (await listMessages({ tenantId, limit: 10 })).map((m) => m.subject);
     assert.equal(new Set(subjects).size, 4);
+  });
+
+  it("deletes the subscription when the mailbox is disabled", async () => {
+    const user = "push-c@contoso.test";
+    assert.equal(graph.subscriptions().filter((s) => s.user === user).length, 1);
+    await updateMailboxAndNotify({ mailboxId, tenantId, fields: { enabled: false } });
+    await waitFor(() => graph.subscriptions().filter((s) => s.user === user).length === 0, { timeoutMs: 10_000, what: "the subscription deleted" });
+    assert.equal((await getMailboxById({ mailboxId }))?.syncState.graphSubscriptionId, "");
   });
 });
