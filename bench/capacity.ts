@@ -21,6 +21,7 @@ import { appendFile, chown, readFile, readdir, rename, writeFile } from "node:fs
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { ImapFlow } from "imapflow";
 import pg from "pg";
 import { makeMessage, startDovecot, type DovecotInstance } from "../tests/harness/dovecot";
 import { getFreePort } from "../tests/harness/ports";
@@ -37,6 +38,18 @@ const { values: args } = parseArgs({
     "skip-restart": { type: "boolean", default: false },
     /** Directory for a V8 CPU profile of the loaded watcher (written when it stops). */
     "cpu-prof": { type: "string" },
+    /**
+     * Same-run baselines before the watcher starts: N bare imapflow clients IDLE on the same
+     * mailboxes; one burst where they only wait for EXISTS, one where each also does the
+     * least IMAP work an ingesting client needs (FETCH with flags, STORE \\Seen, IDLE) without any database.
+     */
+    "bare-idle": { type: "boolean", default: false },
+    /** Stop after the bare baselines (for Dovecot tuning experiments). */
+    "bare-only": { type: "boolean", default: false },
+    /** Connects at a time for the bare clients (they are not what is measured). */
+    "bare-pool": { type: "string", default: "10" },
+    /** Extra dovecot.conf lines (repeatable), e.g. --dovecot-extra "mail_fsync = never". */
+    "dovecot-extra": { type: "string", multiple: true, default: [] },
   },
 });
 const N = Number(args.mailboxes);
@@ -168,11 +181,12 @@ async function sampleRss(pid: number, seconds: number): Promise<number> {
  * process limit Dovecot 2.3 timed out ("Failed to unhibernate client") and dropped those
  * connections. Hibernation saves Dovecot's memory, not the watcher's, which is what is measured here.
  */
-async function tuneDovecot(dovecot: DovecotInstance, clients: number): Promise<void> {
+async function tuneDovecot(dovecot: DovecotInstance, clients: number, extra: string[]): Promise<void> {
   await appendFile(
     path.join(dovecot.dir, "dovecot.conf"),
     [
       "# capacity bench tuning",
+      ...extra,
       "imap_hibernate_timeout = 0",
       // Dovecot 2.3 gives every IMAP session (user) its own imap process even with client_limit > 1:
       // the harness's process_limit of 1024 stopped this benchmark at exactly 1,024 connections
@@ -217,12 +231,181 @@ async function deliverToAll(dovecot: DovecotInstance, users: string[], tag: stri
   for (const p of prepared) await rename(p.tmp, p.dest);
 }
 
+type ProcStat = { pid: number; ppid: number; comm: string; cpu: number };
+
+async function readProcStats(): Promise<ProcStat[]> {
+  const pids = (await readdir("/proc")).filter((d) => /^\d+$/.test(d));
+  const stats = await Promise.all(
+    pids.map(async (pid) => {
+      const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+      if (!stat) return null;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return {
+        pid: Number(pid),
+        ppid: Number(fields[1]),
+        comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+        cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
+      };
+    }),
+  );
+  return stats.filter((s): s is ProcStat => s !== null);
+}
+
+/**
+ * CPU seconds (utime + stime of live processes) by who uses them: the watcher, this Dovecot (its
+ * master and every descendant: one imap process per session), this benchmark's PostgreSQL, this
+ * benchmark process, and everything else on the machine (other people's work on a shared VM).
+ */
+async function cpuByGroup(dovecot: DovecotInstance, watcherPid?: number): Promise<Record<string, number>> {
+  const stats = await readProcStats();
+  const masterPid = Number((await readFile(path.join(dovecot.dir, "run", "master.pid"), "utf8").catch(() => "")).trim());
+  const children = new Map<number, number[]>();
+  for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s.pid]);
+  const descendants = (root: number): Set<number> => {
+    const out = new Set<number>([root]);
+    const stack = [root];
+    while (stack.length) {
+      for (const c of children.get(stack.pop()!) ?? []) {
+        if (out.has(c)) continue;
+        out.add(c);
+        stack.push(c);
+      }
+    }
+    return out;
+  };
+  const dovecotPids = masterPid > 0 ? descendants(masterPid) : new Set<number>();
+  const mine = descendants(process.pid);
+  const groups: Record<string, number> = { watcher: 0, dovecot: 0, postgres: 0, bench: 0, other: 0 };
+  for (const s of stats) {
+    const group =
+      s.pid === watcherPid
+        ? "watcher"
+        : dovecotPids.has(s.pid)
+          ? "dovecot"
+          : s.comm === "postgres" && mine.has(s.pid)
+            ? "postgres"
+            : s.pid === process.pid
+              ? "bench"
+              : "other";
+    groups[group]! += s.cpu;
+  }
+  return groups;
+}
+
+function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, +((after[k] ?? 0) - (before[k] ?? 0)).toFixed(2)]));
+}
+
+/** Transactions committed and rows written, from PostgreSQL's cumulative statistics. */
+async function pgCounters(sql: pg.Client): Promise<{ commits: number; inserts: number; mailboxUpdates: number }> {
+  // Backends report their statistics at most once a second; clear this session's snapshot cache.
+  await sql.query("SELECT pg_stat_clear_snapshot()");
+  const { rows } = await sql.query<{ commits: string; inserts: string; updates: string }>(`
+    SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits,
+           (SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'ingested_messages') AS inserts,
+           (SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'mailboxes') AS updates`);
+  return { commits: Number(rows[0]?.commits), inserts: Number(rows[0]?.inserts), mailboxUpdates: Number(rows[0]?.updates) };
+}
+
+/** CLOCK_MONOTONIC in µs: the clock of V8 CPU profiles' sample timestamps, for bench/cpu-profile-summary.ts. */
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Same-run baselines without the watcher: N bare imapflow clients, one per mailbox, IDLE.
+ * "exists": time from the start of delivery until every client has been sent EXISTS.
+ * "imap": the same, and each client then does the least IMAP work an ingesting client can do for
+ * its new mail, as the IMAP provider does it (DONE, UID FETCH cursor:* with FLAGS and BODY.PEEK[],
+ * UID STORE +FLAGS.SILENT \Seen, IDLE again) with no database and no parsing; time until all N are done.
+ */
+async function bareIdleBaseline(
+  dovecot: DovecotInstance,
+  users: { name: string; password: string }[],
+  concurrency: number,
+): Promise<Record<string, unknown>> {
+  let mode: "imap" | "exists" = "imap";
+  const done = new Set<number>();
+  const clients: ImapFlow[] = [];
+  /** Per client: every UID below has been looked at (starts at UIDNEXT), as in the IMAP provider. */
+  const cursors: number[] = [];
+  let failures = 0;
+  const onExists = async (client: ImapFlow, i: number): Promise<void> => {
+    if (mode === "exists") {
+      done.add(i);
+      return;
+    }
+    try {
+      const uids: number[] = [];
+      for await (const msg of client.fetch(`${cursors[i]}:*`, { uid: true, flags: true, source: true, internalDate: true }, { uid: true })) {
+        if (msg.uid >= cursors[i]! && !msg.flags?.has("\\Seen")) uids.push(msg.uid);
+        cursors[i] = Math.max(cursors[i]!, msg.uid + 1);
+      }
+      if (uids.length) await client.messageFlagsAdd(uids, ["\\Seen"], { uid: true, silent: true });
+      done.add(i);
+    } catch {
+      failures++;
+    }
+    client.idle().catch(() => {});
+  };
+  const c0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < users.length) {
+        const i = next++;
+        const user = users[i]!;
+        const client = new ImapFlow({
+          host: dovecot.host,
+          port: dovecot.imapPort,
+          secure: false,
+          auth: { user: user.name, pass: user.password },
+          logger: false,
+          disableAutoIdle: true,
+        });
+        client.on("error", () => {});
+        await client.connect();
+        const opened = await client.mailboxOpen("INBOX");
+        cursors[i] = Number(opened.uidNext);
+        client.on("exists", () => void onExists(client, i));
+        client.idle().catch(() => {});
+        clients[i] = client;
+      }
+    }),
+  );
+  const out: Record<string, unknown> = { connect_all_s: +((performance.now() - c0) / 1000).toFixed(1) };
+  log(`bare: ${users.length} IDLE clients connected in ${String(out.connect_all_s)} s`);
+  await sleep(10_000);
+  for (const m of ["imap", "exists"] as const) {
+    mode = m;
+    done.clear();
+    const cpu0 = await cpuByGroup(dovecot);
+    const t = performance.now();
+    await deliverToAll(dovecot, users.map((u) => u.name), `bare-${m}`);
+    const deliveredS = (performance.now() - t) / 1000;
+    await until(async () => done.size >= users.length || false, 10 * 60_000, `bare ${m}`, 50);
+    const s = (performance.now() - t) / 1000;
+    const cpu = cpuDelta(cpu0, await cpuByGroup(dovecot));
+    out[m] = { delivered_s: +deliveredS.toFixed(2), all_s: +s.toFixed(2), cpu_s: cpu };
+    log(`bare ${m}: delivered in ${deliveredS.toFixed(2)} s, all ${users.length} done after ${s.toFixed(2)} s; CPU s ${JSON.stringify(cpu)}`);
+    await sleep(10_000);
+  }
+  out.failures = failures;
+  // Leave nothing unseen for the watcher: the "exists" burst's messages are marked read here.
+  await Promise.all(
+    clients.map(async (client) => {
+      await client.messageFlagsAdd("1:*", ["\\Seen"]).catch(() => {});
+      await client.logout().catch(() => client.close());
+    }),
+  );
+  return out;
+}
+
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {
     mailboxes: N,
     pool: POOL,
     cores: os.cpus().length,
     loadavg_at_start: os.loadavg().map((x) => Math.round(x * 10) / 10),
+    dovecot_extra: args["dovecot-extra"],
     // Settings passed through to the watcher from this process's environment, when set.
     env: Object.fromEntries(
       ["EMAIL_RECONCILE_SECONDS", "WATCHER_RECONCILE_SECONDS", "EMAIL_FETCH_BATCH_SIZE"].filter((k) => process.env[k]).map((k) => [k, process.env[k]]),
@@ -236,12 +419,18 @@ async function main(): Promise<void> {
   const dovecot = await startDovecot({ users, tuneForManyClients: true });
   let watcher: Watcher | undefined;
   try {
-    await tuneDovecot(dovecot, N);
+    await tuneDovecot(dovecot, N, args["dovecot-extra"]);
     const watcherEnv = {
       DATABASE_URL: db.url,
       EMAIL_CONNECTION_POOL_SIZE: String(POOL),
       DB_POOL_SIZE: "10",
     };
+
+    if (args["bare-idle"]) {
+      log(`bare IDLE clients baseline (${N} connections, ${args["bare-pool"]} connects at a time)`);
+      results.bare = await bareIdleBaseline(dovecot, users, Number(args["bare-pool"]));
+    }
+    if (args["bare-only"]) return;
 
     log("baseline: watcher with 0 mailboxes");
     const baseline = await startWatcher(watcherEnv);
@@ -344,14 +533,21 @@ async function main(): Promise<void> {
     const burstTimes: number[] = [];
     /** Watcher CPU seconds used per burst: its own cost of storing N messages. */
     const burstCpu: number[] = [];
+    const bursts: Record<string, unknown>[] = [];
     for (let b = 0; b < BURSTS; b++) {
       const before = Number((await sql.query<{ n: string }>("SELECT count(*) AS n FROM ingested_messages")).rows[0]?.n);
+      const pg0 = await pgCounters(sql);
+      const groups0 = await cpuByGroup(dovecot, w.pid);
+      const loadavg = os.loadavg()[0]!;
       const t = performance.now();
+      const window0 = monotonicUs();
       const burstCpu0 = await cpuSeconds(w.pid);
       await deliverToAll(dovecot, users.map((u) => u.name), `burst-${b}`);
       const deliveredMs = performance.now() - t;
+      let polls = 0;
       await until(
         async () => {
+          polls++;
           const n = Number((await sql.query<{ n: string }>("SELECT count(*) AS n FROM ingested_messages")).rows[0]?.n);
           return n - before >= N || false;
         },
@@ -360,15 +556,38 @@ async function main(): Promise<void> {
         100,
       );
       const storedMs = performance.now() - t;
+      const window1 = monotonicUs();
       burstTimes.push(storedMs / 1000);
       burstCpu.push((await cpuSeconds(w.pid)) - burstCpu0);
-      log(`burst ${b}: ${N} delivered in ${(deliveredMs / 1000).toFixed(2)} s, all stored after ${(storedMs / 1000).toFixed(2)} s`);
+      const groups = cpuDelta(groups0, await cpuByGroup(dovecot, w.pid));
+      log(`burst ${b}: ${N} delivered in ${(deliveredMs / 1000).toFixed(2)} s, all stored after ${(storedMs / 1000).toFixed(2)} s; CPU s ${JSON.stringify(groups)}`);
       await sleep(10_000);
+      // After the pause: the watcher's statistics have reached PostgreSQL; the pause's own
+      // idle work (re-syncs) is a few statements against thousands.
+      const pg1 = await pgCounters(sql);
+      bursts.push({
+        stored_s: +(storedMs / 1000).toFixed(2),
+        delivered_s: +(deliveredMs / 1000).toFixed(2),
+        loadavg_1m_before: +loadavg.toFixed(1),
+        cpu_s: groups,
+        cpu_s_all_groups: +Object.values(groups).reduce((a, v) => a + v, 0).toFixed(2),
+        // The benchmark's own polling (one count(*) per 100 ms, plus these counter reads) is subtracted.
+        db_commits_per_message: +((pg1.commits - pg0.commits - polls - 2) / N).toFixed(2),
+        rows_inserted: pg1.inserts - pg0.inserts,
+        mailbox_updates_per_message: +((pg1.mailboxUpdates - pg0.mailboxUpdates) / N).toFixed(2),
+        profile_window_us: [window0, window1],
+      });
     }
+    results.bursts = bursts;
     results.burst_stored_s = burstTimes.map((x) => +x.toFixed(2));
     results.burst_stored_median_s = +median(burstTimes).toFixed(2);
     results.burst_watcher_cpu_s = burstCpu.map((x) => +x.toFixed(2));
     results.watcher_cpu_ms_per_message = +((median(burstCpu) * 1000) / N).toFixed(2);
+    const bare = results.bare as { exists?: { all_s: number }; imap?: { all_s: number } } | undefined;
+    if (bare?.exists && bare.imap) {
+      results.ratio_vs_bare_exists = +(median(burstTimes) / bare.exists.all_s).toFixed(2);
+      results.ratio_vs_bare_imap = +(median(burstTimes) / bare.imap.all_s).toFixed(2);
+    }
     results.ingest_latency_count = await metric(w, "ingest_latency_seconds_count");
     results.ingest_latency_sum_s = +(await metric(w, "ingest_latency_seconds_sum")).toFixed(1);
 
@@ -395,9 +614,10 @@ async function main(): Promise<void> {
     await closeDb().catch(() => {});
     await dovecot.stop();
     await db.stop();
+    // Also after --bare-only, which returns early, and after an interrupted run: what was measured.
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    if (args.json) await writeFile(args.json, `${JSON.stringify(results, null, 2)}\n`);
   }
-  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-  if (args.json) await writeFile(args.json, `${JSON.stringify(results, null, 2)}\n`);
 }
 
 // Ctrl+C / SIGTERM: leave through main's finally blocks (watcher, Dovecot, PostgreSQL are stopped).
