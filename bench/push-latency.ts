@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { OAuth2Server } from "oauth2-mock-server";
 import { sampleMime, startGmailFake } from "../tests/fakes/gmail-fake";
 import { startGraphFake } from "../tests/fakes/graph-fake";
+import { createApiMailbox } from "../tests/harness/api-mailbox";
 import { startTestWebApp } from "../tests/harness/oauth-app";
 import { startWatcherProcess, type WatcherProcess } from "../tests/harness/watcher-process";
 import { median, percentile, startBenchDatabase } from "./peers";
@@ -22,9 +23,7 @@ const gapMs = Number(values["gap-ms"]);
 const PUSH_ACCOUNT = "bench-push@fake-project.iam.gserviceaccount.com";
 
 const db = await startBenchDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
-const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById, updateMailboxAndNotify } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById, updateMailboxAndNotify } = await import("@/lib/db/queries/mailboxes");
 const { countMailboxMessages } = await import("@/lib/db/queries/messages");
 const { closeDb } = await import("@/lib/db/client");
 
@@ -71,25 +70,8 @@ async function measure(mode: Mode, provider: "google" | "microsoft"): Promise<nu
   const token = `${mode}-${provider}-token`;
   if (provider === "google") gmail.setValidTokens([token], user);
   else graph.setValidTokens([token], user);
-  const tenant = await createTenant({ name: `Bench ${user}` });
-  const box = getSecretBox();
-  const row = await saveMailbox({
-    tenantId: tenant.id,
-    purpose: "booking",
-    fields: {
-      provider,
-      access: provider === "google" ? "gmail_api" : "graph_api",
-      address: user,
-      authMethod: "oauth2",
-      oauthProvider: provider,
-      oauthAccessTokenEncrypted: box.encrypt(token),
-      oauthTokenExpiry: new Date(Date.now() + 3600_000),
-      oauthConnectedEmail: user,
-      folder: "INBOX",
-      enabled: true,
-    },
-  });
-  while ((await getMailboxById({ mailboxId: row.id }))?.status !== "connected") await sleep(20);
+  const { mailboxId, tenantId } = await createApiMailbox({ provider, email: user, token });
+  while ((await getMailboxById({ mailboxId: mailboxId }))?.status !== "connected") await sleep(20);
   // Let the first poll round (and the push registration) finish before the clock starts.
   await sleep(1500);
   const out: number[] = [];
@@ -97,11 +79,11 @@ async function measure(mode: Mode, provider: "google" | "microsoft"): Promise<nu
     const t0 = performance.now();
     if (provider === "google") gmail.addMessage(user, sampleMime(`${mode} ${i}`));
     else graph.addMessage(user, sampleMime(`${mode} ${i}`));
-    while ((await countMailboxMessages({ mailboxId: row.id })) < i + 1) await sleep(5);
+    while ((await countMailboxMessages({ mailboxId: mailboxId })) < i + 1) await sleep(5);
     out.push(performance.now() - t0);
     await sleep(gapMs);
   }
-  await updateMailboxAndNotify({ mailboxId: row.id, tenantId: tenant.id, fields: { enabled: false } });
+  await updateMailboxAndNotify({ mailboxId: mailboxId, tenantId, fields: { enabled: false } });
   return out;
 }
 

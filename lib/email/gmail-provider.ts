@@ -6,7 +6,7 @@ import type { PushEvent } from "../db/queries/mailboxes";
 import type { MailAccess, SyncState } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, getProp, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { ChangePoller } from "./change-poller";
-import { isGmailWatchDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS } from "./push-renewal";
+import { isGmailWatchDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GmailProviderOptions = {
@@ -340,13 +340,10 @@ export class GmailProvider implements MailProvider {
       );
       expiration = Number(data.expiration);
     } catch (err) {
-      if (signal?.aborted) throw err;
-      if (err instanceof MailError && err.code === "needs_reauth") throw err;
+      const fields = pushFailureLogFields(err, signal);
+      if (!fields) throw err;
       this.watchRetryAt = now + PUSH_RETRY_AFTER_FAILURE_MS;
-      this.opts.log?.warn(
-        { event: "push_unavailable", err: err instanceof MailError ? { code: err.code, message: err.message, cause: err.options.cause } : describeCause(err) },
-        "gmail users.watch failed; polling history until the next try",
-      );
+      this.opts.log?.warn(fields, "gmail users.watch failed; polling history until the next try");
       return;
     }
     this.watchExpiresAt = expiration;

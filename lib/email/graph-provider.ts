@@ -5,7 +5,7 @@ import type { PushEvent } from "../db/queries/mailboxes";
 import type { MailAccess, SyncState } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { ChangePoller } from "./change-poller";
-import { isGraphSubscriptionDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS } from "./push-renewal";
+import { isGraphSubscriptionDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GraphProviderOptions = {
@@ -372,13 +372,10 @@ export class GraphProvider implements MailProvider {
         );
       }
     } catch (err) {
-      if (signal?.aborted) throw err;
-      if (err instanceof MailError && err.code === "needs_reauth") throw err;
+      const fields = pushFailureLogFields(err, signal);
+      if (!fields) throw err;
       this.subscriptionRetryAt = now + PUSH_RETRY_AFTER_FAILURE_MS;
-      this.opts.log?.warn(
-        { event: "push_unavailable", err: err instanceof MailError ? { code: err.code, message: err.message, cause: err.options.cause } : describeCause(err) },
-        "graph subscription could not be set up; polling delta until the next try",
-      );
+      this.opts.log?.warn(fields, "graph subscription could not be set up; polling delta until the next try");
       return;
     }
     this.subscriptionId = result.id;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isGmailWatchDue, isGraphSubscriptionDue, parseStoredTime } from "./push-renewal";
+import { MailError } from "./provider";
+import { isGmailWatchDue, isGraphSubscriptionDue, parseStoredTime, pushFailureLogFields } from "./push-renewal";
 
 const HOUR = 3600 * 1000;
 const now = Date.parse("2026-11-25T12:00:00.000Z");
@@ -40,5 +41,21 @@ describe("parseStoredTime", () => {
     assert.equal(parseStoredTime(undefined), undefined);
     assert.equal(parseStoredTime(""), undefined);
     assert.equal(parseStoredTime("soon"), undefined);
+  });
+});
+
+describe("pushFailureLogFields", () => {
+  it("keeps polling for a registration refused by the provider", () => {
+    const err = new MailError("auth", "Google refused access to this mailbox.", { cause: { status: 403 } });
+    assert.deepEqual(pushFailureLogFields(err, undefined), {
+      event: "push_unavailable",
+      err: { code: "auth", message: "Google refused access to this mailbox.", cause: { status: 403 } },
+    });
+  });
+  it("rethrows a dead grant and anything while closing", () => {
+    assert.equal(pushFailureLogFields(new MailError("needs_reauth", "reconnect"), undefined), null);
+    const closing = new AbortController();
+    closing.abort();
+    assert.equal(pushFailureLogFields(new MailError("network", "closed"), closing.signal), null);
   });
 });

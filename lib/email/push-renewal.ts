@@ -1,3 +1,6 @@
+import { describeCause } from "./api-http";
+import { MailError } from "./provider";
+
 /**
  * When the API providers renew their push registrations. Pure so the rules are pinned by tests.
  *
@@ -43,4 +46,16 @@ export function parseStoredTime(value: string | undefined): number | undefined {
   if (!value) return undefined;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * A push registration that failed costs only push (polling goes on), unless the connection is
+ * closing or the grant is dead: those end the connection like any other call. Returns the log
+ * fields for a failure that only costs push, or null when the error must be rethrown.
+ */
+export function pushFailureLogFields(err: unknown, signal: AbortSignal | undefined): Record<string, unknown> | null {
+  if (signal?.aborted) return null;
+  if (err instanceof MailError && err.code === "needs_reauth") return null;
+  const detail = err instanceof MailError ? { code: err.code, message: err.message, cause: err.options.cause } : describeCause(err);
+  return { event: "push_unavailable", err: detail };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { createApiMailbox } from "../harness/api-mailbox";
 import { useFreshDatabase } from "../harness/database";
 import { waitFor } from "../harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
@@ -7,9 +8,7 @@ import { sampleMime, startGmailFake, type GmailFake } from "../fakes/gmail-fake"
 import { startGraphFake, type GraphFake } from "../fakes/graph-fake";
 
 const database = await useFreshDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
-const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { countMailboxMessages, listMessages } = await import("@/lib/db/queries/messages");
 const { closeDb } = await import("@/lib/db/client");
 
@@ -29,30 +28,6 @@ function watcherEnv(): Record<string, string> {
   };
 }
 
-/** An OAuth mailbox whose stored access token is valid for an hour: no refresh is needed. */
-async function configureApiMailbox(provider: "google" | "microsoft", token: string): Promise<{ mailboxId: string; tenantId: string }> {
-  const tenant = await createTenant({ name: `API ${provider}` });
-  const box = getSecretBox();
-  const row = await saveMailbox({
-    tenantId: tenant.id,
-    purpose: "booking",
-    fields: {
-      provider,
-      access: provider === "google" ? "gmail_api" : "graph_api",
-      address: provider === "google" ? gmail.defaultUser : graph.defaultUser,
-      authMethod: "oauth2",
-      oauthProvider: provider,
-      oauthAccessTokenEncrypted: box.encrypt(token),
-      oauthRefreshTokenEncrypted: box.encrypt(`refresh-${token}`),
-      oauthTokenExpiry: new Date(Date.now() + 3600_000),
-      oauthConnectedEmail: provider === "google" ? gmail.defaultUser : graph.defaultUser,
-      folder: "INBOX",
-      enabled: true,
-    },
-  });
-  return { mailboxId: row.id, tenantId: tenant.id };
-}
-
 before(async () => {
   gmail = await startGmailFake({ tokens: ["gmail-token"] });
   graph = await startGraphFake({ tokens: ["graph-token"] });
@@ -70,7 +45,7 @@ after(async () => {
 describe("Gmail API and Graph mailboxes run by the watcher", () => {
   it("Gmail: ingests the backlog, then new mail within a poll, marks read, and nothing twice after a restart", async () => {
     for (let i = 0; i < 5; i++) gmail.addMessage(gmail.defaultUser, sampleMime(`gmail backlog ${i}`));
-    const { mailboxId, tenantId } = await configureApiMailbox("google", "gmail-token");
+    const { mailboxId, tenantId } = await createApiMailbox({ provider: "google", email: gmail.defaultUser, token: "gmail-token" });
     await waitFor(async () => (await countMailboxMessages({ mailboxId })) === 5, { timeoutMs: 15_000, what: "the Gmail backlog" });
     assert.equal((await getMailboxById({ mailboxId }))?.status, "connected");
     gmail.addMessage(gmail.defaultUser, sampleMime("gmail live"));
@@ -90,7 +65,7 @@ describe("Gmail API and Graph mailboxes run by the watcher", () => {
 
   it("Graph: ingests the backlog and new mail via delta, marks read, survives throttling, and nothing twice after a restart", async () => {
     for (let i = 0; i < 4; i++) graph.addMessage(graph.defaultUser, sampleMime(`graph backlog ${i}`));
-    const { mailboxId, tenantId } = await configureApiMailbox("microsoft", "graph-token");
+    const { mailboxId, tenantId } = await createApiMailbox({ provider: "microsoft", email: graph.defaultUser, token: "graph-token" });
     await waitFor(async () => (await countMailboxMessages({ mailboxId })) === 4, { timeoutMs: 15_000, what: "the Graph backlog" });
     graph.injectFault({ kind: "throttle_429", count: 2, retryAfter: "1" });
     graph.addMessage(graph.defaultUser, sampleMime("graph live"));
@@ -115,7 +90,7 @@ describe("Gmail API and Graph mailboxes run by the watcher", () => {
   it("reports a rejected token that cannot be refreshed, and ingests nothing", async () => {
     // No Google OAuth app is configured for this watcher, so the forced refresh after the 401 fails
     // with a configuration error (invalid_grant -> needs_reauth is covered by oauth-flow.test.ts).
-    const { mailboxId } = await configureApiMailbox("google", "a-revoked-token");
+    const { mailboxId } = await createApiMailbox({ provider: "google", email: gmail.defaultUser, token: "a-revoked-token" });
     const row = await waitFor(async () => {
       const r = await getMailboxById({ mailboxId });
       return r?.status === "needs_reauth" || r?.status === "error" ? r : null;

@@ -12,15 +12,14 @@ import { OAuth2Server } from "oauth2-mock-server";
 import pg from "pg";
 import { startGmailFake, sampleMime, type GmailFake } from "../fakes/gmail-fake";
 import { startGraphFake, type GraphFake } from "../fakes/graph-fake";
+import { createApiMailbox } from "../harness/api-mailbox";
 import { useFreshDatabase } from "../harness/database";
 import { startTestWebApp, type TestWebApp } from "../harness/oauth-app";
 import { waitFor } from "../harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
 
 const database = await useFreshDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
-const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById, updateSyncState, updateMailboxAndNotify } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById, updateSyncState, updateMailboxAndNotify } = await import("@/lib/db/queries/mailboxes");
 const { countMailboxMessages, listMessages } = await import("@/lib/db/queries/messages");
 const { closeDb } = await import("@/lib/db/client");
 const { deriveGraphClientState } = await import("@/lib/email/graph-notifications");
@@ -80,29 +79,6 @@ function watcherEnv(): Record<string, string> {
     EMAIL_BACKOFF_MIN_SECONDS: "1",
     EMAIL_BACKOFF_MAX_SECONDS: "2",
   };
-}
-
-async function configureMailbox(provider: "google" | "microsoft", email: string, token: string): Promise<{ mailboxId: string; tenantId: string }> {
-  const tenant = await createTenant({ name: `Push ${email}` });
-  const box = getSecretBox();
-  const row = await saveMailbox({
-    tenantId: tenant.id,
-    purpose: "booking",
-    fields: {
-      provider,
-      access: provider === "google" ? "gmail_api" : "graph_api",
-      address: email,
-      authMethod: "oauth2",
-      oauthProvider: provider,
-      oauthAccessTokenEncrypted: box.encrypt(token),
-      oauthRefreshTokenEncrypted: box.encrypt(`refresh-${token}`),
-      oauthTokenExpiry: new Date(Date.now() + 3600_000),
-      oauthConnectedEmail: email,
-      folder: "INBOX",
-      enabled: true,
-    },
-  });
-  return { mailboxId: row.id, tenantId: tenant.id };
 }
 
 async function metricValue(name: string, labels: string): Promise<number> {
@@ -170,7 +146,7 @@ describe("Gmail push (Pub/Sub authenticated push)", () => {
   it("sets up users.watch on connect and ingests pushed mail at once", async () => {
     gmail.setValidTokens(["gmail-a"], user);
     gmail.setPushEndpoint(`${app.url}/api/webhooks/gmail`, { authorization: async () => `Bearer ${await pubsubToken()}` });
-    ({ mailboxId, tenantId } = await configureMailbox("google", user, "gmail-a"));
+    ({ mailboxId, tenantId } = await createApiMailbox({ provider: "google", email: user, token: "gmail-a" }));
     const row = await waitFor(async () => {
       const r = await getMailboxById({ mailboxId });
       return r?.status === "connected" && r.syncState.gmailWatchExpiresAt ? r : null;
@@ -196,7 +172,7 @@ describe("Gmail push (Pub/Sub authenticated push)", () => {
     gmail.setWatchLifetime(3600_000 + 1500);
     const watchCalls = (): number => gmail.requests.filter((r) => r.method === "POST" && r.path.endsWith("/watch")).length;
     try {
-      const { mailboxId } = await configureMailbox("google", user, "gmail-b");
+      const { mailboxId } = await createApiMailbox({ provider: "google", email: user, token: "gmail-b" });
       const first = await waitFor(async () => {
         const r = await getMailboxById({ mailboxId });
         return r?.status === "connected" && r.syncState.gmailWatchRenewedAt ? r.syncState.gmailWatchRenewedAt : null;
@@ -264,7 +240,7 @@ describe("Microsoft Graph change notifications", () => {
   it("subscribes through the validation handshake and ingests notified mail at once", async () => {
     const user = "push-c@contoso.test";
     graph.setValidTokens(["graph-c"], user);
-    ({ mailboxId, tenantId } = await configureMailbox("microsoft", user, "graph-c"));
+    ({ mailboxId, tenantId } = await createApiMailbox({ provider: "microsoft", email: user, token: "graph-c" }));
     const row = await waitFor(async () => {
       const r = await getMailboxById({ mailboxId });
       return r?.status === "connected" && r.syncState.graphSubscriptionId ? r : null;
