@@ -71,7 +71,7 @@ async function measure(mode: Mode, provider: "google" | "microsoft"): Promise<nu
   if (provider === "google") gmail.setValidTokens([token], user);
   else graph.setValidTokens([token], user);
   const { mailboxId, tenantId } = await createApiMailbox({ provider, email: user, token });
-  while ((await getMailboxById({ mailboxId: mailboxId }))?.status !== "connected") await sleep(20);
+  while ((await getMailboxById({ mailboxId }))?.status !== "connected") await sleep(20);
   // Let the first poll round (and the push registration) finish before the clock starts.
   await sleep(1500);
   const out: number[] = [];
@@ -79,11 +79,11 @@ async function measure(mode: Mode, provider: "google" | "microsoft"): Promise<nu
     const t0 = performance.now();
     if (provider === "google") gmail.addMessage(user, sampleMime(`${mode} ${i}`));
     else graph.addMessage(user, sampleMime(`${mode} ${i}`));
-    while ((await countMailboxMessages({ mailboxId: mailboxId })) < i + 1) await sleep(5);
+    while ((await countMailboxMessages({ mailboxId })) < i + 1) await sleep(5);
     out.push(performance.now() - t0);
     await sleep(gapMs);
   }
-  await updateMailboxAndNotify({ mailboxId: mailboxId, tenantId, fields: { enabled: false } });
+  await updateMailboxAndNotify({ mailboxId, tenantId, fields: { enabled: false } });
   return out;
 }
 
