@@ -18,9 +18,15 @@ export type IngestResult = {
 export async function ingestFetchedMessages({
   mailbox,
   messages,
+  recordSyncBacklog,
 }: {
   mailbox: Pick<Mailbox, "id" | "tenantId" | "purpose">;
   messages: FetchedMessage[];
+  /**
+   * When set, the same statement records the sync as successful with this backlog (see
+   * insertIngestedMessages): the caller knows the batch drained the mailbox.
+   */
+  recordSyncBacklog?: number;
 }): Promise<IngestResult> {
   let failed = 0;
   const rows: NewIngestedMessage[] = await Promise.all(
@@ -46,7 +52,10 @@ export async function ingestFetchedMessages({
       return { ...base, ...parsed.fields, status: "processed" as const, error: null };
     }),
   );
-  const { inserted, storedProviderIds } = await insertIngestedMessages({ rows });
+  const { inserted, storedProviderIds } = await insertIngestedMessages({
+    rows,
+    ...(recordSyncBacklog !== undefined ? { recordSync: { mailboxId: mailbox.id, backlog: recordSyncBacklog } } : {}),
+  });
   return { inserted, failed, storedProviderIds };
 }
 
