@@ -1,6 +1,7 @@
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
 import type { MailAccess } from "../db/schema";
 import { describeImapError } from "./imap-errors";
+import { planUnreadFetch, selectNewUnread } from "./imap-unread-plan";
 import { MailError, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type ImapAuth = { user: string; pass: string } | { user: string; accessToken: string };
@@ -29,6 +30,15 @@ export class ImapProvider implements MailProvider {
   private uidValidity = "";
   /** Set by EXISTS pushes; read and cleared by waitForChange so none is lost between commands. */
   private changePending = false;
+  /**
+   * Every message with a lower UID has been examined in this session (imap-unread-plan.ts): new
+   * mail is fetched from here without a SEARCH. Starts at UIDNEXT when the folder is opened.
+   */
+  private uidCursor = 0;
+  /** EXISTS when the previous fetch started: how many messages a notification can have added. */
+  private existsAtFetch = 0;
+  /** The next fetch runs the full UNSEEN search (at connect, after a re-sync timeout, during a backlog). */
+  private fullSearchDue = true;
   private closed = true;
   private lastActivityAt: Date | null = null;
   private lastError: string | null = null;
@@ -78,6 +88,9 @@ export class ImapProvider implements MailProvider {
       await client.connect();
       const mailbox = await client.mailboxOpen(this.opts.folder);
       this.uidValidity = String(mailbox.uidValidity);
+      this.uidCursor = Number(mailbox.uidNext) || 0;
+      this.existsAtFetch = mailbox.exists;
+      this.fullSearchDue = true;
       this.closed = false;
       this.lastActivityAt = new Date();
       this.lastError = null;
@@ -129,21 +142,57 @@ export class ImapProvider implements MailProvider {
 
   async fetchUnread({ maxCount }: { maxCount: number }): Promise<FetchedMessage[]> {
     this.changePending = false;
-    const uids = (await this.searchUnseen()).slice(0, maxCount);
+    const client = this.requireClient();
+    const exists = client.mailbox ? client.mailbox.exists : 0;
+    const plan = planUnreadFetch({
+      fullSearchDue: this.fullSearchDue,
+      uidCursor: this.uidCursor,
+      newMessages: exists - this.existsAtFetch,
+      maxCount,
+    });
+    this.existsAtFetch = exists;
+    if (plan.kind === "range") {
+      // One command for what a notification announced: FLAGS come with the body, so read mail is
+      // skipped as SEARCH UNSEEN would skip it.
+      const fetched = await this.fetchMessages(plan.range, true);
+      const { unread, uidCursor } = selectNewUnread(fetched, this.uidCursor);
+      // The range had no upper bound: everything above the old cursor has now been examined.
+      this.uidCursor = uidCursor;
+      return unread.map((m) => m.message);
+    }
+    const all = await this.searchUnseen();
+    const uids = all.slice(0, maxCount);
+    // Until a search comes back with less than a batch, the next fetch searches again.
+    this.fullSearchDue = all.length > maxCount;
     if (uids.length === 0) return [];
+    const fetched = await this.fetchMessages(uids, false);
+    // Everything below the highest UID fetched has been examined by this search.
+    this.uidCursor = Math.max(this.uidCursor, uids[uids.length - 1]! + 1);
+    return fetched.sort((a, b) => a.uid - b.uid).map((m) => m.message);
+  }
+
+  private async fetchMessages(
+    range: number[] | string,
+    withFlags: boolean,
+  ): Promise<{ uid: number; seen: boolean; message: FetchedMessage }[]> {
     return this.run(async (client) => {
-      const out: FetchedMessage[] = [];
+      const out: { uid: number; seen: boolean; message: FetchedMessage }[] = [];
       // BODY.PEEK[] (imapflow's `source`) leaves \Seen alone: read is set only after storing.
-      for await (const msg of client.fetch(uids, { uid: true, source: true, internalDate: true }, { uid: true })) {
+      const query = { uid: true, source: true, internalDate: true, ...(withFlags ? { flags: true } : {}) };
+      for await (const msg of client.fetch(range, query, { uid: true })) {
         if (!msg.source) continue;
         const internalDate = msg.internalDate ? new Date(msg.internalDate) : undefined;
         out.push({
-          providerMessageId: `${this.uidValidity}:${msg.uid}`,
-          raw: msg.source,
-          ...(internalDate && !Number.isNaN(internalDate.getTime()) ? { receivedAt: internalDate } : {}),
+          uid: msg.uid,
+          seen: msg.flags?.has("\\Seen") ?? false,
+          message: {
+            providerMessageId: `${this.uidValidity}:${msg.uid}`,
+            raw: msg.source,
+            ...(internalDate && !Number.isNaN(internalDate.getTime()) ? { receivedAt: internalDate } : {}),
+          },
         });
       }
-      return out.sort((a, b) => uidOf(a.providerMessageId) - uidOf(b.providerMessageId));
+      return out;
     });
   }
 
@@ -157,7 +206,8 @@ export class ImapProvider implements MailProvider {
       .map(uidOf)
       .filter((n) => Number.isInteger(n) && n > 0);
     if (uids.length === 0) return;
-    await this.run((client) => client.messageFlagsAdd(uids, ["\\Seen"], { uid: true }));
+    // .SILENT: the server need not echo every message's new flags back.
+    await this.run((client) => client.messageFlagsAdd(uids, ["\\Seen"], { uid: true, silent: true }));
   }
 
   async waitForChange({ timeoutMs, signal }: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
@@ -179,7 +229,11 @@ export class ImapProvider implements MailProvider {
       this.closeListeners.add(onClose);
       this.changeListeners.add(onChange);
       signal.addEventListener("abort", onAbort, { once: true });
-      timers.timeout = setTimeout(() => finish("timeout"), timeoutMs);
+      timers.timeout = setTimeout(() => {
+        // A quiet wait ran out: the safety re-sync that follows searches the whole folder again.
+        this.fullSearchDue = true;
+        finish("timeout");
+      }, timeoutMs);
       if (this.opts.useIdle) {
         // IDLE ends when the next command is sent; its rejection on a dropped socket surfaces as 'close'.
         client.idle().catch(() => {});
