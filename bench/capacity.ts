@@ -292,6 +292,24 @@ async function cpuByGroup(dovecot: DovecotInstance, watcherPid?: number): Promis
   return groups;
 }
 
+/** How many processes this Dovecot runs (with one imap process per session: about N). */
+async function dovecotProcessCount(dovecot: DovecotInstance): Promise<number> {
+  const stats = await readProcStats();
+  const masterPid = Number((await readFile(path.join(dovecot.dir, "run", "master.pid"), "utf8").catch(() => "")).trim());
+  const inTree = new Set<number>([masterPid]);
+  // Parents come before children often enough; repeat until nothing is added.
+  for (let added = true; added; ) {
+    added = false;
+    for (const s of stats) {
+      if (inTree.has(s.ppid) && !inTree.has(s.pid)) {
+        inTree.add(s.pid);
+        added = true;
+      }
+    }
+  }
+  return inTree.size;
+}
+
 function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.keys(after).map((k) => [k, +((after[k] ?? 0) - (before[k] ?? 0)).toFixed(2)]));
 }
@@ -371,7 +389,10 @@ async function bareIdleBaseline(
       }
     }),
   );
-  const out: Record<string, unknown> = { connect_all_s: +((performance.now() - c0) / 1000).toFixed(1) };
+  const out: Record<string, unknown> = {
+    connect_all_s: +((performance.now() - c0) / 1000).toFixed(1),
+    dovecot_processes: await dovecotProcessCount(dovecot),
+  };
   log(`bare: ${users.length} IDLE clients connected in ${String(out.connect_all_s)} s`);
   await sleep(10_000);
   for (const m of ["imap", "exists"] as const) {
@@ -524,6 +545,7 @@ async function main(): Promise<void> {
         .filter(([, v]) => v.user + v.system > 0),
     );
     const heapUsed = await metric(w, "nodejs_heap_size_used_bytes");
+    results.dovecot_processes_idle = await dovecotProcessCount(dovecot);
     results.idle_rss_mb = +(rss / 2 ** 20).toFixed(1);
     results.rss_per_mailbox_mb = +((rss - baselineRss) / N / 2 ** 20).toFixed(4);
     results.heap_used_mb = +(heapUsed / 2 ** 20).toFixed(1);
