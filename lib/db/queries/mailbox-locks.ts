@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { getPool } from "../client";
+import { serializeQueries } from "./serial-client";
 
 export type LockSession = {
   tryLock: (mailboxId: string) => Promise<boolean>;
@@ -15,6 +16,8 @@ export type LockSession = {
 export async function openLockSession({ onLost }: { onLost: (err: Error) => void }): Promise<LockSession> {
   const client: pg.PoolClient = await getPool().connect();
   let lost = false;
+  // The orchestrator claims and releases several mailboxes at once on this one connection.
+  const query = serializeQueries(client);
   client.on("error", (err) => {
     if (lost) return;
     lost = true;
@@ -22,18 +25,18 @@ export async function openLockSession({ onLost }: { onLost: (err: Error) => void
   });
   return {
     tryLock: async (mailboxId) => {
-      const { rows } = await client.query<{ ok: boolean }>(
+      const { rows } = await query<{ ok: boolean }>(
         "SELECT pg_try_advisory_lock(7230002, hashtext($1)) AS ok",
         [mailboxId],
       );
       return rows[0]?.ok === true;
     },
     unlock: async (mailboxId) => {
-      await client.query("SELECT pg_advisory_unlock(7230002, hashtext($1))", [mailboxId]);
+      await query("SELECT pg_advisory_unlock(7230002, hashtext($1))", [mailboxId]);
     },
     close: async () => {
       lost = true;
-      await client.query("SELECT pg_advisory_unlock_all()").catch(() => {});
+      await query("SELECT pg_advisory_unlock_all()").catch(() => {});
       client.release(true);
     },
   };

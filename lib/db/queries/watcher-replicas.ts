@@ -2,6 +2,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type pg from "pg";
 import { getDb, getPool } from "../client";
 import { mailboxes, tenants, type Mailbox } from "../schema";
+import { serializeQueries } from "./serial-client";
 
 /** Must equal the first key of the mailbox advisory locks in ./mailbox-locks.ts. */
 export const MAILBOX_LOCK_CLASS = 7230002;
@@ -48,13 +49,8 @@ export async function openReplicaSession({
 }): Promise<ReplicaSession> {
   const client: pg.PoolClient = await getPool().connect();
   let closed = false;
-  // One statement at a time on this connection (heartbeat, presence poll and NOTIFY may overlap).
-  let tail: Promise<unknown> = Promise.resolve();
-  const query = <R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> => {
-    const run = tail.catch(() => {}).then(() => client.query<R>(text, values));
-    tail = run;
-    return run;
-  };
+  // Heartbeat, presence poll and NOTIFY may overlap.
+  const query = serializeQueries(client);
   client.on("error", (err) => {
     if (closed) return;
     closed = true;
