@@ -19,6 +19,7 @@ import { getFreePort, waitFor } from "../harness/ports";
 import type { WatcherProcess } from "../harness/watcher-process";
 
 const database = await useFreshDatabase();
+const pgPort = Number(new URL(database.url).port || 5432);
 const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { createTenant } = await import("@/lib/db/queries/tenants");
 const { saveMailbox } = await import("@/lib/db/queries/mailboxes");
@@ -158,9 +159,9 @@ async function appendTo(
 const allUsers = (): string[] => users.map((u) => u.name);
 
 /**
- * The mailboxes whose locks this watcher process holds: its sockets (/proc/PID/fd) give its local
- * TCP ports (/proc/net/tcp), which pg_stat_activity knows as client_port of its backends, whose
- * advisory locks pg_locks lists.
+ * The mailboxes whose locks this watcher process holds: its sockets (/proc/PID/fd) give the local
+ * TCP ports of its database connections (/proc/net/tcp), which pg_stat_activity knows as
+ * client_port of its backends, whose advisory locks pg_locks lists.
  */
 async function mailboxesHeldBy(w: WatcherProcess): Promise<Set<string>> {
   const pid = w.child.pid;
@@ -177,7 +178,11 @@ async function mailboxesHeldBy(w: WatcherProcess): Promise<Set<string>> {
     for (const line of text.split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
       const local = f[1]?.split(":").pop();
-      if (f[9] && local && inodes.has(f[9])) ports.push(Number.parseInt(local, 16));
+      const remote = f[2]?.split(":").pop();
+      // Only its connections to PostgreSQL: Linux reuses a local port for other destinations, so a
+      // Dovecot connection of this watcher may share its port number with another one's database
+      // connection.
+      if (f[9] && local && remote && inodes.has(f[9]) && Number.parseInt(remote, 16) === pgPort) ports.push(Number.parseInt(local, 16));
     }
   }
   const { rows } = await sql.query<{ id: string }>(
