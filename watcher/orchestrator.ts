@@ -353,12 +353,7 @@ export class Orchestrator {
   /** Claims free mailboxes (random order, so replicas don't all race for the same ones) up to the share. */
   private async claimFree(mailboxIds: string[], share: number): Promise<void> {
     const claims = await listMailboxClaims(mailboxIds);
-    const keyOf = new Map(claims.map((c) => [c.id, c.key]));
-    // A lock key we hold ourselves (hash collision of two ids) can be taken again by this session.
-    const ownKeys = new Set([...this.connections.keys()].map((id) => keyOf.get(id)));
-    const candidates = shuffle(
-      claims.filter((c) => (!c.claimed || ownKeys.has(c.key)) && !this.connections.has(c.id)).map((c) => c.id),
-    );
+    const candidates = shuffle(claims.filter((c) => !c.claimed && !this.connections.has(c.id)).map((c) => c.id));
     let next = 0;
     while (next < candidates.length && this.connections.size < share && !this.stopping) {
       const batch = candidates.slice(next, next + (share - this.connections.size));

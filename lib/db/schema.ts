@@ -8,6 +8,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  serial,
   text,
   timestamp,
   uniqueIndex,
@@ -142,11 +143,14 @@ export const mailboxes = pgTable(
     syncState: jsonb("sync_state").$type<SyncState>().notNull().default({}),
     /** Bumped by every settings change so a watcher can tell a stale connection from a current one. */
     configVersion: integer("config_version").notNull().default(1),
+    /** The watcher's advisory-lock key for this mailbox: unique, unlike a 32-bit hash of the id. */
+    lockKey: serial("lock_key").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex("mailboxes_tenant_purpose_key").on(t.tenantId, t.purpose),
+    uniqueIndex("mailboxes_lock_key").on(t.lockKey),
     // Push notifications name the mailbox only by the account address (Gmail) or subscription id (Graph).
     index("mailboxes_gmail_push_idx").on(sql`lower(${t.oauthConnectedEmail})`).where(sql`${t.access} = 'gmail_api'`),
     index("mailboxes_graph_subscription_idx").on(sql`(${t.syncState} ->> 'graphSubscriptionId')`),

@@ -189,7 +189,7 @@ async function mailboxesHeldBy(w: WatcherProcess): Promise<Set<string>> {
     `SELECT m.id::text AS id
        FROM mailboxes m
        JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.classid = 7230002 AND l.objsubid = 2
-                      AND l.objid = hashtext(m.id::text)::oid
+                      AND l.objid = m.lock_key::oid
                       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
        JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE a.client_port = ANY($1::int[])`,

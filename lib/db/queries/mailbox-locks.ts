@@ -18,6 +18,8 @@ export async function openLockSession({ onLost }: { onLost: (err: Error) => void
   let lost = false;
   // The orchestrator claims and releases several mailboxes at once on this one connection.
   const query = serializeQueries(client);
+  // Keys of the locks held, so a mailbox whose row is already deleted can still be released.
+  const held = new Map<string, number>();
   client.on("error", (err) => {
     if (lost) return;
     lost = true;
@@ -25,14 +27,20 @@ export async function openLockSession({ onLost }: { onLost: (err: Error) => void
   });
   return {
     tryLock: async (mailboxId) => {
-      const { rows } = await query<{ ok: boolean }>(
-        "SELECT pg_try_advisory_lock(7230002, hashtext($1)) AS ok",
+      const { rows } = await query<{ ok: boolean; key: number }>(
+        "SELECT pg_try_advisory_lock(7230002, lock_key) AS ok, lock_key AS key FROM mailboxes WHERE id = $1",
         [mailboxId],
       );
-      return rows[0]?.ok === true;
+      const row = rows[0];
+      if (row?.ok !== true) return false;
+      held.set(mailboxId, row.key);
+      return true;
     },
     unlock: async (mailboxId) => {
-      await query("SELECT pg_advisory_unlock(7230002, hashtext($1))", [mailboxId]);
+      const key = held.get(mailboxId);
+      if (key === undefined) return;
+      held.delete(mailboxId);
+      await query("SELECT pg_advisory_unlock(7230002, $1::int)", [key]);
     },
     close: async () => {
       lost = true;

@@ -136,7 +136,7 @@ export type MailboxClaim = { id: string; key: number; claimed: boolean };
 /**
  * Which of these mailboxes some replica already owns (its advisory lock is held), in one pg_locks
  * read: a replica below its fair share then tries only the free ones instead of every mailbox.
- * `key` is the lock key (hashtext of the id): two ids with the same key share one lock.
+ * `key` is the mailbox's lock key (mailboxes.lock_key, unique). Ids without a row are left out.
  */
 export async function listMailboxClaims(mailboxIds: string[]): Promise<MailboxClaim[]> {
   if (mailboxIds.length === 0) return [];
@@ -146,9 +146,10 @@ export async function listMailboxClaims(mailboxIds: string[]): Promise<MailboxCl
         WHERE l.locktype = 'advisory' AND l.granted AND l.database = ${CURRENT_DB}
           AND l.classid = $2 AND l.objsubid = 2
      )
-     SELECT m.id, hashtext(m.id) AS key, (h.objid IS NOT NULL) AS claimed
-       FROM unnest($1::text[]) AS m(id)
-       LEFT JOIN held h ON h.objid = hashtext(m.id)::oid`,
+     SELECT m.id::text AS id, m.lock_key AS key, (h.objid IS NOT NULL) AS claimed
+       FROM mailboxes m
+       LEFT JOIN held h ON h.objid = m.lock_key::oid
+      WHERE m.id = ANY($1::uuid[])`,
     [mailboxIds, MAILBOX_LOCK_CLASS],
   );
   return rows;
