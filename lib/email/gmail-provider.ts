@@ -6,7 +6,7 @@ import type { PushEvent } from "../db/queries/mailboxes";
 import type { MailAccess, SyncState } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, getProp, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { ChangePoller } from "./change-poller";
-import { isGmailWatchDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
+import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GmailProviderOptions = {
@@ -261,8 +261,7 @@ export class GmailProvider implements MailProvider {
     try {
       return await this.changes.wait({
         timeoutMs: opts.timeoutMs,
-        pollIntervalMs: () =>
-          this.pushActive && this.opts.push ? Math.max(this.pollIntervalMs, this.opts.push.fallbackPollIntervalMs) : this.pollIntervalMs,
+        pollIntervalMs: () => pollIntervalWithPush({ pollIntervalMs: this.pollIntervalMs, push: this.opts.push, pushActive: this.pushActive }),
         signal,
         isConnected: () => this.connected,
         poll: async (s) => {
@@ -287,14 +286,7 @@ export class GmailProvider implements MailProvider {
   /** users.watch on the watched label; renew before `expiration` (Gmail asks for at least daily). */
   async startWatch(opts: { topicName: string }): Promise<{ historyId: string; expiration: Date }> {
     try {
-      const data = watchSchema.parse(
-        await this.call("watch", (o) =>
-          this.gmail.users.watch(
-            { userId: "me", requestBody: { topicName: opts.topicName, labelIds: [this.label], labelFilterBehavior: "include" } },
-            o,
-          ),
-        ),
-      );
+      const data = await this.requestWatch(opts.topicName);
       return { historyId: data.historyId, expiration: new Date(Number(data.expiration)) };
     } catch (err) {
       throw this.fail(err);
@@ -303,10 +295,19 @@ export class GmailProvider implements MailProvider {
 
   async stopWatch(): Promise<void> {
     try {
-      await this.call("stop", (o) => this.gmail.users.stop({ userId: "me" }, o));
+      await this.requestStop();
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  private async requestWatch(topicName: string, signal?: AbortSignal): Promise<z.infer<typeof watchSchema>> {
+    const requestBody = { topicName, labelIds: [this.label], labelFilterBehavior: "include" };
+    return watchSchema.parse(await this.call("watch", (o) => this.gmail.users.watch({ userId: "me", requestBody }, o), signal));
+  }
+
+  private async requestStop(): Promise<void> {
+    await this.call("stop", (o) => this.gmail.users.stop({ userId: "me" }, o));
   }
 
   getHealthStatus(): ProviderHealth {
@@ -327,18 +328,7 @@ export class GmailProvider implements MailProvider {
     if (sameLabel && !isGmailWatchDue({ now, renewedAt: this.watchRenewedAt, expiresAt: this.watchExpiresAt })) return;
     let expiration: number;
     try {
-      const data = watchSchema.parse(
-        await this.call(
-          "watch",
-          (o) =>
-            this.gmail.users.watch(
-              { userId: "me", requestBody: { topicName: push.topicName, labelIds: [this.label], labelFilterBehavior: "include" } },
-              o,
-            ),
-          signal,
-        ),
-      );
-      expiration = Number(data.expiration);
+      expiration = Number((await this.requestWatch(push.topicName, signal)).expiration);
     } catch (err) {
       const fields = pushFailureLogFields(err, signal);
       if (!fields) throw err;
@@ -364,7 +354,7 @@ export class GmailProvider implements MailProvider {
   async stopPush(): Promise<void> {
     if (!this.pushActive) return;
     try {
-      await this.call("stop", (o) => this.gmail.users.stop({ userId: "me" }, o));
+      await this.requestStop();
       this.watchExpiresAt = undefined;
       this.watchRenewedAt = undefined;
       await this.persist({ gmailWatchExpiresAt: "", gmailWatchRenewedAt: "" });

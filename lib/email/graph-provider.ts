@@ -5,7 +5,7 @@ import type { PushEvent } from "../db/queries/mailboxes";
 import type { MailAccess, SyncState } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { ChangePoller } from "./change-poller";
-import { isGraphSubscriptionDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
+import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GraphProviderOptions = {
@@ -261,8 +261,7 @@ export class GraphProvider implements MailProvider {
     try {
       return await this.changes.wait({
         timeoutMs: opts.timeoutMs,
-        pollIntervalMs: () =>
-          this.pushActive && this.opts.push ? Math.max(this.pollIntervalMs, this.opts.push.fallbackPollIntervalMs) : this.pollIntervalMs,
+        pollIntervalMs: () => pollIntervalWithPush({ pollIntervalMs: this.pollIntervalMs, push: this.opts.push, pushActive: this.pushActive }),
         signal,
         isConnected: () => this.connected,
         poll: async (s) => {

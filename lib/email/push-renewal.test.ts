@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MailError } from "./provider";
-import { isGmailWatchDue, isGraphSubscriptionDue, parseStoredTime, pushFailureLogFields } from "./push-renewal";
+import { isGmailWatchDue, isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, pushFailureLogFields } from "./push-renewal";
 
 const HOUR = 3600 * 1000;
 const now = Date.parse("2026-11-25T12:00:00.000Z");
@@ -57,5 +57,15 @@ describe("pushFailureLogFields", () => {
     const closing = new AbortController();
     closing.abort();
     assert.equal(pushFailureLogFields(new MailError("network", "closed"), closing.signal), null);
+  });
+});
+
+describe("pollIntervalWithPush", () => {
+  const push = { fallbackPollIntervalMs: 120_000 };
+  it("slows polling to the fallback only while push is in force", () => {
+    assert.equal(pollIntervalWithPush({ pollIntervalMs: 10_000, push, pushActive: true }), 120_000);
+    assert.equal(pollIntervalWithPush({ pollIntervalMs: 10_000, push, pushActive: false }), 10_000);
+    assert.equal(pollIntervalWithPush({ pollIntervalMs: 10_000, push: undefined, pushActive: true }), 10_000);
+    assert.equal(pollIntervalWithPush({ pollIntervalMs: 300_000, push, pushActive: true }), 300_000);
   });
 });

@@ -41,6 +41,19 @@ export function isGraphSubscriptionDue({
   return expiresAt - now <= lifetimeMs / 2;
 }
 
+/** While push is in force, change polling is only the safety net and slows to the fallback interval. */
+export function pollIntervalWithPush({
+  pollIntervalMs,
+  push,
+  pushActive,
+}: {
+  pollIntervalMs: number;
+  push: { fallbackPollIntervalMs: number } | undefined;
+  pushActive: boolean;
+}): number {
+  return push && pushActive ? Math.max(pollIntervalMs, push.fallbackPollIntervalMs) : pollIntervalMs;
+}
+
 /** A stored ISO timestamp (sync_state) as epoch ms; anything unreadable counts as absent. */
 export function parseStoredTime(value: string | undefined): number | undefined {
   if (!value) return undefined;
