@@ -101,8 +101,14 @@ export async function receiveGraphNotifications({ body, secret }: { body: unknow
   const outcome: GraphNotificationOutcome = { accepted: 0, ignored: 0 };
   // One wake-up per mailbox and event: a batch of 100 "created" needs one delta round, not 100.
   const wake = new Map<string, Set<PushEvent>>();
+  // A batch usually repeats one subscription: look each one up once.
+  const owners = new Map<string, { id: string } | null>();
   for (const n of notifications) {
-    const mailbox = await findMailboxByGraphSubscription({ subscriptionId: n.subscriptionId });
+    let mailbox = owners.get(n.subscriptionId);
+    if (mailbox === undefined) {
+      mailbox = await findMailboxByGraphSubscription({ subscriptionId: n.subscriptionId });
+      owners.set(n.subscriptionId, mailbox);
+    }
     if (!mailbox || !isSameClientState(n.clientState, deriveGraphClientState({ mailboxId: mailbox.id, secret }))) {
       outcome.ignored++;
       continue;
