@@ -16,7 +16,8 @@ import { parseArgs } from "node:util";
 import { GmailProvider } from "@/lib/email/gmail-provider";
 import { GraphProvider } from "@/lib/email/graph-provider";
 import type { MailProvider } from "@/lib/email/provider";
-import { sampleMime, startGmailFake } from "../tests/fakes/gmail-fake";
+import { startGmailFake } from "../tests/fakes/gmail-fake";
+import { sampleMime } from "../tests/fakes/sample-mime";
 import { startGraphFake } from "../tests/fakes/graph-fake";
 
 type Usage = { calls: number; quotaUnits: number };

@@ -10,7 +10,8 @@
  */
 import { parseArgs } from "node:util";
 import { OAuth2Server } from "oauth2-mock-server";
-import { sampleMime, startGmailFake } from "../tests/fakes/gmail-fake";
+import { startGmailFake } from "../tests/fakes/gmail-fake";
+import { sampleMime } from "../tests/fakes/sample-mime";
 import { startGraphFake } from "../tests/fakes/graph-fake";
 import { createApiMailbox } from "../tests/harness/api-mailbox";
 import { startTestWebApp } from "../tests/harness/oauth-app";

@@ -14,7 +14,7 @@
  * Deliberate simplifications: one thread per message; batchModify ignores unknown ids; `q` supports
  * only `is:unread`, `is:read` and `in:<label>` terms.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -567,24 +567,4 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
       });
     },
   };
-}
-
-/** A small RFC 5322 message for tests; `extra` goes in the body verbatim (may hold 8-bit bytes). */
-export function sampleMime(subject: string, extra: Buffer | string = ""): Buffer {
-  const head = Buffer.from(
-    [
-      `Message-ID: <${randomUUID()}@example.test>`,
-      "From: Booking Partner <partner@example.test>",
-      "To: reservations@example.com",
-      `Subject: ${subject}`,
-      `Date: ${new Date().toUTCString()}`,
-      "MIME-Version: 1.0",
-      "Content-Type: text/plain; charset=ISO-8859-1",
-      "Content-Transfer-Encoding: 8bit",
-      "",
-      "",
-    ].join("\r\n"),
-    "utf8",
-  );
-  return Buffer.concat([head, Buffer.isBuffer(extra) ? extra : Buffer.from(extra, "utf8"), Buffer.from("\r\n")]);
 }

@@ -781,23 +781,3 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
     },
   };
 }
-
-/** A small RFC 5322 message for tests; `extra` goes in the body verbatim (may hold 8-bit bytes). */
-export function sampleMime(subject: string, extra: Buffer | string = ""): Buffer {
-  const head = Buffer.from(
-    [
-      `Message-ID: <${randomUUID()}@example.test>`,
-      "From: Booking Partner <partner@example.test>",
-      "To: reservations@contoso.example",
-      `Subject: ${subject}`,
-      `Date: ${new Date().toUTCString()}`,
-      "MIME-Version: 1.0",
-      "Content-Type: text/plain; charset=ISO-8859-1",
-      "Content-Transfer-Encoding: 8bit",
-      "",
-      "",
-    ].join("\r\n"),
-    "utf8",
-  );
-  return Buffer.concat([head, Buffer.isBuffer(extra) ? extra : Buffer.from(extra, "utf8"), Buffer.from("\r\n")]);
-}

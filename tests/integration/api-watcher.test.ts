@@ -4,7 +4,8 @@ import { createApiMailbox } from "../harness/api-mailbox";
 import { useFreshDatabase } from "../harness/database";
 import { waitFor } from "../harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { sampleMime, startGmailFake, type GmailFake } from "../fakes/gmail-fake";
+import { startGmailFake, type GmailFake } from "../fakes/gmail-fake";
+import { sampleMime } from "../fakes/sample-mime";
 import { startGraphFake, type GraphFake } from "../fakes/graph-fake";
 
 const database = await useFreshDatabase();

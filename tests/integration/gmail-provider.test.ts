@@ -9,7 +9,8 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { GmailProvider, type GmailProviderOptions } from "@/lib/email/gmail-provider";
 import { parseGmailPushNotification } from "@/lib/email/gmail-push";
 import { MailError } from "@/lib/email/provider";
-import { sampleMime, startGmailFake, type GmailFake } from "../fakes/gmail-fake";
+import { startGmailFake, type GmailFake } from "../fakes/gmail-fake";
+import { sampleMime } from "../fakes/sample-mime";
 
 const TOKEN = "gmail-test-token";
 let fake: GmailFake;

@@ -9,7 +9,8 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { GraphProvider, type GraphProviderOptions } from "@/lib/email/graph-provider";
 import { handleGraphValidation, isSameClientState, parseGraphNotifications } from "@/lib/email/graph-notifications";
 import { MailError } from "@/lib/email/provider";
-import { sampleMime, startGraphFake, type GraphFake } from "../fakes/graph-fake";
+import { startGraphFake, type GraphFake } from "../fakes/graph-fake";
+import { sampleMime } from "../fakes/sample-mime";
 
 const TOKEN = "graph-test-token";
 let fake: GraphFake;
