@@ -2,7 +2,8 @@
 const securityHeaders = [
   // Nothing in this app is meant to be framed; refusing it rules out clickjacking.
   { key: "X-Frame-Options", value: "DENY" },
-  { key: "Content-Security-Policy", value: "frame-ancestors 'none'" },
+  // Content-Security-Policy and HSTS are per response: proxy.ts (pages, with a nonce) and withRoute
+  // (route handlers) set them (lib/http/security-headers.ts). A value here would replace theirs.
   { key: "X-Content-Type-Options", value: "nosniff" },
   { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
 ];

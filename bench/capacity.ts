@@ -125,7 +125,9 @@ async function startWatcher(env: Record<string, string>): Promise<Watcher> {
 }
 
 async function metric(w: Watcher, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text();
+  const text = await (
+    await fetch(`http://127.0.0.1:${w.port}/metrics`, { headers: { authorization: `Bearer ${process.env.INTERNAL_API_TOKEN ?? ""}` } })
+  ).text();
   let sum = 0;
   let found = false;
   for (const line of text.split("\n")) {

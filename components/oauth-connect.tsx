@@ -18,13 +18,15 @@
  *
  * Connect opens the provider in a popup (`window.open(url, "mailbox-oauth", "width=520,height=680")`);
  * the callback page posts the result back (origin-checked) and closes. If the popup is blocked the
- * whole page goes to the provider and comes back to /settings/email?oauth=success|error&...,
- * which this component reads (for its own emailType) and then removes from the address bar. A page
+ * whole page goes to the provider and comes back to /settings/email?oauth=success|error&... with
+ * the outcome in a cookie set by our callback, which this component reads (for its own emailType)
+ * and then removes. A page
  * that does not keep this component mounted at that moment can read it with useOAuthRedirectResult().
  */
 
 import * as Dialog from "@radix-ui/react-dialog";
 import { useCallback, useEffect, useId, useRef, useState } from "react";
+import { OAUTH_RESULT_COOKIE, OAUTH_RESULT_COOKIE_PATH, decodeOAuthResult } from "@/lib/oauth/result-cookie";
 
 type EmailType = "booking" | "stopsale";
 type OAuthProvider = "google" | "microsoft";
@@ -144,12 +146,22 @@ export type OAuthRedirectResult = {
 
 const REDIRECT_PARAMS = ["oauth", "provider", "message", "email_type", "connected_email"] as const;
 
+function readCookie(name: string): string | null {
+  for (const part of document.cookie.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return null;
+}
+
 /**
  * After the full-page flow (popup blocked) the callback sends the browser to
- * /settings/email?oauth=success|error&email_type=...&provider=...&message=...&connected_email=...
- * This hook hands that outcome for `emailType` to `onResult` once, then removes the parameters from
- * the address bar. <OAuthConnect> uses it; a page that does not keep <OAuthConnect> mounted (e.g. a
- * collapsed card) can call it itself to show the outcome.
+ * /settings/email?oauth=success|error&email_type=... with the outcome in a short-lived cookie it
+ * set (lib/oauth/result-cookie.ts). This hook hands that outcome for `emailType` to `onResult`
+ * once, then removes the cookie and the parameters. The query's own words are never shown: a link
+ * anyone can craft has no cookie behind it, so it shows nothing.
+ * <OAuthConnect> uses it; a page that does not keep <OAuthConnect> mounted (e.g. a collapsed card)
+ * can call it itself to show the outcome.
  */
 export function useOAuthRedirectResult(emailType: EmailType, onResult: (result: OAuthRedirectResult) => void): void {
   const onResultRef = useRef(onResult);
@@ -160,13 +172,16 @@ export function useOAuthRedirectResult(emailType: EmailType, onResult: (result: 
     const url = new URL(window.location.href);
     const outcome = url.searchParams.get("oauth");
     if ((outcome !== "success" && outcome !== "error") || url.searchParams.get("email_type") !== emailType) return;
-    const from = url.searchParams.get("provider");
-    onResultRef.current({
-      success: outcome === "success",
-      message: url.searchParams.get("message") ?? "",
-      connectedEmail: url.searchParams.get("connected_email"),
-      provider: isProvider(from) ? from : null,
-    });
+    const result = decodeOAuthResult(readCookie(OAUTH_RESULT_COOKIE));
+    if (result && result.email_type === emailType) {
+      document.cookie = `${OAUTH_RESULT_COOKIE}=; Path=${OAUTH_RESULT_COOKIE_PATH}; Max-Age=0; SameSite=Lax`;
+      onResultRef.current({
+        success: result.success,
+        message: result.message,
+        connectedEmail: result.connected_email,
+        provider: isProvider(result.provider) ? result.provider : null,
+      });
+    }
     for (const key of REDIRECT_PARAMS) url.searchParams.delete(key);
     window.history.replaceState(window.history.state, "", `${url.pathname}${url.search}${url.hash}`);
   }, [emailType]);
@@ -263,7 +278,7 @@ export function OAuthConnect({
     };
   }, [applyResult]);
 
-  // Back from a full-page redirect (popup blocked): the outcome is in the query string.
+  // Back from a full-page redirect (popup blocked): the outcome is in the callback's cookie.
   useOAuthRedirectResult(emailType, (result) => {
     if (result.success && result.connectedEmail) {
       setConnected({ email: result.connectedEmail, provider: result.provider });

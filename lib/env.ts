@@ -33,6 +33,13 @@ const schema = z.object({
   SESSION_SECRET: optionalText,
   INTERNAL_API_TOKEN: optionalText,
   WATCHER_PORT: int(9464, 0),
+  /** Interface for the watcher's /health and /metrics: loopback unless a deployment says otherwise. */
+  WATCHER_BIND_ADDRESS: z.string().trim().min(1).default("127.0.0.1"),
+  /** Reverse proxies in front of the web app that append to X-Forwarded-For; 0 = use the TCP peer. */
+  TRUSTED_PROXY_HOPS: int(0, 0),
+  /** Upper bounds for getting a pooled database connection and for one SQL statement. */
+  DATABASE_CONNECT_TIMEOUT_SECONDS: int(10, 1),
+  DATABASE_STATEMENT_TIMEOUT_SECONDS: int(30, 1),
   MAIL_ALLOW_PRIVATE_HOSTS: bool(false),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SESSION_TTL_HOURS: int(12, 1),

@@ -54,7 +54,7 @@ async function cleanup(): Promise<void> {
     if (c.exitCode !== null || !c.pid) continue;
     try {
       // Detached children lead their own process group: signal the whole group.
-      process.kill(c.spawnargs.includes("start") ? -c.pid : c.pid, "SIGTERM");
+      process.kill(c.spawnargs.some((a) => a.endsWith("web-server.ts")) ? -c.pid : c.pid, "SIGTERM");
     } catch {
       c.kill("SIGTERM");
     }
@@ -108,9 +108,11 @@ async function main(): Promise<number> {
       Object.assign(env, { APP_URL: appOrigin, TEST_APP_URL: appOrigin, PORT: String(webPort) });
       // Next's own bin under node, in its own process group: killing an `npx` wrapper would leave
       // the real server running after the tests.
-      const web = spawn(process.execPath, [nextBin, "start", "-p", String(webPort), "-H", "127.0.0.1"], {
+      // The production server (scripts/web-server.ts: Next behind our listener, which tells route
+      // handlers the TCP peer). The tests play one trusted proxy: X-Forwarded-For names the client.
+      const web = spawn(process.execPath, ["--import", "tsx", "scripts/web-server.ts", "-H", "127.0.0.1"], {
         cwd: root,
-        env: { ...env, NEXT_TELEMETRY_DISABLED: "1" },
+        env: { ...env, NEXT_TELEMETRY_DISABLED: "1", NODE_ENV: "production", TRUSTED_PROXY_HOPS: env.TRUSTED_PROXY_HOPS ?? "1" },
         stdio: ["ignore", "ignore", "inherit"],
         detached: true,
       });

@@ -2,15 +2,8 @@
  * `npm run start:web`: the web container's entrypoint. The database must already be reachable
  * (DATABASE_URL); migrations run first so a new image never serves an old schema.
  */
-import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { runMigrations } from "@/lib/db/migrate";
 import { getEnv } from "@/lib/env";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const nextBin = createRequire(import.meta.url).resolve("next/dist/bin/next");
 
 const env = getEnv();
 try {
@@ -20,13 +13,13 @@ try {
   process.exit(1);
 }
 
-// Node has no exec(): run next as the only child, hand it the terminal, and mirror its fate.
-const child = spawn(process.execPath, [nextBin, "start", "-p", String(env.PORT)], {
-  cwd: root,
-  stdio: "inherit",
-  env: { ...process.env, SERVICE_NAME: process.env.SERVICE_NAME ?? "web" },
-});
+// In this process (no child to mirror): the server is Next behind our own node:http listener.
+const { startWebServer } = await import("./web-server");
+const server = await startWebServer({ port: env.PORT });
+process.stdout.write(`web listening on port ${env.PORT}\n`);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => child.kill(signal));
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 10_000).unref();
+  });
 }
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));

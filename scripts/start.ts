@@ -212,7 +212,7 @@ async function main(): Promise<void> {
     await runToCompletion("build", [nextBin, "build"], childEnv(env, "build"));
   }
 
-  startChild("web", [nextBin, "start", "-p", String(env.PORT)], childEnv(env, "web"));
+  startChild("web", ["--import", "tsx", path.join(root, "scripts", "web-server.ts")], { ...childEnv(env, "web"), NODE_ENV: "production" });
   startChild("watcher", ["--import", "tsx", path.join(root, "watcher", "index.ts")], childEnv(env, "watcher"));
 
   const healthy = await waitForHealthy(env.PORT, 60_000);

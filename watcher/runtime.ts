@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { Logger } from "pino";
 import { closeDb } from "@/lib/db/client";
@@ -53,7 +54,14 @@ export async function startWatcherRuntime({
       metrics,
     },
   });
-  const server = await startHealthServer({ port: env.WATCHER_PORT, orchestrator, metrics, log });
+  const server = await startHealthServer({
+    port: env.WATCHER_PORT,
+    host: env.WATCHER_BIND_ADDRESS,
+    metricsToken: env.INTERNAL_API_TOKEN,
+    orchestrator,
+    metrics,
+    log,
+  });
   await orchestrator.start();
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.WATCHER_PORT;
@@ -71,13 +79,29 @@ export async function startWatcherRuntime({
   };
 }
 
+/** Hashing both sides gives equal-length buffers, so the comparison time reveals nothing. */
+function hasBearerToken(header: string | undefined, expected: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  const given = createHash("sha256").update(match?.[1] ?? "").digest();
+  return match !== null && timingSafeEqual(given, createHash("sha256").update(expected).digest());
+}
+
+/**
+ * /health stays open (kubelet probes send no token and it reveals only up/down and a count);
+ * /metrics carries mailbox counts and error rates, so it takes the internal token like the web's.
+ * The server listens on WATCHER_BIND_ADDRESS: loopback by default, the pod IP in deploy/.
+ */
 async function startHealthServer({
   port,
+  host,
+  metricsToken,
   orchestrator,
   metrics,
   log,
 }: {
   port: number;
+  host: string;
+  metricsToken: string;
   orchestrator: Orchestrator;
   metrics: WatcherMetrics;
   log: Logger;
@@ -92,6 +116,11 @@ async function startHealthServer({
         return;
       }
       if (req.url === "/metrics") {
+        if (!hasBearerToken(req.headers.authorization, metricsToken)) {
+          res.writeHead(401, { "content-type": "application/json", "www-authenticate": "Bearer" });
+          res.end(JSON.stringify({ error: { code: "unauthorized", message: "A valid internal API token is required." } }));
+          return;
+        }
         res.writeHead(200, { "content-type": metrics.registry.contentType });
         res.end(await metrics.registry.metrics());
         return;
@@ -106,7 +135,7 @@ async function startHealthServer({
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, "0.0.0.0", () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return server;
 }

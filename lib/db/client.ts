@@ -11,10 +11,22 @@ let database: Database | undefined;
 /** The pool behind the data layer. Only lib/db modules import this file. */
 export function getPool(): pg.Pool {
   if (!pool) {
+    const env = getEnv();
+    const statementMs = env.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000;
     pool = new pg.Pool({
-      connectionString: getEnv().DATABASE_URL,
+      connectionString: env.DATABASE_URL,
       max: Number(process.env.DB_POOL_SIZE ?? 10),
       idleTimeoutMillis: 30_000,
+      // A hung or unreachable server must fail a request or batch, not stall it forever: waiting
+      // for a pooled (or new) connection is bounded, PostgreSQL cancels a statement that runs too
+      // long, and the client gives up a little later in case the server can't even do that.
+      connectionTimeoutMillis: env.DATABASE_CONNECT_TIMEOUT_SECONDS * 1000,
+      statement_timeout: statementMs,
+      query_timeout: statementMs + 5_000,
+      // Migrations use their own client (lib/db/migrate.ts) without these limits. The watcher's
+      // dedicated lock/presence sessions (mailbox-locks.ts, watcher-replicas.ts) only run short
+      // statements (pg_try_advisory_lock, a lock on a fresh random id, heartbeats): session locks
+      // are held between statements, where no timeout applies.
     });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on("error", () => {});

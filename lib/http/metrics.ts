@@ -48,11 +48,35 @@ export function routeLabel(pathname: string): string {
     .join("/");
 }
 
-/** Called once per request by withRoute (lib/http/route.ts); never throws. */
-export function recordHttpRequest(method: string, pathname: string, status: number, seconds: number): void {
+/**
+ * The route's template ("/api/tenant/email/messages/[id]") from the request path and the params
+ * Next matched: every segment that is a param's value becomes "[name]". Labels then come from the
+ * set of route files, not from what a client puts in the path, so their number is fixed.
+ */
+export function routeTemplate(pathname: string, params: Record<string, unknown>): string {
+  const byValue = new Map<string, string>();
+  for (const [name, value] of Object.entries(params)) {
+    for (const v of Array.isArray(value) ? value : [value]) if (typeof v === "string") byValue.set(v, name);
+  }
+  return pathname
+    .split("/")
+    .map((part) => {
+      let decoded = part;
+      try {
+        decoded = decodeURIComponent(part);
+      } catch {
+        // a malformed escape is not a param value Next could have matched
+      }
+      const name = byValue.get(decoded) ?? byValue.get(part);
+      return name ? `[${name}]` : part;
+    })
+    .join("/");
+}
+
+/** Called once per request by withRoute (lib/http/route.ts) with the route's template; never throws. */
+export function recordHttpRequest(method: string, route: string, status: number, seconds: number): void {
   try {
     const m = getWebMetrics();
-    const route = routeLabel(pathname);
     m.requests.inc({ method, route, status: String(status) });
     m.duration.observe({ method, route }, seconds);
   } catch {

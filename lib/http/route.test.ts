@@ -146,14 +146,48 @@ test("parseJson: invalid JSON, empty bodies, schema failures", async () => {
   );
 });
 
-test("readCookie and getClientAddress", () => {
-  const req = request("http://localhost:3000/", {
-    headers: { cookie: "a=1; mb_session=tok%2Dx; lang=tr", "x-forwarded-for": "203.0.113.9, 10.0.0.2" },
+test("parseJson: a chunked body with no Content-Length is cut off at the limit, unread beyond it", async () => {
+  let pulled = 0;
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled += chunk.byteLength;
+      controller.enqueue(chunk);
+      if (pulled >= 300 * 1024 * 1024) controller.close();
+    },
   });
+  const req = new Request("http://localhost:3000/x", { method: "POST", body, duplex: "half" } as RequestInit);
+  const err = await parseJson(req, z.unknown()).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AppError && err.status === 413 && err.code === "payload_too_large");
+  // Reading stopped right after the limit (the stream's queue may hold a chunk or two more).
+  assert.ok(pulled <= 1024 * 1024 + 4 * chunk.byteLength, String(pulled));
+  assert.equal(err.toResponse().headers.get("connection"), "close");
+});
+
+test("readCookie", () => {
+  const req = request("http://localhost:3000/", { headers: { cookie: "a=1; mb_session=tok%2Dx; lang=tr" } });
   assert.equal(readCookie(req, "mb_session"), "tok-x");
   assert.equal(readCookie(req, "lang"), "tr");
   assert.equal(readCookie(req, "missing"), undefined);
-  // The last hop is the one our own proxy (or Next itself) wrote.
-  assert.equal(getClientAddress(req), "10.0.0.2");
-  assert.equal(getClientAddress(request("http://localhost:3000/")), "unknown");
+});
+
+test("getClientAddress: the TCP peer by default, the entry our outermost trusted proxy wrote otherwise", () => {
+  const req = (xff?: string, peer?: string): Request =>
+    request("http://localhost:3000/", {
+      headers: { ...(xff ? { "x-forwarded-for": xff } : {}), ...(peer ? { "x-mailbox-peer-address": peer } : {}) },
+    });
+  // No trusted proxy: whatever the client wrote into X-Forwarded-For is ignored.
+  assert.equal(getClientAddress(req("203.0.113.9, 10.0.0.2", "198.51.100.4"), 0), "198.51.100.4");
+  assert.equal(getClientAddress(req(undefined, "198.51.100.4"), 0), "198.51.100.4");
+  assert.equal(getClientAddress(req("203.0.113.9"), 0), "unknown");
+  // One proxy (peer 10.0.0.1) appended the address it saw; the client's own entries come before it.
+  assert.equal(getClientAddress(req("1.2.3.4, 203.0.113.9", "10.0.0.1"), 1), "203.0.113.9");
+  // Two proxies: client -> 10.0.0.5 -> 10.0.0.1 -> us.
+  assert.equal(getClientAddress(req("1.2.3.4, 203.0.113.9, 10.0.0.5", "10.0.0.1"), 2), "203.0.113.9");
+  // A request that came around the proxies has fewer entries: the leftmost is used.
+  assert.equal(getClientAddress(req(undefined, "192.0.2.7"), 1), "192.0.2.7");
+  assert.equal(getClientAddress(req("192.0.2.8", "10.0.0.1"), 3), "192.0.2.8");
 });

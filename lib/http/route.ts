@@ -11,7 +11,9 @@ import {
 } from "@/lib/auth/session";
 import { getEnv } from "@/lib/env";
 import { AppError, forbidden, unauthorized, validationError, type ErrorBody } from "@/lib/errors";
-import { recordHttpRequest } from "@/lib/http/metrics";
+import { recordHttpRequest, routeLabel, routeTemplate } from "@/lib/http/metrics";
+import { PEER_ADDRESS_HEADER } from "@/lib/http/peer-address";
+import { API_CONTENT_SECURITY_POLICY, strictTransportSecurity } from "@/lib/http/security-headers";
 import { getLogger, type Logger } from "@/lib/logger";
 
 export type RouteAuth = "none" | "session" | "admin" | "internal";
@@ -78,8 +80,11 @@ export function withRoute<P = NoParams>(
     let log = getLogger().child({ reqId, route: `${req.method} ${pathname}` });
     let res: Response;
     let errorCode: string | undefined;
+    // Until the params are known, ids in the path are collapsed; then the label is the route's template.
+    let routeName = routeLabel(pathname);
     try {
       const params = ((await segment?.params) ?? {}) as P;
+      routeName = routeTemplate(pathname, params as Record<string, unknown>);
       if (opts.auth === "internal") {
         assertInternalToken(req);
       } else if (STATE_CHANGING.has(req.method)) {
@@ -124,8 +129,12 @@ export function withRoute<P = NoParams>(
     return finish(res);
 
     function finish(response: Response): Response {
-      const out = withHeader(response, "x-request-id", reqId);
-      recordHttpRequest(req.method, pathname, out.status, (performance.now() - started) / 1000);
+      let out = withHeader(response, "x-request-id", reqId);
+      // A handler that renders HTML (the OAuth callback page) brings its own, stricter-for-it policy.
+      if (!out.headers.has("content-security-policy")) out = withHeader(out, "content-security-policy", API_CONTENT_SECURITY_POLICY);
+      const hsts = strictTransportSecurity(getEnv().APP_URL);
+      if (hsts) out = withHeader(out, "strict-transport-security", hsts);
+      recordHttpRequest(req.method, routeName, out.status, (performance.now() - started) / 1000);
       const fields = { status: out.status, code: errorCode, ms: Math.round(performance.now() - started) };
       if (out.status >= 500) log.warn(fields, "request failed");
       else if (out.status >= 400) log.info(fields, "request rejected");
@@ -208,18 +217,21 @@ export function readCookie(req: Request, name: string): string | undefined {
 }
 
 /**
- * The client's address for rate limiting. Next fills X-Forwarded-For with the socket address only
- * when the header is absent, and a reverse proxy appends the address it saw, so the last entry is
- * the one hop we can best trust.
+ * The client's address for rate limiting. With TRUSTED_PROXY_HOPS = 0 (the default) it is the TCP
+ * peer: X-Forwarded-For is whatever the client wrote. With N trusted proxies in front, each appends
+ * the address it saw, so the entry N places from the end of [...X-Forwarded-For, peer] is the one
+ * written by our outermost proxy; everything before it is the client's own claim. Too few entries
+ * means a request that bypassed the proxies: its leftmost entry (the closest to the client) counts.
  */
-export function getClientAddress(req: Request): string {
-  const forwarded = req.headers.get("x-forwarded-for");
-  const last = forwarded
-    ?.split(",")
+export function getClientAddress(req: Request, trustedHops = getEnv().TRUSTED_PROXY_HOPS): string {
+  const peer = req.headers.get(PEER_ADDRESS_HEADER)?.trim() || "unknown";
+  if (trustedHops <= 0) return peer;
+  const chain = (req.headers.get("x-forwarded-for") ?? "")
+    .split(",")
     .map((s) => s.trim())
-    .filter(Boolean)
-    .pop();
-  return last ?? req.headers.get("x-real-ip") ?? "unknown";
+    .filter(Boolean);
+  chain.push(peer);
+  return chain[Math.max(0, chain.length - 1 - trustedHops)] ?? peer;
 }
 
 /**
@@ -227,11 +239,8 @@ export function getClientAddress(req: Request): string {
  * the schema is a 400 validation_failed with per-field messages. An empty body is passed to the
  * schema as undefined, so optional bodies can be declared with `.optional()`.
  */
-export async function parseJson<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
-  const declared = Number(req.headers.get("content-length") ?? 0);
-  if (declared > MAX_JSON_BYTES) throw tooLarge();
-  const text = await req.text();
-  if (Buffer.byteLength(text) > MAX_JSON_BYTES) throw tooLarge();
+export async function parseJson<T>(req: Request, schema: z.ZodType<T>, maxBytes = MAX_JSON_BYTES): Promise<T> {
+  const text = await readBodyText(req, maxBytes);
   let body: unknown;
   if (text.trim() === "") {
     body = undefined;
@@ -250,7 +259,47 @@ export async function parseJson<T>(req: Request, schema: z.ZodType<T>): Promise<
   return result.data;
 }
 
-const tooLarge = (): AppError => new AppError(413, "payload_too_large", "The request body is too large.");
+/**
+ * The body as UTF-8 text, read chunk by chunk and given up as soon as it passes `maxBytes`: a
+ * declared Content-Length only helps when there is one, and a chunked upload has none. The rest of
+ * the upload is left unread (cancelling would destroy the socket before the 413 is sent); the
+ * answer closes the connection, so nothing more of it is ever buffered.
+ */
+export async function readBodyText(req: Request, maxBytes = MAX_JSON_BYTES): Promise<string> {
+  const declared = Number(req.headers.get("content-length") ?? 0);
+  if (declared > maxBytes) throw tooLarge();
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) throw tooLarge();
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
+
+/** Carries `connection: close`: the unread rest of the upload is dropped with the connection. */
+class PayloadTooLargeError extends AppError {
+  constructor() {
+    super(413, "payload_too_large", "The request body is too large.");
+  }
+
+  override toResponse(): Response {
+    const res = super.toResponse();
+    res.headers.set("connection", "close");
+    return res;
+  }
+}
+
+const tooLarge = (): AppError => new PayloadTooLargeError();
 
 /**
  * Returns the response with the header set. Responses from fetch() have immutable headers, so those

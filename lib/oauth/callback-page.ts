@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { CallbackResult } from "./flow";
 import type { OAuthProviderName } from "./providers";
+import { OAUTH_RESULT_COOKIE, OAUTH_RESULT_COOKIE_PATH, OAUTH_RESULT_MAX_AGE_SECONDS, encodeOAuthResult } from "./result-cookie";
 
 /** What the popup posts to the settings page (and what the JSON answer of the callback holds). */
 export type OAuthResultMessage = {
@@ -45,12 +46,27 @@ function html(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Where the full-page (popup blocked) flow lands: the settings page shows the outcome from the query. */
+/**
+ * Where the full-page (popup blocked) flow lands. The query only says that there is an outcome
+ * and for which mailbox; the outcome itself travels in the result cookie (result-cookie.ts), so a
+ * crafted link can't put words into the notice.
+ */
 export function settingsRedirectPath(msg: OAuthResultMessage): string {
-  const q = new URLSearchParams({ oauth: msg.success ? "success" : "error", provider: msg.provider, message: msg.message });
+  const q = new URLSearchParams({ oauth: msg.success ? "success" : "error" });
   if (msg.email_type) q.set("email_type", msg.email_type);
-  if (msg.connected_email) q.set("connected_email", msg.connected_email);
   return `${SETTINGS_PATH}?${q.toString()}`;
+}
+
+/** The Set-Cookie value carrying the outcome to the settings page (readable by its script). */
+export function oauthResultCookie(msg: OAuthResultMessage, opts: { secure: boolean }): string {
+  const value = encodeOAuthResult({
+    success: msg.success,
+    message: msg.message,
+    connected_email: msg.connected_email,
+    email_type: msg.email_type,
+    provider: msg.provider,
+  });
+  return `${OAUTH_RESULT_COOKIE}=${value}; Path=${OAUTH_RESULT_COOKIE_PATH}; Max-Age=${OAUTH_RESULT_MAX_AGE_SECONDS}; SameSite=Lax${opts.secure ? "; Secure" : ""}`;
 }
 
 /**
@@ -118,6 +134,7 @@ h1 { font-size: 1.25rem; }
       "cache-control": "no-store",
       "referrer-policy": "no-referrer",
       "content-security-policy": `${csp}; frame-ancestors 'none'`,
+      "set-cookie": oauthResultCookie(msg, { secure: opts.appOrigin.startsWith("https://") }),
     },
   });
 }

@@ -23,9 +23,10 @@ function pickEmail(provider: OAuthProviderName, claims: Claims): string | null {
         claims.email_verified === false || claims.email_verified === "false"
         ? []
         : [claims.email]
-      : // Microsoft: `email` is optional and may be any address the user typed; the UPN / preferred
-        // username is the sign-in name, which for Exchange Online is the mailbox address.
-        [claims.email, claims.preferred_username, claims.upn];
+      : // Microsoft: the preferred username / UPN is the sign-in name, which for Exchange Online is
+        // the mailbox address; the optional `email` claim may be any address the user typed into
+        // their profile, so it only counts when neither is an address.
+        [claims.preferred_username, claims.upn, claims.email];
   for (const c of candidates) {
     const parsed = email.safeParse(c?.trim());
     if (parsed.success) return parsed.data.toLowerCase();

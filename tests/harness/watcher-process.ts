@@ -9,6 +9,8 @@ export type WatcherProcess = {
   child: ChildProcess;
   /** Lines the watcher logged (JSON), for assertions about what it says. */
   logs: string[];
+  /** The watcher's /metrics text, fetched with the internal token it requires. */
+  metrics: () => Promise<string>;
   kill: (signal: NodeJS.Signals) => Promise<number | null>;
   stop: () => Promise<void>;
 };
@@ -44,5 +46,11 @@ export async function startWatcherProcess(env: Record<string, string | undefined
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
   };
-  return { port, child, logs, kill, stop: async () => void (await kill("SIGTERM")) };
+  const token = env.INTERNAL_API_TOKEN ?? process.env.INTERNAL_API_TOKEN ?? "";
+  const metrics = async (): Promise<string> => {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`watcher /metrics answered ${res.status}`);
+    return res.text();
+  };
+  return { port, child, logs, metrics, kill, stop: async () => void (await kill("SIGTERM")) };
 }

@@ -141,6 +141,17 @@ describe("Kubernetes manifests (deploy/)", () => {
     assert.ok([...(watcher.command ?? []), ...(watcher.args ?? [])].join(" ").includes("watcher/index.ts"));
     const web = pod.containers.find((c) => c.name === "web")!;
     assert.ok(!/migrate|start-web/.test([...(web.command ?? []), ...(web.args ?? [])].join(" ")), "web must not migrate at start");
+    // The custom server is what tells route handlers the TCP peer (rate limiting, issue 14).
+    assert.ok([...(web.command ?? []), ...(web.args ?? [])].join(" ").includes("scripts/web-server.ts"), "web runs scripts/web-server.ts");
+  });
+
+  it("the watcher's health/metrics server binds to the pod IP, not every interface", () => {
+    const pod = podSpecOf(one("Deployment"));
+    const watcher = pod.containers.find((c) => c.name === "watcher")!;
+    const bind = (watcher.env ?? []).find((e) => e.name === "WATCHER_BIND_ADDRESS") as
+      | { valueFrom?: { fieldRef?: { fieldPath?: string } } }
+      | undefined;
+    assert.equal(bind?.valueFrom?.fieldRef?.fieldPath, "status.podIP");
   });
 
   it("probes: readiness on /health of the web (3000) and the watcher (9464), liveness on both", () => {

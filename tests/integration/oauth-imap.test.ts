@@ -131,7 +131,7 @@ describe("OAuth mailbox over IMAP (XOAUTH2) in the watcher process", () => {
     const errors = events.filter((e) => (e.kind === "error" || e.kind === "auth_failed") && e.createdAt >= connectedAt);
     assert.deepEqual(errors.map((e) => `${e.kind}: ${e.message}`), [], "renewal is seamless: no error recorded");
     assert.ok(events.some((e) => e.kind === "token_refreshed"));
-    const metrics = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text();
+    const metrics = await watcher.metrics();
     const refreshes = Number(/^oauth_token_refreshes_total (\d+)/m.exec(metrics)?.[1] ?? "0");
     assert.ok(refreshes >= 1, "the watcher counts its token refreshes");
   });

@@ -83,7 +83,7 @@ function watcherEnv(): Record<string, string> {
 }
 
 async function metricValue(name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text();
+  const text = await watcher.metrics();
   const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
   return line ? Number(line.split(" ").at(-1)) : 0;
 }

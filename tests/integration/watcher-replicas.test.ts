@@ -69,7 +69,9 @@ async function startWatcher(): Promise<WatcherProcess> {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
   };
-  const w: WatcherProcess = { port, child, logs, kill, stop: async () => void (await kill("SIGTERM")) };
+  const metrics = async (): Promise<string> =>
+    (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${process.env.INTERNAL_API_TOKEN ?? ""}` } })).text();
+  const w: WatcherProcess = { port, child, logs, metrics, kill, stop: async () => void (await kill("SIGTERM")) };
   watchers.push(w);
   await waitFor(
     async () => {
@@ -87,7 +89,7 @@ const alive = (w: WatcherProcess): boolean => !killed.has(w) && w.child.exitCode
 
 /** From a replica's /metrics: mailboxes it holds and how many of them are connected. */
 async function replicaCounts(w: WatcherProcess): Promise<{ held: number; connected: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text();
+  const text = await w.metrics();
   let held = 0;
   let connected = 0;
   for (const line of text.split("\n")) {

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { getDb, getPool } from "../client";
 import {
   mailboxes,
@@ -236,6 +236,17 @@ export async function findMailboxByGraphSubscription({ subscriptionId }: { subsc
     .where(and(eq(mailboxes.access, "graph_api"), sql`(${mailboxes.syncState} ->> 'graphSubscriptionId') = ${subscriptionId}`))
     .limit(1);
   return row ?? null;
+}
+
+/** The Graph mailboxes holding any of these subscriptions, in one query: subscription id -> mailbox id. */
+export async function findMailboxesByGraphSubscriptions({ subscriptionIds }: { subscriptionIds: string[] }): Promise<Map<string, string>> {
+  if (subscriptionIds.length === 0) return new Map();
+  const subscription = sql<string>`(${mailboxes.syncState} ->> 'graphSubscriptionId')`;
+  const rows = await getDb()
+    .select({ id: mailboxes.id, subscriptionId: subscription })
+    .from(mailboxes)
+    .where(and(eq(mailboxes.access, "graph_api"), inArray(subscription, subscriptionIds)));
+  return new Map(rows.map((r) => [r.subscriptionId, r.id]));
 }
 
 /** Wakes the watcher that owns the mailbox (the others ignore it). */
