@@ -262,8 +262,9 @@ export async function parseJson<T>(req: Request, schema: z.ZodType<T>, maxBytes 
 /**
  * The body as UTF-8 text, read chunk by chunk and given up as soon as it passes `maxBytes`: a
  * declared Content-Length only helps when there is one, and a chunked upload has none. The rest of
- * the upload is left unread (cancelling would destroy the socket before the 413 is sent); the
- * answer closes the connection, so nothing more of it is ever buffered.
+ * the upload is left unread (cancelling would reset the socket before the 413 is sent): TCP flow
+ * control stops the sender, and node's HTTP server answers such a request with `Connection:
+ * close` and closes it after the 413, so nothing more of it is ever buffered.
  */
 export async function readBodyText(req: Request, maxBytes = MAX_JSON_BYTES): Promise<string> {
   const declared = Number(req.headers.get("content-length") ?? 0);
@@ -286,20 +287,7 @@ export async function readBodyText(req: Request, maxBytes = MAX_JSON_BYTES): Pro
   return Buffer.concat(chunks, size).toString("utf8");
 }
 
-/** Carries `connection: close`: the unread rest of the upload is dropped with the connection. */
-class PayloadTooLargeError extends AppError {
-  constructor() {
-    super(413, "payload_too_large", "The request body is too large.");
-  }
-
-  override toResponse(): Response {
-    const res = super.toResponse();
-    res.headers.set("connection", "close");
-    return res;
-  }
-}
-
-const tooLarge = (): AppError => new PayloadTooLargeError();
+const tooLarge = (): AppError => new AppError(413, "payload_too_large", "The request body is too large.");
 
 /**
  * Returns the response with the header set. Responses from fetch() have immutable headers, so those

@@ -1,5 +1,5 @@
 /**
- * A `next start` of the built app with an environment of the test's choosing (the OAuth endpoints of
+ * The built app's production server (scripts/web-server.ts, as deployed) with an environment of the test's choosing (the OAuth endpoints of
  * a local test server, a short refresh skew...). The runner's shared app (TEST_APP_URL) can't be
  * pointed at a server that a test file starts on a random port, so OAuth suites start their own.
  * Needs a build (`.next/BUILD_ID`): `scripts/run-tests.ts` makes one unless TEST_NO_APP=1.
@@ -24,15 +24,16 @@ export async function startTestWebApp(env: Record<string, string>): Promise<Test
   }
   const port = await getFreePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, [path.join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts/web-server.ts"), "-H", "127.0.0.1"], {
     cwd: root,
     env: {
       ...process.env,
       APP_ENV: "test",
+      NODE_ENV: "production",
       NEXT_TELEMETRY_DISABLED: "1",
       LOG_LEVEL: "info",
-      ...env,
       APP_URL: url,
+      ...env,
       PORT: String(port),
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -47,7 +48,7 @@ export async function startTestWebApp(env: Record<string, string>): Promise<Test
   try {
     await waitFor(
       async () => {
-        if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}: ${logs.slice(-5).join("\n")}`);
+        if (child.exitCode !== null) throw new Error(`the web server exited with ${child.exitCode}: ${logs.slice(-5).join("\n")}`);
         return (await fetch(`${url}/health`)).ok;
       },
       { timeoutMs: 60_000, intervalMs: 100, what: "the test web app" },

@@ -120,13 +120,15 @@ describe("auth over HTTP", { skip }, () => {
     assert.deepEqual(body, { error: { code: "invalid_credentials", message: "Email or password is incorrect." } });
   });
 
-  test("the sixth attempt on one email is a 429 with Retry-After", async () => {
+  test("the sixth attempt on one email from one client is a 429 with Retry-After", async () => {
     const { email } = await makeAdmin();
+    // The runner's app trusts one proxy hop: the last X-Forwarded-For entry is the client.
+    const client = { "x-forwarded-for": `198.51.100.77, test-${randomUUID()}` };
     for (let i = 0; i < 5; i++) {
-      const res = await call("/api/auth/login", { method: "POST", body: { email, password: `bad-${i}` } });
+      const res = await call("/api/auth/login", { method: "POST", body: { email, password: `bad-${i}` }, headers: client });
       assert.equal(res.status, 401);
     }
-    const res = await call("/api/auth/login", { method: "POST", body: { email, password: PASSWORD } });
+    const res = await call("/api/auth/login", { method: "POST", body: { email, password: PASSWORD }, headers: client });
     assert.equal(res.status, 429);
     assert.match(res.headers.get("retry-after") ?? "", /^\d+$/);
     assert.equal(((await res.json()) as ErrorJson).error.code, "rate_limited");
@@ -188,6 +190,7 @@ describe("auth over HTTP", { skip }, () => {
     assert.equal(res.headers.get("referrer-policy"), "strict-origin-when-cross-origin");
     assert.equal(res.headers.get("x-powered-by"), null);
     assert.ok(res.headers.get("x-request-id"));
+    assert.equal(res.headers.get("content-security-policy"), "default-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
   });
 
   test("the login page renders and / sends anonymous users on to a login", async () => {

@@ -144,20 +144,13 @@ describe("auth against PostgreSQL", { skip }, () => {
     assert.equal(unknown.message, wrong.message);
   });
 
-  test("after 5 failures for an email, even the right password is refused with 429 and Retry-After", async () => {
+  test("after 5 failures for an email from one client, that client is refused even the right password (429, Retry-After)", async () => {
     const { email } = await makeUser();
+    const clientKey = uniqueClient();
     for (let i = 0; i < 5; i++) {
-      await expectAppError(
-        loginWithPassword({ email, password: `wrong-${i}`, clientKey: uniqueClient() }),
-        401,
-        "invalid_credentials",
-      );
+      await expectAppError(loginWithPassword({ email, password: `wrong-${i}`, clientKey }), 401, "invalid_credentials");
     }
-    const err = await expectAppError(
-      loginWithPassword({ email, password: PASSWORD, clientKey: uniqueClient() }),
-      429,
-      "rate_limited",
-    );
+    const err = await expectAppError(loginWithPassword({ email, password: PASSWORD, clientKey }), 429, "rate_limited");
     assert.ok(err instanceof RateLimitedError);
     assert.ok(err.retryAfterSeconds > 14 * 60 && err.retryAfterSeconds <= 15 * 60, String(err.retryAfterSeconds));
     const res = err.toResponse();
@@ -165,6 +158,20 @@ describe("auth against PostgreSQL", { skip }, () => {
     assert.equal(res.headers.get("retry-after"), String(err.retryAfterSeconds));
     const body = (await res.json()) as { error: { code: string } };
     assert.equal(body.error.code, "rate_limited");
+    // The account itself is not locked: its owner from another client still gets in.
+    const ok = await loginWithPassword({ email, password: PASSWORD, clientKey: uniqueClient() });
+    assert.equal(ok.user.email, email.toLowerCase());
+  });
+
+  test("failures for an email from many clients slow its next attempts down but never block them", async () => {
+    const { email } = await makeUser();
+    for (let i = 0; i < 6; i++) {
+      await expectAppError(loginWithPassword({ email, password: `wrong-${i}`, clientKey: uniqueClient() }), 401, "invalid_credentials");
+    }
+    // 6 failures: the 7th attempt waits emailSlowdownMs(6) = 500 ms before its password is checked.
+    const started = performance.now();
+    await loginWithPassword({ email, password: PASSWORD, clientKey: uniqueClient() });
+    assert.ok(performance.now() - started >= 450);
   });
 
   test("a success before the limit clears the email's failures", async () => {

@@ -11,12 +11,13 @@ export type LoginAdmission =
   | { admitted: false; retryAt: Date };
 
 /**
- * Counts and records one login attempt against every key, atomically: under a per-key transaction
- * lock (taken in key order, so two attempts never wait on each other crosswise) each key's attempts
- * in the window are counted, and only if every limited key is below its limit is the attempt
- * recorded for all of them. The row is written before the password is checked, so parallel
- * guesses see each other; a success deletes it again. `limit: null` keys are recorded and counted
- * but never refuse (the caller slows down instead).
+ * Counts and records one login attempt against every key, atomically: the keys' transaction locks
+ * are taken first (in key order, so two attempts never wait on each other crosswise), then one
+ * statement counts each key's attempts in the window and, only if every limited key is below its
+ * limit, records the attempt for all of them. The row is written before the password is checked,
+ * so parallel guesses see each other; a success deletes it again. `limit: null` keys are recorded
+ * and counted but never refuse (the caller slows down instead). Two statements inside the lock keep
+ * the time it is held, and so the queue of a flood on one key, short.
  */
 export async function admitLoginAttempt(params: {
   keys: { key: string; limit: number | null }[];
@@ -24,34 +25,44 @@ export async function admitLoginAttempt(params: {
   windowMs: number;
 }): Promise<LoginAdmission> {
   const keys = [...params.keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const names = keys.map((k) => k.key);
+  const limits = keys.map((k) => k.limit);
   return getDb().transaction(async (tx) => {
-    const counts = new Map<string, number>();
+    // A statement's snapshot is taken when it starts: the count must be a later statement than the lock.
+    await tx.execute(
+      sql`SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}, hashtext(s.key)) FROM (SELECT key FROM unnest(${names}::text[]) AS key ORDER BY key) s`,
+    );
+    const { rows } = await tx.execute<{ key: string; n: string | number; lim: number | null; id: string | number | null }>(sql`
+      WITH k AS (SELECT * FROM unnest(${names}::text[], ${limits}::int[]) AS t(key, lim)),
+      c AS (
+        SELECT k.key, k.lim,
+          (SELECT count(*) FROM ${loginAttempts} a WHERE a.key = k.key AND a.attempted_at > ${params.since.toISOString()}::timestamptz) AS n
+        FROM k
+      ),
+      ins AS (
+        INSERT INTO ${loginAttempts} (key)
+        SELECT key FROM k WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.lim IS NOT NULL AND c.n >= c.lim)
+        RETURNING id, key
+      )
+      SELECT c.key, c.n, c.lim, ins.id FROM c LEFT JOIN ins ON ins.key = c.key`);
+    const counts = new Map(rows.map((r) => [r.key, Number(r.n)]));
+    const blocked = rows.filter((r) => r.lim !== null && Number(r.n) >= r.lim);
+    if (blocked.length === 0) {
+      return { admitted: true, attemptIds: new Map(rows.map((r) => [r.key, Number(r.id)])), counts };
+    }
+    // The limit-th newest attempt leaving the window brings the key below its limit again.
     let retryAt = 0;
-    for (const { key, limit } of keys) {
-      await tx.execute(sql`SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}, hashtext(${key}))`);
-      const [row] = await tx
-        .select({ value: count() })
-        .from(loginAttempts)
-        .where(and(eq(loginAttempts.key, key), gt(loginAttempts.attemptedAt, params.since)));
-      const n = row?.value ?? 0;
-      counts.set(key, n);
-      if (limit === null || n < limit) continue;
-      // The limit-th newest attempt leaving the window brings the key below its limit again.
+    for (const { key, lim } of blocked) {
       const [limiting] = await tx
         .select({ attemptedAt: loginAttempts.attemptedAt })
         .from(loginAttempts)
         .where(and(eq(loginAttempts.key, key), gt(loginAttempts.attemptedAt, params.since)))
         .orderBy(desc(loginAttempts.attemptedAt))
-        .offset(Math.max(limit - 1, 0))
+        .offset(Math.max((lim ?? 1) - 1, 0))
         .limit(1);
       retryAt = Math.max(retryAt, (limiting?.attemptedAt.getTime() ?? Date.now()) + params.windowMs);
     }
-    if (retryAt > 0) return { admitted: false, retryAt: new Date(retryAt) };
-    const rows = await tx
-      .insert(loginAttempts)
-      .values(keys.map(({ key }) => ({ key })))
-      .returning({ id: loginAttempts.id, key: loginAttempts.key });
-    return { admitted: true, attemptIds: new Map(rows.map((r) => [r.key, r.id])), counts };
+    return { admitted: false, retryAt: new Date(retryAt) };
   });
 }
 
