@@ -30,10 +30,10 @@ export async function admitLoginAttempt(params: {
   return getDb().transaction(async (tx) => {
     // A statement's snapshot is taken when it starts: the count must be a later statement than the lock.
     await tx.execute(
-      sql`SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}, hashtext(s.key)) FROM (SELECT key FROM unnest(${names}::text[]) AS key ORDER BY key) s`,
+      sql`SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}, hashtext(s.key)) FROM (SELECT key FROM unnest(${sql.param(names)}::text[]) AS key ORDER BY key) s`,
     );
     const { rows } = await tx.execute<{ key: string; n: string | number; lim: number | null; id: string | number | null }>(sql`
-      WITH k AS (SELECT * FROM unnest(${names}::text[], ${limits}::int[]) AS t(key, lim)),
+      WITH k AS (SELECT * FROM unnest(${sql.param(names)}::text[], ${sql.param(limits)}::int[]) AS t(key, lim)),
       c AS (
         SELECT k.key, k.lim,
           (SELECT count(*) FROM ${loginAttempts} a WHERE a.key = k.key AND a.attempted_at > ${params.since.toISOString()}::timestamptz) AS n
