@@ -86,6 +86,8 @@ describe("email settings page in a browser", { skip }, () => {
   let page: Page;
   let adminEmail: string;
   const pageErrors: string[] = [];
+  // The nonce CSP (proxy.ts) must not block anything the app itself runs or loads.
+  const cspViolations: string[] = [];
 
   before(async () => {
     adminEmail = `browser-${randomUUID().slice(0, 8)}@hotel.test`;
@@ -98,6 +100,9 @@ describe("email settings page in a browser", { skip }, () => {
     context.setDefaultTimeout(UI_TIMEOUT);
     page = await context.newPage();
     page.on("pageerror", (err) => pageErrors.push(err.message));
+    page.on("console", (msg) => {
+      if (/Content[- ]Security[- ]Policy/i.test(msg.text())) cspViolations.push(msg.text());
+    });
   });
 
   after(async () => {
@@ -261,6 +266,29 @@ describe("email settings page in a browser", { skip }, () => {
 
     const settings = await page.evaluate(async () => (await fetch("/api/tenant/email/settings", { credentials: "same-origin" })).json());
     assert.equal((settings as { booking: unknown }).booking, null);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test("a crafted OAuth result link puts no words on the page (issue 14)", async () => {
+    const phish = "Your mailbox is compromised, call +1 555 0100";
+    const q = new URLSearchParams({ oauth: "error", email_type: "booking", provider: "google", message: phish, connected_email: "evil@attacker.test" });
+    await page.goto(`${APP_URL}/settings/email?${q.toString()}`);
+    const booking = page.getByRole("article", { name: "Booking mailbox" });
+    await booking.waitFor();
+    // Choosing Google mounts the OAuth control, which reads the outcome of a redirect on mount
+    // (until React has hydrated, the choice does nothing: keep choosing until the button shows).
+    const button = booking.getByRole("button", { name: "Connect with Google" });
+    const deadline = Date.now() + UI_TIMEOUT;
+    while (!(await button.isVisible())) {
+      if (Date.now() > deadline) assert.fail('no visible "Connect with Google" button');
+      await booking.getByRole("radio", { name: /^Google/ }).first().check({ force: true }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // The control consumed the parameters (so its script ran) without showing them.
+    await page.waitForFunction(() => !window.location.search.includes("oauth="), undefined, { timeout: UI_TIMEOUT });
+    const text = await page.locator("body").innerText();
+    assert.ok(!text.includes("compromised") && !text.includes("evil@attacker.test"), text);
+    assert.deepEqual(cspViolations, []);
     assert.deepEqual(pageErrors, []);
   });
 });

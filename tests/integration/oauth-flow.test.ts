@@ -255,6 +255,18 @@ describe("GET /api/oauth/{provider}/callback", () => {
     assert.ok(res.text.includes(`"connected_email":"bob@outlook.test"`));
     assert.ok(res.text.includes(`"type":"mailbox-oauth"`));
     assert.ok(res.text.includes("/settings/email?oauth=success"), "full-page fallback when there is no opener");
+    // The fallback URL carries no words: the notice comes from the cookie this response set (issue 14).
+    assert.ok(!/settings\/email\?[^"]*(message|connected_email)=/.test(res.text), "no text in the fallback query");
+    const resultCookie = /^mb_oauth_result=([A-Za-z0-9_-]+); Path=\/settings; Max-Age=300; SameSite=Lax$/.exec(res.headers.get("set-cookie") ?? "");
+    assert.ok(resultCookie, res.headers.get("set-cookie") ?? "no set-cookie");
+    const { decodeOAuthResult } = await import("@/lib/oauth/result-cookie");
+    assert.deepEqual(decodeOAuthResult(resultCookie[1]), {
+      success: true,
+      message: "Connected bob@outlook.test with Microsoft.",
+      connected_email: "bob@outlook.test",
+      email_type: "stopsale",
+      provider: "microsoft",
+    });
     const mailbox = await getMailbox({ tenantId: admin.tenantId, purpose: "stopsale" });
     assert.equal(mailbox?.provider, "microsoft");
     assert.equal(mailbox?.access, "imap");
