@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for the web app and the watcher (issue 7, deploy/):
-#   web      docker run IMAGE                       (npm run start:web: migrate, then next start on :3000)
+#   web      docker run IMAGE                       (npm run start:web: migrate, then the web server (scripts/web-server.ts) on :3000)
 #   watcher  docker run IMAGE npm run start:watcher (health + metrics on :9464)
 #   migrate  docker run IMAGE npm run migrate       (the one-shot Job in Kubernetes)
 # Secrets (ENCRYPTION_KEYS, SESSION_SECRET, INTERNAL_API_TOKEN, DATABASE_URL, OAuth clients) come from
