@@ -1,16 +1,22 @@
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
 import type { MailAccess } from "../db/schema";
 import { describeImapError } from "./imap-errors";
+import { imapTlsSwitches, type TlsMode } from "./tls-mode";
 import { planUnreadFetch, selectNewUnread } from "./imap-unread-plan";
 import { MailError, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type ImapAuth = { user: string; pass: string } | { user: string; accessToken: string };
 
 export type ImapProviderOptions = {
+  /** The address to connect to (resolveMailHost's checked address, never a name to look up again). */
   host: string;
+  /** TLS SNI and certificate name when `host` is an address. */
+  servername?: string;
   port: number;
-  /** true: implicit TLS (993); false: STARTTLS when offered. */
-  secure: boolean;
+  /** implicit TLS (993), STARTTLS required, or plaintext (only when chosen). */
+  tlsMode: TlsMode;
+  /** Longest line and largest response the server may send (EMAIL_MAX_LINE_BYTES / EMAIL_MAX_RESPONSE_BYTES). */
+  limits?: { maxLineBytes: number; maxResponseBytes: number };
   allowInvalidCertificate: boolean;
   /** PEM trust anchors added to the system's, for private CAs. */
   ca?: string;
@@ -55,8 +61,16 @@ export class ImapProvider implements MailProvider {
     await this.disconnect();
     const options: ImapFlowOptions = {
       host: this.opts.host,
+      ...(this.opts.servername ? { servername: this.opts.servername } : {}),
       port: this.opts.port,
-      secure: this.opts.secure,
+      ...imapTlsSwitches(this.opts.tlsMode),
+      ...(this.opts.limits
+        ? {
+            maxLineLength: this.opts.limits.maxLineBytes,
+            maxLiteralSize: this.opts.limits.maxResponseBytes,
+            maxResponseSize: this.opts.limits.maxResponseBytes + this.opts.limits.maxLineBytes,
+          }
+        : {}),
       auth: this.opts.auth,
       logger: false,
       disableAutoIdle: true,
