@@ -300,7 +300,14 @@ describe("issue 14 §5: IPv6 literals", () => {
     assert.equal(imap.body.ok, true, JSON.stringify(imap.body));
     const pop = await admin.json<TestAnswer>("POST", "/api/tenant/email/settings/stopsale/test", plainSettings({ host: "[::1]", protocol: "pop3", port: dovecot.pop3Port }));
     assert.equal(pop.body.ok, true, JSON.stringify(pop.body));
-    const log = await readFile(path.join(dovecot.dir, "dovecot.log"), "utf8");
-    assert.match(log, /imap-login: Login: user=<rez>.*rip=::1/);
+    // Dovecot writes its log a moment after the login: proof that the connection came over IPv6.
+    await waitFor(async () => /imap-login: Info: Login: user=<rez>.*rip=::1,/.test(await readFile(path.join(dovecot.dir, "dovecot.log"), "utf8")), {
+      timeoutMs: 5000,
+      what: "an IMAP login from ::1 in Dovecot's log",
+    });
+    await waitFor(async () => /pop3-login: Info: Login: user=<rez>.*rip=::1,/.test(await readFile(path.join(dovecot.dir, "dovecot.log"), "utf8")), {
+      timeoutMs: 5000,
+      what: "a POP3 login from ::1 in Dovecot's log",
+    });
   });
 });
