@@ -53,6 +53,11 @@ export class ImapProvider implements MailProvider {
 
   constructor(private readonly opts: ImapProviderOptions) {}
 
+  /** Errors name the server as the admin typed it, not the address we connected to. */
+  private get where(): { host: string; port: number; folder: string } {
+    return { host: this.opts.servername ?? this.opts.host, port: this.opts.port, folder: this.opts.folder };
+  }
+
   get isConnected(): boolean {
     return !this.closed && this.client?.usable === true;
   }
@@ -87,7 +92,7 @@ export class ImapProvider implements MailProvider {
     this.client = client;
     // An unhandled 'error' event would kill the whole watcher; record it and let 'close' end the loop.
     client.on("error", (err: unknown) => {
-      this.lastError = describeImapError(err, this.opts).message;
+      this.lastError = describeImapError(err, this.where).message;
     });
     client.on("close", () => {
       if (this.client !== client) return;
@@ -109,7 +114,7 @@ export class ImapProvider implements MailProvider {
       this.lastActivityAt = new Date();
       this.lastError = null;
     } catch (err) {
-      const mailError = describeImapError(err, this.opts);
+      const mailError = describeImapError(err, this.where);
       this.lastError = mailError.message;
       await this.disconnect();
       throw mailError;
@@ -141,7 +146,7 @@ export class ImapProvider implements MailProvider {
       this.lastActivityAt = new Date();
       return result;
     } catch (err) {
-      const mailError = describeImapError(err, this.opts);
+      const mailError = describeImapError(err, this.where);
       this.lastError = mailError.message;
       throw mailError;
     }
