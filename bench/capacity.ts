@@ -506,6 +506,7 @@ async function main(): Promise<void> {
                 address: `${user.name}@capacity.test`,
                 username: user.name,
                 useSsl: false,
+                tlsMode: "none",
                 authMethod: "password",
                 passwordEncrypted: box.encrypt(user.password),
                 useIdle: true,

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const provider = new ImapProvider({
     host: "127.0.0.1",
     port,
-    secure: false,
+    tlsMode: "none",
     allowInvalidCertificate: true,
     auth: { user: "cmd", pass: "pw-cmd" },
     folder: "INBOX",

@@ -53,7 +53,7 @@ async function watched(): Promise<number[]> {
   const row = await saveMailbox({
     tenantId: tenant.id,
     purpose: "booking",
-    fields: { provider: "imap", access: "imap", host: dovecot.host, port: dovecot.imapPort, address: "w@bench.test", username: "watched", useSsl: false, authMethod: "password", passwordEncrypted: getSecretBox().encrypt("pw"), useIdle: true, folder: "INBOX", enabled: true },
+    fields: { provider: "imap", access: "imap", host: dovecot.host, port: dovecot.imapPort, address: "w@bench.test", username: "watched", useSsl: false, tlsMode: "none", authMethod: "password", passwordEncrypted: getSecretBox().encrypt("pw"), useIdle: true, folder: "INBOX", enabled: true },
   });
   while ((await getMailboxById({ mailboxId: row.id }))?.status !== "connected") await sleep(20);
   const out: number[] = [];

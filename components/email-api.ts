@@ -28,6 +28,8 @@ export type MailboxConfig = {
   address: string | null;
   username: string | null;
   use_ssl: boolean;
+  /** Absent from servers older than TLS modes: derive from use_ssl. */
+  tls_mode?: "implicit" | "starttls" | "none";
   allow_invalid_certificate: boolean;
   auth_method: "password" | "app_password" | "oauth2";
   has_password: boolean;

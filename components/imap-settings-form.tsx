@@ -33,8 +33,14 @@ export type ImapSettingsFormProps = {
   onChooseProvider: (provider: "google" | "microsoft") => void;
 };
 
-function defaultPort(protocol: Protocol, ssl: boolean): number {
-  return DEFAULT_PORTS[protocol][ssl ? "ssl" : "plain"];
+type TlsMode = "implicit" | "starttls" | "none";
+
+function defaultPort(protocol: Protocol, tlsMode: TlsMode): number {
+  return DEFAULT_PORTS[protocol][tlsMode === "implicit" ? "ssl" : "plain"];
+}
+
+function savedTlsMode(config: MailboxConfig | null): TlsMode {
+  return config?.tls_mode ?? (config && !config.use_ssl ? "starttls" : "implicit");
 }
 
 const ALL_DEFAULT_PORTS: ReadonlySet<number> = new Set(
@@ -44,13 +50,13 @@ const ALL_DEFAULT_PORTS: ReadonlySet<number> = new Set(
 function valuesFrom(config: MailboxConfig | null): MailboxSettingsInput {
   const imap = config && config.provider === "imap" ? config : null;
   const protocol: Protocol = imap?.protocol ?? "imap";
-  const useSsl = imap?.use_ssl ?? true;
+  const tlsMode = savedTlsMode(imap);
   return {
     protocol,
     address: imap?.address ?? "",
     host: imap?.host ?? "",
-    port: String(imap?.port ?? defaultPort(protocol, useSsl)),
-    use_ssl: useSsl,
+    port: String(imap?.port ?? defaultPort(protocol, tlsMode)),
+    tls_mode: tlsMode,
     username: imap?.username && imap.username !== imap.address ? imap.username : "",
     password: "",
     auth_method: imap?.auth_method === "app_password" ? "app_password" : "password",
@@ -68,7 +74,29 @@ function requestBody(values: MailboxSettings): Record<string, unknown> {
   const body: Record<string, unknown> = { ...values };
   if (!values.password) delete body.password;
   if (!values.username) delete body.username;
+  // tls_mode says it all; use_ssl is only for older clients.
+  delete body.use_ssl;
   return body;
+}
+
+const sameHost = (a: string, b: string): boolean =>
+  a.trim().toLowerCase().replace(/\.$/, "") === b.trim().toLowerCase().replace(/\.$/, "");
+
+/**
+ * The saved password is only ever sent to the saved server: once host, port, encryption, protocol or
+ * username differ from the saved ones, the server asks for the password again, so the form does too.
+ */
+function connectionChanged(config: MailboxConfig | null, values: Partial<MailboxSettingsInput>): boolean {
+  if (!config || config.provider !== "imap" || !config.has_password) return false;
+  const user = (values.username ?? "").trim() || (values.address ?? "").trim();
+  const savedUser = config.username || config.address || "";
+  return (
+    !sameHost(values.host ?? "", config.host ?? "") ||
+    Number(values.port) !== config.port ||
+    (values.tls_mode ?? "implicit") !== savedTlsMode(config) ||
+    (values.protocol ?? "imap") !== config.protocol ||
+    user !== savedUser
+  );
 }
 
 /**
@@ -123,7 +151,8 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
   }, [watch]);
 
   const protocol = (watch("protocol") ?? "imap") as Protocol;
-  const useSsl = watch("use_ssl") ?? true;
+  const tlsMode = (watch("tls_mode") ?? "implicit") as TlsMode;
+  const passwordAgain = connectionChanged(config, watch());
   const useIdle = watch("use_idle") ?? true;
   const address = watch("address") ?? "";
   const known = wellKnownProviderFor(address);
@@ -145,22 +174,28 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
     if (host === server.host) return;
     setValue("host", server.host, { shouldDirty: true });
     setValue("port", String(server.port), { shouldDirty: true });
-    setValue("use_ssl", true, { shouldDirty: true });
+    setValue("tls_mode", "implicit", { shouldDirty: true });
     if (provider.appPassword) setValue("auth_method", "app_password", { shouldDirty: true });
     setPrefilledFor(provider.name);
   };
 
   /** A port still at a default follows protocol and encryption changes. */
-  const adjustPort = (nextProtocol: Protocol, nextSsl: boolean): void => {
+  const adjustPort = (nextProtocol: Protocol, nextMode: TlsMode): void => {
     const port = Number(getValues("port"));
     if (!getValues("port") || ALL_DEFAULT_PORTS.has(port)) {
-      setValue("port", String(defaultPort(nextProtocol, nextSsl)), { shouldDirty: true });
+      setValue("port", String(defaultPort(nextProtocol, nextMode)), { shouldDirty: true });
     }
   };
 
   const requirePassword = (values: MailboxSettings): boolean => {
-    if (hasPassword || values.password) return true;
-    setError("password", { type: "required", message: en.form.password.required }, { shouldFocus: true });
+    if (values.password) return true;
+    if (hasPassword && !connectionChanged(config, getValues())) return true;
+    const again = hasPassword;
+    setError(
+      "password",
+      { type: again ? "again" : "required", message: again ? en.form.password.requiredAgain : en.form.password.required },
+      { shouldFocus: true },
+    );
     return false;
   };
 
@@ -218,7 +253,9 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
       let first = true;
       for (const [name, msg] of Object.entries(err.fields)) {
         if (name in valuesFrom(null)) {
-          setError(name as FieldName, { type: "server", message: msg }, { shouldFocus: first });
+          // password_required: the connection changed, so the saved password may not be used (translated).
+          const type = name === "password" && err.code === "password_required" ? "again" : "server";
+          setError(name as FieldName, { type, message: msg }, { shouldFocus: first });
           first = false;
         }
       }
@@ -280,7 +317,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
                   className="visually-hidden"
                   {...register("protocol", {
                     onChange: () => {
-                      adjustPort(p, Boolean(getValues("use_ssl")));
+                      adjustPort(p, (getValues("tls_mode") ?? "implicit") as TlsMode);
                       const provider = wellKnownProviderFor(getValues("address") ?? "");
                       const host = (getValues("host") ?? "").trim().toLowerCase();
                       if (provider && (!host || WELL_KNOWN_HOSTS.has(host))) {
@@ -314,16 +351,25 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
           </Field>
         </div>
 
-        <Checkbox id={id("use_ssl")} label={t.form.use_ssl.label}>
-          <input
-            type="checkbox"
-            id={id("use_ssl")}
-            {...register("use_ssl", {
-              onChange: (e: { target: { checked: boolean } }) =>
-                adjustPort((getValues("protocol") ?? "imap") as Protocol, e.target.checked),
+        <Field id={id("tls_mode")} label={t.form.tls_mode.label} hint={t.form.tls_mode.hint} error={message("tls_mode")}>
+          <select
+            className="input"
+            {...a11y("tls_mode", true)}
+            {...register("tls_mode", {
+              onChange: (e: { target: { value: string } }) =>
+                adjustPort((getValues("protocol") ?? "imap") as Protocol, e.target.value as TlsMode),
             })}
-          />
-        </Checkbox>
+          >
+            <option value="implicit">{t.form.tls_mode.implicit}</option>
+            <option value="starttls">{t.form.tls_mode.starttls}</option>
+            <option value="none">{t.form.tls_mode.none}</option>
+          </select>
+        </Field>
+        {tlsMode === "none" ? (
+          <p className="alert alert-error" role="alert" data-testid="plaintext-warning">
+            {t.form.tls_mode.noneWarning}
+          </p>
+        ) : null}
 
         <div className="field-row">
           <Field id={id("username")} label={t.form.username.label} hint={t.form.username.hint} error={message("username")} grow>
@@ -349,7 +395,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
         <Field
           id={id("password")}
           label={t.form.password.label}
-          hint={hasPassword ? t.form.password.statusSaved : t.form.password.statusNotSaved}
+          hint={passwordAgain ? t.form.password.requiredAgain : hasPassword ? t.form.password.statusSaved : t.form.password.statusNotSaved}
           error={message("password")}
         >
           <div className="input-with-button">
@@ -357,7 +403,8 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
               className="input"
               type={showPassword ? "text" : "password"}
               autoComplete="new-password"
-              placeholder={hasPassword ? t.form.password.savedPlaceholder : undefined}
+              placeholder={hasPassword && !passwordAgain ? t.form.password.savedPlaceholder : undefined}
+              aria-required={passwordAgain || !hasPassword}
               {...a11y("password", true)}
               {...register("password")}
             />
@@ -414,7 +461,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
                 type="checkbox"
                 id={id("allow_invalid_certificate")}
                 aria-describedby={`${id("allow_invalid_certificate")}-hint`}
-                disabled={!useSsl}
+                disabled={tlsMode === "none"}
                 {...register("allow_invalid_certificate")}
               />
             </Checkbox>

@@ -242,7 +242,9 @@ function summaryOf(config: MailboxConfig, imapTemplate: string): { address: stri
   if (config.provider === "imap") {
     const protocol = config.protocol === "pop3" ? "POP3" : "IMAP";
     const detail = fmt(imapTemplate, { protocol, host: config.host ?? "?", port: config.port ?? "?" });
-    return { address: config.address ?? config.username ?? "", detail: config.use_ssl ? `${detail} · SSL/TLS` : detail };
+    const mode = config.tls_mode ?? (config.use_ssl ? "implicit" : "starttls");
+    const suffix = { implicit: " · SSL/TLS", starttls: " · STARTTLS", none: "" }[mode];
+    return { address: config.address ?? config.username ?? "", detail: `${detail}${suffix}` };
   }
   return {
     address: config.oauth?.connected_email ?? config.address ?? "",

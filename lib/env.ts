@@ -89,6 +89,10 @@ const schema = z.object({
   EMAIL_BACKOFF_MIN_SECONDS: int(2, 0),
   EMAIL_BACKOFF_MAX_SECONDS: int(30, 1),
   EMAIL_CONNECT_TIMEOUT_SECONDS: int(15, 1),
+  /** Longest protocol line a tenant's mail server may send (a hostile one can send one endless line). */
+  EMAIL_MAX_LINE_BYTES: int(16 * 1024 * 1024, 1024),
+  /** Largest single IMAP response / literal (one message) the watcher accepts from a mail server. */
+  EMAIL_MAX_RESPONSE_BYTES: int(128 * 1024 * 1024, 1024 * 1024),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

@@ -6,6 +6,8 @@ import { parseArgs } from "node:util";
 import { z, ZodError } from "zod";
 import { hashPassword, MAX_PASSWORD_LENGTH } from "@/lib/auth/password";
 import { generateFernetKey } from "@/lib/crypto/fernet";
+import { rotateStoredSecrets } from "@/lib/crypto/key-rotation";
+import { getSecretBox } from "@/lib/crypto/secret-box";
 import { closeDb } from "@/lib/db/client";
 import { createTenantWithAdmin, deactivateTenant, getTenant } from "@/lib/db/queries/tenants";
 import { createUser } from "@/lib/db/queries/users";
@@ -15,7 +17,8 @@ const USAGE = `Usage:
   npm run cli -- tenant create --name NAME --admin-email EMAIL --admin-password PASSWORD
   npm run cli -- user create --tenant ID --email EMAIL --password PASSWORD [--role admin|viewer]
   npm run cli -- tenant deactivate --tenant ID
-  npm run cli -- key generate`;
+  npm run cli -- key generate
+  npm run cli -- key rotate        (re-encrypts every stored secret under the first ENCRYPTION_KEYS key)`;
 
 // A missing option should read "--name: is required", not zod's generic type message.
 const requiredText = (): z.ZodString =>
@@ -94,6 +97,9 @@ async function run(argv: string[]): Promise<unknown> {
     }
     case "key generate":
       return { key: generateFernetKey() };
+    case "key rotate":
+      // Counts only, never a token: safe to paste into a ticket.
+      return rotateStoredSecrets({ box: getSecretBox() });
     default:
       throw usageError(`Unknown command "${command}".`);
   }

@@ -134,7 +134,7 @@ describe("encodeFernetToken / decodeFernetToken", () => {
     assert.throws(() => decodeFernetToken({ keys: [generateFernetKey()], token }), isFernetError);
   });
 
-  it("enforces the ttl inclusively and 60 s of clock skew even without a ttl", () => {
+  it("enforces the ttl inclusively and 60 s of clock skew only with a ttl, as Python does", () => {
     const issued = new Date("2024-01-01T00:00:00Z");
     const token = encodeFernetToken({ key, plaintext: "t", now: issued });
     const at = (seconds: number): Date => new Date(issued.getTime() + seconds * 1000);
@@ -142,7 +142,12 @@ describe("encodeFernetToken / decodeFernetToken", () => {
     assert.throws(() => decodeFernetToken({ keys: [key], token, ttlSeconds: 60, now: at(61) }), /expired/);
     assert.equal(decodeFernetToken({ keys: [key], token, now: at(10_000) }).toString(), "t");
     assert.equal(decodeFernetToken({ keys: [key], token, now: at(-60) }).toString(), "t");
-    assert.throws(() => decodeFernetToken({ keys: [key], token, now: at(-61) }), isFernetError);
+    // A token from a host whose clock runs ahead: accepted without a ttl (Python: Fernet.decrypt(token)).
+    assert.equal(decodeFernetToken({ keys: [key], token, now: at(-61) }).toString(), "t");
+    assert.equal(decodeFernetToken({ keys: [key], token, now: at(-86_400) }).toString(), "t");
+    // With a ttl the skew rule applies: now + 60 < timestamp is refused, exactly 60 s ahead is fine.
+    assert.equal(decodeFernetToken({ keys: [key], token, ttlSeconds: 60, now: at(-60) }).toString(), "t");
+    assert.throws(() => decodeFernetToken({ keys: [key], token, ttlSeconds: 60, now: at(-61) }), /future/);
   });
 
   it("tries every key so rotated keys still decrypt", () => {
@@ -262,10 +267,17 @@ req = json.load(sys.stdin)
 f = Fernet(req["key"].encode())
 if req["op"] == "encrypt":
     sys.stdout.write(f.encrypt(base64.b64decode(req["data"])).decode())
+elif req["op"] == "encrypt_at":
+    sys.stdout.write(f.encrypt_at_time(base64.b64decode(req["data"]), req["time"]).decode())
+elif req["op"] == "decrypt_at":
+    try:
+        sys.stdout.write(base64.b64encode(f.decrypt_at_time(req["data"].encode(), req["ttl"], req["time"])).decode())
+    except Exception as e:
+        sys.stdout.write("!" + type(e).__name__)
 else:
     sys.stdout.write(base64.b64encode(f.decrypt(req["data"].encode())).decode())
 `;
-  const runPython = (request: { op: "encrypt" | "decrypt"; key: string; data: string }): string => {
+  const runPython = (request: { op: "encrypt" | "decrypt" | "encrypt_at" | "decrypt_at"; key: string; data: string; time?: number; ttl?: number }): string => {
     const result = spawnSync(python, ["-c", script], { input: JSON.stringify(request), encoding: "utf8" });
     assert.equal(result.status, 0, `python exited with ${result.status}`);
     return result.stdout;
@@ -288,5 +300,31 @@ else:
       assert.equal(decodeFernetToken({ keys: [key], token: pyToken, ttlSeconds: 60 }).toString("utf8"), text);
       assert.equal(createSecretBox([generateFernetKey(), key]).decrypt(pyToken), text);
     }
+  });
+
+  it("applies the clock-skew rule exactly as Python does (future tokens: fine without a ttl)", (t) => {
+    if (!available) {
+      t.skip("python3-cryptography is not installed at /usr/bin/python3");
+      return;
+    }
+    const key = generateFernetKey();
+    const now = Math.floor(Date.now() / 1000);
+    const b64 = Buffer.from("skew").toString("base64");
+    // Python made this token on a host whose clock runs 10 minutes ahead.
+    const future = runPython({ op: "encrypt_at", key, data: b64, time: now + 600 });
+    assert.equal(decodeFernetToken({ keys: [key], token: future, now: new Date(now * 1000) }).toString(), "skew");
+    assert.equal(Buffer.from(runPython({ op: "decrypt", key, data: future }), "base64").toString(), "skew");
+    for (const ahead of [59, 60, 61, 600]) {
+      const token = encodeFernetToken({ key, plaintext: "skew", now: new Date((now + ahead) * 1000) });
+      const python = runPython({ op: "decrypt_at", key, data: token, ttl: 3600, time: now });
+      let ours: string;
+      try {
+        ours = Buffer.from(decodeFernetToken({ keys: [key], token, ttlSeconds: 3600, now: new Date(now * 1000) })).toString("base64");
+      } catch {
+        ours = "!InvalidToken";
+      }
+      assert.equal(ours, python, `${ahead} s ahead`);
+    }
+    assert.equal(runPython({ op: "decrypt_at", key, data: encodeFernetToken({ key, plaintext: "x", now: new Date((now + 61) * 1000) }), ttl: 3600, time: now }), "!InvalidToken");
   });
 });

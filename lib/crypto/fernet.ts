@@ -122,11 +122,13 @@ export function decodeFernetToken(opts: {
   // Time checks run on authenticated data only, so forged tokens learn nothing about the policy.
   const timestamp = data.readBigUInt64BE(1);
   const now = epochSeconds(opts.now ?? new Date());
-  if (ttlSeconds !== undefined && timestamp + BigInt(ttlSeconds) < now) {
-    throw new FernetError("Fernet token has expired.");
-  }
-  if (timestamp > now + MAX_CLOCK_SKEW_SECONDS) {
-    throw new FernetError("Invalid Fernet token: timestamp is too far in the future.");
+  // Python's cryptography (fernet.py _decrypt_data) checks time only when a ttl is given: expiry
+  // first, then the 60 s skew rule. Without a ttl a token from a host whose clock runs ahead is fine.
+  if (ttlSeconds !== undefined) {
+    if (timestamp + BigInt(ttlSeconds) < now) throw new FernetError("Fernet token has expired.");
+    if (now + MAX_CLOCK_SKEW_SECONDS < timestamp) {
+      throw new FernetError("Invalid Fernet token: timestamp is too far in the future.");
+    }
   }
 
   const iv = data.subarray(9, HEADER_LENGTH);

@@ -23,6 +23,8 @@ export const mailboxPurpose = pgEnum("mailbox_purpose", ["booking", "stopsale"])
 export const mailProvider = pgEnum("mail_provider", ["imap", "google", "microsoft"]);
 export const mailAccess = pgEnum("mail_access", ["imap", "pop3", "gmail_api", "graph_api"]);
 export const authMethod = pgEnum("auth_method", ["password", "app_password", "oauth2"]);
+/** implicit: TLS from the first byte; starttls: upgrade required (fail if not offered); none: plaintext, chosen explicitly. */
+export const mailTlsMode = pgEnum("mail_tls_mode", ["implicit", "starttls", "none"]);
 export const mailboxStatus = pgEnum("mailbox_status", [
   "connecting",
   "connected",
@@ -114,6 +116,8 @@ export const mailboxes = pgTable(
     address: text("address"),
     username: text("username"),
     useSsl: boolean("use_ssl").notNull().default(true),
+    // NULL on rows saved before TLS modes existed: read as use_ssl ? implicit : starttls (tls-mode.ts).
+    tlsMode: mailTlsMode("tls_mode"),
     allowInvalidCertificate: boolean("allow_invalid_certificate").notNull().default(false),
     authMethod: authMethod("auth_method").notNull().default("password"),
     passwordEncrypted: text("password_encrypted"),

@@ -3,10 +3,11 @@ import type { Mailbox } from "../db/schema";
 import { getEnv } from "../env";
 import { createAccessTokenSource } from "../oauth/token-manager";
 import { TokenRenewingProvider } from "../oauth/token-renewing-provider";
-import { assertHostAllowed } from "./host-check";
+import { resolveMailHost } from "./host-check";
 import { ImapProvider, type ImapAuth } from "./imap-provider";
 import { Pop3Provider } from "./pop3-provider";
 import { MailError, type MailProvider } from "./provider";
+import { effectiveTlsMode } from "./tls-mode";
 
 export type AccessTokenSource = (opts?: { forceRefresh?: boolean }) => Promise<string>;
 
@@ -43,7 +44,11 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     return build(mailbox, getAccessToken);
   }
   if (!mailbox.host) throw new MailError("config", "The mailbox has no server host.");
-  await assertHostAllowed(mailbox.host, { allowPrivate: env.MAIL_ALLOW_PRIVATE_HOSTS });
+  // Resolved once here, at every connect: providers get the checked address, and the name only as
+  // the TLS servername, so a rebinding DNS answer cannot redirect the connection (host-check.ts).
+  const resolved = await resolveMailHost(mailbox.host, { allowPrivate: env.MAIL_ALLOW_PRIVATE_HOSTS });
+  const tlsMode = effectiveTlsMode(mailbox);
+  const limits = { maxLineBytes: env.EMAIL_MAX_LINE_BYTES, maxResponseBytes: env.EMAIL_MAX_RESPONSE_BYTES };
   if (mailbox.access === "pop3") {
     // POP3 signs in with a password (USER/PASS); the stored rows remember what was read.
     if (mailbox.authMethod === "oauth2") throw new MailError("config", "POP3 mailboxes sign in with a password, not OAuth.");
@@ -52,8 +57,10 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     return new Pop3Provider({
       mailboxId: mailbox.id,
       host: mailbox.host,
+      address: resolved.address,
+      ...(resolved.servername ? { servername: resolved.servername } : {}),
       port: mailbox.port,
-      secure: mailbox.useSsl,
+      tlsMode,
       allowInvalidCertificate: mailbox.allowInvalidCertificate,
       ...(deps.ca ? { ca: deps.ca } : {}),
       auth,
@@ -62,11 +69,12 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
       connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
     });
   }
-  const host = mailbox.host;
   const imap = (auth: ImapAuth): ImapProvider => new ImapProvider({
-    host,
+    host: resolved.address,
+    ...(resolved.servername ? { servername: resolved.servername } : {}),
     port: mailbox.port,
-    secure: mailbox.useSsl,
+    tlsMode,
+    limits,
     allowInvalidCertificate: mailbox.allowInvalidCertificate,
     ...(deps.ca ? { ca: deps.ca } : {}),
     auth,

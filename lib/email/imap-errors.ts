@@ -51,6 +51,16 @@ export function describeImapError(err: unknown, context: { host: string; port: n
   ) {
     return new MailError("timeout", `The mail server at ${where} did not answer in time.`, { cause: err });
   }
+  if (/STARTTLS/.test(e.message ?? "") && (e as { tlsFailed?: boolean }).tlsFailed) {
+    return new MailError(
+      "tls",
+      `The server at ${where} does not offer STARTTLS, so the password would cross the network unencrypted. Use implicit TLS (usually port 993/995), or choose "no encryption" only if you accept that.`,
+      { cause: err },
+    );
+  }
+  if (code === "LineTooLarge" || code === "ResponseTooLarge" || code === "LiteralTooLarge" || code === "TooManyTokens") {
+    return new MailError("protocol", `The mail server at ${where} sent a response larger than allowed.`, { cause: err });
+  }
   if (TLS_CODES.has(code) || /certificate|ssl|tls/i.test(e.message ?? "")) {
     return new MailError(
       "tls",

@@ -1,16 +1,22 @@
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
 import type { MailAccess } from "../db/schema";
 import { describeImapError } from "./imap-errors";
+import { imapTlsSwitches, type TlsMode } from "./tls-mode";
 import { planUnreadFetch, selectNewUnread } from "./imap-unread-plan";
 import { MailError, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type ImapAuth = { user: string; pass: string } | { user: string; accessToken: string };
 
 export type ImapProviderOptions = {
+  /** The address to connect to (resolveMailHost's checked address, never a name to look up again). */
   host: string;
+  /** TLS SNI and certificate name when `host` is an address. */
+  servername?: string;
   port: number;
-  /** true: implicit TLS (993); false: STARTTLS when offered. */
-  secure: boolean;
+  /** implicit TLS (993), STARTTLS required, or plaintext (only when chosen). */
+  tlsMode: TlsMode;
+  /** Longest line and largest response the server may send (EMAIL_MAX_LINE_BYTES / EMAIL_MAX_RESPONSE_BYTES). */
+  limits?: { maxLineBytes: number; maxResponseBytes: number };
   allowInvalidCertificate: boolean;
   /** PEM trust anchors added to the system's, for private CAs. */
   ca?: string;
@@ -47,6 +53,11 @@ export class ImapProvider implements MailProvider {
 
   constructor(private readonly opts: ImapProviderOptions) {}
 
+  /** Errors name the server as the admin typed it, not the address we connected to. */
+  private get where(): { host: string; port: number; folder: string } {
+    return { host: this.opts.servername ?? this.opts.host, port: this.opts.port, folder: this.opts.folder };
+  }
+
   get isConnected(): boolean {
     return !this.closed && this.client?.usable === true;
   }
@@ -55,8 +66,16 @@ export class ImapProvider implements MailProvider {
     await this.disconnect();
     const options: ImapFlowOptions = {
       host: this.opts.host,
+      ...(this.opts.servername ? { servername: this.opts.servername } : {}),
       port: this.opts.port,
-      secure: this.opts.secure,
+      ...imapTlsSwitches(this.opts.tlsMode),
+      ...(this.opts.limits
+        ? {
+            maxLineLength: this.opts.limits.maxLineBytes,
+            maxLiteralSize: this.opts.limits.maxResponseBytes,
+            maxResponseSize: this.opts.limits.maxResponseBytes + this.opts.limits.maxLineBytes,
+          }
+        : {}),
       auth: this.opts.auth,
       logger: false,
       disableAutoIdle: true,
@@ -73,7 +92,7 @@ export class ImapProvider implements MailProvider {
     this.client = client;
     // An unhandled 'error' event would kill the whole watcher; record it and let 'close' end the loop.
     client.on("error", (err: unknown) => {
-      this.lastError = describeImapError(err, this.opts).message;
+      this.lastError = describeImapError(err, this.where).message;
     });
     client.on("close", () => {
       if (this.client !== client) return;
@@ -95,7 +114,7 @@ export class ImapProvider implements MailProvider {
       this.lastActivityAt = new Date();
       this.lastError = null;
     } catch (err) {
-      const mailError = describeImapError(err, this.opts);
+      const mailError = describeImapError(err, this.where);
       this.lastError = mailError.message;
       await this.disconnect();
       throw mailError;
@@ -127,7 +146,7 @@ export class ImapProvider implements MailProvider {
       this.lastActivityAt = new Date();
       return result;
     } catch (err) {
-      const mailError = describeImapError(err, this.opts);
+      const mailError = describeImapError(err, this.where);
       this.lastError = mailError.message;
       throw mailError;
     }

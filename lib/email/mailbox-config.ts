@@ -1,5 +1,6 @@
 import type { Mailbox } from "../db/schema";
 import type { EmailType } from "./email-type";
+import { effectiveTlsMode, type TlsMode } from "./tls-mode";
 
 /** API.md MailboxConfig: everything an admin may see about a mailbox, and never a secret. */
 export type MailboxConfig = {
@@ -11,7 +12,9 @@ export type MailboxConfig = {
   port: number;
   address: string | null;
   username: string | null;
+  /** true exactly when tls_mode is "implicit" (kept for older clients). */
   use_ssl: boolean;
+  tls_mode: TlsMode;
   allow_invalid_certificate: boolean;
   auth_method: Mailbox["authMethod"];
   has_password: boolean;
@@ -45,7 +48,8 @@ export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxCon
     port: row.port,
     address: row.address,
     username: row.username,
-    use_ssl: row.useSsl,
+    use_ssl: effectiveTlsMode(row) === "implicit",
+    tls_mode: effectiveTlsMode(row),
     allow_invalid_certificate: row.allowInvalidCertificate,
     auth_method: row.authMethod,
     has_password: Boolean(row.passwordEncrypted),

@@ -7,6 +7,7 @@ import { AppError } from "../errors";
 import type { EmailType } from "./email-type";
 import { assertHostAllowed } from "./host-check";
 import { toMailboxConfig, type MailboxConfig } from "./mailbox-config";
+import { effectiveTlsMode, tlsModeFromInput, type TlsMode } from "./tls-mode";
 import { MailError } from "./provider";
 import type { MailboxSettings, MailboxTestInput } from "./settings-schema";
 import { testImapConnection, type ConnectionTestResult, type ConnectionTestTarget } from "./test-connection";
@@ -39,6 +40,36 @@ async function checkHost(host: string): Promise<void> {
   }
 }
 
+const PASSWORD_AGAIN = "The server, port, encryption or username changed: enter the mailbox password again.";
+
+/** What decides where the saved password is sent; changing any of it must not reuse the password. */
+type ConnectionIdentity = { protocol: "imap" | "pop3"; host: string; port: number; tlsMode: TlsMode; user: string };
+
+const normalizeHost = (host: string): string => host.trim().toLowerCase().replace(/\.$/, "").replace(/^\[|\]$/g, "");
+
+function savedIdentity(row: Mailbox): ConnectionIdentity | null {
+  if (!row.host) return null;
+  return {
+    protocol: row.access === "pop3" ? "pop3" : "imap",
+    host: normalizeHost(row.host),
+    port: row.port,
+    tlsMode: effectiveTlsMode(row),
+    user: row.username || row.address || "",
+  };
+}
+
+function sameIdentity(a: ConnectionIdentity, b: ConnectionIdentity): boolean {
+  return a.protocol === b.protocol && a.host === b.host && a.port === b.port && a.tlsMode === b.tlsMode && a.user === b.user;
+}
+
+/** An explicit tls_mode that contradicts use_ssl is a client bug, not something to guess about. */
+function resolveTlsMode(input: { tls_mode?: TlsMode | undefined; use_ssl?: boolean | undefined }): TlsMode | undefined {
+  if (input.tls_mode && input.use_ssl !== undefined && input.use_ssl !== (input.tls_mode === "implicit")) {
+    throw fieldError("use_ssl", "use_ssl contradicts tls_mode; send tls_mode only.");
+  }
+  return tlsModeFromInput(input);
+}
+
 /**
  * PUT settings: validates what the schema cannot (a password must exist somewhere, OAuth only
  * when connected, host policy), encrypts the password and tells the watcher in the same transaction.
@@ -61,6 +92,20 @@ export async function saveMailboxSettings({
   } else if (!newPassword && !existing?.passwordEncrypted) {
     throw fieldError("password", "Enter the mailbox password (or an app password).");
   }
+  const tlsMode = resolveTlsMode(input) ?? "implicit";
+  if (input.auth_method !== "oauth2" && !newPassword && existing) {
+    // The stored password may only go where it went before: otherwise anyone with an admin
+    // session could point the mailbox at a listener of theirs and read it (issue 14 §3).
+    const before = savedIdentity(existing);
+    const after: ConnectionIdentity = {
+      protocol: input.protocol,
+      host: normalizeHost(input.host),
+      port: input.port,
+      tlsMode,
+      user: input.username || input.address,
+    };
+    if (!before || !sameIdentity(before, after)) throw fieldError("password", PASSWORD_AGAIN, "password_required");
+  }
   await checkHost(input.host);
   const keepsOAuth = input.auth_method === "oauth2" && existing;
   const row = await saveMailbox({
@@ -73,7 +118,8 @@ export async function saveMailboxSettings({
       port: input.port,
       address: input.address,
       username: input.username || null,
-      useSsl: input.use_ssl,
+      useSsl: tlsMode === "implicit",
+      tlsMode,
       allowInvalidCertificate: input.allow_invalid_certificate,
       authMethod: input.auth_method,
       ...(newPassword ? { passwordEncrypted: getSecretBox().encrypt(newPassword) } : {}),
@@ -98,15 +144,23 @@ function buildTestTarget(input: MailboxTestInput, saved: Mailbox | null): Connec
   const user = input.username || (input.username === undefined ? saved?.username : null) || address;
   if (!host) throw fieldError("host", "Enter the mail server's host name.");
   if (!user) throw fieldError("username", "Enter the username or the email address.");
-  let pass = input.password || undefined;
-  if (!pass && saved?.passwordEncrypted) pass = getSecretBox().decrypt(saved.passwordEncrypted);
-  if (!pass) throw fieldError("password", "Enter the mailbox password (or an app password).");
   const protocol = input.protocol ?? (saved?.access === "pop3" ? "pop3" : "imap");
+  const port = input.port ?? saved?.port ?? (protocol === "pop3" ? 995 : 993);
+  const tlsMode = resolveTlsMode(input) ?? (saved ? effectiveTlsMode(saved) : "implicit");
+  let pass = input.password || undefined;
+  if (!pass && saved?.passwordEncrypted) {
+    // Unsaved connection details never get the stored secret: it is only ever sent where it was saved for.
+    const before = savedIdentity(saved);
+    const target: ConnectionIdentity = { protocol, host: normalizeHost(host), port, tlsMode, user };
+    if (!before || !sameIdentity(before, target)) throw fieldError("password", PASSWORD_AGAIN, "password_required");
+    pass = getSecretBox().decrypt(saved.passwordEncrypted);
+  }
+  if (!pass) throw fieldError("password", "Enter the mailbox password (or an app password).");
   return {
     protocol,
     host,
-    port: input.port ?? saved?.port ?? (protocol === "pop3" ? 995 : 993),
-    useSsl: input.use_ssl ?? saved?.useSsl ?? true,
+    port,
+    tlsMode,
     allowInvalidCertificate: input.allow_invalid_certificate ?? saved?.allowInvalidCertificate ?? false,
     folder: input.folder ?? saved?.folder ?? "INBOX",
     auth: { user, pass },

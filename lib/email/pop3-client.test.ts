@@ -448,12 +448,15 @@ describe("Pop3Client against a fake server", () => {
     await server.close();
   });
 
-  it("upgrades only when STLS is offered, and fails cleanly if the upgrade breaks", async () => {
+  it("requires STLS in starttls mode (never USER/PASS in clear), and fails cleanly if the upgrade breaks", async () => {
+    // A server (or a man in the middle stripping the offer) without STLS: refused before any login.
     const plain = await fakeServer("+OK ready\r\n", goodServer());
-    const client = await Pop3Client.connect(options(plain.port, { tls: "starttls" }));
-    assert.equal(client.secure, false);
+    await rejectsWith(Pop3Client.connect(options(plain.port, { tls: "starttls" })), "tls", /does not offer STARTTLS/);
     assert.deepEqual(plain.commands, ["CAPA"]);
-    client.close();
+    // Plaintext only when chosen explicitly.
+    const chosen = await Pop3Client.connect(options(plain.port, { tls: "none" }));
+    assert.equal(chosen.secure, false);
+    chosen.close();
     await plain.close();
     // Offered, accepted, then plaintext garbage instead of a handshake.
     const broken = await fakeServer("+OK ready\r\n", (cmd, socket) => {

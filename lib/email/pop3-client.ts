@@ -311,9 +311,18 @@ export function loginError(reply: Pop3Status, where: Where, loginDelay: number |
 // ---------------------------------------------------------------------------------------------
 
 export type Pop3ClientOptions = {
+  /** The host as configured: named in errors, and the TLS name unless `servername` says otherwise. */
   host: string;
+  /** The checked address to connect to (resolveMailHost); without it `host` is connected to. */
+  address?: string;
+  /** TLS SNI and certificate name when connecting by address. */
+  servername?: string;
   port: number;
-  /** "implicit": TLS from the first byte (995). "starttls": upgrade with STLS when CAPA offers it. "none": plaintext. */
+  /**
+   * "implicit": TLS from the first byte (995). "starttls": STLS required; a server that does not
+   * offer it fails the connection (a man in the middle can strip the offer). "none": plaintext,
+   * only when the admin chose it.
+   */
   tls: "implicit" | "starttls" | "none";
   tlsOptions?: { rejectUnauthorized?: boolean; ca?: string };
   /** TCP connect, TLS, greeting, CAPA and the STLS upgrade together. */
@@ -394,9 +403,10 @@ export class Pop3Client {
     try {
       const tlsOptions = this.tlsConnectOptions();
       const implicit = this.opts.tls === "implicit";
+      const host = this.opts.address ?? this.opts.host;
       const socket = implicit
-        ? tls.connect({ host: this.opts.host, port: this.opts.port, ...tlsOptions })
-        : net.connect({ host: this.opts.host, port: this.opts.port });
+        ? tls.connect({ host, port: this.opts.port, ...tlsOptions })
+        : net.connect({ host, port: this.opts.port });
       this.attach(socket);
       // Expect the greeting before the socket can deliver it: it may arrive in the same tick as the handshake.
       const greetingReply = this.exchange(null, "single", this.opts.connectTimeoutMs);
@@ -412,7 +422,15 @@ export class Pop3Client {
       this.greeting = greeting.text;
       this.apopTimestamp = parseApopTimestamp(greeting.text);
       this.capabilities = await this.capa();
-      if (this.opts.tls === "starttls" && hasCapability(this.capabilities, "STLS")) {
+      if (this.opts.tls === "starttls") {
+        // Required, never opportunistic: the capability list arrived in clear, so its lack of STLS
+        // may be an attacker's doing, and USER/PASS must not follow in clear.
+        if (!hasCapability(this.capabilities, "STLS")) {
+          throw new MailError(
+            "tls",
+            `The server at ${at(this.where)} does not offer STARTTLS (STLS), so the password would cross the network unencrypted. Use implicit TLS (usually port 995), or choose "no encryption" only if you accept that.`,
+          );
+        }
         await this.startTls(tlsOptions);
         // RFC 2595 §4: capabilities learnt before the upgrade must be forgotten.
         this.capabilities = await this.capa();
@@ -427,7 +445,13 @@ export class Pop3Client {
       rejectUnauthorized: this.opts.tlsOptions?.rejectUnauthorized ?? true,
       ...(this.opts.tlsOptions?.ca ? { ca: [...tls.rootCertificates, this.opts.tlsOptions.ca] } : {}),
       // SNI must be a host name (RFC 6066); for an IP the certificate is checked against IP SANs.
-      ...(net.isIP(this.opts.host) ? {} : { servername: this.opts.host }),
+      // Node checks the certificate against `servername` when given, so connecting by address
+      // still verifies the name the admin typed.
+      ...(this.opts.servername
+        ? { servername: this.opts.servername }
+        : net.isIP(this.opts.host.replace(/^\[|\]$/g, ""))
+          ? {}
+          : { servername: this.opts.host }),
     };
   }
 
@@ -570,6 +594,10 @@ export class Pop3Client {
   async login(user: string, pass: string, method: "user" | "apop" = "user"): Promise<void> {
     this.checkArgument(user, "username");
     this.checkArgument(pass, "password");
+    // Second line of defence behind open(): credentials go in clear only when the admin chose "none".
+    if (!this.secure && this.opts.tls !== "none") {
+      throw new MailError("tls", `The connection to ${at(this.where)} is not encrypted; the password was not sent.`);
+    }
     const delay = loginDelaySeconds(this.capabilities);
     if (method === "apop") {
       if (!this.apopTimestamp) throw new MailError("config", `The server at ${at(this.where)} does not offer APOP.`);

@@ -1,15 +1,21 @@
 import { listStoredProviderIds } from "../db/queries/pop3";
 import type { MailAccess } from "../db/schema";
-import { describePop3Error, Pop3Client, type Pop3ClientOptions, type UidlEntry } from "./pop3-client";
+import { describePop3Error, Pop3Client, type Pop3ClientOptions, type Pop3Limits, type UidlEntry } from "./pop3-client";
+import type { TlsMode } from "./tls-mode";
 import { MailError, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type Pop3ProviderOptions = {
   /** Stored rows of this mailbox are what POP3 "read" means. */
   mailboxId: string;
   host: string;
+  /** The checked address to connect to (resolveMailHost), and the TLS name to verify. */
+  address?: string;
+  servername?: string;
   port: number;
-  /** true: implicit TLS (995); false: STLS when the server offers it. */
-  secure: boolean;
+  /** implicit TLS (995), STLS required, or plaintext (only when chosen). */
+  tlsMode: TlsMode;
+  /** Line and listing limits (defaults: pop3-client DEFAULT_POP3_LIMITS). */
+  limits?: Partial<Pop3Limits>;
   allowInvalidCertificate: boolean;
   /** PEM trust anchors added to the system's, for private CAs. */
   ca?: string;
@@ -102,8 +108,11 @@ export class Pop3Provider implements MailProvider {
   private clientOptions(): Pop3ClientOptions {
     return {
       host: this.opts.host,
+      ...(this.opts.address ? { address: this.opts.address } : {}),
+      ...(this.opts.servername ? { servername: this.opts.servername } : {}),
       port: this.opts.port,
-      tls: this.opts.secure ? "implicit" : "starttls",
+      tls: this.opts.tlsMode,
+      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       tlsOptions: {
         rejectUnauthorized: !this.opts.allowInvalidCertificate,
         ...(this.opts.ca ? { ca: this.opts.ca } : {}),
@@ -264,8 +273,11 @@ export async function probePop3Mailbox(
   try {
     client = await Pop3Client.connect({
       host: opts.host,
+      ...(opts.address ? { address: opts.address } : {}),
+      ...(opts.servername ? { servername: opts.servername } : {}),
       port: opts.port,
-      tls: opts.secure ? "implicit" : "starttls",
+      tls: opts.tlsMode,
+      ...(opts.limits ? { limits: opts.limits } : {}),
       tlsOptions: { rejectUnauthorized: !opts.allowInvalidCertificate, ...(opts.ca ? { ca: opts.ca } : {}) },
       connectTimeoutMs: opts.connectTimeoutMs,
       idleTimeoutMs: opts.commandTimeoutMs ?? opts.connectTimeoutMs,

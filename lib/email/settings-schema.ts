@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TLS_MODES } from "./tls-mode";
 
 /** Default ports per protocol and TLS mode, used by the form and when a client omits the port. */
 export const DEFAULT_PORTS = {
@@ -15,7 +16,8 @@ const hostname = z
 
 /**
  * PUT /api/tenant/email/settings/{email_type} and the settings form share this schema.
- * An omitted (or empty) password keeps the stored one.
+ * An omitted (or empty) password keeps the stored one, unless host, port, TLS mode, protocol or
+ * username change: then the password must be sent again (mailbox-settings.ts).
  */
 export const mailboxSettingsSchema = z
   .object({
@@ -25,7 +27,10 @@ export const mailboxSettingsSchema = z
     address: z.string().trim().max(254).pipe(z.email("Enter a valid email address.")),
     username: z.string().trim().max(254, "The username is too long.").optional(),
     password: z.string().max(1024, "The password is too long.").optional(),
-    use_ssl: z.boolean().default(true),
+    /** implicit | starttls (required) | none (plaintext). Wins over use_ssl, which older clients send. */
+    tls_mode: z.enum(TLS_MODES, "Choose implicit, starttls or none.").optional(),
+    /** Kept for compatibility: true = implicit TLS, false = STARTTLS (required). Used only without tls_mode. */
+    use_ssl: z.boolean().optional(),
     allow_invalid_certificate: z.boolean().default(false),
     auth_method: z.enum(["password", "app_password", "oauth2"]).default("password"),
     use_idle: z.boolean().default(true),

@@ -1,14 +1,15 @@
 import { ImapFlow } from "imapflow";
 import { getEnv } from "../env";
-import { assertHostAllowed } from "./host-check";
+import { resolveMailHost } from "./host-check";
 import { describeImapError } from "./imap-errors";
 import { MailError, type MailErrorCode } from "./provider";
+import { imapTlsSwitches, type TlsMode } from "./tls-mode";
 
 export type ConnectionTestTarget = {
   protocol: "imap" | "pop3";
   host: string;
   port: number;
-  useSsl: boolean;
+  tlsMode: TlsMode;
   allowInvalidCertificate: boolean;
   folder: string;
   auth: { user: string; pass: string } | { user: string; accessToken: string };
@@ -18,25 +19,38 @@ export type ConnectionTestResult =
   | { ok: true; folder: string; exists: number; unseen: number }
   | { ok: false; error: { code: MailErrorCode; message: string } };
 
+/**
+ * The Test button talks to a server the tenant chose, from the web process: everything it reads is
+ * small (greeting, CAPABILITY, LOGIN, STATUS), so its limits are far below the watcher's. A server
+ * sending one endless line is cut off after 64 KiB instead of growing the web process by a GiB.
+ */
+export const TEST_CONNECTION_LIMITS = { maxLineBytes: 64 * 1024, maxResponseBytes: 4 * 1024 * 1024 } as const;
+
 /** Logs in, opens the folder and counts messages: the "Test connection" button's answer. */
 export async function testImapConnection(target: ConnectionTestTarget): Promise<ConnectionTestResult> {
   const env = getEnv();
   const context = { host: target.host, port: target.port, folder: target.folder };
-  const client = new ImapFlow({
-    host: target.host,
-    port: target.port,
-    secure: target.useSsl,
-    auth: target.auth,
-    logger: false,
-    disableAutoIdle: true,
-    connectionTimeout: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
-    greetingTimeout: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
-    socketTimeout: 30_000,
-    tls: { rejectUnauthorized: !target.allowInvalidCertificate },
-  });
-  client.on("error", () => {});
+  let client: ImapFlow | null = null;
   try {
-    await assertHostAllowed(target.host, { allowPrivate: env.MAIL_ALLOW_PRIVATE_HOSTS });
+    // Resolved once and connected by address: see resolveMailHost (DNS rebinding).
+    const resolved = await resolveMailHost(target.host, { allowPrivate: env.MAIL_ALLOW_PRIVATE_HOSTS });
+    client = new ImapFlow({
+      host: resolved.address,
+      ...(resolved.servername ? { servername: resolved.servername } : {}),
+      port: target.port,
+      ...imapTlsSwitches(target.tlsMode),
+      auth: target.auth,
+      logger: false,
+      disableAutoIdle: true,
+      connectionTimeout: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+      greetingTimeout: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+      socketTimeout: 30_000,
+      maxLineLength: TEST_CONNECTION_LIMITS.maxLineBytes,
+      maxLiteralSize: TEST_CONNECTION_LIMITS.maxLineBytes,
+      maxResponseSize: TEST_CONNECTION_LIMITS.maxResponseBytes,
+      tls: { rejectUnauthorized: !target.allowInvalidCertificate },
+    });
+    client.on("error", () => {});
     await client.connect();
     const status = await client.status(target.folder, { messages: true, unseen: true });
     if (!status) throw new MailError("folder_missing", `The folder "${target.folder}" does not exist in this mailbox.`);
@@ -45,7 +59,9 @@ export async function testImapConnection(target: ConnectionTestTarget): Promise<
     const mailError = err instanceof MailError ? err : describeImapError(err, context);
     return { ok: false, error: { code: mailError.code, message: mailError.message } };
   } finally {
-    await client.logout().catch(() => {});
-    client.close();
+    if (client) {
+      await client.logout().catch(() => {});
+      client.close();
+    }
   }
 }

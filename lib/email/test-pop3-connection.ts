@@ -1,8 +1,8 @@
 import { getEnv } from "../env";
-import { assertHostAllowed } from "./host-check";
+import { resolveMailHost } from "./host-check";
 import { probePop3Mailbox } from "./pop3-provider";
 import { MailError } from "./provider";
-import type { ConnectionTestResult, ConnectionTestTarget } from "./test-connection";
+import { TEST_CONNECTION_LIMITS, type ConnectionTestResult, type ConnectionTestTarget } from "./test-connection";
 
 /**
  * Logs in over POP3 and lists the maildrop. POP3 has no read flags, so every message on the server
@@ -14,14 +14,18 @@ export async function testPop3Connection(target: ConnectionTestTarget): Promise<
     return { ok: false, error: { code: "config", message: "POP3 mailboxes sign in with a password, not OAuth." } };
   }
   try {
-    await assertHostAllowed(target.host, { allowPrivate: env.MAIL_ALLOW_PRIVATE_HOSTS });
+    const resolved = await resolveMailHost(target.host, { allowPrivate: env.MAIL_ALLOW_PRIVATE_HOSTS });
     const { messages } = await probePop3Mailbox({
       host: target.host,
+      address: resolved.address,
+      ...(resolved.servername ? { servername: resolved.servername } : {}),
       port: target.port,
-      secure: target.useSsl,
+      tlsMode: target.tlsMode,
       allowInvalidCertificate: target.allowInvalidCertificate,
       auth: target.auth,
       connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+      // The probe reads the greeting, CAPA, login replies and STAT: nothing near a listing's size.
+      limits: { maxLineBytes: 8192, maxListingBytes: TEST_CONNECTION_LIMITS.maxResponseBytes, maxMessageBytes: TEST_CONNECTION_LIMITS.maxResponseBytes },
     });
     return { ok: true, folder: "INBOX", exists: messages, unseen: messages };
   } catch (err) {

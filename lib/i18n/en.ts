@@ -74,6 +74,15 @@ export const en = {
     host: { label: "Mail server", hint: "For example imap.yourdomain.com" },
     port: { label: "Port" },
     use_ssl: { label: "Encrypted connection (SSL/TLS)" },
+    tls_mode: {
+      label: "Encryption",
+      implicit: "SSL/TLS (recommended)",
+      starttls: "STARTTLS",
+      none: "None (not encrypted)",
+      hint: "SSL/TLS is usually port 993 (IMAP) or 995 (POP3); STARTTLS port 143 or 110. With STARTTLS the connection fails if the server does not offer it.",
+      noneWarning:
+        "Without encryption, the password and every message cross the network in plain text: anyone on the way can read them. Choose this only for a server on your own private network.",
+    },
     username: { label: "Username", hint: "Leave empty if it is the email address." },
     password: {
       label: "Password",
@@ -81,6 +90,7 @@ export const en = {
       statusSaved: "A password is saved. Leave the field empty to keep it.",
       statusNotSaved: "No password saved yet.",
       required: "Enter the mailbox password.",
+      requiredAgain: "You changed the server, port, encryption or username: enter the password again. The saved password is only used for the saved server.",
       show: "Show password",
       hide: "Hide password",
     },
@@ -118,6 +128,7 @@ export const en = {
   },
   /** Field errors by "field.issue_code"; a missing key shows the schema's (English) message. */
   fieldErrors: {
+    "password.again": "You changed the server, port, encryption or username: enter the password again.",
     "port.invalid_type": "Enter the port as a whole number, for example 993.",
     "poll_interval_seconds.invalid_type": "Enter a whole number of seconds.",
   } as Record<string, string>,

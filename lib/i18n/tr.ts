@@ -73,6 +73,15 @@ export const tr: Dictionary = {
     host: { label: "Posta sunucusu", hint: "Örneğin imap.alanadiniz.com" },
     port: { label: "Port" },
     use_ssl: { label: "Şifreli bağlantı (SSL/TLS)" },
+    tls_mode: {
+      label: "Şifreleme",
+      implicit: "SSL/TLS (önerilen)",
+      starttls: "STARTTLS",
+      none: "Yok (şifresiz)",
+      hint: "SSL/TLS genellikle 993 (IMAP) veya 995 (POP3) portudur; STARTTLS 143 veya 110. STARTTLS seçiliyken sunucu bunu sunmazsa bağlantı kurulmaz.",
+      noneWarning:
+        "Şifreleme olmadan parola ve tüm iletiler ağda düz metin olarak iletilir: yol üzerindeki herkes okuyabilir. Bunu yalnızca kendi özel ağınızdaki bir sunucu için seçin.",
+    },
     username: { label: "Kullanıcı adı", hint: "E-posta adresiyle aynıysa boş bırakın." },
     password: {
       label: "Parola",
@@ -80,6 +89,7 @@ export const tr: Dictionary = {
       statusSaved: "Kayıtlı bir parola var. Korumak için alanı boş bırakın.",
       statusNotSaved: "Henüz kayıtlı parola yok.",
       required: "Posta kutusunun parolasını girin.",
+      requiredAgain: "Sunucuyu, portu, şifrelemeyi veya kullanıcı adını değiştirdiniz: parolayı yeniden girin. Kayıtlı parola yalnızca kayıtlı sunucu için kullanılır.",
       show: "Parolayı göster",
       hide: "Parolayı gizle",
     },
@@ -127,6 +137,8 @@ export const tr: Dictionary = {
     "username.too_big": "Kullanıcı adı çok uzun.",
     "password.too_big": "Parola çok uzun.",
     "password.required": "Posta kutusunun parolasını girin.",
+    "password.again": "Sunucuyu, portu, şifrelemeyi veya kullanıcı adını değiştirdiniz: parolayı yeniden girin.",
+    "tls_mode.invalid_value": "Bir şifreleme türü seçin.",
     "folder.too_small": "Bir klasör adı girin, örneğin INBOX.",
     "folder.too_big": "Klasör adı çok uzun.",
     "poll_interval_seconds.too_small": "En sık 10 saniyede bir kontrol edilebilir.",

@@ -116,7 +116,7 @@ describe("settings page screenshots", { skip }, () => {
       });
       assert.equal(res.status(), 200, await res.text());
     };
-    const common = { host: dovecot.host, port: dovecot.imapPort, use_ssl: false, auth_method: "password", use_idle: true, folder: "INBOX" };
+    const common = { host: dovecot.host, port: dovecot.imapPort, tls_mode: "none", auth_method: "password", use_idle: true, folder: "INBOX" };
     await put("booking", { ...common, address: "booking@grandhotel.test", username: "booking", password: "booking-secret" });
     await put("stopsale", { ...common, address: "stopsale@grandhotel.test", username: "stopsale", password: "not-the-password" });
 

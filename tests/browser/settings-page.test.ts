@@ -140,7 +140,7 @@ describe("email settings page in a browser", { skip }, () => {
 
     // Defaults: IMAP on 993 with SSL, INBOX, IDLE.
     assert.equal(await port.inputValue(), "993");
-    assert.equal(await card.getByLabel("Encrypted connection (SSL/TLS)").isChecked(), true);
+    assert.equal(await card.getByLabel("Encryption", { exact: true }).inputValue(), "implicit");
     assert.equal(await card.getByLabel("Folder", { exact: true }).inputValue(), "INBOX");
     assert.equal(await card.getByLabel("Instant delivery (IMAP IDLE)").isChecked(), true);
 
@@ -163,8 +163,11 @@ describe("email settings page in a browser", { skip }, () => {
   test("a wrong password gives a clear reason; the right one tests ok and saves", async () => {
     await card.getByLabel("Email address").fill(`${MAIL_USER}@hotel.test`);
     await card.getByLabel("Mail server", { exact: true }).fill(dovecot.host);
-    await card.getByLabel("Encrypted connection (SSL/TLS)").uncheck();
-    assert.equal(await card.getByLabel("Port", { exact: true }).inputValue(), "143", "the port follows SSL off");
+    await card.getByLabel("Encryption", { exact: true }).selectOption("starttls");
+    assert.equal(await card.getByLabel("Port", { exact: true }).inputValue(), "143", "the port follows STARTTLS");
+    // The test Dovecot speaks plaintext only: that has to be chosen, and the form says what it means.
+    await card.getByLabel("Encryption", { exact: true }).selectOption("none");
+    assert.match(await card.getByTestId("plaintext-warning").innerText(), /password and every message cross the network in plain text/);
     await card.getByLabel("Port", { exact: true }).fill(String(dovecot.imapPort));
     await card.getByLabel("Username").fill(MAIL_USER);
     await card.getByLabel("Password", { exact: true }).fill("wrong-password");
@@ -193,6 +196,17 @@ describe("email settings page in a browser", { skip }, () => {
     await card.getByRole("button", { name: "Change settings" }).click();
     assert.equal(await card.getByLabel("Password", { exact: true }).inputValue(), "");
     assert.equal(await card.getByLabel("Password", { exact: true }).getAttribute("placeholder"), "•••• saved — leave empty to keep");
+    await card.getByText("A password is saved.").waitFor();
+    // Pointing the saved mailbox elsewhere asks for the password again (issue 14 §3).
+    const portField = card.getByLabel("Port", { exact: true });
+    await portField.fill("10993");
+    await card.getByText("You changed the server, port, encryption or username: enter the password again.", { exact: false }).first().waitFor();
+    assert.equal(await card.getByLabel("Password", { exact: true }).getAttribute("aria-required"), "true");
+    const blocked = page.waitForResponse((r) => r.url().includes("/api/tenant/email/settings/booking") && r.request().method() !== "GET", { timeout: 1500 }).catch(() => null);
+    await card.getByRole("button", { name: "Save" }).click();
+    assert.equal(await card.getByLabel("Password", { exact: true }).getAttribute("aria-invalid"), "true");
+    assert.equal(await blocked, null, "nothing is sent without the password");
+    await portField.fill(String(dovecot.imapPort));
     await card.getByText("A password is saved.").waitFor();
     await card.getByRole("button", { name: "Hide settings" }).click();
 

@@ -43,6 +43,8 @@ export interface StartDovecotOptions {
   oauth2IntrospectionUrl?: string;
   /** Raise process/client/connection limits (and inotify limits) for capacity tests. */
   tuneForManyClients?: boolean;
+  /** Listen on [::1] too (same ports), for IPv6-literal tests. */
+  ipv6Loopback?: boolean;
 }
 
 export interface MessageSummary {
@@ -208,7 +210,7 @@ function buildConfig(layout: Layout, ports: Ports, opts: StartDovecotOptions, in
     `instance_name = ${instanceName}`,
     `log_path = ${layout.logPath}`,
     "protocols = imap pop3",
-    `listen = ${HOST}`,
+    `listen = ${HOST}${opts.ipv6Loopback ? ", ::1" : ""}`,
     // Tests log in with plain passwords over cleartext connections.
     "disable_plaintext_auth = no",
     // Default is 2 s per failed login, which makes negative tests slow.

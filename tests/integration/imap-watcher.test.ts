@@ -33,6 +33,7 @@ async function configure(tenantId: string, purpose: Purpose, user: string, passw
       address: `${user}@hotel.test`,
       username: user,
       useSsl: false,
+      tlsMode: "none",
       authMethod: "password",
       passwordEncrypted: getSecretBox().encrypt(password),
       useIdle: true,

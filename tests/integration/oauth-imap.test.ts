@@ -65,7 +65,7 @@ async function connectOverImap(email: string): Promise<{ tenantId: string; mailb
   await updateMailboxAndNotify({
     mailboxId: mailbox.id,
     tenantId: tenant.id,
-    fields: { host: dovecot.host, port: dovecot.imapPort, useSsl: false },
+    fields: { host: dovecot.host, port: dovecot.imapPort, useSsl: false, tlsMode: "none" },
   });
   return { tenantId: tenant.id, mailboxId: mailbox.id };
 }

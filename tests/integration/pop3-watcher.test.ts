@@ -55,6 +55,8 @@ async function configure(
       address: `${user}@hotel.test`,
       username: user,
       useSsl: false,
+      // The plain Dovecot offers no STLS: plaintext has to be chosen explicitly.
+      tlsMode: "none",
       authMethod: "password",
       passwordEncrypted: getSecretBox().encrypt(password),
       // The row may say IDLE; POP3 polls anyway.
@@ -228,11 +230,13 @@ describe("POP3 mailbox watched by the watcher process", () => {
       host: dovecotTls.host,
       port: dovecotTls.pop3sPort,
       useSsl: true,
+      tlsMode: "implicit",
     });
     const stlsId = await configure(tenant.id, "stopsale", "stls", "stls-secret", {
       host: dovecotTls.host,
       port: dovecotTls.pop3Port,
       useSsl: false,
+      tlsMode: "starttls",
     });
     await waitForCount(tlsId, 1);
     await waitForCount(stlsId, 1);
@@ -259,7 +263,7 @@ describe("POP3 provider against Dovecot (in process)", () => {
       mailboxId,
       host: dovecot.host,
       port: dovecot.pop3Port,
-      secure: false,
+      tlsMode: "none",
       allowInvalidCertificate: false,
       auth: { user, pass: `${user}-secret` },
       pollIntervalMs: 200,
@@ -343,10 +347,10 @@ describe("POP3 provider against Dovecot (in process)", () => {
     const untrusted = provider("00000000-0000-0000-0000-000000000000", "tls", {
       host: dovecotTls.host,
       port: dovecotTls.pop3sPort ?? 0,
-      secure: true,
+      tlsMode: "implicit",
     });
     await assert.rejects(untrusted.connect(), (err: unknown) => err instanceof MailError && err.code === "tls");
-    const stlsUntrusted = provider("00000000-0000-0000-0000-000000000000", "tls", { host: dovecotTls.host, port: dovecotTls.pop3Port });
+    const stlsUntrusted = provider("00000000-0000-0000-0000-000000000000", "tls", { host: dovecotTls.host, port: dovecotTls.pop3Port, tlsMode: "starttls" });
     await assert.rejects(stlsUntrusted.connect(), (err: unknown) => err instanceof MailError && err.code === "tls");
     const refused = provider("00000000-0000-0000-0000-000000000000", "direct", { port: await getFreePort() });
     await assert.rejects(refused.connect(), (err: unknown) => err instanceof MailError && err.code === "refused");

@@ -23,7 +23,7 @@ const settings = (overrides: Record<string, unknown> = {}): Record<string, unkno
   address: "rez@hotel.test",
   username: "rez",
   password: "rez-secret",
-  use_ssl: false,
+  tls_mode: "none",
   auth_method: "password",
   use_idle: true,
   folder: "INBOX",

@@ -264,6 +264,7 @@ before(async () => {
           address: `${user.name}@hotel.test`,
           username: user.name,
           useSsl: false,
+          tlsMode: "none",
           authMethod: "password",
           passwordEncrypted: box.encrypt(user.password),
           useIdle: true,
