@@ -38,6 +38,8 @@ export type HeaderScan = {
   malformedLines: string[];
 };
 
+// A field name is printable and has no space or colon (8-bit bytes allowed: read leniently).
+// eslint-disable-next-line no-control-regex
 const FIELD_NAME = /^[^\x00-\x20\x7f:]+:/;
 
 function lineAt(raw: Buffer, start: number): { line: Buffer; next: number } {

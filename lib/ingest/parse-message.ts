@@ -57,12 +57,14 @@ async function readHeadersBestEffort(raw: Buffer): Promise<HeaderFields> {
   }
 }
 
+export type HeaderOnlyFields = HeaderFields & { sentAt: Date | null; toAddresses: string | null; warnings: string[] };
+
 /** Headers of a too_large message (only its header block was fetched). */
-export async function parseHeaderBlock(raw: Buffer): Promise<HeaderFields & { sentAt: Date | null; toAddresses: string | null }> {
+export async function parseHeaderBlock(raw: Buffer): Promise<HeaderOnlyFields> {
   const result = await parseMessage(raw, { maxBodyChars: 0 });
-  if (!result.ok) return { ...result.headers, sentAt: null, toAddresses: null };
+  if (!result.ok) return { ...result.headers, sentAt: null, toAddresses: null, warnings: result.warnings };
   const { messageId, fromAddress, subject, sentAt, toAddresses } = result.fields;
-  return { messageId, fromAddress, subject, sentAt, toAddresses };
+  return { messageId, fromAddress, subject, sentAt, toAddresses, warnings: result.warnings };
 }
 
 function readDate(parsed: ParsedMail, warnings: string[]): Date | null {
