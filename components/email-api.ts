@@ -72,7 +72,7 @@ export type MailboxStats = {
 
 export type StatsResponse = MailboxStats & { by_type: Record<EmailType, MailboxStats> };
 
-export type MessageStatus = "queued" | "processing" | "processed" | "failed";
+export type MessageStatus = "queued" | "processing" | "processed" | "failed" | "too_large";
 
 export type Attachment = { filename: string | null; content_type: string; size: number };
 
@@ -90,6 +90,8 @@ export type MessageItem = {
   processing_ms: number | null;
   size: number | null;
   attachments: Attachment[];
+  /** Parse defects, each naming its defect ("mbox_from_line: ..."): shown, not failed. */
+  warnings: string[];
 };
 
 export type MessageDetail = MessageItem & { text: string | null; html: string | null };

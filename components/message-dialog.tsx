@@ -158,6 +158,27 @@ export function MessageDialog({ messageId, onClose, canRetry, onRetry }: Message
                 </div>
               ) : null}
 
+              {detail.status === "too_large" && detail.error ? (
+                <div className="alert alert-warning" data-testid="message-too-large">
+                  <strong className="alert-title">{t.message.tooLarge}</strong>
+                  <p>{detail.error}</p>
+                </div>
+              ) : null}
+
+              {detail.warnings?.length ? (
+                <div className="alert alert-info" data-testid="message-warnings">
+                  <strong className="alert-title">{t.message.warnings}</strong>
+                  <p>{t.message.warningsHint}</p>
+                  <ul>
+                    {detail.warnings.map((w, i) => (
+                      <li key={i}>
+                        <code>{w}</code>
+                      </li>
+                    ))}
+                  </ul>
+                </div>
+              ) : null}
+
               <div aria-live="polite">{retryNote ? <p className="alert alert-info">{retryNote}</p> : null}</div>
 
               <h3 className="section-title">{t.message.text}</h3>

@@ -206,6 +206,12 @@ export function MessageList({ emailType, canEdit, now, hideWhenEmpty, headingId,
                   </td>
                   <td className="cell-status">
                     <MessageStatusBadge status={m.status} />
+                    {m.status === "too_large" ? (
+                      <span className="field-hint" title={m.error ?? undefined}>
+                        {" "}
+                        {t.messages.tooLargeHint}
+                      </span>
+                    ) : null}
                     {m.status === "failed" && canEdit ? (
                       <button
                         type="button"

@@ -8,6 +8,7 @@ const TONE: Record<MessageStatus, string> = {
   processing: "info",
   processed: "success",
   failed: "danger",
+  too_large: "warning",
 };
 
 /** A message's processing state as a small pill: a mark and the word, not colour alone. */

@@ -93,6 +93,14 @@ const schema = z.object({
   EMAIL_MAX_LINE_BYTES: int(16 * 1024 * 1024, 1024),
   /** Largest single IMAP response / literal (one message) the watcher accepts from a mail server. */
   EMAIL_MAX_RESPONSE_BYTES: int(128 * 1024 * 1024, 1024 * 1024),
+  /** Messages above this are never fetched whole: stored as too_large with their headers (issue 13). */
+  EMAIL_MAX_MESSAGE_BYTES: int(50 * 1024 * 1024, 1024),
+  /** MIME parsing runs in worker threads: each gets this much heap and this much time per message. */
+  EMAIL_PARSE_THREADS: int(2, 1),
+  EMAIL_PARSE_MAX_HEAP_MB: int(512, 32),
+  EMAIL_PARSE_TIMEOUT_SECONDS: int(30, 1),
+  /** Text and HTML bodies are cut to this many characters (a warning says so); the raw source is kept whole. */
+  EMAIL_MAX_BODY_CHARS: int(1_000_000, 1000),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

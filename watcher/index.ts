@@ -31,6 +31,15 @@ process.on("unhandledRejection", (err) => {
   log.error({ err }, "unhandled rejection");
 });
 
+// MIME parsing runs in worker threads (lib/ingest/parse-pool.ts), so a hostile message ends a
+// worker, not this process. Anything that still escapes is a bug that left state unknown: log it
+// with its stack, then exit non-zero so the orchestrator restarts a clean process. The mailbox locks
+// are session-level advisory locks and die with the connection, so another replica takes over.
+process.on("uncaughtException", (err, origin) => {
+  log.fatal({ err, origin }, "uncaught exception; the watcher exits to restart clean");
+  setTimeout(() => process.exit(1), 100).unref();
+});
+
 main().catch((err: unknown) => {
   log.fatal({ err }, "watcher failed to start");
   process.exit(1);

@@ -3,7 +3,6 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { openLockSession, type LockSession } from "@/lib/db/queries/mailbox-locks";
 import { getWatchableMailbox, listenForMailboxChanges, type MailboxChange } from "@/lib/db/queries/mailboxes";
-import { requeueStaleProcessing } from "@/lib/db/queries/messages";
 import {
   getWatchableMailboxes,
   listMailboxClaims,
@@ -85,13 +84,13 @@ export class Orchestrator {
   }
 
   async start(): Promise<void> {
-    const requeued = await requeueStaleProcessing();
-    if (requeued > 0) this.opts.log.info({ requeued }, "requeued messages left in processing");
     await this.openSessions();
     await this.reconcileAll();
     void this.processQueue();
     this.reconcileTimer = setInterval(() => {
       void this.reconcileAll().catch((err: unknown) => this.opts.log.error({ err }, "reconcile failed"));
+      // Rows whose lease ran out (a replica died mid-parse) are claimable again: pick them up.
+      void this.processQueue();
     }, this.opts.reconcileIntervalMs);
     this.presenceTimer = setInterval(() => void this.pollPresence(), this.opts.presencePollMs ?? 1000);
     this.ready = true;
@@ -413,7 +412,7 @@ export class Orchestrator {
     if (this.queueRunning || this.stopping) return;
     this.queueRunning = true;
     try {
-      while (!this.stopping && (await processQueuedMessages({ limit: 50 })) > 0) {
+      while (!this.stopping && (await processQueuedMessages({ limit: 50, owner: this.replicaId })) > 0) {
         // keep going until the queue is empty
       }
     } catch (err) {

@@ -7,6 +7,7 @@ import { buildApiProviders } from "@/lib/email/api-providers";
 import { onTokenRefreshed } from "@/lib/oauth/token-manager";
 import { createProvider, type ProviderDeps } from "@/lib/email/create-provider";
 import type { Env } from "@/lib/env";
+import { closeParsePool } from "@/lib/ingest/parse-pool";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { createWatcherMetrics, type WatcherMetrics } from "./metrics";
 import { Orchestrator } from "./orchestrator";
@@ -72,6 +73,7 @@ export async function startWatcherRuntime({
     port,
     stop: async () => {
       await orchestrator.stop();
+      await closeParsePool();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closeDb();

@@ -32,7 +32,8 @@ export const mailboxStatus = pgEnum("mailbox_status", [
   "error",
   "needs_reauth",
 ]);
-export const messageStatus = pgEnum("message_status", ["queued", "processing", "processed", "failed"]);
+/** too_large: above EMAIL_MAX_MESSAGE_BYTES, stored with its headers only and left at the provider. */
+export const messageStatus = pgEnum("message_status", ["queued", "processing", "processed", "failed", "too_large"]);
 export const userRole = pgEnum("user_role", ["admin", "viewer"]);
 
 export const tenants = pgTable("tenants", {
@@ -215,9 +216,20 @@ export const ingestedMessages = pgTable(
     error: text("error"),
     processingMs: integer("processing_ms"),
     processedAt: timestamp("processed_at", { withTimezone: true }),
+    /**
+     * sha256 hex of the raw source (of headers + size for too_large): the second exactly-once key,
+     * so a re-baseline that sees the same mail under new provider ids stores nothing twice.
+     */
+    contentHash: text("content_hash"),
+    /** Parse defects, each naming its defect ("mbox_from_line: ..."); the message is still shown. */
+    warnings: jsonb("warnings").$type<string[]>().notNull().default([]),
+    /** Retry queue lease: the watcher replica processing the row, and until when (issue 13 item 8). */
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true }),
   },
   (t) => [
     uniqueIndex("ingested_messages_mailbox_provider_id_key").on(t.mailboxId, t.providerMessageId),
+    uniqueIndex("ingested_messages_mailbox_content_hash_key").on(t.mailboxId, t.contentHash),
     index("ingested_messages_tenant_received_idx").on(t.tenantId, t.receivedAt),
     index("ingested_messages_status_idx").on(t.status),
   ],

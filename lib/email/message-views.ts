@@ -18,11 +18,13 @@ export type MessageItem = {
   processing_ms: number | null;
   size: number;
   attachments: IngestedMessage["attachments"];
+  /** Parse defects, each naming its defect; the message is still shown. */
+  warnings: string[];
 };
 
 export const listMessagesQuerySchema = z.object({
   email_type: emailTypeSchema.optional(),
-  status: z.enum(["queued", "processing", "processed", "failed"]).optional(),
+  status: z.enum(["queued", "processing", "processed", "failed", "too_large"]).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
 });
@@ -44,6 +46,7 @@ function toItem(m: MessageSummary): MessageItem {
     processing_ms: m.processingMs,
     size: m.size,
     attachments: m.attachments,
+    warnings: m.warnings,
   };
 }
 

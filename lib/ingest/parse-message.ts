@@ -1,5 +1,7 @@
-import { simpleParser, type AddressObject } from "mailparser";
+import { simpleParser, type AddressObject, type ParsedMail } from "mailparser";
 import type { AttachmentInfo } from "../db/schema";
+import { repairMessage, scanHeaders } from "./mime-repair";
+import { describeUnstorable, sanitizeJson, sanitizeNullableText } from "./sanitize";
 
 export type ParsedFields = {
   messageId: string | null;
@@ -12,50 +14,20 @@ export type ParsedFields = {
   attachments: AttachmentInfo[];
 };
 
+export type HeaderFields = Pick<ParsedFields, "messageId" | "fromAddress" | "subject">;
+
 export type ParseResult =
-  | { ok: true; fields: ParsedFields }
+  | { ok: true; fields: ParsedFields; warnings: string[] }
   /** `headers`: what could still be read, so an admin can tell which message failed. */
-  | { ok: false; error: string; headers: Pick<ParsedFields, "messageId" | "fromAddress" | "subject"> };
+  | { ok: false; error: string; headers: HeaderFields; warnings: string[] };
 
-const HEADER_LINE = /^[\x21-\x39\x3b-\x7e]+:/;
-const MAX_TEXT_CHARS = 1_000_000;
+export type ParseOptions = {
+  /** Text and HTML bodies longer than this are cut (with a warning). */
+  maxBodyChars?: number;
+};
 
-function findHeaderEnd(raw: Buffer): number {
-  const crlf = raw.indexOf("\r\n\r\n");
-  const lf = raw.indexOf("\n\n");
-  if (crlf === -1) return lf;
-  if (lf === -1) return crlf;
-  return Math.min(crlf, lf);
-}
-
-/**
- * mailparser accepts almost anything, so the checks that make a message "broken" for us are
- * explicit: no RFC 5322 header block, a header line that is not a header, or a multipart body
- * without the boundary that delimits its parts. Such mail is stored as failed with its raw source.
- */
-function checkStructure(raw: Buffer): string | null {
-  if (raw.length === 0) return "The message is empty.";
-  const end = findHeaderEnd(raw);
-  const headerBlock = raw.subarray(0, end === -1 ? Math.min(raw.length, 64 * 1024) : end).toString("latin1");
-  const lines = headerBlock.split(/\r?\n/);
-  if (!HEADER_LINE.test(lines[0] ?? "")) return "The message does not start with a header (malformed MIME).";
-  let contentType = "";
-  let current = "";
-  for (const line of lines) {
-    if (/^[ \t]/.test(line)) {
-      current += line;
-      continue;
-    }
-    if (!HEADER_LINE.test(line)) return `Malformed header line: "${line.slice(0, 60)}".`;
-    if (/^content-type:/i.test(current)) contentType = current;
-    current = line;
-  }
-  if (/^content-type:/i.test(current)) contentType = current;
-  if (/multipart\//i.test(contentType) && !/boundary\s*=/i.test(contentType)) {
-    return "The message is multipart but declares no boundary (malformed MIME).";
-  }
-  return null;
-}
+export const DEFAULT_MAX_BODY_CHARS = 1_000_000;
+const NO_HEADERS: HeaderFields = { messageId: null, fromAddress: null, subject: null };
 
 function formatAddresses(value: AddressObject | AddressObject[] | undefined): string | null {
   if (!value) return null;
@@ -68,41 +40,117 @@ function formatAddresses(value: AddressObject | AddressObject[] | undefined): st
 }
 
 /** Best-effort From / Subject / Message-ID of a message that failed: unfolded, decoded, never throws. */
-async function readHeadersBestEffort(raw: Buffer): Promise<Pick<ParsedFields, "messageId" | "fromAddress" | "subject">> {
-  const none = { messageId: null, fromAddress: null, subject: null };
-  const end = findHeaderEnd(raw);
-  if (end <= 0) return none;
+async function readHeadersBestEffort(raw: Buffer): Promise<HeaderFields> {
+  const scan = scanHeaders(raw);
+  if (scan.fields.length === 0) return NO_HEADERS;
   try {
-    const parsed = await simpleParser(Buffer.concat([raw.subarray(0, end), Buffer.from("\r\n\r\n")]), { skipTextToHtml: true });
-    return { messageId: parsed.messageId ?? null, fromAddress: formatAddresses(parsed.from), subject: parsed.subject ?? null };
+    const parsed = await simpleParser(Buffer.concat([raw.subarray(0, Math.min(scan.bodyStart, 256 * 1024)), Buffer.from("\r\n\r\n")]), {
+      skipTextToHtml: true,
+    });
+    return sanitizeJson({
+      messageId: parsed.messageId ?? null,
+      fromAddress: formatAddresses(parsed.from),
+      subject: parsed.subject ?? null,
+    });
   } catch {
-    return none;
+    return NO_HEADERS;
   }
 }
 
-export async function parseMessage(raw: Buffer): Promise<ParseResult> {
-  const structureError = checkStructure(raw);
-  if (structureError) return { ok: false, error: structureError, headers: await readHeadersBestEffort(raw) };
-  try {
-    const parsed = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true });
-    return {
-      ok: true,
-      fields: {
-        messageId: parsed.messageId ?? null,
-        fromAddress: formatAddresses(parsed.from),
-        toAddresses: formatAddresses(parsed.to),
-        subject: parsed.subject ?? null,
-        sentAt: parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : null,
-        textBody: parsed.text ? parsed.text.slice(0, MAX_TEXT_CHARS) : null,
-        htmlBody: typeof parsed.html === "string" ? parsed.html.slice(0, MAX_TEXT_CHARS) : null,
-        attachments: parsed.attachments.map((a) => ({
-          filename: a.filename ?? null,
-          content_type: a.contentType,
-          size: a.size,
-        })),
-      },
-    };
-  } catch (err) {
-    return { ok: false, error: `The message could not be parsed: ${(err as Error).message}`, headers: await readHeadersBestEffort(raw) };
-  }
+export type HeaderOnlyFields = HeaderFields & { sentAt: Date | null; toAddresses: string | null; warnings: string[] };
+
+/** Headers of a too_large message (only its header block was fetched). */
+export async function parseHeaderBlock(raw: Buffer): Promise<HeaderOnlyFields> {
+  const result = await parseMessage(raw, { maxBodyChars: 0 });
+  if (!result.ok) return { ...result.headers, sentAt: null, toAddresses: null, warnings: result.warnings };
+  const { messageId, fromAddress, subject, sentAt, toAddresses } = result.fields;
+  return { messageId, fromAddress, subject, sentAt, toAddresses, warnings: result.warnings };
 }
+
+function readDate(parsed: ParsedMail, warnings: string[]): Date | null {
+  const line = parsed.headerLines.find((h) => h.key === "date");
+  if (!line) return null;
+  const value = line.line.slice(line.line.indexOf(":") + 1).trim();
+  const date = parsed.date;
+  // mailparser answers "now" for a Date it cannot read; a mail client shows no date instead.
+  if (Number.isNaN(Date.parse(value)) || !date || Number.isNaN(date.getTime())) {
+    if (date && !Number.isNaN(date.getTime()) && Math.abs(date.getTime() - Date.now()) > 60_000) return date;
+    warnings.push(`bad_date: "${value.slice(0, 60)}" is not a date; the message is shown without one`);
+    return null;
+  }
+  return date;
+}
+
+function cut(value: string | null, max: number, what: string, warnings: string[]): string | null {
+  if (value === null || value.length <= max) return value;
+  if (max > 0) warnings.push(`body_truncated: the ${what} body was ${value.length} characters and was cut to ${max}`);
+  return value.slice(0, max);
+}
+
+async function runParser(source: Buffer): Promise<ParsedMail> {
+  return simpleParser(source, { skipImageLinks: true, skipTextToHtml: true });
+}
+
+/**
+ * Parses leniently: what a mail client would show is shown, and each defect found on the way is a
+ * warning on the message. `ok: false` only for a message with no readable content at all.
+ */
+export async function parseMessage(raw: Buffer, opts: ParseOptions = {}): Promise<ParseResult> {
+  const maxBodyChars = opts.maxBodyChars ?? DEFAULT_MAX_BODY_CHARS;
+  const repaired = repairMessage(raw);
+  const warnings = [...repaired.warnings];
+  if (!repaired.ok) return { ok: false, error: repaired.error, headers: NO_HEADERS, warnings };
+  let parsed: ParsedMail;
+  try {
+    parsed = await runParser(repaired.source);
+  } catch (err) {
+    // mailparser refuses some trees outright (more than 1,000 parts, 1 MiB of part headers): show
+    // the body as plain text rather than nothing.
+    const scan = scanHeaders(repaired.source);
+    const headerBlock = scan.fields
+      .filter((f) => f.name !== "content-type" && f.name !== "content-transfer-encoding")
+      .flatMap((f) => f.lines.flatMap((l) => [l, Buffer.from("\r\n")]));
+    const fallback = Buffer.concat([
+      ...headerBlock,
+      Buffer.from("Content-Type: text/plain; charset=utf-8\r\n\r\n"),
+      repaired.source.subarray(scan.bodyStart),
+    ]);
+    try {
+      parsed = await runParser(fallback);
+      warnings.push(`parse_fallback: ${(err as Error).message}; the body is shown as plain text`);
+    } catch (second) {
+      return {
+        ok: false,
+        error: `The message could not be parsed: ${(second as Error).message}`,
+        headers: await readHeadersBestEffort(raw),
+        warnings,
+      };
+    }
+  }
+  const fields: ParsedFields = {
+    messageId: parsed.messageId ?? null,
+    fromAddress: formatAddresses(parsed.from),
+    toAddresses: formatAddresses(parsed.to),
+    subject: parsed.subject ?? null,
+    sentAt: readDate(parsed, warnings),
+    textBody: cut(parsed.text || null, maxBodyChars, "text", warnings),
+    htmlBody: cut(typeof parsed.html === "string" ? parsed.html : null, maxBodyChars, "HTML", warnings),
+    attachments: parsed.attachments.map((a) => ({ filename: a.filename ?? null, content_type: a.contentType, size: a.size })),
+  };
+  warnings.push(...describeUnstorable(fields));
+  return {
+    ok: true,
+    fields: {
+      ...fields,
+      messageId: sanitizeNullableText(fields.messageId),
+      fromAddress: sanitizeNullableText(fields.fromAddress),
+      toAddresses: sanitizeNullableText(fields.toAddresses),
+      subject: sanitizeNullableText(fields.subject),
+      textBody: sanitizeNullableText(fields.textBody),
+      htmlBody: sanitizeNullableText(fields.htmlBody),
+      attachments: sanitizeJson(fields.attachments),
+    },
+    warnings,
+  };
+}
+

@@ -14,6 +14,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { hashPassword } from "@/lib/auth/password";
 import { closeDb } from "@/lib/db/client";
 import { createTenantWithAdmin } from "@/lib/db/queries/tenants";
+import { UNREADABLE_MESSAGE } from "../fixtures/odd-mail/corpus";
 import { launchBrowser } from "../harness/browser";
 import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
 import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
@@ -67,16 +68,9 @@ function withAttachment(opts: { from: string; subject: string; body: string; fil
   ].join("\r\n");
 }
 
+/** No header, control bytes: no readable content, so it is stored as failed. */
 function brokenMessage(): string {
-  return [
-    "From: Channel Manager <noreply@channel.test>",
-    "Subject: Allotment update",
-    "MIME-Version: 1.0",
-    "Content-Type: multipart/mixed",
-    "",
-    "no boundary, so this cannot be parsed",
-    "",
-  ].join("\r\n");
+  return UNREADABLE_MESSAGE;
 }
 
 describe("settings page screenshots", { skip }, () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { UNREADABLE_ERROR, UNREADABLE_MESSAGE } from "../fixtures/odd-mail/corpus";
 import { useFreshDatabase } from "../harness/database";
 import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
 import { waitFor } from "../harness/ports";
@@ -107,18 +108,18 @@ describe("IMAP mailbox watched by the watcher process", () => {
     assert.equal((await getMailboxById({ mailboxId }))?.lastError, null);
   });
 
-  it("stores broken MIME as failed with its raw source, and the next good message still arrives", async () => {
+  it("stores unreadable mail as failed with its raw source, and the next good message still arrives", async () => {
     const tenant = await createTenant({ name: "Hotel Mime" });
     const mailboxId = await configure(tenant.id, "stopsale", "mime", "mime-secret");
     await waitForStatus(mailboxId, "connected");
-    const broken = "From: a@example.com\r\nContent-Type: multipart/mixed\r\n\r\n--x\r\nbroken\r\n";
+    const broken = UNREADABLE_MESSAGE;
     await dovecot.append("mime", broken);
     await dovecot.append("mime", makeMessage({ subject: "Stop sale 1 Dec" }));
     await waitForCount(mailboxId, 2);
     const items = await listMessages({ tenantId: tenant.id, limit: 10 });
     const failed = items.find((m) => m.status === "failed");
     const good = items.find((m) => m.status === "processed");
-    assert.equal(failed?.error, "The message is multipart but declares no boundary (malformed MIME).");
+    assert.equal(failed?.error, UNREADABLE_ERROR);
     assert.equal(good?.subject, "Stop sale 1 Dec");
     await waitFor(async () => (await dovecot.messages("mime")).every((m) => m.seen), { timeoutMs: 5000, what: "both \\Seen" });
   });

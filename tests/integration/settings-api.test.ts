@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { UNREADABLE_ERROR, UNREADABLE_MESSAGE } from "../fixtures/odd-mail/corpus";
 import { createLoggedInAdmin, getAppUrl, type AppClient } from "../harness/app-client";
 import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
 import { waitFor } from "../harness/ports";
@@ -138,7 +139,7 @@ describe("mailbox settings API", () => {
   });
 
   it("reports health, stats and messages, with retry for failed ones", async () => {
-    await dovecot.append("rez", "From: a@example.com\r\nContent-Type: multipart/mixed\r\n\r\nbroken\r\n");
+    await dovecot.append("rez", UNREADABLE_MESSAGE);
     const failed = await waitFor(
       async () => (await admin.json<{ items: Item[] }>("GET", "/api/tenant/email/messages?status=failed")).body.items[0],
       { timeoutMs: 10_000, what: "the failed message" },
@@ -159,10 +160,10 @@ describe("mailbox settings API", () => {
     assert.equal(stats.body.queue_size, 0);
 
     const detail = await admin.json<Item & { text: string | null }>("GET", `/api/tenant/email/messages/${failed.id}`);
-    assert.equal(detail.body.error, "The message is multipart but declares no boundary (malformed MIME).");
+    assert.equal(detail.body.error, UNREADABLE_ERROR);
     const raw = await admin.request("GET", `/api/tenant/email/messages/${failed.id}/raw`);
     assert.equal(raw.headers.get("content-type"), "message/rfc822");
-    assert.match(await raw.text(), /Content-Type: multipart\/mixed\r\n\r\nbroken/);
+    assert.equal(await raw.text(), UNREADABLE_MESSAGE);
 
     const retry = await admin.request("POST", `/api/tenant/email/messages/${failed.id}/retry`);
     assert.equal(retry.status, 202);

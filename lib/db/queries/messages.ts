@@ -1,12 +1,15 @@
-import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { getDb } from "../client";
 import { notifyChange } from "./mailboxes";
+import { sanitizeJson, sanitizeText } from "../../ingest/sanitize";
 import {
   ingestedMessages,
   mailboxes,
   type IngestedMessage,
   type MailboxPurpose,
   type NewIngestedMessage,
+  type SyncState,
 } from "../schema";
 
 export type MessageSummary = Omit<IngestedMessage, "raw" | "textBody" | "htmlBody">;
@@ -30,44 +33,139 @@ const summaryColumns = {
   error: ingestedMessages.error,
   processingMs: ingestedMessages.processingMs,
   processedAt: ingestedMessages.processedAt,
+  contentHash: ingestedMessages.contentHash,
+  warnings: ingestedMessages.warnings,
+  leaseOwner: ingestedMessages.leaseOwner,
+  leaseExpiresAt: ingestedMessages.leaseExpiresAt,
 };
 
-/**
- * Stores a batch in one statement. The unique (mailbox, provider id) key makes a re-fetch after a
- * crash a no-op, which is what keeps ingestion exactly-once. Returns the provider ids now stored
- * (new or already there), i.e. those safe to mark read.
- *
- * With `recordSync`, the same statement also records the mailbox's successful sync
- * (`last_success_at`, `backlog`) in a data-modifying CTE: one round trip and one commit per batch
- * instead of two. A burst of one message into each of 2,000 mailboxes is 2,000 such batches, and
- * every statement waits for a pooled connection and a WAL flush.
- */
-export async function insertIngestedMessages({
-  rows,
-  recordSync,
-}: {
+export type InsertOutcome = {
+  /** Rows new in the database (conflicts on either key are rows already there, not errors). */
+  inserted: number;
+  /** Provider ids of rows the database refused even sanitised: stored as failed instead. */
+  refusedProviderIds: string[];
+};
+
+type BatchCommit = {
   rows: NewIngestedMessage[];
-  recordSync?: { mailboxId: string; backlog: number };
-}): Promise<{ inserted: number; storedProviderIds: string[] }> {
-  if (rows.length === 0) return { inserted: 0, storedProviderIds: [] };
+  mailboxId: string;
+  /** Merged into mailboxes.sync_state (jsonb ||) in the same transaction as the rows. */
+  cursor?: Partial<SyncState>;
+  /** Also records the mailbox's successful sync (last_success_at, backlog). */
+  recordSync?: { backlog: number };
+};
+
+export class StoreBatchError extends Error {
+  override name = "StoreBatchError";
+}
+
+/** The database's own words (never the statement's parameters, which hold mail content). */
+export function describeDatabaseError(error: unknown): string {
+  for (let e: unknown = error, depth = 0; e && typeof e === "object" && depth < 4; depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && typeof message === "string") return `${message} (SQLSTATE ${code})`;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return "unknown database error";
+}
+
+// Not exported: the return type is drizzle's update builder, for use as a statement or a CTE.
+function mailboxUpdate(db: Pick<ReturnType<typeof getDb>, "update">, { mailboxId, cursor, recordSync }: Omit<BatchCommit, "rows">) {
+  const set: PgUpdateSetSource<typeof mailboxes> = {};
+  if (cursor && Object.keys(cursor).length > 0) {
+    set.syncState = sql`${mailboxes.syncState} || ${JSON.stringify(sanitizeJson(cursor))}::jsonb`;
+  }
+  if (recordSync) {
+    set.lastSuccessAt = sql`now()`;
+    set.backlog = recordSync.backlog;
+  }
+  if (Object.keys(set).length === 0) return null;
+  return db.update(mailboxes).set(set).where(eq(mailboxes.id, mailboxId));
+}
+
+/**
+ * Stores a batch and the mailbox's cursor atomically. Fast path: ONE statement (the INSERT and the
+ * mailboxes UPDATE as data-modifying CTEs: one round trip and one WAL flush per batch, which is
+ * what a burst into 2,000 mailboxes waits on). ON CONFLICT DO NOTHING without a target covers both
+ * unique keys, (mailbox, provider id) and (mailbox, content hash), so a re-fetch after a crash or a
+ * re-baseline under new provider ids is a no-op.
+ *
+ * If the database refuses the statement (one row it cannot store), the batch is stored again in
+ * one transaction, each row under its own savepoint: a refused row is stored alone as `failed`
+ * with its raw source and the database's reason, the others as they are, then the cursor. One
+ * message can never block its batch, and the cursor is never committed without its rows.
+ */
+export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSync }: BatchCommit): Promise<InsertOutcome> {
   const db = getDb();
-  const insert = db
-    .insert(ingestedMessages)
-    .values(rows)
-    .onConflictDoNothing({ target: [ingestedMessages.mailboxId, ingestedMessages.providerMessageId] })
-    .returning({ id: ingestedMessages.id });
-  const storedProviderIds = rows.map((r) => r.providerMessageId);
-  if (!recordSync) return { inserted: (await insert).length, storedProviderIds };
-  const update = db
-    .update(mailboxes)
-    .set({ lastSuccessAt: sql`now()`, backlog: recordSync.backlog })
-    .where(eq(mailboxes.id, recordSync.mailboxId));
-  // Both sub-statements run in the one implicit transaction; the UPDATE runs even when every row
-  // was already stored (a re-fetch after a crash is still a successful sync).
-  const result = await db.execute<{ inserted: number }>(
-    sql`WITH ins AS ${insert}, upd AS ${update} SELECT count(*)::int AS inserted FROM ins`,
-  );
-  return { inserted: Number(result.rows[0]?.inserted ?? 0), storedProviderIds };
+  const update = mailboxUpdate(db, { mailboxId, ...(cursor ? { cursor } : {}), ...(recordSync ? { recordSync } : {}) });
+  if (rows.length === 0) {
+    if (update) await update;
+    return { inserted: 0, refusedProviderIds: [] };
+  }
+  try {
+    const insert = db.insert(ingestedMessages).values(rows).onConflictDoNothing().returning({ id: ingestedMessages.id });
+    if (!update) return { inserted: (await insert).length, refusedProviderIds: [] };
+    // Both sub-statements run in the one implicit transaction; the UPDATE runs even when every row
+    // was already stored (a re-fetch after a crash is still a successful sync).
+    const result = await db.execute<{ inserted: number }>(
+      sql`WITH ins AS ${insert}, upd AS ${update} SELECT count(*)::int AS inserted FROM ins`,
+    );
+    return { inserted: Number(result.rows[0]?.inserted ?? 0), refusedProviderIds: [] };
+  } catch (batchError) {
+    void batchError; // the row-by-row pass finds and records the row the database refused
+    try {
+      return await insertRowByRow({ rows, mailboxId, ...(cursor ? { cursor } : {}), ...(recordSync ? { recordSync } : {}) });
+    } catch (err) {
+      // drizzle's error text carries the statement's parameters (mail content, raw bytes): the
+      // watcher logs this error, so it gets the database's reason only, and no cause.
+      throw new StoreBatchError(`Storing the batch failed: ${describeDatabaseError(err)}`);
+    }
+  }
+}
+
+async function insertRowByRow(commit: BatchCommit): Promise<InsertOutcome> {
+  return getDb().transaction(async (tx) => {
+    let inserted = 0;
+    const refusedProviderIds: string[] = [];
+    for (const row of commit.rows) {
+      try {
+        inserted += await tx.transaction(
+          async (sp) => (await sp.insert(ingestedMessages).values(row).onConflictDoNothing().returning({ id: ingestedMessages.id })).length,
+        );
+      } catch (rowError) {
+        const reason = describeDatabaseError(rowError);
+        refusedProviderIds.push(row.providerMessageId);
+        // Only what cannot hold mail content: the raw source in bytea, ids, sizes, the reason.
+        inserted += await tx.transaction(
+          async (sp) =>
+            (
+              await sp
+                .insert(ingestedMessages)
+                .values({
+                  tenantId: row.tenantId,
+                  mailboxId: row.mailboxId,
+                  purpose: row.purpose,
+                  providerMessageId: sanitizeText(row.providerMessageId),
+                  raw: row.raw,
+                  size: row.size,
+                  contentHash: row.contentHash,
+                  ...(row.receivedAt ? { receivedAt: row.receivedAt } : {}),
+                  status: "failed",
+                  attempts: row.attempts ?? 1,
+                  processingMs: row.processingMs,
+                  processedAt: row.processedAt,
+                  error: `The database refused this message: ${reason}. Its raw source is kept; retry it after an update.`,
+                })
+                .onConflictDoNothing()
+                .returning({ id: ingestedMessages.id })
+            ).length,
+        );
+      }
+    }
+    const update = mailboxUpdate(tx, commit);
+    if (update) await update;
+    return { inserted, refusedProviderIds };
+  });
 }
 
 export async function listMessages({
@@ -134,27 +232,52 @@ export async function requeueFailedMessage({
     if (row.status !== "failed") return "not_failed";
     await tx
       .update(ingestedMessages)
-      .set({ status: "queued", error: null })
+      .set({ status: "queued", error: null, leaseOwner: null, leaseExpiresAt: null })
       .where(eq(ingestedMessages.id, messageId));
     await notifyChange({ op: "queued", message_id: messageId }, tx);
     return "requeued";
   });
 }
 
-/** Claims queued rows for processing; SKIP LOCKED lets several watchers share the queue. */
-export async function claimQueuedMessages({ limit }: { limit: number }): Promise<IngestedMessage[]> {
+/**
+ * Claims queued rows, and rows whose lease expired (their watcher died mid-parse), for `owner`
+ * until now + leaseMs. SKIP LOCKED lets several replicas share the queue; the lease, not "whoever
+ * starts next", decides when a row left in `processing` is taken over (issue 13 item 8).
+ */
+export async function claimQueuedMessages({
+  owner,
+  limit,
+  leaseMs,
+}: {
+  owner: string;
+  limit: number;
+  leaseMs: number;
+}): Promise<IngestedMessage[]> {
   return getDb().transaction(async (tx) => {
     const ids = await tx
       .select({ id: ingestedMessages.id })
       .from(ingestedMessages)
-      .where(eq(ingestedMessages.status, "queued"))
+      .where(
+        or(
+          eq(ingestedMessages.status, "queued"),
+          and(
+            eq(ingestedMessages.status, "processing"),
+            or(isNull(ingestedMessages.leaseExpiresAt), lt(ingestedMessages.leaseExpiresAt, sql`now()`)),
+          ),
+        ),
+      )
       .orderBy(ingestedMessages.receivedAt)
       .limit(limit)
       .for("update", { skipLocked: true });
     if (ids.length === 0) return [];
     return tx
       .update(ingestedMessages)
-      .set({ status: "processing", attempts: sql`${ingestedMessages.attempts} + 1` })
+      .set({
+        status: "processing",
+        attempts: sql`${ingestedMessages.attempts} + 1`,
+        leaseOwner: owner,
+        leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval`,
+      })
       .where(
         inArray(
           ingestedMessages.id,
@@ -165,11 +288,43 @@ export async function claimQueuedMessages({ limit }: { limit: number }): Promise
   });
 }
 
+/** Extends the lease of rows `owner` still holds; returns the ids it still holds. */
+export async function renewMessageLeases({
+  owner,
+  messageIds,
+  leaseMs,
+}: {
+  owner: string;
+  messageIds: string[];
+  leaseMs: number;
+}): Promise<string[]> {
+  if (messageIds.length === 0) return [];
+  const rows = await getDb()
+    .update(ingestedMessages)
+    .set({ leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+    .where(
+      and(
+        inArray(ingestedMessages.id, messageIds),
+        eq(ingestedMessages.status, "processing"),
+        eq(ingestedMessages.leaseOwner, owner),
+      ),
+    )
+    .returning({ id: ingestedMessages.id });
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Finishes a claimed row, only while `owner` still holds it: a replica whose lease ran out (and
+ * whose row another replica took over) must not overwrite that replica's result. Returns whether
+ * it did.
+ */
 export async function completeMessageProcessing({
   messageId,
+  owner,
   fields,
 }: {
   messageId: string;
+  owner: string;
   fields: Pick<
     NewIngestedMessage,
     | "status"
@@ -183,22 +338,21 @@ export async function completeMessageProcessing({
     | "textBody"
     | "htmlBody"
     | "attachments"
+    | "warnings"
   >;
-}): Promise<void> {
-  await getDb()
-    .update(ingestedMessages)
-    .set({ ...fields, processedAt: sql`now()` })
-    .where(eq(ingestedMessages.id, messageId));
-}
-
-/** Rows left in `processing` by a watcher that died are queued again at start. */
-export async function requeueStaleProcessing(): Promise<number> {
+}): Promise<boolean> {
   const rows = await getDb()
     .update(ingestedMessages)
-    .set({ status: "queued" })
-    .where(eq(ingestedMessages.status, "processing"))
+    .set({ ...fields, processedAt: sql`now()`, leaseOwner: null, leaseExpiresAt: null })
+    .where(
+      and(
+        eq(ingestedMessages.id, messageId),
+        eq(ingestedMessages.status, "processing"),
+        eq(ingestedMessages.leaseOwner, owner),
+      ),
+    )
     .returning({ id: ingestedMessages.id });
-  return rows.length;
+  return rows.length > 0;
 }
 
 export type PurposeStats = {

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { createParsePool, describeParseCrash } from "./parse-pool";
+import { parseMessage } from "./parse-message";
+
+const normal = Buffer.from("From: a@agency.test\r\nSubject: Normal\r\n\r\nTwo nights.\r\n");
+
+/** An HTML-only message: mailparser derives its text, seconds of CPU and ~50 heap MB per MB. */
+function htmlMessage(mb: number): Buffer {
+  const html = "<div><p>room <b>12</b> booked</p><table><tr><td>a</td><td>b</td></tr></table></div>\n".repeat(Math.round((mb * 1024 * 1024) / 80));
+  return Buffer.from(`From: a@agency.test\r\nSubject: HTML\r\nContent-Type: text/html\r\n\r\n${html}`);
+}
+
+describe("parse pool", () => {
+  const pools: { destroy: () => Promise<void> }[] = [];
+  after(async () => {
+    for (const p of pools) await p.destroy();
+  });
+
+  it("gives the same result as parsing inline", async () => {
+    const pool = createParsePool({ threads: 2, maxHeapMb: 256, timeoutMs: 30_000, maxBodyChars: 1_000_000 });
+    pools.push(pool);
+    assert.deepEqual(await pool.parse(normal), await parseMessage(normal));
+    assert.deepEqual(await pool.parseHeaders(normal), {
+      messageId: null,
+      fromAddress: "a@agency.test",
+      subject: "Normal",
+      sentAt: null,
+      toAddresses: null,
+      warnings: [],
+    });
+  });
+
+  it("fails a parse that runs out of time, and the pool still parses the next message", async () => {
+    // The first task also pays the worker's start-up, so the first normal parse warms it up.
+    const pool = createParsePool({ threads: 1, maxHeapMb: 512, timeoutMs: 5_000, maxBodyChars: 100_000_000 });
+    pools.push(pool);
+    assert.equal((await pool.parse(normal)).ok, true);
+    // ~14 s of parsing here, stopped at 5 s.
+    const slow = await pool.parse(htmlMessage(8));
+    assert.deepEqual(slow, {
+      ok: false,
+      error: "The message could not be parsed: the parser ran out of time.",
+      headers: { messageId: null, fromAddress: null, subject: null },
+      warnings: [],
+    });
+    const next = await pool.parse(normal);
+    assert.ok(next.ok);
+    assert.equal(next.fields.subject, "Normal");
+  });
+
+  it("fails a parse that runs out of memory, and the pool recovers", async () => {
+    const pool = createParsePool({ threads: 1, maxHeapMb: 48, timeoutMs: 60_000, maxBodyChars: 100_000_000 });
+    pools.push(pool);
+    // Its HTML-to-text conversion needs ~200 MB of heap.
+    const result = await pool.parse(htmlMessage(4));
+    assert.equal(result.ok, false);
+    assert.equal(!result.ok && result.error, "The message could not be parsed: the parser ran out of memory.");
+    const next = await pool.parse(normal);
+    assert.ok(next.ok);
+  });
+
+  it("words other crashes for an admin", () => {
+    assert.equal(
+      describeParseCrash(Object.assign(new Error("Worker terminated due to reaching memory limit: JS heap out of memory"), { code: "ERR_WORKER_OUT_OF_MEMORY" })),
+      "The message could not be parsed: the parser ran out of memory.",
+    );
+    assert.equal(describeParseCrash(new Error("boom")), "The message could not be parsed: the parser stopped (boom).");
+  });
+});
