@@ -1,36 +1,54 @@
-import { claimQueuedMessages, completeMessageProcessing, insertIngestedMessages } from "../db/queries/messages";
-import type { Mailbox, NewIngestedMessage } from "../db/schema";
+import { createHash } from "node:crypto";
+import { claimQueuedMessages, completeMessageProcessing, insertIngestedMessages, listStoredContentHashes } from "../db/queries/messages";
+import type { Mailbox, NewIngestedMessage, SyncState } from "../db/schema";
+import { getEnv } from "../env";
 import type { FetchedMessage } from "../email/provider";
 import { parseMessage } from "./parse-message";
 
 export type IngestResult = {
   inserted: number;
   failed: number;
-  /** Provider ids committed to the database: only these may be marked read. */
+  tooLarge: number;
+  /** Provider ids committed (new or already there): safe for the after-ingest action. */
   storedProviderIds: string[];
+  /** Committed as too_large: NOT for the after-ingest action (left untouched at the provider). */
+  tooLargeIds: string[];
 };
 
+const MIB = 1024 * 1024;
+
 /**
- * fetch -> parse -> insert (one statement, ON CONFLICT DO NOTHING) -> commit. The caller marks read
- * only what this returns. A message that fails to parse is stored as failed with its raw source,
- * so one bad message never blocks the mailbox and nothing is lost.
+ * fetch -> parse -> insert (one statement, ON CONFLICT DO NOTHING) + cursor -> commit. The caller
+ * applies the after-ingest action only to what this returns. A message that fails to parse is
+ * stored as failed with its raw source, so one bad message never blocks the mailbox.
+ *
+ * core's interim version for issue 13 (cursor in the same transaction, too_large rows); store
+ * owns the final one (worker-pool parsing, storable text, per-row fallback, content hash key).
  */
 export async function ingestFetchedMessages({
   mailbox,
   messages,
-  recordSyncBacklog,
+  cursor,
+  recordSync,
 }: {
   mailbox: Pick<Mailbox, "id" | "tenantId" | "purpose">;
   messages: FetchedMessage[];
-  /**
-   * When set, the same statement records the sync as successful with this backlog (see
-   * insertIngestedMessages): the caller knows the batch drained the mailbox.
-   */
-  recordSyncBacklog?: number;
+  /** Merged into mailboxes.sync_state in the same transaction as the rows. */
+  cursor?: Partial<SyncState>;
+  /** Also sets last_success_at / backlog in that transaction. */
+  recordSync?: { backlog: number };
 }): Promise<IngestResult> {
   let failed = 0;
+  const tooLargeIds: string[] = [];
+  let batch = messages;
+  // A baseline (first connect or re-baseline) may meet mail stored before under another id.
+  if (cursor?.imapBaselineUids) {
+    const hashOf = (m: FetchedMessage): string => createHash("sha256").update(m.raw).digest("hex");
+    const known = await listStoredContentHashes({ mailboxId: mailbox.id, hashes: batch.map(hashOf) });
+    batch = batch.filter((m) => !known.has(hashOf(m)));
+  }
   const rows: NewIngestedMessage[] = await Promise.all(
-    messages.map(async (m) => {
+    batch.map(async (m) => {
       const started = performance.now();
       const parsed = await parseMessage(m.raw);
       const processingMs = Math.max(0, Math.round(performance.now() - started));
@@ -40,11 +58,23 @@ export async function ingestFetchedMessages({
         purpose: mailbox.purpose,
         providerMessageId: m.providerMessageId,
         raw: m.raw,
-        size: m.raw.length,
+        size: m.tooLarge ? m.size : m.raw.length,
         attempts: 1,
         processingMs,
         processedAt: new Date(),
       };
+      if (m.tooLarge) {
+        tooLargeIds.push(m.providerMessageId);
+        const headers = parsed.ok
+          ? { messageId: parsed.fields.messageId, fromAddress: parsed.fields.fromAddress, subject: parsed.fields.subject, sentAt: parsed.fields.sentAt }
+          : parsed.headers;
+        return {
+          ...base,
+          ...headers,
+          status: "too_large" as const,
+          error: `The message is ${(m.size / MIB).toFixed(1)} MiB, above the ${(getEnv().EMAIL_MAX_MESSAGE_BYTES / MIB).toFixed(1)} MiB limit: only its headers were stored and it was left at the mail server. Open it in a mail client, or raise EMAIL_MAX_MESSAGE_BYTES.`,
+        };
+      }
       if (!parsed.ok) {
         failed += 1;
         return { ...base, ...parsed.headers, status: "failed" as const, error: parsed.error };
@@ -52,11 +82,20 @@ export async function ingestFetchedMessages({
       return { ...base, ...parsed.fields, status: "processed" as const, error: null };
     }),
   );
-  const { inserted, storedProviderIds } = await insertIngestedMessages({
+  const { inserted } = await insertIngestedMessages({
     rows,
-    ...(recordSyncBacklog !== undefined ? { recordSync: { mailboxId: mailbox.id, backlog: recordSyncBacklog } } : {}),
+    ...(recordSync ? { recordSync: { mailboxId: mailbox.id, backlog: recordSync.backlog } } : {}),
+    ...(cursor ? { syncStatePatch: { mailboxId: mailbox.id, patch: cursor } } : {}),
   });
-  return { inserted, failed, storedProviderIds };
+  const tooLarge = new Set(tooLargeIds);
+  return {
+    inserted,
+    failed,
+    tooLarge: tooLargeIds.length,
+    // Content already stored under another id counts as stored: it may get its after-ingest action.
+    storedProviderIds: messages.map((m) => m.providerMessageId).filter((id) => !tooLarge.has(id)),
+    tooLargeIds,
+  };
 }
 
 /** Re-processes rows put back in the queue (retry). Returns how many were handled. */

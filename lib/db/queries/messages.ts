@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lt, or, sql } from "drizzle-orm";
 import { getDb } from "../client";
 import { notifyChange } from "./mailboxes";
 import {
@@ -7,6 +7,7 @@ import {
   type IngestedMessage,
   type MailboxPurpose,
   type NewIngestedMessage,
+  type SyncState,
 } from "../schema";
 
 export type MessageSummary = Omit<IngestedMessage, "raw" | "textBody" | "htmlBody">;
@@ -35,39 +36,65 @@ const summaryColumns = {
 /**
  * Stores a batch in one statement. The unique (mailbox, provider id) key makes a re-fetch after a
  * crash a no-op, which is what keeps ingestion exactly-once. Returns the provider ids now stored
- * (new or already there), i.e. those safe to mark read.
+ * (new or already there), i.e. those safe for the after-ingest action.
  *
- * With `recordSync`, the same statement also records the mailbox's successful sync
- * (`last_success_at`, `backlog`) in a data-modifying CTE: one round trip and one commit per batch
- * instead of two. A burst of one message into each of 2,000 mailboxes is 2,000 such batches, and
- * every statement waits for a pooled connection and a WAL flush.
+ * With `recordSync` and/or `syncStatePatch`, the same statement also records the mailbox's
+ * successful sync (`last_success_at`, `backlog`) and merges the provider cursor into sync_state in
+ * a data-modifying CTE: rows and cursor commit together (issue 13), in one round trip.
+ * (core's interim version; store owns the final insert path.)
  */
 export async function insertIngestedMessages({
   rows,
   recordSync,
+  syncStatePatch,
 }: {
   rows: NewIngestedMessage[];
   recordSync?: { mailboxId: string; backlog: number };
+  syncStatePatch?: { mailboxId: string; patch: Partial<SyncState> };
 }): Promise<{ inserted: number; storedProviderIds: string[] }> {
-  if (rows.length === 0) return { inserted: 0, storedProviderIds: [] };
   const db = getDb();
+  const mailboxId = recordSync?.mailboxId ?? syncStatePatch?.mailboxId;
+  const update =
+    mailboxId === undefined
+      ? null
+      : db
+          .update(mailboxes)
+          .set({
+            ...(recordSync ? { lastSuccessAt: sql`now()`, backlog: recordSync.backlog } : {}),
+            ...(syncStatePatch ? { syncState: sql`${mailboxes.syncState} || ${JSON.stringify(syncStatePatch.patch)}::jsonb` } : {}),
+          })
+          .where(eq(mailboxes.id, mailboxId));
+  if (rows.length === 0) {
+    if (update) await update;
+    return { inserted: 0, storedProviderIds: [] };
+  }
   const insert = db
     .insert(ingestedMessages)
     .values(rows)
     .onConflictDoNothing({ target: [ingestedMessages.mailboxId, ingestedMessages.providerMessageId] })
     .returning({ id: ingestedMessages.id });
   const storedProviderIds = rows.map((r) => r.providerMessageId);
-  if (!recordSync) return { inserted: (await insert).length, storedProviderIds };
-  const update = db
-    .update(mailboxes)
-    .set({ lastSuccessAt: sql`now()`, backlog: recordSync.backlog })
-    .where(eq(mailboxes.id, recordSync.mailboxId));
+  if (!update) return { inserted: (await insert).length, storedProviderIds };
   // Both sub-statements run in the one implicit transaction; the UPDATE runs even when every row
   // was already stored (a re-fetch after a crash is still a successful sync).
   const result = await db.execute<{ inserted: number }>(
     sql`WITH ins AS ${insert}, upd AS ${update} SELECT count(*)::int AS inserted FROM ins`,
   );
   return { inserted: Number(result.rows[0]?.inserted ?? 0), storedProviderIds };
+}
+
+/**
+ * TEMPORARY (core, until store's content_hash unique key lands): which of these raw sources are
+ * already stored for the mailbox under another provider id, by sha256 of the bytes. Used only
+ * while a baseline runs, where a re-baseline after a UIDVALIDITY change meets mail it stored
+ * under the old UIDs. A sequential scan of the mailbox's rows: fine for that rare moment only.
+ */
+export async function listStoredContentHashes({ mailboxId, hashes }: { mailboxId: string; hashes: string[] }): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const result = await getDb().execute<{ h: string }>(sql`
+    SELECT encode(sha256(raw), 'hex') AS h FROM ingested_messages
+    WHERE mailbox_id = ${mailboxId} AND encode(sha256(raw), 'hex') = ANY(${hashes}::text[])`);
+  return new Set(result.rows.map((r) => r.h));
 }
 
 export async function listMessages({
@@ -275,5 +302,14 @@ export async function countMailboxMessages({ mailboxId }: { mailboxId: string })
     .select({ n: sql<number>`count(*)::int` })
     .from(ingestedMessages)
     .where(eq(ingestedMessages.mailboxId, mailboxId));
+  return row?.n ?? 0;
+}
+
+/** Messages of the mailbox stored too_large (headers only, left at the provider) since `since`. */
+export async function countTooLargeMessages({ mailboxId, since }: { mailboxId: string; since: Date }): Promise<number> {
+  const [row] = await getDb()
+    .select({ n: sql<number>`count(*)::int` })
+    .from(ingestedMessages)
+    .where(and(eq(ingestedMessages.mailboxId, mailboxId), eq(ingestedMessages.status, "too_large"), gte(ingestedMessages.processedAt, since)));
   return row?.n ?? 0;
 }
