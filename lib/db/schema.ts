@@ -100,6 +100,11 @@ export type SyncState = {
    */
   imapBaselineUids?: string | null;
   imapBaselineUidNext?: number | null;
+  /**
+   * UIDs (sequence set) of the last committed IMAP batch whose after-ingest action may not have
+   * run (a crash between commit and STORE/MOVE): re-applied at the next connect. Idempotent.
+   */
+  imapAfterIngestPending?: string | null;
   /** UIDNEXT at the last baseline: from here on every UID is stored (reconcile checks [floor, lastUid]). */
   imapFloorUid?: number;
   /** Internal date of the newest message stored by the IMAP cursor: a re-baseline searches from a day before it. */

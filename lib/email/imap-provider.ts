@@ -4,7 +4,9 @@ import { describeImapError } from "./imap-errors";
 import {
   advanceImapCursor,
   baselineCursor,
+  formatUidSet,
   imapCursorPatch,
+  parseUidSet,
   pendingBaselineUids,
   planImapBatch,
   planImapOpen,
@@ -66,6 +68,8 @@ export class ImapProvider implements MailProvider {
   private listedThrough = 0;
   /** The listing holds baseline UIDs (below the baseline's UIDNEXT), not a `lastUid+1:*` range. */
   private listingIsBaseline = false;
+  /** The last committed batch's UIDs whose after-ingest may not have run before a crash. */
+  private pendingAfterIngest: number[] = [];
   private closed = true;
   private lastActivityAt: Date | null = null;
   private lastError: string | null = null;
@@ -123,10 +127,12 @@ export class ImapProvider implements MailProvider {
       this.listing = [];
       this.listedThrough = 0;
       this.listingIsBaseline = false;
-      this.cursor = await this.openCursor(client, Number(mailbox.uidNext) || 1);
+      const state = this.opts.loadCursor ? await this.opts.loadCursor() : (this.opts.cursor ?? {});
+      this.cursor = await this.openCursor(client, state, Number(mailbox.uidNext) || 1);
       this.closed = false;
       this.lastActivityAt = new Date();
       this.lastError = null;
+      await this.applyPendingAfterIngest();
     } catch (err) {
       const mailError = describeImapError(err, this.opts);
       this.lastError = mailError.message;
@@ -171,15 +177,17 @@ export class ImapProvider implements MailProvider {
   }
 
   /** The cursor to continue from, or a new baseline per the start mode (imap-cursor-plan.ts). */
-  private async openCursor(client: ImapFlow, uidNext: number): Promise<ImapCursor> {
-    const state = this.opts.loadCursor ? await this.opts.loadCursor() : (this.opts.cursor ?? {});
+  private async openCursor(client: ImapFlow, state: SyncState, uidNext: number): Promise<ImapCursor> {
     const plan = planImapOpen({
       state,
       uidValidity: this.uidValidity,
       startMode: this.opts.startMode ?? "unread",
       startSince: this.opts.startSince ?? null,
     });
-    if (plan.kind === "resume") return plan.cursor;
+    if (plan.kind === "resume") {
+      this.pendingAfterIngest = state.imapAfterIngestPending ? parseUidSet(state.imapAfterIngestPending) : [];
+      return plan.cursor;
+    }
     let found: number[] = [];
     if (plan.search) {
       const query = "unseen" in plan.search ? { seen: false } : { since: plan.search.since };
@@ -227,7 +235,9 @@ export class ImapProvider implements MailProvider {
     if (this.listingIsBaseline && next.baseline === null) this.listingIsBaseline = false;
     return {
       messages,
-      cursor: imapCursorPatch(next),
+      // Committed with the rows; the after-ingest action that follows the commit clears it with
+      // the next batch, and a crash in between re-applies it at the next connect.
+      cursor: { ...imapCursorPatch(next), imapAfterIngestPending: formatUidSet(messages.filter((m) => !m.tooLarge).map((m) => uidOf(m.providerMessageId))) },
       more,
       backlog: plan.rest.length + (next.baseline ? pendingBaselineUids(next).length - plan.rest.length : 0),
     };
@@ -308,10 +318,24 @@ export class ImapProvider implements MailProvider {
   /** Provider ids the cursor has passed and discovery promised to store, received since `since`. */
   async listRecent({ since, limit }: { since: Date; limit: number }): Promise<string[]> {
     const cursor = this.requireCursor();
+    await this.checkUidValidity();
     const uids = await this.run(async (client) => (await client.search({ since }, { uid: true })) || []);
     return reconcilableUids(cursor, uids)
       .slice(-limit)
       .map((uid) => `${this.uidValidity}:${uid}`);
+  }
+
+  /**
+   * A folder deleted and recreated under the open session (a restore, a migration) is not always
+   * announced: Dovecot keeps the session on the old one. STATUS shows the new UIDVALIDITY; the
+   * connection then ends and the next one re-baselines (imap-cursor-plan.ts).
+   */
+  private async checkUidValidity(): Promise<void> {
+    const status = await this.run((client) => client.status(this.opts.folder, { uidValidity: true }));
+    if (!status) throw new MailError("folder_missing", `The folder "${this.opts.folder}" does not exist in this mailbox.`);
+    if (status.uidValidity !== undefined && String(status.uidValidity) !== this.uidValidity) {
+      throw new MailError("protocol", `The folder "${this.opts.folder}" was recreated on the server (its UIDVALIDITY changed); reconnecting to pick it up again.`);
+    }
   }
 
   async fetchByIds(ids: string[], { maxBytes }: { maxBytes: number }): Promise<FetchedMessage[]> {
@@ -353,6 +377,14 @@ export class ImapProvider implements MailProvider {
     }
     // .SILENT: the server need not echo every message's new flags back.
     await this.run((client) => client.messageFlagsAdd(uids, ["\\Seen"], { uid: true, silent: true }));
+  }
+
+  /** Best effort: the messages were committed, the action is idempotent, and a failure loses nothing. */
+  private async applyPendingAfterIngest(): Promise<void> {
+    const uids = this.pendingAfterIngest;
+    this.pendingAfterIngest = [];
+    if (uids.length === 0) return;
+    await this.applyAfterIngest(uids.map((uid) => `${this.uidValidity}:${uid}`)).catch(() => {});
   }
 
   /** What each start mode would import from this folder now. */

@@ -41,8 +41,9 @@ export async function ingestFetchedMessages({
   let failed = 0;
   const tooLargeIds: string[] = [];
   let batch = messages;
-  // A baseline (first connect or re-baseline) may meet mail stored before under another id.
-  if (cursor?.imapBaselineUids) {
+  // A re-baseline (UIDVALIDITY change) may meet mail stored before under another id. Interim:
+  // store's content_hash unique key replaces this lookup.
+  if (batch.length > 0) {
     const hashOf = (m: FetchedMessage): string => createHash("sha256").update(m.raw).digest("hex");
     const known = await listStoredContentHashes({ mailboxId: mailbox.id, hashes: batch.map(hashOf) });
     batch = batch.filter((m) => !known.has(hashOf(m)));

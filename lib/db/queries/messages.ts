@@ -85,15 +85,18 @@ export async function insertIngestedMessages({
 
 /**
  * TEMPORARY (core, until store's content_hash unique key lands): which of these raw sources are
- * already stored for the mailbox under another provider id, by sha256 of the bytes. Used only
- * while a baseline runs, where a re-baseline after a UIDVALIDITY change meets mail it stored
- * under the old UIDs. A sequential scan of the mailbox's rows: fine for that rare moment only.
+ * already stored for the mailbox under another provider id, by sha256 of the bytes: a re-baseline
+ * after a UIDVALIDITY change meets mail it stored under the old UIDs. A scan of the mailbox's
+ * rows per batch: acceptable only until the indexed key replaces it.
  */
 export async function listStoredContentHashes({ mailboxId, hashes }: { mailboxId: string; hashes: string[] }): Promise<Set<string>> {
   if (hashes.length === 0) return new Set();
   const result = await getDb().execute<{ h: string }>(sql`
     SELECT encode(sha256(raw), 'hex') AS h FROM ingested_messages
-    WHERE mailbox_id = ${mailboxId} AND encode(sha256(raw), 'hex') = ANY(${hashes}::text[])`);
+    WHERE mailbox_id = ${mailboxId} AND encode(sha256(raw), 'hex') IN (${sql.join(
+      hashes.map((h) => sql`${h}`),
+      sql`, `,
+    )})`);
   return new Set(result.rows.map((r) => r.h));
 }
 
