@@ -90,6 +90,8 @@ export type SyncState = {
   uidValidity?: string;
   /** IMAP cursor: the folder's UIDVALIDITY the cursor belongs to. Missing: first connect / re-baseline. */
   imapUidValidity?: string;
+  /** IMAP cursor: the folder it belongs to; another folder (a settings change) starts afresh per start mode. */
+  imapFolder?: string;
   /** IMAP cursor: every UID <= this has been stored or deliberately skipped. */
   imapLastUid?: number;
   /**

@@ -20,32 +20,43 @@ const meta = (uid: number, size = 1000): { uid: number; size: number } => ({ uid
 describe("planImapOpen", () => {
   const since = new Date("2026-11-20T00:00:00Z");
   it("resumes a cursor of the same UIDVALIDITY", () => {
-    const plan = planImapOpen({ state: { imapUidValidity: "7", imapLastUid: 41, imapFloorUid: 3 }, uidValidity: "7", startMode: "unread", startSince: null });
+    const plan = planImapOpen({ folder: "INBOX", state: { imapUidValidity: "7", imapLastUid: 41, imapFloorUid: 3 }, uidValidity: "7", startMode: "unread", startSince: null });
     assert.deepEqual(plan, { kind: "resume", cursor: { uidValidity: "7", lastUid: 41, baseline: null, floorUid: 3 } });
   });
 
   it("starts each mode's baseline on first connect", () => {
-    assert.deepEqual(planImapOpen({ state: {}, uidValidity: "7", startMode: "unread", startSince: null }), {
+    assert.deepEqual(planImapOpen({ folder: "INBOX", state: {}, uidValidity: "7", startMode: "unread", startSince: null }), {
       kind: "baseline",
       reason: "first_connect",
       search: { unseen: true },
     });
-    assert.deepEqual(planImapOpen({ state: {}, uidValidity: "7", startMode: "since", startSince: since }), {
+    assert.deepEqual(planImapOpen({ folder: "INBOX", state: {}, uidValidity: "7", startMode: "since", startSince: since }), {
       kind: "baseline",
       reason: "first_connect",
       search: { since },
     });
-    assert.deepEqual(planImapOpen({ state: {}, uidValidity: "7", startMode: "new_only", startSince: null }), {
+    assert.deepEqual(planImapOpen({ folder: "INBOX", state: {}, uidValidity: "7", startMode: "new_only", startSince: null }), {
       kind: "baseline",
       reason: "first_connect",
       search: null,
     });
     // The legacy key of the \Seen-based sync is no cursor.
-    assert.equal(planImapOpen({ state: { uidValidity: "7" }, uidValidity: "7", startMode: "new_only", startSince: null }).kind, "baseline");
+    assert.equal(planImapOpen({ folder: "INBOX", state: { uidValidity: "7" }, uidValidity: "7", startMode: "new_only", startSince: null }).kind, "baseline");
+  });
+
+  it("starts afresh (per start mode) when the admin switched to another folder", () => {
+    const state = { imapFolder: "INBOX", imapUidValidity: "7", imapLastUid: 41, imapLastReceivedAt: "2026-11-30T10:00:00.000Z" };
+    assert.deepEqual(planImapOpen({ folder: "Rez", state, uidValidity: "9", startMode: "new_only", startSince: null }), {
+      kind: "baseline",
+      reason: "first_connect",
+      search: null,
+    });
+    assert.equal(planImapOpen({ folder: "INBOX", state, uidValidity: "7", startMode: "new_only", startSince: null }).kind, "resume");
   });
 
   it("re-baselines a changed UIDVALIDITY from a day before the newest stored message", () => {
     const plan = planImapOpen({
+      folder: "INBOX",
       state: { imapUidValidity: "7", imapLastUid: 90, imapLastReceivedAt: "2026-11-30T10:00:00.000Z" },
       uidValidity: "8",
       startMode: "new_only",
@@ -58,7 +69,7 @@ describe("planImapOpen", () => {
       lastReceivedAt: "2026-11-30T10:00:00.000Z",
     });
     // Nothing stored through the cursor yet: the start mode decides again.
-    assert.deepEqual(planImapOpen({ state: { imapUidValidity: "7", imapLastUid: 0 }, uidValidity: "8", startMode: "unread", startSince: null }), {
+    assert.deepEqual(planImapOpen({ folder: "INBOX", state: { imapUidValidity: "7", imapLastUid: 0 }, uidValidity: "8", startMode: "unread", startSince: null }), {
       kind: "baseline",
       reason: "uidvalidity_changed",
       search: { unseen: true },
@@ -82,10 +93,11 @@ describe("baselineCursor", () => {
   });
 
   it("round-trips through SyncState", () => {
-    const cursor = baselineCursor({ uidValidity: "7", uidNext: 11, found: [2, 3, 4, 9], lastReceivedAt: "2026-11-30T10:00:00.000Z" });
+    const cursor = baselineCursor({ uidValidity: "7", folder: "INBOX", uidNext: 11, found: [2, 3, 4, 9], lastReceivedAt: "2026-11-30T10:00:00.000Z" });
     const patch = imapCursorPatch(cursor);
     assert.deepEqual(patch, {
       imapUidValidity: "7",
+      imapFolder: "INBOX",
       imapLastUid: 1,
       imapBaselineUids: "2:4,9",
       imapBaselineUidNext: 11,

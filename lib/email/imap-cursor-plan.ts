@@ -15,6 +15,8 @@ import type { MailboxStartMode, SyncState } from "../db/schema";
  */
 export type ImapCursor = {
   uidValidity: string;
+  /** The folder the cursor belongs to (absent in cursors written before it was recorded). */
+  folder?: string;
   lastUid: number;
   /** UIDs below `uidNext` still to import; everything >= uidNext is new mail. */
   baseline: { uids: number[]; uidNext: number } | null;
@@ -35,6 +37,7 @@ export function readImapCursor(state: SyncState): ImapCursor | null {
     lastUid: state.imapLastUid,
     baseline,
     floorUid: typeof state.imapFloorUid === "number" ? state.imapFloorUid : 1,
+    ...(state.imapFolder ? { folder: state.imapFolder } : {}),
     ...(state.imapLastReceivedAt ? { lastReceivedAt: state.imapLastReceivedAt } : {}),
   };
 }
@@ -47,6 +50,7 @@ export function imapCursorPatch(cursor: ImapCursor): Partial<SyncState> {
     imapBaselineUids: cursor.baseline ? formatUidSet(cursor.baseline.uids) : null,
     imapBaselineUidNext: cursor.baseline ? cursor.baseline.uidNext : null,
     imapFloorUid: cursor.floorUid,
+    ...(cursor.folder ? { imapFolder: cursor.folder } : {}),
     ...(cursor.lastReceivedAt ? { imapLastReceivedAt: cursor.lastReceivedAt } : {}),
   };
 }
@@ -67,16 +71,20 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  */
 export function planImapOpen({
   state,
+  folder,
   uidValidity,
   startMode,
   startSince,
 }: {
   state: SyncState;
+  /** The folder being opened: a cursor of another folder (the admin switched) does not apply. */
+  folder: string;
   uidValidity: string;
   startMode: MailboxStartMode;
   startSince: Date | null;
 }): OpenPlan {
-  const cursor = readImapCursor(state);
+  const stored = readImapCursor(state);
+  const cursor = stored && stored.folder !== undefined && stored.folder !== folder ? null : stored;
   if (cursor && cursor.uidValidity === uidValidity) return { kind: "resume", cursor };
   if (cursor) {
     const last = cursor.lastReceivedAt ? new Date(cursor.lastReceivedAt) : null;
@@ -98,18 +106,20 @@ function startSearch(startMode: MailboxStartMode, startSince: Date | null): Base
 /** The cursor right after opening a folder for a baseline: what the search found below UIDNEXT. */
 export function baselineCursor({
   uidValidity,
+  folder,
   uidNext,
   found,
   lastReceivedAt,
 }: {
   uidValidity: string;
+  folder?: string;
   uidNext: number;
   /** UIDs the baseline search returned (any order; UIDs >= uidNext are new mail anyway). */
   found: number[];
   lastReceivedAt?: string;
 }): ImapCursor {
   const uids = [...new Set(found.filter((u) => Number.isInteger(u) && u > 0 && u < uidNext))].sort((a, b) => a - b);
-  const base = { uidValidity, floorUid: uidNext, ...(lastReceivedAt ? { lastReceivedAt } : {}) };
+  const base = { uidValidity, ...(folder ? { folder } : {}), floorUid: uidNext, ...(lastReceivedAt ? { lastReceivedAt } : {}) };
   if (uids.length === 0) return { ...base, lastUid: Math.max(0, uidNext - 1), baseline: null };
   return { ...base, lastUid: uids[0]! - 1, baseline: { uids, uidNext } };
 }

@@ -180,6 +180,7 @@ export class ImapProvider implements MailProvider {
   private async openCursor(client: ImapFlow, state: SyncState, uidNext: number): Promise<ImapCursor> {
     const plan = planImapOpen({
       state,
+      folder: this.opts.folder,
       uidValidity: this.uidValidity,
       startMode: this.opts.startMode ?? "unread",
       startSince: this.opts.startSince ?? null,
@@ -195,6 +196,7 @@ export class ImapProvider implements MailProvider {
     }
     return baselineCursor({
       uidValidity: this.uidValidity,
+      folder: this.opts.folder,
       uidNext,
       found,
       ...(plan.lastReceivedAt ? { lastReceivedAt: plan.lastReceivedAt } : {}),
