@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ImapFlow } from "imapflow";
+import pg from "pg";
 import { useFreshDatabase } from "../harness/database";
 import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
 import { waitFor } from "../harness/ports";
@@ -19,7 +20,7 @@ const { closeDb } = await import("@/lib/db/client");
 
 type Extra = Record<string, unknown>;
 
-const users = ["seen", "unread", "since", "newonly", "markread", "none", "move", "kmark", "knone", "kmove", "uidv"].map((name) => ({
+const users = ["seen", "unread", "since", "newonly", "markread", "none", "move", "kmark", "knone", "kmove", "uidv", "gap", "poison"].map((name) => ({
   name,
   password: `${name}-pw`,
 }));
@@ -88,6 +89,23 @@ async function configure(tenantId: string, user: string, extra: Extra = {}): Pro
     },
   });
   return row.id;
+}
+
+/** Fault injection straight into PostgreSQL (not through the project's queries). */
+async function sqlExec(text: string, values: unknown[] = []): Promise<void> {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(" ")[1]) : 0;
 }
 
 async function storedSubjects(tenantId: string): Promise<string[]> {
@@ -290,5 +308,51 @@ describe("IMAP discovery by cursor", () => {
     assert.ok(after && after !== before, "the cursor moved to the new UIDVALIDITY");
     assert.equal(await countMailboxMessages({ mailboxId }), 4);
     assert.deepEqual(await storedSubjects(tenant.id), ["after recreate", "kept 0", "kept 1", "kept 2"]);
+  });
+
+  test("the reconcile finds a message the cursor passed but the database lacks, stores it and reports reconcile_gap", async () => {
+    const tenant = await createTenant({ name: "Hotel Gap" });
+    const mailboxId = await configure(tenant.id, "gap");
+    await waitConnected(mailboxId);
+    for (let i = 0; i < 3; i++) await appendAt("gap", `gap ${i}`);
+    await waitForCount(mailboxId, 3);
+    const gapsBefore = await metric("reconcile_gaps_total");
+    // A lost row is what a cursor bug would leave behind.
+    await sqlExec("DELETE FROM ingested_messages WHERE mailbox_id = $1 AND subject = 'gap 1'", [mailboxId]);
+    assert.equal(await countMailboxMessages({ mailboxId }), 2);
+    await waitForCount(mailboxId, 3, 20_000);
+    assert.deepEqual(await storedSubjects(tenant.id), ["gap 0", "gap 1", "gap 2"]);
+    assert.equal((await metric("reconcile_gaps_total")) - gapsBefore, 1);
+    assert.ok(watcher.logs.some((l) => l.includes('"event":"reconcile_gap"') && l.includes(mailboxId)), "reconcile_gap is logged");
+  });
+
+  test("a batch the database keeps refusing shows as an error that says what to do, and heals once storing works", async () => {
+    const tenant = await createTenant({ name: "Hotel Poison" });
+    const mailboxId = await configure(tenant.id, "poison");
+    await waitConnected(mailboxId);
+    await sqlExec(`CREATE FUNCTION refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.mailbox_id = '${mailboxId}' THEN RAISE EXCEPTION 'disk full (test)'; END IF; RETURN NEW; END $$`);
+    await sqlExec("CREATE TRIGGER refuse_insert BEFORE INSERT ON ingested_messages FOR EACH ROW EXECUTE FUNCTION refuse_insert()");
+    try {
+      await appendAt("poison", "blocked for now");
+      await waitFor(async () => (await getMailboxById({ mailboxId }))?.status === "error", { timeoutMs: 15_000, what: "status error" });
+      const row = await getMailboxById({ mailboxId });
+      assert.match(row?.lastError ?? "", /^Storing 1 new message\(s\) failed in the database, so none of them was stored; the watcher keeps retrying\./);
+      assert.ok(!(row?.lastError ?? "").includes("disk full"), "the database's own words stay in the logs");
+      assert.ok((await metric("ingest_store_failures_total")) >= 1);
+    } finally {
+      await sqlExec("DROP TRIGGER refuse_insert ON ingested_messages");
+      await sqlExec("DROP FUNCTION refuse_insert()");
+    }
+    await waitForCount(mailboxId, 1, 20_000);
+    await waitConnected(mailboxId);
+    assert.equal((await getMailboxById({ mailboxId }))?.lastError, null);
+    assert.deepEqual(await storedSubjects(tenant.id), ["blocked for now"]);
+  });
+
+  test("no reconcile_gap is logged for mailboxes nobody tampered with", async () => {
+    const gapLines = watcher.logs.filter((l) => l.includes('"event":"reconcile_gap"'));
+    assert.ok(gapLines.every((l) => l.includes('"count":1')), gapLines.join("\n"));
+    assert.ok(gapLines.length <= 1, gapLines.join("\n"));
   });
 });
