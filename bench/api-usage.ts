@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { GmailProvider } from "@/lib/email/gmail-provider";
 import { GraphProvider } from "@/lib/email/graph-provider";
-import type { MailProvider } from "@/lib/email/provider";
+import type { LegacyMailProvider as MailProvider } from "@/lib/email/provider";
 import { startGmailFake } from "../tests/fakes/gmail-fake";
 import { sampleMime } from "../tests/fakes/sample-mime";
 import { startGraphFake } from "../tests/fakes/graph-fake";

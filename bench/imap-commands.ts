@@ -5,7 +5,7 @@
  *
  * A private Dovecot (needs root, as the tests), a TCP proxy in front of it that counts the tagged
  * commands the client sends (and DONE, which ends IDLE), and the IMAP provider the watcher uses,
- * driven the way MailboxConnection.sync() drives it: wait for a change (IDLE), fetch unread, mark
+ * driven the way MailboxConnection.sync() drives it: wait for a change (IDLE), fetch new, mark
  * read, wait again. One message is APPENDed at a time, so every command is the cost of one message.
  */
 import net from "node:net";
@@ -56,16 +56,16 @@ async function main(): Promise<void> {
   const abort = new AbortController();
   try {
     await provider.connect();
-    // The connect-time sync (full UNSEEN search) is not part of the per-message cost.
-    await provider.fetchUnread({ maxCount: 50 });
+    // The connect-time sync (baseline + first listing) is not part of the per-message cost.
+    await provider.fetchNew({ maxCount: 50, maxBytes: 32 * 1024 * 1024 });
     counting = true;
     for (let i = 0; i < MESSAGES; i++) {
       const waiting = provider.waitForChange({ timeoutMs: 60_000, signal: abort.signal });
       await dovecot.append("cmd", makeMessage({ subject: `count ${i}` }));
       if ((await waiting) !== "changed") throw new Error("no EXISTS");
-      const messages = await provider.fetchUnread({ maxCount: 50 });
+      const { messages } = await provider.fetchNew({ maxCount: 50, maxBytes: 32 * 1024 * 1024 });
       if (messages.length !== 1) throw new Error(`expected 1 message, got ${messages.length}`);
-      await provider.markAsRead(messages.map((m) => m.providerMessageId));
+      await provider.applyAfterIngest(messages.map((m) => m.providerMessageId));
     }
     // Each message's IDLE was sent by the waitForChange that announced it.
     counting = false;

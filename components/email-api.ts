@@ -38,6 +38,11 @@ export type MailboxConfig = {
   enabled: boolean;
   poll_interval_seconds?: number;
   delete_after_ingest?: boolean;
+  start_mode?: "unread" | "since" | "new_only";
+  start_since?: string | null;
+  started?: boolean;
+  after_ingest?: "mark_read" | "none" | "move";
+  move_to_folder?: string | null;
   oauth: OAuthInfo | null;
   last_success_at: string | null;
   last_error: string | null;
@@ -99,7 +104,7 @@ export type MessageDetail = MessageItem & { text: string | null; html: string | 
 export type MessagePage = { items: MessageItem[]; next_cursor: string | null };
 
 export type TestResult =
-  | { ok: true; folder?: string; exists?: number; unseen?: number }
+  | { ok: true; folder?: string; exists?: number; unseen?: number; start_counts?: { unread: number; since: number | null; total: number } }
   | { ok: false; error: { code: string; message: string } };
 
 /** A failed request: HTTP status (0 = no answer), the server's code and message, field messages. */

@@ -20,7 +20,14 @@ type FieldName = keyof MailboxSettingsInput;
 
 type TestState =
   | { kind: "idle" }
-  | { kind: "ok"; folder: string; exists: number | null; unseen: number | null; protocol: Protocol }
+  | {
+      kind: "ok";
+      folder: string;
+      exists: number | null;
+      unseen: number | null;
+      protocol: Protocol;
+      startCounts: { unread: number; since: number | null; total: number } | null;
+    }
   | { kind: "failed"; text: MailErrorText }
   | { kind: "error"; message: string };
 
@@ -66,6 +73,11 @@ function valuesFrom(config: MailboxConfig | null): MailboxSettingsInput {
     allow_invalid_certificate: imap?.allow_invalid_certificate ?? false,
     delete_after_ingest: imap?.delete_after_ingest ?? false,
     enabled: imap?.enabled ?? true,
+    start_mode: imap?.start_mode ?? "unread",
+    // <input type="date"> takes YYYY-MM-DD.
+    start_since: imap?.start_since ? imap.start_since.slice(0, 10) : "",
+    after_ingest: imap?.after_ingest ?? "mark_read",
+    move_to_folder: imap?.move_to_folder ?? "",
   };
 }
 
@@ -154,6 +166,8 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
   const tlsMode = (watch("tls_mode") ?? "implicit") as TlsMode;
   const passwordAgain = connectionChanged(config, watch());
   const useIdle = watch("use_idle") ?? true;
+  const startMode = watch("start_mode") ?? "unread";
+  const afterIngest = watch("after_ingest") ?? "mark_read";
   const address = watch("address") ?? "";
   const known = wellKnownProviderFor(address);
 
@@ -213,6 +227,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
           exists: typeof result.exists === "number" ? result.exists : null,
           unseen: typeof result.unseen === "number" ? result.unseen : null,
           protocol: values.protocol,
+          startCounts: result.start_counts ?? null,
         });
       } else {
         setTest({
@@ -446,6 +461,35 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
           </Field>
         ) : null}
 
+        {protocol === "imap" ? (
+          <div className="field-row" data-testid="start-after">
+            <Field id={id("start_mode")} label={t.form.start_mode.label} hint={config?.started ? t.form.start_mode.started : undefined} grow>
+              <select {...a11y("start_mode", Boolean(config?.started))} {...register("start_mode")}>
+                {(["unread", "since", "new_only"] as const).map((m) => (
+                  <option key={m} value={m}>{t.form.start_mode[m]}</option>
+                ))}
+              </select>
+            </Field>
+            {startMode === "since" ? (
+              <Field id={id("start_since")} label={t.form.start_since.label} error={message("start_since")}>
+                <input type="date" {...a11y("start_since")} {...register("start_since")} />
+              </Field>
+            ) : null}
+            <Field id={id("after_ingest")} label={t.form.after_ingest.label} grow>
+              <select {...a11y("after_ingest")} {...register("after_ingest")}>
+                {(["mark_read", "none", "move"] as const).map((a) => (
+                  <option key={a} value={a}>{t.form.after_ingest[a]}</option>
+                ))}
+              </select>
+            </Field>
+            {afterIngest === "move" ? (
+              <Field id={id("move_to_folder")} label={t.form.move_to_folder.label} error={message("move_to_folder")}>
+                <input type="text" autoComplete="off" {...a11y("move_to_folder")} {...register("move_to_folder")} />
+              </Field>
+            ) : null}
+          </div>
+        ) : null}
+
         <details className="advanced">
           <summary>{t.form.advanced}</summary>
           <div className="advanced-body">
@@ -485,6 +529,15 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
             {test.protocol === "imap" && test.exists !== null
               ? plural(locale, t.form.testOk, test.exists, { folder: test.folder, exists: test.exists, unseen: test.unseen ?? 0 })
               : t.form.testOkPop3}
+            {test.startCounts ? (
+              <p data-testid="start-counts">
+                {fmt(t.form.startCounts, {
+                  unread: test.startCounts.unread,
+                  since: test.startCounts.since ?? "–",
+                  total: test.startCounts.total,
+                })}
+              </p>
+            ) : null}
           </div>
         ) : null}
         {test.kind === "failed" ? (

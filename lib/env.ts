@@ -83,9 +83,15 @@ const schema = z.object({
   EMAIL_CONNECTION_POOL_SIZE: int(5, 1),
   EMAIL_RETRY_MAX_ATTEMPTS: int(3, 1),
   EMAIL_FETCH_BATCH_SIZE: int(50, 1),
-  // UNSEEN re-sync even while IDLE: the safety net for a lost notification. 300 s keeps 2,000 idle
-  // mailboxes near 2 % of a core (docs/benchmarks-capacity.md); 60 s cost ~9 %.
+  // Safety sync + reconcile even while IDLE: the net for a lost notification or a cursor bug. 300 s
+  // keeps 2,000 idle mailboxes near 2 % of a core (docs/benchmarks-capacity.md); 60 s cost ~9 %.
   EMAIL_RECONCILE_SECONDS: int(300, 1),
+  /** Reconcile compares this recent window at the provider with what is stored (hours). */
+  EMAIL_RECONCILE_WINDOW_HOURS: int(72, 1),
+  /** Largest message fetched whole (default 50 MiB); a larger one is stored too_large with its headers. */
+  EMAIL_MAX_MESSAGE_BYTES: int(50 * 1024 * 1024, 1024),
+  /** Bodies buffered per fetch batch (default 32 MiB); a single message above it is fetched alone. */
+  EMAIL_FETCH_BATCH_BYTES: int(32 * 1024 * 1024, 1024),
   EMAIL_BACKOFF_MIN_SECONDS: int(2, 0),
   EMAIL_BACKOFF_MAX_SECONDS: int(30, 1),
   EMAIL_CONNECT_TIMEOUT_SECONDS: int(15, 1),
@@ -93,8 +99,6 @@ const schema = z.object({
   EMAIL_MAX_LINE_BYTES: int(16 * 1024 * 1024, 1024),
   /** Largest single IMAP response / literal (one message) the watcher accepts from a mail server. */
   EMAIL_MAX_RESPONSE_BYTES: int(128 * 1024 * 1024, 1024 * 1024),
-  /** Messages above this are never fetched whole: stored as too_large with their headers (issue 13). */
-  EMAIL_MAX_MESSAGE_BYTES: int(50 * 1024 * 1024, 1024),
   /** MIME parsing runs in worker threads: each gets this much heap and this much time per message. */
   EMAIL_PARSE_THREADS: int(2, 1),
   EMAIL_PARSE_MAX_HEAP_MB: int(512, 32),

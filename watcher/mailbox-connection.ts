@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
 import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
 import { recordMailboxSync, setMailboxStatus, type PushEvent } from "@/lib/db/queries/mailboxes";
+import { countTooLargeMessages } from "@/lib/db/queries/messages";
+import { listStoredProviderIds } from "@/lib/db/queries/pop3";
 import type { Mailbox } from "@/lib/db/schema";
-import { MailError, type MailProvider } from "@/lib/email/provider";
+import { MailError, type FetchBatch, type FetchedMessage, type MailProvider } from "@/lib/email/provider";
 import { ingestFetchedMessages } from "@/lib/ingest/ingest-messages";
 import { computeBackoffMs, nextAttempt, type BackoffPolicy } from "./backoff";
 import type { WatcherMetrics } from "./metrics";
@@ -13,7 +15,14 @@ export type ConnectionDeps = {
   connectLimiter: Semaphore;
   backoff: BackoffPolicy;
   batchSize: number;
+  /** Bodies buffered per batch (EMAIL_FETCH_BATCH_BYTES). */
+  batchBytes: number;
+  /** Safety sync + reconcile period (EMAIL_RECONCILE_SECONDS). */
   reconcileMs: number;
+  /** How far back the reconcile compares the provider with what is stored. */
+  reconcileWindowMs: number;
+  /** EMAIL_MAX_MESSAGE_BYTES, for the admin's message about a too-large one. */
+  maxMessageBytes: number;
   pollMs: (mailbox: Mailbox) => number;
   log: Logger;
   metrics: WatcherMetrics;
@@ -33,6 +42,11 @@ export class MailboxConnection {
   /** Consecutive failed connections; reset once a connection has stayed up (backoff.stableAfterMs). */
   private failures = 0;
   private running: Promise<void> | null = null;
+  /** The cursor (JSON) last committed by this connection: an unchanged one is not written again. */
+  private committedCursor: string | null = null;
+  private lastReconcileAt = 0;
+  /** What last_error says while connected (a too-large message held at the provider), or null. */
+  private healthNote: string | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -117,7 +131,10 @@ export class MailboxConnection {
       this.state = "connected";
       this.deps.metrics.connects.inc();
       this.log.info({ event: "connected" }, "mailbox connected");
-      await setMailboxStatus({ mailboxId: this.mailbox.id, status: "connected", error: null, success: true });
+      this.committedCursor = null;
+      this.lastReconcileAt = Date.now();
+      this.healthNote = await this.describeHeldMessages();
+      await setMailboxStatus({ mailboxId: this.mailbox.id, status: "connected", error: this.healthNote, success: true });
       await recordMailboxEvent({ mailboxId: this.mailbox.id, kind: "connected" });
       await this.watch(provider, signal);
     } catch (err) {
@@ -135,6 +152,10 @@ export class MailboxConnection {
     const timeoutMs = this.mailbox.useIdle || this.mailbox.access !== "imap" ? this.deps.reconcileMs : this.deps.pollMs(this.mailbox);
     while (!signal.aborted) {
       await this.sync(provider, signal);
+      if (Date.now() - this.lastReconcileAt >= this.deps.reconcileMs && !signal.aborted) {
+        this.lastReconcileAt = Date.now();
+        await this.reconcile(provider);
+      }
       const result = await provider.waitForChange({ timeoutMs, signal });
       if (result === "closed") {
         if (!signal.aborted) throw new MailError("network", provider.getHealthStatus().lastError ?? "The server closed the connection.");
@@ -144,9 +165,9 @@ export class MailboxConnection {
   }
 
   /**
-   * Drains unread mail in batches; marks read only what the database has committed. A batch smaller
-   * than batchSize drained the mailbox, so its INSERT also records the sync (backlog 0) in the same
-   * statement: one database round trip per new message instead of two (see insertIngestedMessages).
+   * Drains everything past the cursor in bounded batches. Each batch's rows and the cursor after
+   * them commit in one transaction; only then does the after-ingest action run, so a crash at any
+   * point re-fetches at most one batch and stores nothing twice.
    */
   private async sync(provider: MailProvider, signal: AbortSignal): Promise<void> {
     let stored = 0;
@@ -154,30 +175,100 @@ export class MailboxConnection {
     for (;;) {
       if (signal.aborted) return;
       const started = performance.now();
-      const messages = await provider.fetchUnread({ maxCount: this.deps.batchSize });
-      if (messages.length === 0) break;
-      const drained = messages.length < this.deps.batchSize;
-      const result = await ingestFetchedMessages({
-        mailbox: this.mailbox,
-        messages,
-        ...(drained ? { recordSyncBacklog: 0 } : {}),
-      });
-      syncRecorded = drained;
-      const committedAt = Date.now();
-      for (const m of messages) {
-        if (m.receivedAt) this.deps.metrics.ingestLatency.observe(Math.max(0, committedAt - m.receivedAt.getTime()) / 1000);
-      }
-      await provider.markAsRead(result.storedProviderIds);
+      const batch = await provider.fetchNew({ maxCount: this.deps.batchSize, maxBytes: this.deps.batchBytes });
+      const cursorJson = JSON.stringify(batch.cursor);
+      const cursorMoved = cursorJson !== "{}" && cursorJson !== this.committedCursor;
+      if (batch.messages.length === 0 && !cursorMoved) break;
+      const result = await this.store(batch.messages, batch.cursor, { backlog: batch.more ? (batch.backlog ?? 0) : 0 });
+      this.committedCursor = cursorJson;
+      syncRecorded = true;
       stored += result.inserted;
-      this.deps.metrics.ingested.inc(result.inserted - result.failed);
-      this.deps.metrics.failed.inc(result.failed);
+      await this.afterIngest(provider, result.storedProviderIds);
       this.deps.metrics.batchSeconds.observe((performance.now() - started) / 1000);
-      if (drained) break;
-      // A full batch means a backlog: show the admin how much is left.
-      await recordMailboxSync({ mailboxId: this.mailbox.id, backlog: await provider.countUnread() });
+      if (!batch.more) break;
     }
     if (!syncRecorded) await recordMailboxSync({ mailboxId: this.mailbox.id, backlog: 0 });
     if (stored > 0) this.log.info({ event: "synced", stored }, "messages stored");
+  }
+
+  /**
+   * Stores one batch (rows + cursor in one transaction). A failure leaves nothing committed and the
+   * provider's in-memory cursor ahead of the database, so the connection ends and the next one
+   * starts again from the committed cursor; status and last error say what is wrong meanwhile.
+   */
+  private async store(
+    messages: FetchedMessage[],
+    cursor: FetchBatch["cursor"] | undefined,
+    recordSync: { backlog: number },
+  ): Promise<{ inserted: number; storedProviderIds: string[] }> {
+    let result;
+    try {
+      result = await ingestFetchedMessages({ mailbox: this.mailbox, messages, ...(cursor ? { cursor } : {}), recordSync });
+    } catch (err) {
+      this.deps.metrics.storeFailures.inc();
+      throw new MailError(
+        "storage",
+        `Storing ${messages.length} new message(s) failed in the database, so none of them was stored; the watcher keeps retrying. If this lasts, check the database and the watcher logs (event store_failed).`,
+        { cause: err },
+      );
+    }
+    const committedAt = Date.now();
+    for (const m of messages) {
+      if (m.receivedAt && !m.tooLarge) this.deps.metrics.ingestLatency.observe(Math.max(0, committedAt - m.receivedAt.getTime()) / 1000);
+    }
+    this.deps.metrics.ingested.inc(Math.max(0, result.inserted - result.failed - result.tooLarge));
+    this.deps.metrics.failed.inc(result.failed);
+    if (result.tooLarge > 0) {
+      this.deps.metrics.tooLarge.inc(result.tooLarge);
+      this.log.warn({ event: "too_large", count: result.tooLarge, ids: result.tooLargeIds }, "messages above the size cap stored with headers only");
+      this.healthNote = await this.describeHeldMessages();
+      await setMailboxStatus({ mailboxId: this.mailbox.id, status: "connected", error: this.healthNote });
+    }
+    const tooLarge = new Set(result.tooLargeIds);
+    return { inserted: result.inserted, storedProviderIds: result.storedProviderIds.filter((id) => !tooLarge.has(id)) };
+  }
+
+  /** After commit only; a failure here loses nothing (the mail is stored), so it is logged, not fatal. */
+  private async afterIngest(provider: MailProvider, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      await provider.applyAfterIngest(ids);
+    } catch (err) {
+      this.deps.metrics.afterIngestFailures.inc();
+      const message = err instanceof MailError ? err.message : "The after-ingest action failed at the mail server.";
+      this.log.warn({ event: "after_ingest_failed", count: ids.length, err }, message);
+      if (!provider.isConnected) throw err;
+      await recordMailboxEvent({ mailboxId: this.mailbox.id, kind: "error", message }).catch(() => {});
+    }
+  }
+
+  /**
+   * Compares what the provider holds in a recent window with what is stored, and fetches any gap
+   * (without moving the cursor). A gap means the cursor handling lost a message: it is logged as
+   * reconcile_gap and counted, so the bug is seen, and the message is stored anyway.
+   */
+  private async reconcile(provider: MailProvider): Promise<void> {
+    const ids = await provider.listRecent({ since: new Date(Date.now() - this.deps.reconcileWindowMs), limit: 5000 });
+    if (ids.length === 0) return;
+    const known = await listStoredProviderIds({ mailboxId: this.mailbox.id, ids });
+    const gaps = ids.filter((id) => !known.has(id));
+    if (gaps.length === 0) return;
+    this.deps.metrics.reconcileGaps.inc(gaps.length);
+    this.log.warn({ event: "reconcile_gap", count: gaps.length, ids: gaps.slice(0, 20) }, "reconcile found messages the cursor had passed unstored");
+    for (let i = 0; i < gaps.length; i += this.deps.batchSize) {
+      const messages = await provider.fetchByIds(gaps.slice(i, i + this.deps.batchSize), { maxBytes: this.deps.batchBytes });
+      if (messages.length === 0) continue;
+      const result = await this.store(messages, undefined, { backlog: 0 });
+      await this.afterIngest(provider, result.storedProviderIds);
+    }
+  }
+
+  /** The admin's note while too-large messages wait at the provider (last 7 days), or null. */
+  private async describeHeldMessages(): Promise<string | null> {
+    const n = await countTooLargeMessages({ mailboxId: this.mailbox.id, since: new Date(Date.now() - 7 * 24 * 3600_000) });
+    if (n === 0) return null;
+    const cap = (this.deps.maxMessageBytes / (1024 * 1024)).toFixed(0);
+    return `${n} message(s) larger than ${cap} MiB were not fetched: only their headers were stored (status "too large") and they were left at the mail server. Open them in a mail client, or ask the operator to raise EMAIL_MAX_MESSAGE_BYTES.`;
   }
 
   private async handleEnd(failure: unknown, connectedAt: number | null): Promise<void> {

@@ -8,6 +8,14 @@ export type WatcherMetrics = {
   ingested: Counter;
   failed: Counter;
   tokenRefreshes: Counter;
+  /** Messages above EMAIL_MAX_MESSAGE_BYTES, stored too_large with their headers. */
+  tooLarge: Counter;
+  /** Messages the reconcile found stored nowhere although the cursor had passed them (a cursor bug). */
+  reconcileGaps: Counter;
+  /** Batches whose storing failed (the connection is restarted from the committed cursor). */
+  storeFailures: Counter;
+  /** After-ingest actions (mark read / move) that failed; the messages stay stored. */
+  afterIngestFailures: Counter;
   /** Push notifications that reached a mailbox this replica owns, by event. */
   pushNotifications: Counter<"event">;
   batchSeconds: Histogram;
@@ -37,6 +45,18 @@ export function createWatcherMetrics(): WatcherMetrics {
     ingested: new Counter({ name: "messages_ingested_total", help: "Messages stored and processed", registers: [registry] }),
     failed: new Counter({ name: "messages_failed_total", help: "Messages stored as failed (unparseable)", registers: [registry] }),
     tokenRefreshes: new Counter({ name: "oauth_token_refreshes_total", help: "OAuth access token refreshes", registers: [registry] }),
+    tooLarge: new Counter({ name: "messages_too_large_total", help: "Messages above the size cap, stored with headers only", registers: [registry] }),
+    reconcileGaps: new Counter({
+      name: "reconcile_gaps_total",
+      help: "Messages the periodic reconcile found missing behind the cursor (each one is a cursor bug)",
+      registers: [registry],
+    }),
+    storeFailures: new Counter({ name: "ingest_store_failures_total", help: "Batches whose storing failed", registers: [registry] }),
+    afterIngestFailures: new Counter({
+      name: "after_ingest_failures_total",
+      help: "After-ingest actions (mark read, move) that failed at the provider",
+      registers: [registry],
+    }),
     pushNotifications: new Counter({
       name: "push_notifications_total",
       help: "Gmail Pub/Sub and Graph notifications delivered to an owned mailbox, by event",

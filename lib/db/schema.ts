@@ -32,6 +32,10 @@ export const mailboxStatus = pgEnum("mailbox_status", [
   "error",
   "needs_reauth",
 ]);
+/** Where a new mailbox starts on first connect (issue 13): its unread mail, mail since a date, or only new mail. */
+export const mailboxStartMode = pgEnum("mailbox_start_mode", ["unread", "since", "new_only"]);
+/** What happens at the provider once a message is committed; discovery never depends on it. */
+export const mailboxAfterIngest = pgEnum("mailbox_after_ingest", ["mark_read", "none", "move"]);
 /** too_large: above EMAIL_MAX_MESSAGE_BYTES, stored with its headers only and left at the provider. */
 export const messageStatus = pgEnum("message_status", ["queued", "processing", "processed", "failed", "too_large"]);
 export const userRole = pgEnum("user_role", ["admin", "viewer"]);
@@ -85,7 +89,31 @@ export const loginAttempts = pgTable(
 
 /** Provider-specific cursors kept between connections. */
 export type SyncState = {
+  /** Legacy key of the \Seen-based IMAP sync; unused since issue 13. */
   uidValidity?: string;
+  /** IMAP cursor: the folder's UIDVALIDITY the cursor belongs to. Missing: first connect / re-baseline. */
+  imapUidValidity?: string;
+  /** IMAP cursor: the folder it belongs to; another folder (a settings change) starts afresh per start mode. */
+  imapFolder?: string;
+  /** IMAP cursor: every UID <= this has been stored or deliberately skipped. */
+  imapLastUid?: number;
+  /**
+   * IMAP first-connect baseline still being imported (start mode unread / since, or a UIDVALIDITY
+   * re-baseline): the UIDs below imapBaselineUidNext to import, as an IMAP sequence set. UIDs in
+   * (imapLastUid, imapBaselineUidNext) that are not in it are skipped; at or above it everything is
+   * new. Kept until the cursor passes it, so a crash mid-import resumes exactly. null: no baseline.
+   */
+  imapBaselineUids?: string | null;
+  imapBaselineUidNext?: number | null;
+  /**
+   * UIDs (sequence set) of the last committed IMAP batch whose after-ingest action may not have
+   * run (a crash between commit and STORE/MOVE): re-applied at the next connect. Idempotent.
+   */
+  imapAfterIngestPending?: string | null;
+  /** UIDNEXT at the last baseline: from here on every UID is stored (reconcile checks [floor, lastUid]). */
+  imapFloorUid?: number;
+  /** Internal date of the newest message stored by the IMAP cursor: a re-baseline searches from a day before it. */
+  imapLastReceivedAt?: string;
   gmailHistoryId?: string;
   gmailWatchExpiresAt?: string;
   gmailWatchRenewedAt?: string;
@@ -127,6 +155,12 @@ export const mailboxes = pgTable(
     enabled: boolean("enabled").notNull().default(true),
     pollIntervalSeconds: integer("poll_interval_seconds").notNull().default(60),
     deleteAfterIngest: boolean("delete_after_ingest").notNull().default(false),
+    /** Read on first connect only (no cursor yet); changing it later does not re-import. */
+    startMode: mailboxStartMode("start_mode").notNull().default("unread"),
+    startSince: timestamp("start_since", { withTimezone: true }),
+    afterIngest: mailboxAfterIngest("after_ingest").notNull().default("mark_read"),
+    /** IMAP folder / Gmail label id or name / Graph folder id or well-known name, for after_ingest = move. */
+    moveToFolder: text("move_to_folder"),
     // OAuth (seed §3.1 *_oauth_* columns)
     oauthProvider: mailProvider("oauth_provider"),
     oauthClientId: text("oauth_client_id"),
@@ -272,6 +306,8 @@ export type IngestedMessage = typeof ingestedMessages.$inferSelect;
 export type NewIngestedMessage = typeof ingestedMessages.$inferInsert;
 export type MailboxPurpose = (typeof mailboxPurpose.enumValues)[number];
 export type MailboxStatus = (typeof mailboxStatus.enumValues)[number];
+export type MailboxStartMode = (typeof mailboxStartMode.enumValues)[number];
+export type MailboxAfterIngest = (typeof mailboxAfterIngest.enumValues)[number];
 export type MailAccess = (typeof mailAccess.enumValues)[number];
 export type MailProviderName = (typeof mailProvider.enumValues)[number];
 export type OAuthFlow = typeof oauthFlows.$inferSelect;

@@ -6,7 +6,7 @@ import type { AccessTokenSource, ProviderDeps } from "./create-provider";
 import { GmailProvider } from "./gmail-provider";
 import { deriveGraphClientState } from "./graph-notifications";
 import { GraphProvider } from "./graph-provider";
-import type { MailProvider } from "./provider";
+import type { LegacyMailProvider as MailProvider } from "./provider";
 
 /**
  * Builders for the API providers, registered by the watcher. Kept out of create-provider.ts so the

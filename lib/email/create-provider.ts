@@ -1,4 +1,6 @@
 import { getSecretBox } from "../crypto/secret-box";
+import { getMailboxSyncState } from "../db/queries/mailboxes";
+import { listStoredProviderIds } from "../db/queries/pop3";
 import type { Mailbox } from "../db/schema";
 import { getEnv } from "../env";
 import { createAccessTokenSource } from "../oauth/token-manager";
@@ -6,7 +8,8 @@ import { TokenRenewingProvider } from "../oauth/token-renewing-provider";
 import { resolveMailHost } from "./host-check";
 import { ImapProvider, type ImapAuth } from "./imap-provider";
 import { Pop3Provider } from "./pop3-provider";
-import { MailError, type MailProvider } from "./provider";
+import { adaptLegacyProvider } from "./legacy-provider-adapter";
+import { MailError, type LegacyMailProvider, type MailProvider, type ProviderSyncOptions } from "./provider";
 import { effectiveTlsMode } from "./tls-mode";
 
 export type AccessTokenSource = (opts?: { forceRefresh?: boolean }) => Promise<string>;
@@ -17,8 +20,31 @@ export type ProviderDeps = {
   /** Extra trust anchors (private CAs; tests use a self-signed one). */
   ca?: string;
   /** Builders for the API providers, registered by the runtime that has them. */
-  apiProviders?: Partial<Record<"gmail_api" | "graph_api", (mailbox: Mailbox, getAccessToken: AccessTokenSource) => MailProvider | Promise<MailProvider>>>;
+  // LegacyMailProvider: until the Gmail/Graph ports land (issue 13), see legacy-provider-adapter.ts.
+  apiProviders?: Partial<
+    Record<
+      "gmail_api" | "graph_api",
+      (mailbox: Mailbox, getAccessToken: AccessTokenSource) => MailProvider | LegacyMailProvider | Promise<MailProvider | LegacyMailProvider>
+    >
+  >;
 };
+
+/**
+ * The discovery settings every provider is built with: the cursor as stored NOW (the row the
+ * watcher loaded may be hours old), the start mode for a first connect, the after-ingest action,
+ * the size cap, and a lookup of what is already stored.
+ */
+export async function buildProviderSyncOptions(mailbox: Mailbox): Promise<ProviderSyncOptions> {
+  return {
+    cursor: (await getMailboxSyncState({ mailboxId: mailbox.id })) ?? mailbox.syncState,
+    startMode: mailbox.startMode,
+    startSince: mailbox.startSince,
+    afterIngest: mailbox.afterIngest,
+    moveToFolder: mailbox.moveToFolder,
+    maxMessageBytes: getEnv().EMAIL_MAX_MESSAGE_BYTES,
+    knownIds: (ids) => listStoredProviderIds({ mailboxId: mailbox.id, ids }),
+  };
+}
 
 async function resolveImapAuth(mailbox: Mailbox, deps: ProviderDeps): Promise<ImapAuth> {
   const user = mailbox.username || mailbox.address || mailbox.oauthConnectedEmail || "";
@@ -41,7 +67,7 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     if (!build || !getAccessToken) {
       throw new MailError("config", `The ${mailbox.access} provider is not available in this process.`);
     }
-    return build(mailbox, getAccessToken);
+    return adaptLegacyProvider(await build(mailbox, getAccessToken));
   }
   if (!mailbox.host) throw new MailError("config", "The mailbox has no server host.");
   // Resolved once here, at every connect: providers get the checked address, and the name only as
@@ -54,7 +80,7 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     if (mailbox.authMethod === "oauth2") throw new MailError("config", "POP3 mailboxes sign in with a password, not OAuth.");
     const auth = await resolveImapAuth(mailbox, deps);
     if (!("pass" in auth)) throw new MailError("config", "No password is saved for this mailbox.");
-    return new Pop3Provider({
+    return adaptLegacyProvider(new Pop3Provider({
       mailboxId: mailbox.id,
       host: mailbox.host,
       address: resolved.address,
@@ -67,8 +93,9 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
       pollIntervalMs: mailbox.pollIntervalSeconds * 1000,
       deleteAfterIngest: mailbox.deleteAfterIngest,
       connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
-    });
+    }));
   }
+  const sync = await buildProviderSyncOptions(mailbox);
   const imap = (auth: ImapAuth): ImapProvider => new ImapProvider({
     host: resolved.address,
     ...(resolved.servername ? { servername: resolved.servername } : {}),
@@ -82,6 +109,9 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     useIdle: mailbox.useIdle,
     idleTimeoutMs: env.EMAIL_IDLE_TIMEOUT_SECONDS * 1000,
     connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+    ...sync,
+    // Every session (a token renewal opens a new one) starts from the cursor as committed now.
+    loadCursor: async () => (await getMailboxSyncState({ mailboxId: mailbox.id })) ?? sync.cursor,
   });
   if (mailbox.authMethod === "oauth2" && !deps.getAccessToken) {
     // XOAUTH2 with tokens from the token manager; the session is renewed before the token expires.

@@ -7,7 +7,7 @@ import type { MailAccess, SyncState } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, getProp, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { ChangePoller } from "./change-poller";
 import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
-import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import { MailError, type LegacyFetchedMessage as FetchedMessage, type MailErrorCode, type LegacyMailProvider as MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GmailProviderOptions = {
   /** Gmail API root; googleapis wants a trailing slash (added when missing). */

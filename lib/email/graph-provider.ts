@@ -6,7 +6,7 @@ import type { MailAccess, SyncState } from "../db/schema";
 import { abortableSleep, backoffDelay, describeCause, errorMessage, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
 import { ChangePoller } from "./change-poller";
 import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
-import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import { MailError, type LegacyFetchedMessage as FetchedMessage, type MailErrorCode, type LegacyMailProvider as MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GraphProviderOptions = {
   /** Graph root including the version, e.g. https://graph.microsoft.com/v1.0 or a national cloud's. */

@@ -1,9 +1,30 @@
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
-import type { MailAccess } from "../db/schema";
+import type { MailAccess, SyncState } from "../db/schema";
 import { describeImapError } from "./imap-errors";
 import { imapTlsSwitches, type TlsMode } from "./tls-mode";
-import { planUnreadFetch, selectNewUnread } from "./imap-unread-plan";
-import { MailError, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import {
+  advanceImapCursor,
+  baselineCursor,
+  formatUidSet,
+  imapCursorPatch,
+  parseUidSet,
+  pendingBaselineUids,
+  planImapBatch,
+  planImapOpen,
+  reconcilableUids,
+  type ImapCursor,
+  type MessageMeta,
+} from "./imap-cursor-plan";
+import {
+  MailError,
+  type FetchBatch,
+  type FetchedMessage,
+  type MailProvider,
+  type ProviderHealth,
+  type ProviderSyncOptions,
+  type StartCandidateCounts,
+  type WaitResult,
+} from "./provider";
 
 export type ImapAuth = { user: string; pass: string } | { user: string; accessToken: string };
 
@@ -27,7 +48,14 @@ export type ImapProviderOptions = {
   idleTimeoutMs: number;
   connectTimeoutMs: number;
   onLog?: (entry: { level: string; msg: string }) => void;
-};
+  /** Reads the committed cursor at each connect (overrides `cursor`). */
+  loadCursor?: () => Promise<SyncState>;
+} & Partial<ProviderSyncOptions>;
+
+/** Room above the message cap for the FETCH framing around a literal (imapflow's response limit). */
+const RESPONSE_HEADROOM = 1024 * 1024;
+/** Header blocks of too-large messages are capped too: a hostile server could send a huge "header". */
+const MAX_HEADER_BYTES = 1024 * 1024;
 
 /** IMAP on imapflow. A new ImapFlow object per connect(): a closed one cannot be reused. */
 export class ImapProvider implements MailProvider {
@@ -36,15 +64,18 @@ export class ImapProvider implements MailProvider {
   private uidValidity = "";
   /** Set by EXISTS pushes; read and cleared by waitForChange so none is lost between commands. */
   private changePending = false;
+  /** The durable cursor as this session knows it (imap-cursor-plan.ts); set when the folder opens. */
+  private cursor: ImapCursor | null = null;
   /**
-   * Every message with a lower UID has been examined in this session (imap-unread-plan.ts): new
-   * mail is fetched from here without a SEARCH. Starts at UIDNEXT when the folder is opened.
+   * Messages above the cursor already listed (UID + size) but not yet fetched: a backlog is listed
+   * once per drain, not once per batch. UIDs only grow, so a stale listing is never wrong.
    */
-  private uidCursor = 0;
-  /** EXISTS when the previous fetch started: how many messages a notification can have added. */
-  private existsAtFetch = 0;
-  /** The next fetch runs the full UNSEEN search (at connect, after a re-sync timeout, during a backlog). */
-  private fullSearchDue = true;
+  private listing: MessageMeta[] = [];
+  private listedThrough = 0;
+  /** The listing holds baseline UIDs (below the baseline's UIDNEXT), not a `lastUid+1:*` range. */
+  private listingIsBaseline = false;
+  /** The last committed batch's UIDs whose after-ingest may not have run before a crash. */
+  private pendingAfterIngest: number[] = [];
   private closed = true;
   private lastActivityAt: Date | null = null;
   private lastError: string | null = null;
@@ -87,6 +118,11 @@ export class ImapProvider implements MailProvider {
         ...(this.opts.ca ? { ca: this.opts.ca } : {}),
       },
       clientInfo: { name: "MindOps Mailbox Integration" },
+      // Bounded memory whatever the server sends: no literal above the message cap (bodies of
+      // larger messages are never requested, see fetchNew), no runaway line or response.
+      maxLiteralSize: this.maxMessageBytes + RESPONSE_HEADROOM,
+      maxResponseSize: this.maxMessageBytes + 2 * RESPONSE_HEADROOM,
+      maxLineLength: 16 * 1024 * 1024,
     };
     const client = new ImapFlow(options);
     this.client = client;
@@ -107,12 +143,15 @@ export class ImapProvider implements MailProvider {
       await client.connect();
       const mailbox = await client.mailboxOpen(this.opts.folder);
       this.uidValidity = String(mailbox.uidValidity);
-      this.uidCursor = Number(mailbox.uidNext) || 0;
-      this.existsAtFetch = mailbox.exists;
-      this.fullSearchDue = true;
+      this.listing = [];
+      this.listedThrough = 0;
+      this.listingIsBaseline = false;
+      const state = this.opts.loadCursor ? await this.opts.loadCursor() : (this.opts.cursor ?? {});
+      this.cursor = await this.openCursor(client, state, Number(mailbox.uidNext) || 1);
       this.closed = false;
       this.lastActivityAt = new Date();
       this.lastError = null;
+      await this.applyPendingAfterIngest();
     } catch (err) {
       const mailError = describeImapError(err, this.where);
       this.lastError = mailError.message;
@@ -152,81 +191,231 @@ export class ImapProvider implements MailProvider {
     }
   }
 
-  async searchUnseen(): Promise<number[]> {
-    return this.run(async (client) => {
-      const uids = await client.search({ seen: false }, { uid: true });
-      return (uids || []).sort((a, b) => a - b);
-    });
+  private get maxMessageBytes(): number {
+    return this.opts.maxMessageBytes ?? 50 * 1024 * 1024;
   }
 
-  async fetchUnread({ maxCount }: { maxCount: number }): Promise<FetchedMessage[]> {
-    this.changePending = false;
-    const client = this.requireClient();
-    const exists = client.mailbox ? client.mailbox.exists : 0;
-    const plan = planUnreadFetch({
-      fullSearchDue: this.fullSearchDue,
-      uidCursor: this.uidCursor,
-      newMessages: exists - this.existsAtFetch,
-      maxCount,
+  /** The cursor to continue from, or a new baseline per the start mode (imap-cursor-plan.ts). */
+  private async openCursor(client: ImapFlow, state: SyncState, uidNext: number): Promise<ImapCursor> {
+    const plan = planImapOpen({
+      state,
+      folder: this.opts.folder,
+      uidValidity: this.uidValidity,
+      startMode: this.opts.startMode ?? "unread",
+      startSince: this.opts.startSince ?? null,
     });
-    this.existsAtFetch = exists;
-    if (plan.kind === "range") {
-      // One command for what a notification announced: FLAGS come with the body, so read mail is
-      // skipped as SEARCH UNSEEN would skip it.
-      const fetched = await this.fetchMessages(plan.range, true);
-      const { unread, uidCursor } = selectNewUnread(fetched, this.uidCursor);
-      // The range had no upper bound: everything above the old cursor has now been examined.
-      this.uidCursor = uidCursor;
-      return unread.map((m) => m.message);
+    if (plan.kind === "resume") {
+      this.pendingAfterIngest = state.imapAfterIngestPending ? parseUidSet(state.imapAfterIngestPending) : [];
+      return plan.cursor;
     }
-    const all = await this.searchUnseen();
-    const uids = all.slice(0, maxCount);
-    // Until a search comes back with less than a batch, the next fetch searches again.
-    this.fullSearchDue = all.length > maxCount;
-    if (uids.length === 0) return [];
-    const fetched = await this.fetchMessages(uids, false);
-    // Everything below the highest UID fetched has been examined by this search.
-    this.uidCursor = Math.max(this.uidCursor, uids[uids.length - 1]! + 1);
-    return fetched.sort((a, b) => a.uid - b.uid).map((m) => m.message);
+    let found: number[] = [];
+    if (plan.search) {
+      const query = "unseen" in plan.search ? { seen: false } : { since: plan.search.since };
+      found = (await client.search(query, { uid: true })) || [];
+    }
+    return baselineCursor({
+      uidValidity: this.uidValidity,
+      folder: this.opts.folder,
+      uidNext,
+      found,
+      ...(plan.lastReceivedAt ? { lastReceivedAt: plan.lastReceivedAt } : {}),
+    });
   }
 
-  private async fetchMessages(
-    range: number[] | string,
-    withFlags: boolean,
-  ): Promise<{ uid: number; seen: boolean; message: FetchedMessage }[]> {
+  private requireCursor(): ImapCursor {
+    if (!this.cursor) throw new MailError("network", "The IMAP connection is closed.");
+    return this.cursor;
+  }
+
+  /**
+   * Everything above the cursor, read or unread, in batches bounded by count and bytes. The
+   * listing (UID RFC822.SIZE INTERNALDATE) comes first so no body above the cap is ever requested.
+   */
+  async fetchNew({ maxCount, maxBytes }: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
+    this.changePending = false;
+    let cursor = this.requireCursor();
+    if (this.listing.filter((m) => m.uid > cursor.lastUid).length === 0) {
+      cursor = await this.refillListing(cursor);
+      this.cursor = cursor;
+    }
+    const plan = planImapBatch({
+      listing: this.listing,
+      lastUid: cursor.lastUid,
+      listedThrough: this.listedThrough,
+      maxCount,
+      maxBytes,
+      maxMessageBytes: this.maxMessageBytes,
+    });
+    const messages = await this.fetchPlanned(plan.whole, plan.headersOnly);
+    this.listing = plan.rest;
+    const newest = messages.reduce<Date | undefined>((d, m) => (m.receivedAt && (!d || m.receivedAt > d) ? m.receivedAt : d), undefined);
+    const next = advanceImapCursor(cursor, plan.lastUid, newest);
+    this.cursor = next;
+    // A finished baseline still leaves the range above it to list: call again.
+    const more = plan.rest.length > 0 || (this.listingIsBaseline && next.baseline === null) || pendingBaselineUids(next, 1).length > 0;
+    if (this.listingIsBaseline && next.baseline === null) this.listingIsBaseline = false;
+    return {
+      messages,
+      // Committed with the rows; the after-ingest action that follows the commit clears it with
+      // the next batch, and a crash in between re-applies it at the next connect.
+      cursor: { ...imapCursorPatch(next), imapAfterIngestPending: formatUidSet(messages.filter((m) => !m.tooLarge).map((m) => uidOf(m.providerMessageId))) },
+      more,
+      backlog: plan.rest.length + (next.baseline ? pendingBaselineUids(next).length - plan.rest.length : 0),
+    };
+  }
+
+  /** Lists what waits above the cursor: the rest of a baseline, else `lastUid+1:*`. */
+  private async refillListing(cursor: ImapCursor): Promise<ImapCursor> {
+    const baselineUids = pendingBaselineUids(cursor);
+    if (cursor.baseline && baselineUids.length > 0) {
+      this.listing = await this.listMeta(baselineUids);
+      this.listedThrough = cursor.baseline.uidNext - 1;
+      this.listingIsBaseline = true;
+      return cursor;
+    }
+    if (cursor.baseline) {
+      // Nothing of the baseline is left above the cursor: it is done.
+      cursor = advanceImapCursor(cursor, cursor.baseline.uidNext - 1);
+    }
+    this.listingIsBaseline = false;
+    this.listing = await this.listMeta(`${cursor.lastUid + 1}:*`);
+    this.listedThrough = this.listing.reduce((max, m) => Math.max(max, m.uid), cursor.lastUid);
+    return cursor;
+  }
+
+  private async listMeta(range: number[] | string): Promise<MessageMeta[]> {
+    if (Array.isArray(range) && range.length === 0) return [];
     return this.run(async (client) => {
-      const out: { uid: number; seen: boolean; message: FetchedMessage }[] = [];
-      // BODY.PEEK[] (imapflow's `source`) leaves \Seen alone: read is set only after storing.
-      const query = { uid: true, source: true, internalDate: true, ...(withFlags ? { flags: true } : {}) };
-      for await (const msg of client.fetch(range, query, { uid: true })) {
-        if (!msg.source) continue;
+      const out: MessageMeta[] = [];
+      for await (const msg of client.fetch(range, { uid: true, size: true, internalDate: true }, { uid: true })) {
         const internalDate = msg.internalDate ? new Date(msg.internalDate) : undefined;
         out.push({
           uid: msg.uid,
-          seen: msg.flags?.has("\\Seen") ?? false,
-          message: {
-            providerMessageId: `${this.uidValidity}:${msg.uid}`,
-            raw: msg.source,
-            ...(internalDate && !Number.isNaN(internalDate.getTime()) ? { receivedAt: internalDate } : {}),
-          },
+          size: typeof msg.size === "number" ? msg.size : 0,
+          ...(internalDate && !Number.isNaN(internalDate.getTime()) ? { internalDate } : {}),
         });
       }
-      return out;
+      return out.sort((a, b) => a.uid - b.uid);
     });
   }
 
-  async countUnread(): Promise<number> {
-    return (await this.searchUnseen()).length;
+  /**
+   * Bodies for the small ones (BODY.PEEK[] leaves \Seen alone), header blocks for the too-large
+   * ones. A UID missing from the answer was expunged meanwhile: it is skipped, the cursor passes it.
+   */
+  private async fetchPlanned(whole: MessageMeta[], headersOnly: MessageMeta[]): Promise<FetchedMessage[]> {
+    const out: FetchedMessage[] = [];
+    const meta = new Map([...whole, ...headersOnly].map((m) => [m.uid, m]));
+    const toMessage = (uid: number, raw: Buffer, tooLarge: boolean): FetchedMessage => {
+      const m = meta.get(uid);
+      return {
+        providerMessageId: `${this.uidValidity}:${uid}`,
+        raw,
+        size: m?.size ?? raw.length,
+        ...(m?.internalDate ? { receivedAt: m.internalDate } : {}),
+        ...(tooLarge ? { tooLarge: true } : {}),
+      };
+    };
+    if (whole.length > 0) {
+      await this.run(async (client) => {
+        for await (const msg of client.fetch(whole.map((m) => m.uid), { uid: true, source: true }, { uid: true })) {
+          if (msg.source && meta.has(msg.uid)) out.push(toMessage(msg.uid, msg.source, false));
+        }
+      });
+    }
+    if (headersOnly.length > 0) {
+      await this.run(async (client) => {
+        const query = { uid: true, headers: true };
+        for await (const msg of client.fetch(headersOnly.map((m) => m.uid), query, { uid: true })) {
+          if (!meta.has(msg.uid)) continue;
+          const headers = msg.headers ?? Buffer.alloc(0);
+          out.push(toMessage(msg.uid, headers.subarray(0, MAX_HEADER_BYTES), true));
+        }
+      });
+    }
+    return out.sort((a, b) => uidOf(a.providerMessageId) - uidOf(b.providerMessageId));
   }
 
-  async markAsRead(providerMessageIds: string[]): Promise<void> {
-    const uids = providerMessageIds
+  /** Provider ids the cursor has passed and discovery promised to store, received since `since`. */
+  async listRecent({ since, limit }: { since: Date; limit: number }): Promise<string[]> {
+    const cursor = this.requireCursor();
+    await this.checkUidValidity();
+    const uids = await this.run(async (client) => (await client.search({ since }, { uid: true })) || []);
+    return reconcilableUids(cursor, uids)
+      .slice(-limit)
+      .map((uid) => `${this.uidValidity}:${uid}`);
+  }
+
+  /**
+   * A folder deleted and recreated under the open session (a restore, a migration) is not always
+   * announced: Dovecot keeps the session on the old one. STATUS shows the new UIDVALIDITY; the
+   * connection then ends and the next one re-baselines (imap-cursor-plan.ts).
+   */
+  private async checkUidValidity(): Promise<void> {
+    const status = await this.run((client) => client.status(this.opts.folder, { uidValidity: true }));
+    if (!status) throw new MailError("folder_missing", `The folder "${this.opts.folder}" does not exist in this mailbox.`);
+    if (status.uidValidity !== undefined && String(status.uidValidity) !== this.uidValidity) {
+      throw new MailError("protocol", `The folder "${this.opts.folder}" was recreated on the server (its UIDVALIDITY changed); reconnecting to pick it up again.`);
+    }
+  }
+
+  async fetchByIds(ids: string[], { maxBytes }: { maxBytes: number }): Promise<FetchedMessage[]> {
+    const uids = this.uidsOf(ids);
+    if (uids.length === 0) return [];
+    const listing = await this.listMeta(uids);
+    const out: FetchedMessage[] = [];
+    // Same caps as fetchNew, batch by batch, so a large gap never buffers more than one batch.
+    let rest = listing;
+    let lastUid = 0;
+    while (rest.length > 0) {
+      const plan = planImapBatch({ listing: rest, lastUid, listedThrough: 0, maxCount: 50, maxBytes, maxMessageBytes: this.maxMessageBytes });
+      out.push(...(await this.fetchPlanned(plan.whole, plan.headersOnly)));
+      rest = plan.rest;
+      lastUid = plan.lastUid;
+    }
+    return out;
+  }
+
+  private uidsOf(providerMessageIds: string[]): number[] {
+    return providerMessageIds
       .filter((id) => id.startsWith(`${this.uidValidity}:`))
       .map(uidOf)
       .filter((n) => Number.isInteger(n) && n > 0);
+  }
+
+  /** After commit only: \Seen, nothing, or MOVE (imapflow falls back to COPY + \Deleted + EXPUNGE). */
+  async applyAfterIngest(providerMessageIds: string[]): Promise<void> {
+    const action = this.opts.afterIngest ?? "mark_read";
+    if (action === "none") return;
+    const uids = this.uidsOf(providerMessageIds);
     if (uids.length === 0) return;
+    if (action === "move") {
+      const target = this.opts.moveToFolder;
+      if (!target) throw new MailError("config", "Choose the folder to move stored messages to.");
+      const moved = await this.run((client) => client.messageMove(uids, target, { uid: true }));
+      if (!moved) throw new MailError("folder_missing", `Stored messages could not be moved: the folder "${target}" does not exist.`);
+      return;
+    }
     // .SILENT: the server need not echo every message's new flags back.
     await this.run((client) => client.messageFlagsAdd(uids, ["\\Seen"], { uid: true, silent: true }));
+  }
+
+  /** Best effort: the messages were committed, the action is idempotent, and a failure loses nothing. */
+  private async applyPendingAfterIngest(): Promise<void> {
+    const uids = this.pendingAfterIngest;
+    this.pendingAfterIngest = [];
+    if (uids.length === 0) return;
+    await this.applyAfterIngest(uids.map((uid) => `${this.uidValidity}:${uid}`)).catch(() => {});
+  }
+
+  /** What each start mode would import from this folder now. */
+  async countStartCandidates({ since }: { since?: Date }): Promise<StartCandidateCounts> {
+    return this.run(async (client) => {
+      const status = await client.status(this.opts.folder, { messages: true, unseen: true });
+      if (!status) throw new MailError("folder_missing", `The folder "${this.opts.folder}" does not exist in this mailbox.`);
+      const sinceCount = since ? ((await client.search({ since }, { uid: true })) || []).length : null;
+      return { unread: status.unseen ?? 0, since: sinceCount, total: status.messages ?? 0 };
+    });
   }
 
   async waitForChange({ timeoutMs, signal }: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
@@ -248,11 +437,7 @@ export class ImapProvider implements MailProvider {
       this.closeListeners.add(onClose);
       this.changeListeners.add(onChange);
       signal.addEventListener("abort", onAbort, { once: true });
-      timers.timeout = setTimeout(() => {
-        // A quiet wait ran out: the safety re-sync that follows searches the whole folder again.
-        this.fullSearchDue = true;
-        finish("timeout");
-      }, timeoutMs);
+      timers.timeout = setTimeout(() => finish("timeout"), timeoutMs);
       if (this.opts.useIdle) {
         // IDLE ends when the next command is sent; its rejection on a dropped socket surfaces as 'close'.
         client.idle().catch(() => {});

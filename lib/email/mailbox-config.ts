@@ -23,6 +23,13 @@ export type MailboxConfig = {
   enabled: boolean;
   poll_interval_seconds: number;
   delete_after_ingest: boolean;
+  /** Read on the first connect only; `started` says whether that has happened. */
+  start_mode: Mailbox["startMode"];
+  start_since: string | null;
+  /** True once discovery has a cursor: changing start_mode then imports nothing again. */
+  started: boolean;
+  after_ingest: Mailbox["afterIngest"];
+  move_to_folder: string | null;
   oauth: null | {
     provider: Mailbox["provider"];
     connected_email: string | null;
@@ -37,6 +44,11 @@ export type MailboxConfig = {
 };
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+/** Any provider's discovery cursor (IMAP UID, Gmail history id, Graph delta link). */
+function hasCursor(state: Mailbox["syncState"]): boolean {
+  return Boolean(state.imapUidValidity || state.gmailHistoryId || state.graphDeltaLink);
+}
 
 export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxConfig {
   return {
@@ -58,6 +70,11 @@ export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxCon
     enabled: row.enabled,
     poll_interval_seconds: row.pollIntervalSeconds,
     delete_after_ingest: row.deleteAfterIngest,
+    start_mode: row.startMode,
+    start_since: iso(row.startSince),
+    started: hasCursor(row.syncState),
+    after_ingest: row.afterIngest,
+    move_to_folder: row.moveToFolder,
     oauth: row.oauthProvider
       ? {
           provider: row.oauthProvider,

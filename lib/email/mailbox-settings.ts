@@ -128,6 +128,10 @@ export async function saveMailboxSettings({
       enabled: input.enabled,
       pollIntervalSeconds: input.poll_interval_seconds,
       deleteAfterIngest: input.delete_after_ingest,
+      startMode: input.start_mode,
+      startSince: input.start_mode === "since" ? (input.start_since ?? null) : null,
+      afterIngest: input.after_ingest,
+      moveToFolder: input.after_ingest === "move" ? (input.move_to_folder ?? null) : null,
     },
   });
   return toMailboxConfig(row, 0);
@@ -164,6 +168,7 @@ function buildTestTarget(input: MailboxTestInput, saved: Mailbox | null): Connec
     allowInvalidCertificate: input.allow_invalid_certificate ?? saved?.allowInvalidCertificate ?? false,
     folder: input.folder ?? saved?.folder ?? "INBOX",
     auth: { user, pass },
+    startSince: input.start_since ?? saved?.startSince ?? null,
   };
 }
 

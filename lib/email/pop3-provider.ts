@@ -2,7 +2,7 @@ import { listStoredProviderIds } from "../db/queries/pop3";
 import type { MailAccess } from "../db/schema";
 import { describePop3Error, Pop3Client, type Pop3ClientOptions, type Pop3Limits, type UidlEntry } from "./pop3-client";
 import type { TlsMode } from "./tls-mode";
-import { MailError, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import { MailError, type LegacyFetchedMessage as FetchedMessage, type LegacyMailProvider as MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type Pop3ProviderOptions = {
   /** Stored rows of this mailbox are what POP3 "read" means. */

@@ -1,14 +1,37 @@
 import type { PushEvent } from "../db/queries/mailboxes";
-import type { MailAccess } from "../db/schema";
+import type { MailAccess, MailboxAfterIngest, MailboxStartMode, SyncState } from "../db/schema";
 
 /** One message as the provider holds it: raw RFC 5322 source and the provider's stable id. */
 export type FetchedMessage = {
   /** Stable per mailbox: IMAP `uidvalidity:uid`, POP3 UIDL, Gmail message id, Graph message id. */
   providerMessageId: string;
+  /** The whole source; for a tooLarge message only its header block. */
   raw: Buffer;
   /** When the provider received it, if known. */
   receivedAt?: Date;
+  /** Provider-reported size of the whole message in bytes. */
+  size: number;
+  /**
+   * size > maxMessageBytes: never fetched whole, stored as too_large, left untouched at the
+   * provider (no after-ingest action).
+   */
+  tooLarge?: boolean;
 };
+
+/** One bounded step of discovery: the messages and the cursor position right after them. */
+export type FetchBatch = {
+  /** Oldest first. */
+  messages: FetchedMessage[];
+  /** Position after these messages; committed in the SAME transaction as their rows. */
+  cursor: Partial<SyncState>;
+  /** More is waiting past the cursor: call again at once. */
+  more: boolean;
+  /** Estimate of what still waits (the admin's queue), when the provider knows it. */
+  backlog?: number;
+};
+
+/** How many messages each start mode would import now (Test call / settings form). */
+export type StartCandidateCounts = { unread: number; since: number | null; total: number };
 
 export type WaitResult = "changed" | "timeout" | "closed";
 
@@ -19,10 +42,13 @@ export type ProviderHealth = {
 };
 
 /**
- * Seed §5.1 EmailProviderInterface, shaped for a pull loop: the mailbox loop fetches the unread
- * backlog, stores it, marks it read, then waits for a change (IDLE, push or polling) and repeats.
- * `watch_inbox(callback)` of the seed is `waitForChange` called in that loop, so that a slow store
- * never overlaps the next fetch and a missed notification only delays until the next reconcile.
+ * Seed §5.1 EmailProviderInterface, shaped for a pull loop: the mailbox loop fetches everything
+ * past the durable cursor, stores it together with the new cursor, applies the after-ingest action,
+ * then waits for a change (IDLE, push or polling) and repeats. `watch_inbox(callback)` of the seed is
+ * `waitForChange` called in that loop, so that a slow store never overlaps the next fetch and a
+ * missed notification only delays until the next reconcile.
+ *
+ * Discovery never depends on \Seen / UNREAD / isRead: people read mail in their own clients.
  */
 export interface MailProvider {
   readonly access: MailAccess;
@@ -31,12 +57,21 @@ export interface MailProvider {
   connect(): Promise<void>;
   /** Closes the connection; never throws. */
   disconnect(): Promise<void>;
-  /** Unread messages, oldest first, at most maxCount. */
-  fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]>;
-  /** How many unread messages wait at the provider (for the admin's queue size). */
-  countUnread(): Promise<number>;
-  /** Called only after the messages are committed to the database. */
-  markAsRead(providerMessageIds: string[]): Promise<void>;
+  /**
+   * Everything past the cursor, READ OR UNREAD. With no cursor, the mailbox's start mode decides
+   * the baseline (unread = what is unread now; since = received on/after start_since; new_only =
+   * nothing that is there now). Bounded: at most maxCount messages and maxBytes of bodies per batch;
+   * a message above maxMessageBytes comes back tooLarge (headers only).
+   */
+  fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch>;
+  /** Reconcile: provider ids of messages in the folder received since `since` (at most `limit`). */
+  listRecent(opts: { since: Date; limit: number }): Promise<string[]>;
+  /** Fetches these ids (a gap found by reconcile), same size rules as fetchNew. */
+  fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]>;
+  /** After commit only: mark read / nothing / move, per the mailbox's after_ingest. */
+  applyAfterIngest(providerMessageIds: string[]): Promise<void>;
+  /** How many messages each start mode would import now (for Test / the settings form). */
+  countStartCandidates?(opts: { since?: Date }): Promise<StartCandidateCounts>;
   /**
    * Waits until new mail may be present ("changed"), the timeout passes ("timeout"), the
    * connection ends ("closed"), or the signal aborts ("closed").
@@ -53,6 +88,40 @@ export interface MailProvider {
   stopPush?(): Promise<void>;
 }
 
+/** What every provider is built with besides its connection settings (create-provider.ts, api-providers.ts). */
+export type ProviderSyncOptions = {
+  /** The mailbox's SyncState, read fresh at connect. */
+  cursor: SyncState;
+  startMode: MailboxStartMode;
+  startSince: Date | null;
+  afterIngest: MailboxAfterIngest;
+  moveToFolder: string | null;
+  /** EMAIL_MAX_MESSAGE_BYTES: above this a message is recorded too_large, never fetched whole. */
+  maxMessageBytes: number;
+  /** Which of these provider ids are already stored for the mailbox. */
+  knownIds: (ids: string[]) => Promise<Set<string>>;
+};
+
+/**
+ * TEMPORARY (issue 13 transition): the pre-cursor interface that Gmail, Graph and POP3 still
+ * implement until their ports land; adaptLegacyProvider (legacy-provider-adapter.ts) presents
+ * them as a MailProvider. Delete both once no provider implements this.
+ */
+export type LegacyFetchedMessage = { providerMessageId: string; raw: Buffer; receivedAt?: Date };
+export interface LegacyMailProvider {
+  readonly access: MailAccess;
+  readonly isConnected: boolean;
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  fetchUnread(opts: { maxCount: number }): Promise<LegacyFetchedMessage[]>;
+  countUnread(): Promise<number>;
+  markAsRead(providerMessageIds: string[]): Promise<void>;
+  waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult>;
+  getHealthStatus(): ProviderHealth;
+  notifyChange?(event: PushEvent): void;
+  stopPush?(): Promise<void>;
+}
+
 export type MailErrorCode =
   | "dns"
   | "refused"
@@ -66,6 +135,8 @@ export type MailErrorCode =
   | "protocol"
   | "network"
   | "config"
+  /** The database refused to store a batch: nothing of it is committed, the cursor did not move. */
+  | "storage"
   | "unknown";
 
 /** A provider failure in words an admin can act on; `cause` stays in logs only. */

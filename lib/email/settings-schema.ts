@@ -19,7 +19,7 @@ const hostname = z
  * An omitted (or empty) password keeps the stored one, unless host, port, TLS mode, protocol or
  * username change: then the password must be sent again (mailbox-settings.ts).
  */
-export const mailboxSettingsSchema = z
+const mailboxSettingsFields = z
   .object({
     protocol: z.enum(["imap", "pop3"]).default("imap"),
     host: hostname,
@@ -38,12 +38,48 @@ export const mailboxSettingsSchema = z
     enabled: z.boolean().default(true),
     poll_interval_seconds: z.coerce.number().int().min(10, "Poll at most every 10 seconds.").max(3600, "Poll at least once an hour.").default(60),
     delete_after_ingest: z.boolean().default(false),
+    /**
+     * Where a new mailbox starts on its first connect: its unread mail, mail received since
+     * start_since, or only mail arriving from now on. Used once: changing it after the mailbox has
+     * started does not import again (the stored cursor decides from then on).
+     */
+    start_mode: z.enum(["unread", "since", "new_only"], "Choose unread, since or new_only.").default("unread"),
+    // The form's date input sends "" when empty.
+    start_since: z.preprocess((v) => (v === "" ? null : v), z.coerce.date("Enter a valid date.").nullable()).optional(),
+    /** What happens at the provider after a message is stored. */
+    after_ingest: z.enum(["mark_read", "none", "move"], "Choose mark_read, none or move.").default("mark_read"),
+    move_to_folder: z
+      .string()
+      .trim()
+      .max(255, "The folder name is too long.")
+      .nullable()
+      .optional()
+      .transform((v) => (v ? v : null)),
   })
   .strict();
+
+type StartAndAfterFields = {
+  start_mode?: "unread" | "since" | "new_only" | undefined;
+  start_since?: Date | null | undefined;
+  after_ingest?: "mark_read" | "none" | "move" | undefined;
+  move_to_folder?: string | null | undefined;
+};
+
+/** Rules across fields, each reported on the field the admin must fix. */
+function checkStartAndAfter(value: StartAndAfterFields, ctx: z.RefinementCtx): void {
+  if (value.start_mode === "since" && !value.start_since) {
+    ctx.addIssue({ code: "custom", path: ["start_since"], message: "Choose the date to import mail from." });
+  }
+  if (value.after_ingest === "move" && !value.move_to_folder) {
+    ctx.addIssue({ code: "custom", path: ["move_to_folder"], message: "Enter the folder to move stored messages to." });
+  }
+}
+
+export const mailboxSettingsSchema = mailboxSettingsFields.superRefine(checkStartAndAfter);
 
 export type MailboxSettingsInput = z.input<typeof mailboxSettingsSchema>;
 export type MailboxSettings = z.output<typeof mailboxSettingsSchema>;
 
 /** The test endpoint accepts the same body, all optional: missing fields come from the saved settings. */
-export const mailboxTestSchema = mailboxSettingsSchema.partial();
+export const mailboxTestSchema = mailboxSettingsFields.partial();
 export type MailboxTestInput = z.output<typeof mailboxTestSchema>;

@@ -2,7 +2,7 @@ import { ImapFlow } from "imapflow";
 import { getEnv } from "../env";
 import { resolveMailHost } from "./host-check";
 import { describeImapError } from "./imap-errors";
-import { MailError, type MailErrorCode } from "./provider";
+import { MailError, type MailErrorCode, type StartCandidateCounts } from "./provider";
 import { imapTlsSwitches, type TlsMode } from "./tls-mode";
 
 export type ConnectionTestTarget = {
@@ -13,10 +13,12 @@ export type ConnectionTestTarget = {
   allowInvalidCertificate: boolean;
   folder: string;
   auth: { user: string; pass: string } | { user: string; accessToken: string };
+  /** Counts the messages start mode "since" would import from this date. */
+  startSince?: Date | null;
 };
 
 export type ConnectionTestResult =
-  | { ok: true; folder: string; exists: number; unseen: number }
+  | { ok: true; folder: string; exists: number; unseen: number; start_counts?: StartCandidateCounts }
   | { ok: false; error: { code: MailErrorCode; message: string } };
 
 /**
@@ -54,7 +56,19 @@ export async function testImapConnection(target: ConnectionTestTarget): Promise<
     await client.connect();
     const status = await client.status(target.folder, { messages: true, unseen: true });
     if (!status) throw new MailError("folder_missing", `The folder "${target.folder}" does not exist in this mailbox.`);
-    return { ok: true, folder: target.folder, exists: status.messages ?? 0, unseen: status.unseen ?? 0 };
+    const exists = status.messages ?? 0;
+    const unseen = status.unseen ?? 0;
+    // What each start mode would import (the settings form shows it before saving).
+    let since: number | null = null;
+    if (target.startSince) {
+      const lock = await client.getMailboxLock(target.folder, { readOnly: true });
+      try {
+        since = ((await client.search({ since: target.startSince }, { uid: true })) || []).length;
+      } finally {
+        lock.release();
+      }
+    }
+    return { ok: true, folder: target.folder, exists, unseen, start_counts: { unread: unseen, since, total: exists } };
   } catch (err) {
     const mailError = err instanceof MailError ? err : describeImapError(err, context);
     return { ok: false, error: { code: mailError.code, message: mailError.message } };

@@ -107,6 +107,22 @@ export const en = {
       hint: "Only for servers with a self-signed certificate. The connection is then easier to intercept.",
     },
     delete_after_ingest: { label: "Delete messages from the server once they are saved here" },
+    start_mode: {
+      label: "When first connected, import",
+      unread: "Unread mail already in the folder",
+      since: "All mail received since a date",
+      new_only: "Only mail arriving from now on",
+      started: "This mailbox has started: changing this imports nothing again.",
+    },
+    start_since: { label: "Import mail received since" },
+    after_ingest: {
+      label: "After a message is saved",
+      mark_read: "Mark it as read",
+      none: "Leave it untouched",
+      move: "Move it to a folder",
+    },
+    move_to_folder: { label: "Move to folder" },
+    startCounts: "Unread now: {unread}. Since the date: {since}. All: {total}.",
     enabled: { label: "Receive mail from this mailbox" },
     prefilled: "Server settings for {provider} were filled in.",
     appPasswordHint:
@@ -131,6 +147,9 @@ export const en = {
     "password.again": "You changed the server, port, encryption or username: enter the password again.",
     "port.invalid_type": "Enter the port as a whole number, for example 993.",
     "poll_interval_seconds.invalid_type": "Enter a whole number of seconds.",
+    "start_since.custom": "Choose the date to import mail from.",
+    "start_since.invalid_type": "Enter a valid date.",
+    "move_to_folder.custom": "Enter the folder to move saved messages to.",
   } as Record<string, string>,
   /** Connection failures by error code: what happened, and what to do about it. */
   mailErrors: {

@@ -106,6 +106,22 @@ export const tr: Dictionary = {
       hint: "Yalnızca kendinden imzalı sertifika kullanan sunucular için. Bağlantı bu durumda daha kolay dinlenebilir.",
     },
     delete_after_ingest: { label: "E-postalar burada kaydedildikten sonra sunucudan silinsin" },
+    start_mode: {
+      label: "İlk bağlantıda içe aktar",
+      unread: "Klasördeki okunmamış e-postaları",
+      since: "Bir tarihten bu yana gelen tüm e-postaları",
+      new_only: "Yalnızca bundan sonra gelen e-postaları",
+      started: "Bu posta kutusu başladı: bunu değiştirmek yeniden içe aktarma yapmaz.",
+    },
+    start_since: { label: "Şu tarihten bu yana gelenleri içe aktar" },
+    after_ingest: {
+      label: "Bir e-posta kaydedildikten sonra",
+      mark_read: "Okundu olarak işaretle",
+      none: "Olduğu gibi bırak",
+      move: "Bir klasöre taşı",
+    },
+    move_to_folder: { label: "Taşınacak klasör" },
+    startCounts: "Şu an okunmamış: {unread}. Tarihten bu yana: {since}. Tümü: {total}.",
     enabled: { label: "Bu posta kutusundan e-posta al" },
     prefilled: "{provider} için sunucu ayarları dolduruldu.",
     appPasswordHint:
@@ -126,6 +142,9 @@ export const tr: Dictionary = {
     saveFailed: "Ayarlar kaydedilemedi.",
   },
   fieldErrors: {
+    "start_since.custom": "E-postaların içe aktarılacağı tarihi seçin.",
+    "start_since.invalid_type": "Geçerli bir tarih girin.",
+    "move_to_folder.custom": "Kaydedilen e-postaların taşınacağı klasörü girin.",
     "address.invalid_format": "Geçerli bir e-posta adresi girin.",
     "address.too_big": "E-posta adresi çok uzun.",
     "host.too_small": "Posta sunucusunun adını girin.",

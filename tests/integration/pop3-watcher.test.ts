@@ -17,6 +17,8 @@ const { listMessages, countMailboxMessages } = await import("@/lib/db/queries/me
 const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
 const { listStoredProviderIds } = await import("@/lib/db/queries/pop3");
 const { ingestFetchedMessages } = await import("@/lib/ingest/ingest-messages");
+/** The POP3 provider still returns pre-issue-13 messages (no size) until its port lands. */
+const withSize = <T extends { raw: Buffer }>(m: T): T & { size: number } => ({ ...m, size: m.raw.length });
 const { Pop3Provider } = await import("@/lib/email/pop3-provider");
 const { Pop3Client } = await import("@/lib/email/pop3-client");
 const { MailError } = await import("@/lib/email/provider");
@@ -289,7 +291,7 @@ describe("POP3 provider against Dovecot (in process)", () => {
     // D arrives between UIDL and DELE.
     await dovecot.append("direct", makeMessage({ subject: "D" }));
     // Only A and B get stored (C's store "failed"); C is passed anyway and must survive.
-    const result = await ingestFetchedMessages({ mailbox, messages: [a, b] });
+    const result = await ingestFetchedMessages({ mailbox, messages: [a, b].map(withSize) });
     assert.deepEqual(result.storedProviderIds, [a.providerMessageId, b.providerMessageId]);
     await p.markAsRead([a.providerMessageId, b.providerMessageId, c.providerMessageId]);
     assert.equal((await dovecot.messages("direct")).length, 2, "C and D are still on the server");
@@ -302,7 +304,7 @@ describe("POP3 provider against Dovecot (in process)", () => {
     assert.ok(waited >= 190 && waited < 2000, `slept ${waited} ms for a 200 ms poll interval`);
     const next = await p.fetchUnread({ maxCount: 10 });
     assert.deepEqual(next.map((m) => subjectOf(m.raw)), ["C", "D"]);
-    await ingestFetchedMessages({ mailbox, messages: next });
+    await ingestFetchedMessages({ mailbox, messages: next.map(withSize) });
     // The session is ended before E arrives; markAsRead maps UIDLs afresh in a new session.
     assert.equal(await p.waitForChange({ timeoutMs: 1, signal: controller.signal }), "timeout");
     await dovecot.append("direct", makeMessage({ subject: "E" }));
@@ -331,7 +333,7 @@ describe("POP3 provider against Dovecot (in process)", () => {
     await p.connect();
     const first = await p.fetchUnread({ maxCount: 2 });
     assert.deepEqual(first.map((m) => subjectOf(m.raw)), ["M0", "M1"]);
-    await ingestFetchedMessages({ mailbox, messages: first });
+    await ingestFetchedMessages({ mailbox, messages: first.map(withSize) });
     await p.markAsRead(first.map((m) => m.providerMessageId));
     assert.equal(await p.countUnread(), 3);
     const rest = await p.fetchUnread({ maxCount: 10 });

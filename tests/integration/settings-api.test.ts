@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { ImapFlow } from "imapflow";
 import { UNREADABLE_ERROR, UNREADABLE_MESSAGE } from "../fixtures/odd-mail/corpus";
 import { createLoggedInAdmin, getAppUrl, type AppClient } from "../harness/app-client";
 import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
@@ -99,7 +100,51 @@ describe("mailbox settings API", () => {
     assert.equal(dns.body.error?.code, "dns");
     await dovecot.append("rez", makeMessage({ subject: "waiting" }));
     const ok = await admin.json("POST", "/api/tenant/email/settings/booking/test", settings());
-    assert.deepEqual(ok.body, { ok: true, folder: "INBOX", exists: 1, unseen: 1 });
+    assert.deepEqual(ok.body, { ok: true, folder: "INBOX", exists: 1, unseen: 1, start_counts: { unread: 1, since: null, total: 1 } });
+  });
+
+  it("validates start mode and after-ingest, counts what each start mode would import, and returns them in the config", async () => {
+    type Fields = { error: { code: string; details: { fields: Record<string, string> } } };
+    const bad = await admin.json<Fields>("PUT", "/api/tenant/email/settings/booking", settings({ start_mode: "since", after_ingest: "move" }));
+    assert.equal(bad.status, 400);
+    assert.deepEqual(bad.body.error.details.fields, {
+      start_since: "Choose the date to import mail from.",
+      move_to_folder: "Enter the folder to move stored messages to.",
+    });
+    const unknown = await admin.json<Fields>("PUT", "/api/tenant/email/settings/booking", settings({ start_mode: "all", after_ingest: "delete" }));
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(Object.keys(unknown.body.error.details.fields).sort(), ["after_ingest", "start_mode"]);
+    // Test call in a folder of its own: a recent unread message and an old read one.
+    await dovecot.append("rez", makeMessage({ subject: "recent" }), { folder: "Archive" });
+    // SEARCH SINCE looks at the internal date, which only an APPEND with a date sets.
+    const client = new ImapFlow({ host: "127.0.0.1", port: dovecot.imapPort, secure: false, doSTARTTLS: false, auth: { user: "rez", pass: "rez-secret" }, logger: false });
+    client.on("error", () => undefined);
+    await client.connect();
+    const old = new Date("2026-01-05T10:00:00Z");
+    await client.append("Archive", makeMessage({ subject: "old", date: old }), ["\\Seen"], old);
+    await client.logout();
+    const counts = await admin.json<{ ok: boolean; start_counts?: unknown }>(
+      "POST",
+      "/api/tenant/email/settings/booking/test",
+      settings({ folder: "Archive", start_mode: "since", start_since: "2026-06-01" }),
+    );
+    assert.deepEqual(counts.body.start_counts, { unread: 1, since: 1, total: 2 });
+    const saved = await admin.json<Config>(
+      "PUT",
+      "/api/tenant/email/settings/stopsale",
+      settings({ start_mode: "since", start_since: "2026-06-01", after_ingest: "move", move_to_folder: "Processed", enabled: false }),
+    );
+    assert.equal(saved.status, 200);
+    assert.equal(saved.body.start_mode, "since");
+    assert.equal(saved.body.start_since, "2026-06-01T00:00:00.000Z");
+    assert.equal(saved.body.after_ingest, "move");
+    assert.equal(saved.body.move_to_folder, "Processed");
+    assert.equal(saved.body.started, false);
+    // Another mode clears the fields that belong to the old one.
+    const plain = await admin.json<Config>("PUT", "/api/tenant/email/settings/stopsale", settings({ start_mode: "new_only", move_to_folder: "X", enabled: false }));
+    assert.deepEqual([plain.body.start_mode, plain.body.start_since, plain.body.after_ingest, plain.body.move_to_folder], ["new_only", null, "mark_read", null]);
+    const removed = await admin.request("DELETE", "/api/tenant/email/settings/stopsale");
+    assert.equal(removed.status, 204);
   });
 
   it("tests a POP3 connection on the same server", async () => {

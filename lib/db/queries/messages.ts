@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { getDb } from "../client";
 import { notifyChange } from "./mailboxes";
@@ -429,5 +429,14 @@ export async function countMailboxMessages({ mailboxId }: { mailboxId: string })
     .select({ n: sql<number>`count(*)::int` })
     .from(ingestedMessages)
     .where(eq(ingestedMessages.mailboxId, mailboxId));
+  return row?.n ?? 0;
+}
+
+/** Messages of the mailbox stored too_large (headers only, left at the provider) since `since`. */
+export async function countTooLargeMessages({ mailboxId, since }: { mailboxId: string; since: Date }): Promise<number> {
+  const [row] = await getDb()
+    .select({ n: sql<number>`count(*)::int` })
+    .from(ingestedMessages)
+    .where(and(eq(ingestedMessages.mailboxId, mailboxId), eq(ingestedMessages.status, "too_large"), gte(ingestedMessages.processedAt, since)));
   return row?.n ?? 0;
 }
