@@ -82,6 +82,11 @@ const schema = z.object({
   EMAIL_BACKOFF_MIN_SECONDS: int(2, 0),
   EMAIL_BACKOFF_MAX_SECONDS: int(30, 1),
   EMAIL_CONNECT_TIMEOUT_SECONDS: int(15, 1),
+  /** An IMAP/POP3 command fails (and the connection is dropped) after this long without a byte back. */
+  EMAIL_COMMAND_TIMEOUT_SECONDS: int(30, 1),
+  // An IMAP IDLE (or a polling wait) that hears nothing this long is checked with DONE + NOOP; no
+  // answer within 15 s means a dead path and a reconnect. Dovecot speaks every 2 min while idling.
+  EMAIL_IDLE_SILENCE_SECONDS: int(60, 1),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

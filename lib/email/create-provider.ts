@@ -4,6 +4,7 @@ import { getEnv } from "../env";
 import { createAccessTokenSource } from "../oauth/token-manager";
 import { TokenRenewingProvider } from "../oauth/token-renewing-provider";
 import { assertHostAllowed } from "./host-check";
+import { livenessFromEnv } from "./imap-liveness";
 import { ImapProvider, type ImapAuth } from "./imap-provider";
 import { Pop3Provider } from "./pop3-provider";
 import { MailError, type MailProvider } from "./provider";
@@ -60,6 +61,7 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
       pollIntervalMs: mailbox.pollIntervalSeconds * 1000,
       deleteAfterIngest: mailbox.deleteAfterIngest,
       connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+      commandTimeoutMs: env.EMAIL_COMMAND_TIMEOUT_SECONDS * 1000,
     });
   }
   const host = mailbox.host;
@@ -74,6 +76,7 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     useIdle: mailbox.useIdle,
     idleTimeoutMs: env.EMAIL_IDLE_TIMEOUT_SECONDS * 1000,
     connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+    liveness: livenessFromEnv(env),
   });
   if (mailbox.authMethod === "oauth2" && !deps.getAccessToken) {
     // XOAUTH2 with tokens from the token manager; the session is renewed before the token expires.
