@@ -8,6 +8,8 @@ export type WatcherMetrics = {
   ingested: Counter;
   failed: Counter;
   tokenRefreshes: Counter;
+  /** uncaughtException / unhandledRejection reaching the process handlers (watcher/process-errors.ts). */
+  processErrors: Counter<"kind">;
   /** Push notifications that reached a mailbox this replica owns, by event. */
   pushNotifications: Counter<"event">;
   batchSeconds: Histogram;
@@ -37,6 +39,12 @@ export function createWatcherMetrics(): WatcherMetrics {
     ingested: new Counter({ name: "messages_ingested_total", help: "Messages stored and processed", registers: [registry] }),
     failed: new Counter({ name: "messages_failed_total", help: "Messages stored as failed (unparseable)", registers: [registry] }),
     tokenRefreshes: new Counter({ name: "oauth_token_refreshes_total", help: "OAuth access token refreshes", registers: [registry] }),
+    processErrors: new Counter({
+      name: "watcher_process_errors_total",
+      help: "Uncaught exceptions (the process then restarts) and unhandled rejections (logged, kept running)",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
     pushNotifications: new Counter({
       name: "push_notifications_total",
       help: "Gmail Pub/Sub and Graph notifications delivered to an owned mailbox, by event",
