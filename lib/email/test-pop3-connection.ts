@@ -22,6 +22,8 @@ export async function testPop3Connection(target: ConnectionTestTarget): Promise<
       allowInvalidCertificate: target.allowInvalidCertificate,
       auth: target.auth,
       connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+      // Each reply (login, UIDL, QUIT) fails after this much silence: the Test button never hangs.
+      commandTimeoutMs: env.EMAIL_COMMAND_TIMEOUT_SECONDS * 1000,
     });
     return { ok: true, folder: "INBOX", exists: messages, unseen: messages };
   } catch (err) {
