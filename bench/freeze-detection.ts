@@ -60,7 +60,8 @@ async function measure(name: string): Promise<number> {
   return performance.now() - frozenAt;
 }
 
-const env: Record<string, string> = { DATABASE_URL: db.url, LOG_LEVEL: "warn", EMAIL_BACKOFF_MIN_SECONDS: "1", EMAIL_BACKOFF_MAX_SECONDS: "2" };
+// Everything else at its default (reconnect backoff 2-30 s included).
+const env: Record<string, string> = { DATABASE_URL: db.url, LOG_LEVEL: "warn" };
 if (values.silence) env.EMAIL_IDLE_SILENCE_SECONDS = values.silence;
 if (values.command) env.EMAIL_COMMAND_TIMEOUT_SECONDS = values.command;
 const watcher = await startWatcherProcess(env);

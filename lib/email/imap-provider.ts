@@ -310,7 +310,11 @@ export class ImapProvider implements MailProvider {
         silenceMs: this.liveness.idleSilenceMs,
         probeTimeoutMs: this.liveness.probeTimeoutMs,
         activity: this.activity,
-        probe: () => client.noop(),
+        probe: async () => {
+          // imapflow's NOOP swallows its own failure; a connection that closed under it is no answer.
+          await client.noop();
+          if (!client.usable) throw new MailError("network", `The connection to ${this.where} was closed.`);
+        },
         onAlive: () => {
           this.lastActivityAt = new Date();
           // The NOOP may have brought EXISTS: onChange has then finished the wait already.

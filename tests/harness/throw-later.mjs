@@ -1,9 +1,8 @@
-// Preloaded into a watcher process by tests (NODE_OPTIONS=--import ...): throws from a timer
-// callback after THROW_LATER_MS, i.e. an exception no code path catches, to exercise the process's
-// uncaughtException handling. Never loaded outside tests.
-const ms = Number(process.env.THROW_LATER_MS ?? 0);
-if (ms > 0) {
-  setTimeout(() => {
+// Preloaded into a watcher process by tests (NODE_OPTIONS=--import ...): on SIGUSR2 it throws from
+// a timer callback, i.e. an exception no code path catches, to exercise the process's
+// uncaughtException handling once the watcher is up. Never loaded outside tests.
+process.on("SIGUSR2", () => {
+  setImmediate(() => {
     throw new Error("injected by tests/harness/throw-later.mjs");
-  }, ms).unref();
-}
+  });
+});

@@ -194,9 +194,10 @@ describe("IMAP live-connection checks (watcher process, default settings)", () =
     const crashing = await startWatcherProcess({
       DATABASE_URL: database.url,
       NODE_OPTIONS: `--import ${pathToFileURL(path.join(import.meta.dirname, "..", "harness", "throw-later.mjs")).href}`,
-      THROW_LATER_MS: "3000",
     });
-    const code = await new Promise<number | null>((resolve) => crashing.child.on("exit", (c) => resolve(c)));
+    const exited = new Promise<number | null>((resolve) => crashing.child.on("exit", (c) => resolve(c)));
+    crashing.child.kill("SIGUSR2");
+    const code = await exited;
     assert.equal(code, 1);
     const fatal = crashing.logs.map((l) => { try { return JSON.parse(l) as { event?: string; msg?: string }; } catch { return {}; } }).find((l) => l.event === "uncaught_exception");
     assert.equal(fatal?.msg, "uncaught exception: shutting down to restart clean");
