@@ -9,7 +9,7 @@ import { MailError } from "./provider";
  * - an IDLE (or a polling wait) that hears nothing for `idleSilenceMs` is checked with a NOOP that
  *   must be answered within `probeTimeoutMs`. Dovecot sends "* OK Still here" every 2 minutes while
  *   idling, other servers nothing, so silence alone proves nothing: the NOOP asks.
- * How each kind of wait is checked, and the worst cases: planWaitChecks below.
+ * Worst case from a freeze to the connection being given up: idleSilenceMs + probeTimeoutMs.
  */
 export type ImapLivenessSettings = {
   commandTimeoutMs: number;
@@ -53,35 +53,7 @@ export function livenessFromEnv(env: { EMAIL_COMMAND_TIMEOUT_SECONDS: number; EM
  * imapflow would tear down a healthy idling connection first; 30 s on top leaves room for timers.
  */
 export function imapSocketTimeoutMs(settings: ImapLivenessSettings): number {
-  return Math.max(settings.commandTimeoutMs, settings.idleSilenceMs + 2 * settings.probeTimeoutMs) + 30_000;
-}
-
-/**
- * How a waiting connection is kept checked. Under IDLE the cheapest question is imapflow's own
- * IDLE restart (DONE, tagged OK, IDLE, "+": two round trips, nothing else), so its maxIdleTime is
- * set to the silence limit and the server answers it every `idleSilenceMs`. The watchdog then acts
- * only when even that went unanswered for `probeTimeoutMs`: it sends DONE + NOOP itself and gives
- * the connection `probeTimeoutMs` more. Measured with 500 idle mailboxes, a NOOP probe every
- * minute on top of the restart cost 1.2 % of a core (docs/benchmarks.md section 4), so healthy
- * connections never see it. A polling wait (IDLE off) has no restart: the watchdog probes with a
- * NOOP after `idleSilenceMs`. Worst case from a freeze to giving up: IDLE silence + 2 probes,
- * polling silence + 1 probe.
- */
-export function planWaitChecks({
-  useIdle,
-  idleTimeoutMs,
-  settings,
-}: {
-  useIdle: boolean;
-  /** EMAIL_IDLE_TIMEOUT_SECONDS: RFC 2177's re-IDLE before 29 minutes. */
-  idleTimeoutMs: number;
-  settings: ImapLivenessSettings;
-}): { imapflowMaxIdleMs: number; watchdogSilenceMs: number } {
-  if (!useIdle) return { imapflowMaxIdleMs: idleTimeoutMs, watchdogSilenceMs: settings.idleSilenceMs };
-  return {
-    imapflowMaxIdleMs: Math.min(idleTimeoutMs, settings.idleSilenceMs),
-    watchdogSilenceMs: Math.min(idleTimeoutMs, settings.idleSilenceMs) + settings.probeTimeoutMs,
-  };
+  return Math.max(settings.commandTimeoutMs, settings.idleSilenceMs + settings.probeTimeoutMs) + 30_000;
 }
 
 /** When the server last sent a byte: updated from the socket's 'data' events. */

@@ -6,7 +6,6 @@ import {
   imapSocketTimeoutMs,
   livenessFromEnv,
   noAnswerError,
-  planWaitChecks,
   ServerActivity,
   startIdleWatchdog,
   withResponseTimeout,
@@ -63,11 +62,9 @@ export class ImapProvider implements MailProvider {
   /** Why this side gave the current connection up; wins over the errors its teardown produces. */
   private abandonedWith: MailError | null = null;
   private readonly liveness: ImapLivenessSettings;
-  private readonly waitChecks: { imapflowMaxIdleMs: number; watchdogSilenceMs: number };
 
   constructor(private readonly opts: ImapProviderOptions) {
     this.liveness = opts.liveness ?? livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
-    this.waitChecks = planWaitChecks({ useIdle: opts.useIdle, idleTimeoutMs: opts.idleTimeoutMs, settings: this.liveness });
   }
 
   private get where(): string {
@@ -98,8 +95,7 @@ export class ImapProvider implements MailProvider {
       auth: this.opts.auth,
       logger: false,
       disableAutoIdle: true,
-      // Under IDLE, imapflow's restart (DONE + IDLE) every silence limit is the cheap liveness question.
-      maxIdleTime: this.waitChecks.imapflowMaxIdleMs,
+      maxIdleTime: this.opts.idleTimeoutMs,
       connectionTimeout: this.opts.connectTimeoutMs,
       greetingTimeout: this.opts.connectTimeoutMs,
       // Bounded (imapflow's default is 5 minutes): a backstop behind imap-liveness.ts's own checks.
@@ -308,11 +304,10 @@ export class ImapProvider implements MailProvider {
         // IDLE ends when the next command is sent; its rejection on a dropped socket surfaces as 'close'.
         if (this.opts.useIdle && this.client === client && !this.closed) client.idle().catch(() => {});
       };
-      // A silent IDLE (even its restart unanswered) or polling wait is asked whether the server is
-      // still there: NOOP (imapflow sends DONE first while idling). No answer: the path is dead, end
-      // it so the watcher reconnects.
+      // A silent IDLE (or polling wait) is asked whether the server is still there: NOOP (imapflow
+      // sends DONE first while idling). No answer: the path is dead, end it so the watcher reconnects.
       timers.watchdog = startIdleWatchdog({
-        silenceMs: this.waitChecks.watchdogSilenceMs,
+        silenceMs: this.liveness.idleSilenceMs,
         probeTimeoutMs: this.liveness.probeTimeoutMs,
         activity: this.activity,
         probe: async () => {
