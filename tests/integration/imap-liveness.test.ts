@@ -183,6 +183,12 @@ describe("IMAP live-connection checks (watcher process, default settings)", () =
       // Budget: connect 2 s + command 3 s, plus the 2 s polite LOGOUT at most.
       assert.ok(tookMs < 10_000, `took ${tookMs} ms`);
     }
+    // The same bounded path still answers a live server, through a relay and directly.
+    const healthy = await relayTo();
+    const live = await testImapConnection({ ...target, port: healthy.port });
+    assert.deepEqual(live, { ok: true, folder: "INBOX", exists: 2, unseen: 0 });
+    const pop3Live = await testPop3Connection({ ...target, protocol: "pop3", port: dovecot.pop3Port });
+    assert.deepEqual(pop3Live, { ok: true, folder: "INBOX", exists: 2, unseen: 2 });
     const started = Date.now();
     const pop3 = await testPop3Connection({ ...target, protocol: "pop3", port: silentRelay.port });
     assert.equal(pop3.ok, false);
