@@ -10,6 +10,7 @@ import {
   withResponseTimeout,
   type LivenessClock,
 } from "./imap-liveness";
+import { guessMailErrorCode } from "@/components/error-text";
 import { MailError } from "./provider";
 
 /** A clock whose time moves only when the test says so; due timers run in time order. */
@@ -60,12 +61,14 @@ describe("livenessFromEnv / imapSocketTimeoutMs", () => {
 });
 
 describe("noAnswerError", () => {
-  it("is a network error naming the server, the silence and that it reconnects", () => {
+  it("is a network error naming the server, the silence and that it heals; the UI reads it as network", () => {
     const err = noAnswerError("mail.test:143", 75_400, "IDLE check");
     assert.equal(err.code, "network");
+    // The health card recovers the code from the stored sentence (lastError has no code).
+    assert.equal(guessMailErrorCode(err.message), "network");
     assert.equal(
       err.message,
-      "No answer from mail.test:143 for 75 s (IDLE check): the network path was dropped without closing; reconnecting.",
+      "No answer from mail.test:143 for 75 s (IDLE check): the connection was dropped on the way without being closed; trying again.",
     );
   });
 });
@@ -124,7 +127,7 @@ describe("withResponseTimeout", () => {
     const outcome = readOutcome();
     assert.ok(outcome instanceof MailError);
     assert.equal(outcome.code, "network");
-    assert.equal(outcome.message, "No answer from mail.test:143 for 30 s (a command): the network path was dropped without closing; reconnecting.");
+    assert.equal(outcome.message, "No answer from mail.test:143 for 30 s (a command): the connection was dropped on the way without being closed; trying again.");
     assert.equal(timeouts.length, 1);
     assert.equal(timeouts[0], outcome);
     answer("late");
@@ -240,7 +243,7 @@ describe("startIdleWatchdog", () => {
     assert.equal(dead.length, 1);
     const err = dead[0];
     assert.ok(err instanceof MailError);
-    assert.equal(err.message, "No answer from mail.test:143 for 15 s (IDLE check): the network path was dropped without closing; reconnecting.");
+    assert.equal(err.message, "No answer from mail.test:143 for 15 s (IDLE check): the connection was dropped on the way without being closed; trying again.");
     await clock.advance(600_000);
     assert.equal(dead.length, 1);
     assert.equal(probes, 1);

@@ -73,12 +73,15 @@ export class ServerActivity {
   }
 }
 
-/** The error that ends a connection nobody answers on; says what the admin sees and that it heals. */
+/**
+ * The error that ends a connection nobody answers on; says what the admin sees and that it heals.
+ * Worded so components/error-text.ts reads it as "network" (not "reconnect", which means re-auth).
+ */
 export function noAnswerError(where: string, silentMs: number, during: string): MailError {
   const seconds = Math.round(silentMs / 1000);
   return new MailError(
     "network",
-    `No answer from ${where} for ${seconds} s (${during}): the network path was dropped without closing; reconnecting.`,
+    `No answer from ${where} for ${seconds} s (${during}): the connection was dropped on the way without being closed; trying again.`,
     { cause: new Error(`IMAP silence of ${silentMs} ms during ${during}`) },
   );
 }

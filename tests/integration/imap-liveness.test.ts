@@ -144,7 +144,7 @@ describe("IMAP live-connection checks (watcher process, default settings)", () =
       assert.ok(result.detectionMs < THREE_MINUTES);
       // The health showed what happened: an error naming the silent server, then a new connection.
       assert.ok(result.statuses.includes("error"), `statuses seen: ${result.statuses.join(", ")}`);
-      const noAnswer = new RegExp(`^No answer from 127\\.0\\.0\\.1:${relay.port} for \\d+ s \\(.+\\): the network path was dropped without closing; reconnecting\\.$`);
+      const noAnswer = new RegExp(`^No answer from 127\\.0\\.0\\.1:${relay.port} for \\d+ s \\(.+\\): the connection was dropped on the way without being closed; trying again\\.$`);
       assert.ok(result.errors.some((e) => noAnswer.test(e)), `errors seen: ${result.errors.join(" | ")}`);
       assert.equal(relay.accepted, 2);
       await waitForStatus(mailboxId, "connected");
@@ -180,8 +180,8 @@ describe("IMAP live-connection checks (watcher process, default settings)", () =
       const result = await testImapConnection({ ...target, port: relay.port });
       const tookMs = Date.now() - started;
       assert.deepEqual(result, { ok: false, error: { code: "timeout", message: `The mail server at 127.0.0.1:${relay.port} did not answer in time.` } });
-      // Budget: connect 2 s + command 3 s, plus the 2 s polite LOGOUT at most.
-      assert.ok(tookMs < 10_000, `took ${tookMs} ms`);
+      // Budget: connect 2 s + command 3 s, plus the 2 s polite LOGOUT at most (x3 for a loaded machine).
+      assert.ok(tookMs < 20_000, `took ${tookMs} ms`);
     }
     // The same bounded path still answers a live server, through a relay and directly.
     const healthy = await relayTo();
@@ -193,7 +193,7 @@ describe("IMAP live-connection checks (watcher process, default settings)", () =
     const pop3 = await testPop3Connection({ ...target, protocol: "pop3", port: silentRelay.port });
     assert.equal(pop3.ok, false);
     assert.equal(!pop3.ok && pop3.error.code, "timeout");
-    assert.ok(Date.now() - started < 10_000);
+    assert.ok(Date.now() - started < 20_000);
   });
 
   it("an uncaught exception in the watcher process is logged with its event name and exits 1", async () => {
