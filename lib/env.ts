@@ -105,6 +105,11 @@ const schema = z.object({
   EMAIL_PARSE_TIMEOUT_SECONDS: int(30, 1),
   /** Text and HTML bodies are cut to this many characters (a warning says so); the raw source is kept whole. */
   EMAIL_MAX_BODY_CHARS: int(1_000_000, 1000),
+  /** An IMAP/POP3 command fails (and the connection is dropped) after this long without a byte back. */
+  EMAIL_COMMAND_TIMEOUT_SECONDS: int(30, 1),
+  // An IMAP IDLE (or a polling wait) that hears nothing this long is checked with DONE + NOOP; no
+  // answer within 15 s means a dead path and a reconnect. Dovecot speaks every 2 min while idling.
+  EMAIL_IDLE_SILENCE_SECONDS: int(60, 1),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

@@ -1,13 +1,35 @@
 import { getEnv } from "@/lib/env";
 import { getLogger } from "@/lib/logger";
-import { startWatcherRuntime } from "./runtime";
+import { createWatcherMetrics } from "./metrics";
+import { createUncaughtExceptionHandler, handleUnhandledRejection } from "./process-errors";
+import { startWatcherRuntime, type WatcherRuntime } from "./runtime";
 
 process.env.SERVICE_NAME ??= "watcher";
 const log = getLogger();
+// Created before anything can fail, so the process-error handlers can count from the first tick.
+const metrics = createWatcherMetrics();
+let runtime: WatcherRuntime | null = null;
+
+const count = (kind: "uncaught_exception" | "unhandled_rejection"): void => metrics.processErrors.inc({ kind });
+
+process.on("unhandledRejection", (reason) => handleUnhandledRejection(reason, { log, count }));
+process.on(
+  "uncaughtException",
+  createUncaughtExceptionHandler({
+    log,
+    count,
+    shutdown: async () => {
+      await runtime?.stop();
+    },
+    exit: (code) => process.exit(code),
+    shutdownTimeoutMs: 5000,
+  }),
+);
 
 async function main(): Promise<void> {
   const env = getEnv();
-  const runtime = await startWatcherRuntime({ env, log });
+  runtime = await startWatcherRuntime({ env, log, metrics });
+  const started = runtime;
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -15,7 +37,7 @@ async function main(): Promise<void> {
     log.info({ signal }, "watcher stopping");
     // A stuck socket must not keep a pod in Terminating: exit anyway after a few seconds.
     setTimeout(() => process.exit(0), 5000).unref();
-    void runtime.stop().then(
+    void started.stop().then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, "watcher stop failed");
@@ -26,19 +48,6 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
 }
-
-process.on("unhandledRejection", (err) => {
-  log.error({ err }, "unhandled rejection");
-});
-
-// MIME parsing runs in worker threads (lib/ingest/parse-pool.ts), so a hostile message ends a
-// worker, not this process. Anything that still escapes is a bug that left state unknown: log it
-// with its stack, then exit non-zero so the orchestrator restarts a clean process. The mailbox locks
-// are session-level advisory locks and die with the connection, so another replica takes over.
-process.on("uncaughtException", (err, origin) => {
-  log.fatal({ err, origin }, "uncaught exception; the watcher exits to restart clean");
-  setTimeout(() => process.exit(1), 100).unref();
-});
 
 main().catch((err: unknown) => {
   log.fatal({ err }, "watcher failed to start");

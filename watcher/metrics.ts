@@ -16,6 +16,8 @@ export type WatcherMetrics = {
   storeFailures: Counter;
   /** After-ingest actions (mark read / move) that failed; the messages stay stored. */
   afterIngestFailures: Counter;
+  /** uncaughtException / unhandledRejection reaching the process handlers (watcher/process-errors.ts). */
+  processErrors: Counter<"kind">;
   /** Push notifications that reached a mailbox this replica owns, by event. */
   pushNotifications: Counter<"event">;
   batchSeconds: Histogram;
@@ -55,6 +57,12 @@ export function createWatcherMetrics(): WatcherMetrics {
     afterIngestFailures: new Counter({
       name: "after_ingest_failures_total",
       help: "After-ingest actions (mark read, move) that failed at the provider",
+      registers: [registry],
+    }),
+    processErrors: new Counter({
+      name: "watcher_process_errors_total",
+      help: "Uncaught exceptions (the process then restarts) and unhandled rejections (logged, kept running)",
+      labelNames: ["kind"],
       registers: [registry],
     }),
     pushNotifications: new Counter({

@@ -33,12 +33,14 @@ export async function startWatcherRuntime({
   env,
   log,
   providerDeps = { apiProviders: buildApiProviders({ log }) },
+  metrics = createWatcherMetrics(),
 }: {
   env: Env;
   log: Logger;
   providerDeps?: ProviderDeps;
+  /** Created by the caller when it counts into them before the runtime is up (process errors). */
+  metrics?: WatcherMetrics;
 }): Promise<WatcherRuntime> {
-  const metrics = createWatcherMetrics();
   onTokenRefreshed(() => metrics.tokenRefreshes.inc());
   const orchestrator = new Orchestrator({
     log,
@@ -140,7 +142,18 @@ async function startHealthServer({
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  // After listen, a server 'error' (e.g. EMFILE on accept) must not become an uncaught exception
+  // that restarts ingestion for every tenant: the health endpoint is not worth that.
+  server.on("error", (err) => log.error({ event: "health_server_error", err }, "health server error"));
+  // A malformed request or a reset socket: answer 400 if possible, never let it throw.
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+    else socket.destroy();
   });
   return server;
 }

@@ -6,6 +6,7 @@ import { getEnv } from "../env";
 import { createAccessTokenSource } from "../oauth/token-manager";
 import { TokenRenewingProvider } from "../oauth/token-renewing-provider";
 import { resolveMailHost } from "./host-check";
+import { livenessFromEnv } from "./imap-liveness";
 import { ImapProvider, type ImapAuth } from "./imap-provider";
 import { Pop3Provider } from "./pop3-provider";
 import { adaptLegacyProvider } from "./legacy-provider-adapter";
@@ -93,6 +94,7 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
       pollIntervalMs: mailbox.pollIntervalSeconds * 1000,
       deleteAfterIngest: mailbox.deleteAfterIngest,
       connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+      commandTimeoutMs: env.EMAIL_COMMAND_TIMEOUT_SECONDS * 1000,
     }));
   }
   const sync = await buildProviderSyncOptions(mailbox);
@@ -109,6 +111,7 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     useIdle: mailbox.useIdle,
     idleTimeoutMs: env.EMAIL_IDLE_TIMEOUT_SECONDS * 1000,
     connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+    liveness: livenessFromEnv(env),
     ...sync,
     // Every session (a token renewal opens a new one) starts from the cursor as committed now.
     loadCursor: async () => (await getMailboxSyncState({ mailboxId: mailbox.id })) ?? sync.cursor,

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
 import type { MailAccess, SyncState } from "../db/schema";
 import { describeImapError } from "./imap-errors";
@@ -25,6 +26,16 @@ import {
   type StartCandidateCounts,
   type WaitResult,
 } from "./provider";
+import {
+  imapSocketTimeoutMs,
+  livenessFromEnv,
+  noAnswerError,
+  ServerActivity,
+  startIdleWatchdog,
+  withResponseTimeout,
+  type IdleWatchdog,
+  type ImapLivenessSettings,
+} from "./imap-liveness";
 
 export type ImapAuth = { user: string; pass: string } | { user: string; accessToken: string };
 
@@ -47,6 +58,8 @@ export type ImapProviderOptions = {
   /** How often IDLE is re-issued (RFC 2177 asks clients to re-IDLE before 29 minutes). */
   idleTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Command timeout and IDLE watchdog (imap-liveness.ts); defaults: 30 s, 60 s silence, 15 s probe. */
+  liveness?: ImapLivenessSettings;
   onLog?: (entry: { level: string; msg: string }) => void;
   /** Reads the committed cursor at each connect (overrides `cursor`). */
   loadCursor?: () => Promise<SyncState>;
@@ -81,11 +94,34 @@ export class ImapProvider implements MailProvider {
   private lastError: string | null = null;
   private readonly closeListeners = new Set<() => void>();
   private readonly changeListeners = new Set<() => void>();
+  /** When the current connection's server last sent a byte: the liveness checks' only signal. */
+  private activity = new ServerActivity();
+  /** Why this side gave the current connection up; wins over the errors its teardown produces. */
+  private abandonedWith: MailError | null = null;
+  private readonly liveness: ImapLivenessSettings;
 
-  constructor(private readonly opts: ImapProviderOptions) {}
+  constructor(private readonly opts: ImapProviderOptions) {
+    this.liveness = opts.liveness ?? livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
+  }
+
+  /** The server as the admin typed it (not the checked address we connect to), for messages. */
+  private get where(): string {
+    return `${this.opts.servername ?? this.opts.host}:${this.opts.port}`;
+  }
+
+  /**
+   * Ends a connection the server stopped answering on. The error is recorded first so the 'close'
+   * that follows reports it (the watcher reads lastError when waitForChange says "closed").
+   */
+  private abandon(client: ImapFlow, err: MailError): void {
+    if (this.client !== client) return;
+    this.abandonedWith = err;
+    this.lastError = err.message;
+    client.close();
+  }
 
   /** Errors name the server as the admin typed it, not the address we connected to. */
-  private get where(): { host: string; port: number; folder: string } {
+  private get errorContext(): { host: string; port: number; folder: string } {
     return { host: this.opts.servername ?? this.opts.host, port: this.opts.port, folder: this.opts.folder };
   }
 
@@ -113,6 +149,10 @@ export class ImapProvider implements MailProvider {
       maxIdleTime: this.opts.idleTimeoutMs,
       connectionTimeout: this.opts.connectTimeoutMs,
       greetingTimeout: this.opts.connectTimeoutMs,
+      // Bounded (imapflow's default is 5 minutes): a backstop behind imap-liveness.ts's own checks.
+      // imapflow also enables TCP keepalive (5 s initial delay) on every socket it opens, STARTTLS
+      // ones included; keepalive sees a really dropped flow, not a frozen middlebox that still ACKs.
+      socketTimeout: imapSocketTimeoutMs(this.liveness),
       tls: {
         rejectUnauthorized: !this.opts.allowInvalidCertificate,
         ...(this.opts.ca ? { ca: this.opts.ca } : {}),
@@ -127,8 +167,9 @@ export class ImapProvider implements MailProvider {
     const client = new ImapFlow(options);
     this.client = client;
     // An unhandled 'error' event would kill the whole watcher; record it and let 'close' end the loop.
+    this.abandonedWith = null;
     client.on("error", (err: unknown) => {
-      this.lastError = describeImapError(err, this.where).message;
+      this.lastError = this.abandonedWith?.message ?? describeImapError(err, this.errorContext).message;
     });
     client.on("close", () => {
       if (this.client !== client) return;
@@ -139,9 +180,28 @@ export class ImapProvider implements MailProvider {
       this.changePending = true;
       for (const fn of this.changeListeners) fn();
     });
+    const activity = new ServerActivity();
+    this.activity = activity;
     try {
-      await client.connect();
-      const mailbox = await client.mailboxOpen(this.opts.folder);
+      // connectionTimeout/greetingTimeout bound the TCP connect and the greeting; what follows
+      // (login, SELECT) is bounded by the same silence rule as every command.
+      await withResponseTimeout({
+        run: () => client.connect(),
+        timeoutMs: this.opts.connectTimeoutMs + this.liveness.commandTimeoutMs,
+        activity,
+        describeTimeout: (ms) => noAnswerError(this.where, ms, "connecting"),
+        onTimeout: () => client.close(),
+      });
+      // The socket that carries the session (after STARTTLS too): every byte from the server counts.
+      (client as unknown as { socket?: Socket }).socket?.on("data", () => activity.touch());
+      activity.touch();
+      const mailbox = await withResponseTimeout({
+        run: () => client.mailboxOpen(this.opts.folder),
+        timeoutMs: this.liveness.commandTimeoutMs,
+        activity,
+        describeTimeout: (ms) => noAnswerError(this.where, ms, "opening the folder"),
+        onTimeout: () => client.close(),
+      });
       this.uidValidity = String(mailbox.uidValidity);
       this.listing = [];
       this.listedThrough = 0;
@@ -153,7 +213,7 @@ export class ImapProvider implements MailProvider {
       this.lastError = null;
       await this.applyPendingAfterIngest();
     } catch (err) {
-      const mailError = describeImapError(err, this.where);
+      const mailError = describeImapError(err, this.errorContext);
       this.lastError = mailError.message;
       await this.disconnect();
       throw mailError;
@@ -181,11 +241,17 @@ export class ImapProvider implements MailProvider {
   private async run<T>(fn: (client: ImapFlow) => Promise<T>): Promise<T> {
     const client = this.requireClient();
     try {
-      const result = await fn(client);
+      const result = await withResponseTimeout({
+        run: () => fn(client),
+        timeoutMs: this.liveness.commandTimeoutMs,
+        activity: this.activity,
+        describeTimeout: (ms) => noAnswerError(this.where, ms, "waiting for a command's answer"),
+        onTimeout: (err) => this.abandon(client, err),
+      });
       this.lastActivityAt = new Date();
       return result;
     } catch (err) {
-      const mailError = describeImapError(err, this.where);
+      const mailError = describeImapError(err, this.errorContext);
       this.lastError = mailError.message;
       throw mailError;
     }
@@ -423,9 +489,10 @@ export class ImapProvider implements MailProvider {
     if (this.changePending || signal.aborted) return signal.aborted ? "closed" : "changed";
     const client = this.client;
     return new Promise<WaitResult>((resolve) => {
-      const timers: { timeout?: NodeJS.Timeout } = {};
+      const timers: { timeout?: NodeJS.Timeout; watchdog?: IdleWatchdog } = {};
       const finish = (result: WaitResult): void => {
         clearTimeout(timers.timeout);
+        timers.watchdog?.stop();
         this.closeListeners.delete(onClose);
         this.changeListeners.delete(onChange);
         signal.removeEventListener("abort", onAbort);
@@ -438,10 +505,35 @@ export class ImapProvider implements MailProvider {
       this.changeListeners.add(onChange);
       signal.addEventListener("abort", onAbort, { once: true });
       timers.timeout = setTimeout(() => finish("timeout"), timeoutMs);
-      if (this.opts.useIdle) {
+      const enterIdle = (): void => {
         // IDLE ends when the next command is sent; its rejection on a dropped socket surfaces as 'close'.
-        client.idle().catch(() => {});
-      }
+        if (this.opts.useIdle && this.client === client && !this.closed) client.idle().catch(() => {});
+      };
+      // A silent IDLE (or polling wait) is asked whether the server is still there: NOOP (imapflow
+      // sends DONE first while idling). No answer: the path is dead, end it so the watcher reconnects.
+      timers.watchdog = startIdleWatchdog({
+        silenceMs: this.liveness.idleSilenceMs,
+        probeTimeoutMs: this.liveness.probeTimeoutMs,
+        activity: this.activity,
+        probe: async () => {
+          // imapflow's NOOP swallows its own failure; a connection that closed under it is no answer.
+          await client.noop();
+          if (!client.usable) throw new MailError("network", `The connection to ${this.where} was closed.`);
+        },
+        onAlive: () => {
+          this.lastActivityAt = new Date();
+          // The NOOP may have brought EXISTS: onChange has then finished the wait already.
+          enterIdle();
+        },
+        onDead: (err) => {
+          const mailError = err instanceof MailError ? err : describeImapError(err, this.errorContext);
+          this.abandon(client, mailError);
+          // close() normally ends the wait through 'close'; a client already half-closed may not emit it.
+          finish("closed");
+        },
+        describeTimeout: (ms) => noAnswerError(this.where, ms, "checking a silent connection"),
+      });
+      enterIdle();
     });
   }
 

@@ -336,6 +336,9 @@ export type Pop3ClientOptions = {
 
 type Waiter = { resolve: (reply: Pop3Reply) => void; reject: (err: MailError) => void; touch: () => void; clear: () => void };
 
+/** Initial delay of TCP keepalive probes on every POP3 socket. */
+export const POP3_KEEPALIVE_MS = 30_000;
+
 function hasLineBreak(value: string): boolean {
   return /[\r\n\0]/.test(value);
 }
@@ -407,6 +410,9 @@ export class Pop3Client {
       const socket = implicit
         ? tls.connect({ host, port: this.opts.port, ...tlsOptions })
         : net.connect({ host, port: this.opts.port });
+      // TCP keepalive notices a flow a NAT or firewall really dropped (RST after the probes); a
+      // frozen path that still ACKs is caught by the reply timeouts in exchange() instead.
+      socket.setKeepAlive(true, POP3_KEEPALIVE_MS);
       this.attach(socket);
       // Expect the greeting before the socket can deliver it: it may arrive in the same tick as the handshake.
       const greetingReply = this.exchange(null, "single", this.opts.connectTimeoutMs);

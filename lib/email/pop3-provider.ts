@@ -281,6 +281,9 @@ export async function probePop3Mailbox(
       tlsOptions: { rejectUnauthorized: !opts.allowInvalidCertificate, ...(opts.ca ? { ca: opts.ca } : {}) },
       connectTimeoutMs: opts.connectTimeoutMs,
       idleTimeoutMs: opts.commandTimeoutMs ?? opts.connectTimeoutMs,
+      // The Test button waits on this: a server trickling a byte now and then must not hold it for
+      // the 10 minutes a real RETR may take. Login, UIDL and QUIT replies are small.
+      replyTimeoutMs: 2 * (opts.commandTimeoutMs ?? opts.connectTimeoutMs),
     });
     await client.login(opts.auth.user, opts.auth.pass, opts.loginMethod ?? "user");
     const listing = await client.uidl();

@@ -2,6 +2,7 @@ import { ImapFlow } from "imapflow";
 import { getEnv } from "../env";
 import { resolveMailHost } from "./host-check";
 import { describeImapError } from "./imap-errors";
+import { imapSocketTimeoutMs, livenessFromEnv, noAnswerError, withResponseTimeout } from "./imap-liveness";
 import { MailError, type MailErrorCode, type StartCandidateCounts } from "./provider";
 import { imapTlsSwitches, type TlsMode } from "./tls-mode";
 
@@ -32,11 +33,13 @@ export const TEST_CONNECTION_LIMITS = { maxLineBytes: 64 * 1024, maxResponseByte
 export async function testImapConnection(target: ConnectionTestTarget): Promise<ConnectionTestResult> {
   const env = getEnv();
   const context = { host: target.host, port: target.port, folder: target.folder };
+  const liveness = livenessFromEnv(env);
+  const where = `${target.host}:${target.port}`;
   let client: ImapFlow | null = null;
   try {
     // Resolved once and connected by address: see resolveMailHost (DNS rebinding).
     const resolved = await resolveMailHost(target.host, { allowPrivate: env.MAIL_ALLOW_PRIVATE_HOSTS });
-    client = new ImapFlow({
+    const imap = new ImapFlow({
       host: resolved.address,
       ...(resolved.servername ? { servername: resolved.servername } : {}),
       port: target.port,
@@ -46,24 +49,40 @@ export async function testImapConnection(target: ConnectionTestTarget): Promise<
       disableAutoIdle: true,
       connectionTimeout: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
       greetingTimeout: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
-      socketTimeout: 30_000,
+      socketTimeout: imapSocketTimeoutMs(liveness),
       maxLineLength: TEST_CONNECTION_LIMITS.maxLineBytes,
       maxLiteralSize: TEST_CONNECTION_LIMITS.maxLineBytes,
       maxResponseSize: TEST_CONNECTION_LIMITS.maxResponseBytes,
       tls: { rejectUnauthorized: !target.allowInvalidCertificate },
     });
-    client.on("error", () => {});
-    await client.connect();
-    const status = await client.status(target.folder, { messages: true, unseen: true });
+    client = imap;
+    imap.on("error", () => {});
+    // Total deadlines, not silence: a server that dribbles a byte now and then must not keep the
+    // admin's Test request open (an activity that never moves turns the silence rule into one).
+    const start = { lastHeardAt: Date.now() };
+    const bounded = <T>(run: () => Promise<T>, timeoutMs: number, during: string): Promise<T> =>
+      withResponseTimeout({
+        run,
+        timeoutMs,
+        activity: start,
+        describeTimeout: (ms) =>
+          new MailError("timeout", `The mail server at ${where} did not answer in time.`, { cause: noAnswerError(where, ms, during) }),
+        onTimeout: () => imap.close(),
+      });
+    // One budget for the whole test (45 s with the defaults), counted from its start.
+    const budgetMs = env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000 + liveness.commandTimeoutMs;
+    await bounded(() => imap.connect(), budgetMs, "connecting");
+    const status = await bounded(() => imap.status(target.folder, { messages: true, unseen: true }), budgetMs, "reading the folder");
     if (!status) throw new MailError("folder_missing", `The folder "${target.folder}" does not exist in this mailbox.`);
     const exists = status.messages ?? 0;
     const unseen = status.unseen ?? 0;
     // What each start mode would import (the settings form shows it before saving).
     let since: number | null = null;
     if (target.startSince) {
-      const lock = await client.getMailboxLock(target.folder, { readOnly: true });
+      const startSince = target.startSince;
+      const lock = await bounded(() => imap.getMailboxLock(target.folder, { readOnly: true }), budgetMs, "opening the folder");
       try {
-        since = ((await client.search({ since: target.startSince }, { uid: true })) || []).length;
+        since = ((await bounded(() => imap.search({ since: startSince }, { uid: true }), budgetMs, "counting messages")) || []).length;
       } finally {
         lock.release();
       }
@@ -74,7 +93,10 @@ export async function testImapConnection(target: ConnectionTestTarget): Promise<
     return { ok: false, error: { code: mailError.code, message: mailError.message } };
   } finally {
     if (client) {
-      await client.logout().catch(() => {});
+      // LOGOUT into a dead connection would wait for the socket timeout: a polite try, then close.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([client.logout().catch(() => {}), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
       client.close();
     }
   }

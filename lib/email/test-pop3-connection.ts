@@ -26,6 +26,8 @@ export async function testPop3Connection(target: ConnectionTestTarget): Promise<
       connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
       // The probe reads the greeting, CAPA, login replies and STAT: nothing near a listing's size.
       limits: { maxLineBytes: 8192, maxListingBytes: TEST_CONNECTION_LIMITS.maxResponseBytes, maxMessageBytes: TEST_CONNECTION_LIMITS.maxResponseBytes },
+      // Each reply (login, UIDL, QUIT) fails after this much silence: the Test button never hangs.
+      commandTimeoutMs: env.EMAIL_COMMAND_TIMEOUT_SECONDS * 1000,
     });
     return { ok: true, folder: "INBOX", exists: messages, unseen: messages };
   } catch (err) {

@@ -1,0 +1,89 @@
+/**
+ * Freeze detection: how long from a network path going silent (no FIN/RST, tests/harness/tcp-relay.ts
+ * freeze()) to the next message being stored, for IDLE and for polling mailboxes, watched by the
+ * real watcher process. Each mailbox gets its own relay; the freeze comes 1 s after the server's
+ * last byte (the worst case for silence detection), and a message is APPENDed straight to Dovecot
+ * right after it.
+ *
+ *   npx tsx bench/freeze-detection.ts [--mailboxes 3] [--silence 60] [--command 30]
+ *
+ * --silence / --command set EMAIL_IDLE_SILENCE_SECONDS / EMAIL_COMMAND_TIMEOUT_SECONDS for the
+ * watcher (left out: the defaults, 60 and 30).
+ */
+import { parseArgs } from "node:util";
+import { makeMessage, startDovecot } from "../tests/harness/dovecot";
+import { startTcpRelay, type TcpRelay } from "../tests/harness/tcp-relay";
+import { startWatcherProcess } from "../tests/harness/watcher-process";
+import { median, startBenchDatabase } from "./peers";
+
+const { values } = parseArgs({
+  options: { mailboxes: { type: "string", default: "3" }, silence: { type: "string" }, command: { type: "string" } },
+});
+const perMode = Number(values.mailboxes);
+
+const db = await startBenchDatabase();
+const { getSecretBox } = await import("@/lib/crypto/secret-box");
+const { createTenant } = await import("@/lib/db/queries/tenants");
+const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { countMailboxMessages } = await import("@/lib/db/queries/messages");
+const { closeDb } = await import("@/lib/db/client");
+
+const modes = ["idle", "poll"] as const;
+const names = modes.flatMap((mode) => Array.from({ length: perMode }, (_, i) => `${mode}${i}`));
+const dovecot = await startDovecot({ users: names.map((name) => ({ name, password: "pw" })) });
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const relays: TcpRelay[] = [];
+
+async function measure(name: string): Promise<number> {
+  const relay = await startTcpRelay({ targetPort: dovecot.imapPort });
+  relays.push(relay);
+  await dovecot.append(name, makeMessage({ subject: "before" }));
+  const tenant = await createTenant({ name: `Bench ${name}` });
+  const polling = name.startsWith("poll");
+  const row = await saveMailbox({
+    tenantId: tenant.id,
+    purpose: "booking",
+    fields: {
+      provider: "imap", access: "imap", host: "127.0.0.1", port: relay.port, address: `${name}@bench.test`, username: name,
+      useSsl: false, authMethod: "password", passwordEncrypted: getSecretBox().encrypt("pw"), useIdle: !polling,
+      // Polling every 10 minutes: only the silence check can find the dead path.
+      pollIntervalSeconds: 600, folder: "INBOX", enabled: true,
+    },
+  });
+  while ((await countMailboxMessages({ mailboxId: row.id })) < 1) await sleep(20);
+  while ((await getMailboxById({ mailboxId: row.id }))?.status !== "connected") await sleep(20);
+  await sleep(1000);
+  const frozenAt = performance.now();
+  relay.freeze();
+  await dovecot.append(name, makeMessage({ subject: "after" }));
+  while ((await countMailboxMessages({ mailboxId: row.id })) < 2) await sleep(50);
+  return performance.now() - frozenAt;
+}
+
+// Everything else at its default (reconnect backoff 2-30 s included).
+const env: Record<string, string> = { DATABASE_URL: db.url, LOG_LEVEL: "warn" };
+if (values.silence) env.EMAIL_IDLE_SILENCE_SECONDS = values.silence;
+if (values.command) env.EMAIL_COMMAND_TIMEOUT_SECONDS = values.command;
+const watcher = await startWatcherProcess(env);
+try {
+  const results = await Promise.all(names.map(async (name) => ({ name, ms: await measure(name) })));
+  const summary = Object.fromEntries(
+    modes.map((mode) => {
+      const ms = results.filter((r) => r.name.startsWith(mode)).map((r) => r.ms);
+      return [mode, { median_s: Math.round(median(ms) / 100) / 10, max_s: Math.round(Math.max(...ms) / 100) / 10, runs: ms.length }];
+    }),
+  );
+  console.log(
+    JSON.stringify({
+      idle_silence_seconds: Number(values.silence ?? 60),
+      command_timeout_seconds: Number(values.command ?? 30),
+      freeze_to_stored: summary,
+    }),
+  );
+} finally {
+  await watcher.stop();
+  for (const relay of relays) await relay.close();
+  await dovecot.stop();
+  await closeDb();
+  await db.stop();
+}

@@ -1,0 +1,291 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  imapSocketTimeoutMs,
+  livenessFromEnv,
+  noAnswerError,
+  ServerActivity,
+  silenceRemainingMs,
+  startIdleWatchdog,
+  withResponseTimeout,
+  type LivenessClock,
+} from "./imap-liveness";
+import { guessMailErrorCode } from "@/components/error-text";
+import { MailError } from "./provider";
+
+/** A clock whose time moves only when the test says so; due timers run in time order. */
+function fakeClock(): LivenessClock & { advance: (ms: number) => Promise<void>; pending: () => number } {
+  let now = 1_000_000;
+  let seq = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  const flush = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  return {
+    now: () => now,
+    setTimeout: (fn, ms) => {
+      seq += 1;
+      timers.set(seq, { at: now + ms, fn });
+      return seq;
+    },
+    clearTimeout: (handle) => void timers.delete(handle as number),
+    pending: () => timers.size,
+    advance: async (ms) => {
+      const end = now + ms;
+      for (;;) {
+        await flush();
+        const next = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+        if (!next) break;
+        timers.delete(next[0]);
+        now = next[1].at;
+        next[1].fn();
+      }
+      now = end;
+      await flush();
+    },
+  };
+}
+
+const describeTimeout = (ms: number): MailError => noAnswerError("mail.test:143", ms, "a command");
+
+describe("livenessFromEnv / imapSocketTimeoutMs", () => {
+  it("derives the probe timeout and a socket backstop longer than every allowed quiet", () => {
+    const defaults = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
+    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 15_000 });
+    assert.equal(imapSocketTimeoutMs(defaults), 105_000);
+    const short = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 5, EMAIL_IDLE_SILENCE_SECONDS: 10 });
+    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000 });
+    assert.equal(imapSocketTimeoutMs(short), 45_000);
+    assert.equal(imapSocketTimeoutMs({ commandTimeoutMs: 120_000, idleSilenceMs: 10_000, probeTimeoutMs: 5000 }), 150_000);
+  });
+});
+
+describe("noAnswerError", () => {
+  it("is a network error naming the server, the silence and that it heals; the UI reads it as network", () => {
+    const err = noAnswerError("mail.test:143", 75_400, "IDLE check");
+    assert.equal(err.code, "network");
+    // The health card recovers the code from the stored sentence (lastError has no code).
+    assert.equal(guessMailErrorCode(err.message), "network");
+    assert.equal(
+      err.message,
+      "No answer from mail.test:143 for 75 s (IDLE check): the connection was dropped on the way without being closed; trying again.",
+    );
+  });
+});
+
+describe("silenceRemainingMs", () => {
+  it("counts from the later of the start and the last byte heard", () => {
+    assert.equal(silenceRemainingMs({ now: 100, startedAt: 50, lastHeardAt: 10, limitMs: 60 }), 10);
+    assert.equal(silenceRemainingMs({ now: 100, startedAt: 50, lastHeardAt: 90, limitMs: 60 }), 50);
+    assert.equal(silenceRemainingMs({ now: 200, startedAt: 50, lastHeardAt: 90, limitMs: 60 }), -50);
+  });
+});
+
+describe("withResponseTimeout", () => {
+  it("resolves with the command's value and leaves no timer behind", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock);
+    const result = withResponseTimeout({ run: async () => 42, timeoutMs: 30_000, activity, describeTimeout, onTimeout: () => assert.fail(), clock });
+    assert.equal(await result, 42);
+    assert.equal(clock.pending(), 0);
+  });
+
+  it("passes the command's own error through unchanged", async () => {
+    const clock = fakeClock();
+    const boom = new Error("NO [NONEXISTENT]");
+    const result = withResponseTimeout({
+      run: () => Promise.reject(boom),
+      timeoutMs: 30_000,
+      activity: new ServerActivity(clock),
+      describeTimeout,
+      onTimeout: () => assert.fail(),
+      clock,
+    });
+    await assert.rejects(result, (err) => err === boom);
+    assert.equal(clock.pending(), 0);
+  });
+
+  it("fails after exactly the silence limit, ends the connection once and ignores the late answer", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock);
+    const timeouts: MailError[] = [];
+    let answer: (v: string) => void = () => {};
+    const result = withResponseTimeout({
+      run: () => new Promise<string>((r) => (answer = r)),
+      timeoutMs: 30_000,
+      activity,
+      describeTimeout,
+      onTimeout: (err) => timeouts.push(err),
+      clock,
+    });
+    const seen: { outcome: unknown } = { outcome: "pending" };
+    const readOutcome = (): unknown => seen.outcome;
+    result.catch((err: unknown) => (seen.outcome = err));
+    await clock.advance(29_999);
+    assert.equal(readOutcome(), "pending");
+    await clock.advance(1);
+    const outcome = readOutcome();
+    assert.ok(outcome instanceof MailError);
+    assert.equal(outcome.code, "network");
+    assert.equal(outcome.message, "No answer from mail.test:143 for 30 s (a command): the connection was dropped on the way without being closed; trying again.");
+    assert.equal(timeouts.length, 1);
+    assert.equal(timeouts[0], outcome);
+    answer("late");
+    await clock.advance(60_000);
+    assert.equal(timeouts.length, 1);
+  });
+
+  it("keeps a command alive while the server keeps sending (a long FETCH)", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock);
+    let answer: (v: string) => void = () => {};
+    let timedOut = 0;
+    const result = withResponseTimeout({
+      run: () => new Promise<string>((r) => (answer = r)),
+      timeoutMs: 30_000,
+      activity,
+      describeTimeout,
+      onTimeout: () => (timedOut += 1),
+      clock,
+    });
+    // Bytes every 20 s for 2 minutes: never 30 s of silence.
+    for (let i = 0; i < 6; i++) {
+      await clock.advance(20_000);
+      activity.touch();
+    }
+    assert.equal(timedOut, 0);
+    answer("done");
+    assert.equal(await result, "done");
+    // Then silence: the next command's limit counts from its own start.
+    const next = withResponseTimeout({ run: () => new Promise<void>(() => {}), timeoutMs: 30_000, activity, describeTimeout, onTimeout: () => (timedOut += 1), clock });
+    next.catch(() => {});
+    await clock.advance(29_999);
+    assert.equal(timedOut, 0);
+    await clock.advance(1);
+    assert.equal(timedOut, 1);
+  });
+});
+
+describe("startIdleWatchdog", () => {
+  const idleTimeout = (ms: number): MailError => noAnswerError("mail.test:143", ms, "IDLE check");
+
+  it("leaves a connection alone while the server speaks (Dovecot's 'Still here')", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock);
+    let probes = 0;
+    const watchdog = startIdleWatchdog({
+      silenceMs: 60_000,
+      probeTimeoutMs: 15_000,
+      activity,
+      probe: async () => void (probes += 1),
+      onAlive: () => {},
+      onDead: () => assert.fail("not dead"),
+      describeTimeout: idleTimeout,
+      clock,
+    });
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(59_000);
+      activity.touch();
+    }
+    assert.equal(probes, 0);
+    watchdog.stop();
+    assert.equal(clock.pending(), 0);
+  });
+
+  it("probes after the silence, re-enters IDLE when answered, and probes again after the next silence", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock);
+    const log: string[] = [];
+    const watchdog = startIdleWatchdog({
+      silenceMs: 60_000,
+      probeTimeoutMs: 15_000,
+      activity,
+      probe: async () => {
+        log.push(`probe@${clock.now() - 1_000_000}`);
+        activity.touch(); // the NOOP's answer
+      },
+      onAlive: () => log.push(`alive@${clock.now() - 1_000_000}`),
+      onDead: () => assert.fail("not dead"),
+      describeTimeout: idleTimeout,
+      clock,
+    });
+    await clock.advance(59_999);
+    assert.deepEqual(log, []);
+    await clock.advance(1);
+    assert.deepEqual(log, ["probe@60000", "alive@60000"]);
+    await clock.advance(60_000);
+    assert.deepEqual(log, ["probe@60000", "alive@60000", "probe@120000", "alive@120000"]);
+    watchdog.stop();
+  });
+
+  it("declares a silent server dead after silence + probe timeout, once", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock);
+    const dead: unknown[] = [];
+    let probes = 0;
+    startIdleWatchdog({
+      silenceMs: 60_000,
+      probeTimeoutMs: 15_000,
+      activity,
+      probe: () => {
+        probes += 1;
+        return new Promise(() => {}); // DONE + NOOP into a frozen path: never answered
+      },
+      onAlive: () => assert.fail("not alive"),
+      onDead: (err) => dead.push(err),
+      describeTimeout: idleTimeout,
+      clock,
+    });
+    await clock.advance(74_999);
+    assert.equal(dead.length, 0);
+    await clock.advance(1);
+    assert.equal(probes, 1);
+    assert.equal(dead.length, 1);
+    const err = dead[0];
+    assert.ok(err instanceof MailError);
+    assert.equal(err.message, "No answer from mail.test:143 for 15 s (IDLE check): the connection was dropped on the way without being closed; trying again.");
+    await clock.advance(600_000);
+    assert.equal(dead.length, 1);
+    assert.equal(probes, 1);
+    assert.equal(clock.pending(), 0);
+  });
+
+  it("reports a failed probe (the connection closed under it) as dead", async () => {
+    const clock = fakeClock();
+    const closed = new Error("Connection not available");
+    const dead: unknown[] = [];
+    startIdleWatchdog({
+      silenceMs: 10_000,
+      probeTimeoutMs: 5000,
+      activity: new ServerActivity(clock),
+      probe: () => Promise.reject(closed),
+      onAlive: () => assert.fail("not alive"),
+      onDead: (err) => dead.push(err),
+      describeTimeout: idleTimeout,
+      clock,
+    });
+    await clock.advance(10_000);
+    assert.deepEqual(dead, [closed]);
+  });
+
+  it("does nothing after stop(), even with a probe in flight", async () => {
+    const clock = fakeClock();
+    let answer: () => void = () => {};
+    const calls: string[] = [];
+    const watchdog = startIdleWatchdog({
+      silenceMs: 10_000,
+      probeTimeoutMs: 5000,
+      activity: new ServerActivity(clock),
+      probe: () => new Promise<void>((r) => (answer = r)),
+      onAlive: () => calls.push("alive"),
+      onDead: () => calls.push("dead"),
+      describeTimeout: idleTimeout,
+      clock,
+    });
+    await clock.advance(10_000);
+    watchdog.stop();
+    answer();
+    await clock.advance(60_000);
+    assert.deepEqual(calls, []);
+  });
+});
