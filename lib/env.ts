@@ -82,6 +82,8 @@ const schema = z.object({
   EMAIL_BACKOFF_MIN_SECONDS: int(2, 0),
   EMAIL_BACKOFF_MAX_SECONDS: int(30, 1),
   EMAIL_CONNECT_TIMEOUT_SECONDS: int(15, 1),
+  /** A message above this is never fetched whole: stored as too_large with its headers (issue 13). */
+  EMAIL_MAX_MESSAGE_BYTES: int(50 * 1024 * 1024, 1024),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
-import { recordMailboxSync, setMailboxStatus, type PushEvent } from "@/lib/db/queries/mailboxes";
+import { recordMailboxSync, setMailboxStatus, updateSyncState, type PushEvent } from "@/lib/db/queries/mailboxes";
 import type { Mailbox } from "@/lib/db/schema";
 import { MailError, type MailProvider } from "@/lib/email/provider";
 import { ingestFetchedMessages } from "@/lib/ingest/ingest-messages";
@@ -18,6 +18,9 @@ export type ConnectionDeps = {
   log: Logger;
   metrics: WatcherMetrics;
 };
+
+/** BRIDGE: bytes of bodies per batch until core's loop brings its own bound. */
+const BRIDGE_BATCH_MAX_BYTES = 64 * 1024 * 1024;
 
 type State = "idle" | "connecting" | "connected" | "waiting_retry" | "stopped";
 
@@ -144,9 +147,10 @@ export class MailboxConnection {
   }
 
   /**
-   * Drains unread mail in batches; marks read only what the database has committed. A batch smaller
-   * than batchSize drained the mailbox, so its INSERT also records the sync (backlog 0) in the same
-   * statement: one database round trip per new message instead of two (see insertIngestedMessages).
+   * BRIDGE (api worktree, minimal so the API/POP3 watcher tests run; core's loop replaces it):
+   * fetchNew until `more` is false, store, commit the cursor, then the after-ingest action on what
+   * was committed (never on too-large messages). Until store's ingestFetchedMessages takes the
+   * cursor, it is written right after the rows (a crash in between re-reads; knownIds dedupe).
    */
   private async sync(provider: MailProvider, signal: AbortSignal): Promise<void> {
     let stored = 0;
@@ -154,27 +158,31 @@ export class MailboxConnection {
     for (;;) {
       if (signal.aborted) return;
       const started = performance.now();
-      const messages = await provider.fetchUnread({ maxCount: this.deps.batchSize });
-      if (messages.length === 0) break;
-      const drained = messages.length < this.deps.batchSize;
-      const result = await ingestFetchedMessages({
-        mailbox: this.mailbox,
-        messages,
-        ...(drained ? { recordSyncBacklog: 0 } : {}),
-      });
-      syncRecorded = drained;
-      const committedAt = Date.now();
-      for (const m of messages) {
-        if (m.receivedAt) this.deps.metrics.ingestLatency.observe(Math.max(0, committedAt - m.receivedAt.getTime()) / 1000);
+      const batch = await provider.fetchNew({ maxCount: this.deps.batchSize, maxBytes: BRIDGE_BATCH_MAX_BYTES });
+      if (batch.messages.length > 0) {
+        const result = await ingestFetchedMessages({
+          mailbox: this.mailbox,
+          messages: batch.messages,
+          ...(!batch.more ? { recordSyncBacklog: 0 } : {}),
+        });
+        syncRecorded = !batch.more;
+        const committedAt = Date.now();
+        for (const m of batch.messages) {
+          if (m.receivedAt) this.deps.metrics.ingestLatency.observe(Math.max(0, committedAt - m.receivedAt.getTime()) / 1000);
+        }
+        if (Object.keys(batch.cursor).length > 0) await updateSyncState({ mailboxId: this.mailbox.id, patch: batch.cursor });
+        const tooLarge = new Set(batch.messages.filter((m) => m.tooLarge).map((m) => m.providerMessageId));
+        await provider.applyAfterIngest(result.storedProviderIds.filter((id) => !tooLarge.has(id)));
+        stored += result.inserted;
+        this.deps.metrics.ingested.inc(result.inserted - result.failed);
+        this.deps.metrics.failed.inc(result.failed);
+        this.deps.metrics.batchSeconds.observe((performance.now() - started) / 1000);
+      } else if (Object.keys(batch.cursor).length > 0) {
+        await updateSyncState({ mailboxId: this.mailbox.id, patch: batch.cursor });
       }
-      await provider.markAsRead(result.storedProviderIds);
-      stored += result.inserted;
-      this.deps.metrics.ingested.inc(result.inserted - result.failed);
-      this.deps.metrics.failed.inc(result.failed);
-      this.deps.metrics.batchSeconds.observe((performance.now() - started) / 1000);
-      if (drained) break;
-      // A full batch means a backlog: show the admin how much is left.
-      await recordMailboxSync({ mailboxId: this.mailbox.id, backlog: await provider.countUnread() });
+      if (!batch.more) break;
+      // More waits: show the admin how much is left.
+      await recordMailboxSync({ mailboxId: this.mailbox.id, backlog: batch.backlog ?? 0 });
     }
     if (!syncRecorded) await recordMailboxSync({ mailboxId: this.mailbox.id, backlog: 0 });
     if (stored > 0) this.log.info({ event: "synced", stored }, "messages stored");

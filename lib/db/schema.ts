@@ -32,6 +32,10 @@ export const mailboxStatus = pgEnum("mailbox_status", [
 ]);
 export const messageStatus = pgEnum("message_status", ["queued", "processing", "processed", "failed"]);
 export const userRole = pgEnum("user_role", ["admin", "viewer"]);
+/** Where a new mailbox starts (issue 13): mail unread now, mail since start_since, or only new mail. */
+export const mailboxStartMode = pgEnum("mailbox_start_mode", ["unread", "since", "new_only"]);
+/** What happens at the provider once a message is committed. */
+export const mailboxAfterIngest = pgEnum("mailbox_after_ingest", ["mark_read", "none", "move"]);
 
 export const tenants = pgTable("tenants", {
   id: uuid("id").primaryKey().defaultRandom(),
@@ -83,6 +87,13 @@ export const loginAttempts = pgTable(
 /** Provider-specific cursors kept between connections. */
 export type SyncState = {
   uidValidity?: string;
+  imapUidValidity?: string;
+  /** Every UID <= this has been stored or deliberately skipped. */
+  imapLastUid?: number;
+  /** Newest receivedAt (ISO) among the stored messages of Gmail/Graph: where a re-baseline after an expired cursor starts. */
+  apiLastReceivedAt?: string;
+  /** POP3: the start mode's baseline has been taken (ISO time); the UIDL set is the cursor from then on. */
+  pop3BaselineAt?: string;
   gmailHistoryId?: string;
   gmailWatchExpiresAt?: string;
   gmailWatchRenewedAt?: string;
@@ -122,6 +133,10 @@ export const mailboxes = pgTable(
     enabled: boolean("enabled").notNull().default(true),
     pollIntervalSeconds: integer("poll_interval_seconds").notNull().default(60),
     deleteAfterIngest: boolean("delete_after_ingest").notNull().default(false),
+    startMode: mailboxStartMode("start_mode").notNull().default("unread"),
+    startSince: timestamp("start_since", { withTimezone: true }),
+    afterIngest: mailboxAfterIngest("after_ingest").notNull().default("mark_read"),
+    moveToFolder: text("move_to_folder"),
     // OAuth (seed §3.1 *_oauth_* columns)
     oauthProvider: mailProvider("oauth_provider"),
     oauthClientId: text("oauth_client_id"),
@@ -217,6 +232,24 @@ export const ingestedMessages = pgTable(
     index("ingested_messages_tenant_received_idx").on(t.tenantId, t.receivedAt),
     index("ingested_messages_status_idx").on(t.status),
   ],
+);
+
+/**
+ * POP3 messages the start mode deliberately left out (new_only: everything there at the first
+ * connect; since: everything dated before start_since). POP3 has no flags, so "not stored and not
+ * here" is what new mail means. A table rather than a sync_state set: a maildrop of 50,000 kept
+ * messages would make sync_state a megabyte rewritten with every cursor commit.
+ */
+export const pop3SkippedUids = pgTable(
+  "pop3_skipped_uids",
+  {
+    mailboxId: uuid("mailbox_id")
+      .notNull()
+      .references(() => mailboxes.id, { onDelete: "cascade" }),
+    uid: text("uid").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("pop3_skipped_uids_key").on(t.mailboxId, t.uid)],
 );
 
 /** Pending OAuth authorizations: makes state single-use and keeps the PKCE verifier off the browser. */

@@ -5,6 +5,7 @@ import { createAccessTokenSource } from "../oauth/token-manager";
 import { TokenRenewingProvider } from "../oauth/token-renewing-provider";
 import { assertHostAllowed } from "./host-check";
 import { ImapProvider, type ImapAuth } from "./imap-provider";
+import { getMailboxSyncState } from "../db/queries/mailboxes";
 import { Pop3Provider } from "./pop3-provider";
 import { MailError, type MailProvider } from "./provider";
 
@@ -49,6 +50,8 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     if (mailbox.authMethod === "oauth2") throw new MailError("config", "POP3 mailboxes sign in with a password, not OAuth.");
     const auth = await resolveImapAuth(mailbox, deps);
     if (!("pass" in auth)) throw new MailError("config", "No password is saved for this mailbox.");
+    // The cursor is read fresh: the row the watcher loaded may predate the baseline.
+    const state = (await getMailboxSyncState({ mailboxId: mailbox.id })) ?? mailbox.syncState;
     return new Pop3Provider({
       mailboxId: mailbox.id,
       host: mailbox.host,
@@ -60,6 +63,10 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
       pollIntervalMs: mailbox.pollIntervalSeconds * 1000,
       deleteAfterIngest: mailbox.deleteAfterIngest,
       connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
+      startMode: mailbox.startMode,
+      startSince: mailbox.startSince,
+      ...(state.pop3BaselineAt ? { baselineAt: state.pop3BaselineAt } : {}),
+      maxMessageBytes: env.EMAIL_MAX_MESSAGE_BYTES,
     });
   }
   const host = mailbox.host;

@@ -2,7 +2,7 @@ import { ImapFlow, type ImapFlowOptions } from "imapflow";
 import type { MailAccess } from "../db/schema";
 import { describeImapError } from "./imap-errors";
 import { planUnreadFetch, selectNewUnread } from "./imap-unread-plan";
-import { MailError, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import { MailError, type FetchBatch, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type ImapAuth = { user: string; pass: string } | { user: string; accessToken: string };
 
@@ -188,6 +188,7 @@ export class ImapProvider implements MailProvider {
           message: {
             providerMessageId: `${this.uidValidity}:${msg.uid}`,
             raw: msg.source,
+            size: msg.source.length,
             ...(internalDate && !Number.isNaN(internalDate.getTime()) ? { receivedAt: internalDate } : {}),
           },
         });
@@ -198,6 +199,25 @@ export class ImapProvider implements MailProvider {
 
   async countUnread(): Promise<number> {
     return (await this.searchUnseen()).length;
+  }
+
+  // BRIDGE (api worktree only, so the new MailProvider interface compiles here): core's IMAP
+  // rewrite replaces these four with UID-cursor discovery. Drop them when merging.
+  async fetchNew({ maxCount }: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
+    const messages = await this.fetchUnread({ maxCount });
+    return { messages, cursor: {}, more: messages.length >= maxCount };
+  }
+
+  async listRecent(_opts: { since: Date; limit: number }): Promise<string[]> {
+    return [];
+  }
+
+  async fetchByIds(_ids: string[], _opts: { maxBytes: number }): Promise<FetchedMessage[]> {
+    return [];
+  }
+
+  async applyAfterIngest(providerMessageIds: string[]): Promise<void> {
+    await this.markAsRead(providerMessageIds);
   }
 
   async markAsRead(providerMessageIds: string[]): Promise<void> {

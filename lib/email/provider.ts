@@ -1,13 +1,32 @@
 import type { PushEvent } from "../db/queries/mailboxes";
-import type { MailAccess } from "../db/schema";
+import type { MailAccess, SyncState } from "../db/schema";
 
 /** One message as the provider holds it: raw RFC 5322 source and the provider's stable id. */
 export type FetchedMessage = {
   /** Stable per mailbox: IMAP `uidvalidity:uid`, POP3 UIDL, Gmail message id, Graph message id. */
   providerMessageId: string;
+  /** Whole source; for tooLarge: only the header block. */
   raw: Buffer;
   /** When the provider received it, if known. */
   receivedAt?: Date;
+  /** Provider-reported size of the whole message in bytes. */
+  size: number;
+  /**
+   * size > maxMessageBytes: never fetched whole, stored as too_large, left untouched at the
+   * provider (no after-ingest action).
+   */
+  tooLarge?: boolean;
+};
+
+export type FetchBatch = {
+  /** Oldest first. */
+  messages: FetchedMessage[];
+  /** Position after these messages; the watcher commits it in the SAME transaction as the rows. */
+  cursor: Partial<SyncState>;
+  /** More is waiting past the cursor: call again at once. */
+  more: boolean;
+  /** Estimate of what still waits (admin's queue), optional. */
+  backlog?: number;
 };
 
 export type WaitResult = "changed" | "timeout" | "closed";
@@ -31,12 +50,22 @@ export interface MailProvider {
   connect(): Promise<void>;
   /** Closes the connection; never throws. */
   disconnect(): Promise<void>;
-  /** Unread messages, oldest first, at most maxCount. */
-  fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]>;
-  /** How many unread messages wait at the provider (for the admin's queue size). */
-  countUnread(): Promise<number>;
-  /** Called only after the messages are committed to the database. */
-  markAsRead(providerMessageIds: string[]): Promise<void>;
+  /**
+   * Everything past the cursor, READ OR UNREAD, never chosen by \Seen / UNREAD / isRead. With no
+   * cursor, the mailbox's start mode decides the baseline (unread = what is unread now; since =
+   * received on/after start_since; new_only = nothing that is there now). Bounded: at most maxCount
+   * messages and maxBytes of bodies per batch; a message above maxMessageBytes comes back tooLarge
+   * (headers only).
+   */
+  fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch>;
+  /** Reconcile: provider ids of messages in the folder received since `since` (at most `limit`). */
+  listRecent(opts: { since: Date; limit: number }): Promise<string[]>;
+  /** Fetches these ids (a gap found by reconcile), same size rules as fetchNew. */
+  fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]>;
+  /** After commit only: mark read / nothing / move, per the mailbox's after_ingest. */
+  applyAfterIngest(providerMessageIds: string[]): Promise<void>;
+  /** How many messages each start mode would import now (for Test / the settings form). */
+  countStartCandidates?(opts: { since?: Date }): Promise<{ unread: number; since: number | null; total: number }>;
   /**
    * Waits until new mail may be present ("changed"), the timeout passes ("timeout"), the
    * connection ends ("closed"), or the signal aborts ("closed").

@@ -1,5 +1,5 @@
 import type { MailAccess } from "@/lib/db/schema";
-import { MailError, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
+import { MailError, type FetchBatch, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
 import { getEnv } from "@/lib/env";
 import { getAccessToken, type AccessTokenInfo, type GetAccessTokenOptions } from "./token-manager";
 
@@ -72,16 +72,20 @@ export class TokenRenewingProvider implements MailProvider {
     return this.inner;
   }
 
-  fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]> {
-    return this.requireInner().fetchUnread(opts);
+  fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
+    return this.requireInner().fetchNew(opts);
   }
 
-  countUnread(): Promise<number> {
-    return this.requireInner().countUnread();
+  listRecent(opts: { since: Date; limit: number }): Promise<string[]> {
+    return this.requireInner().listRecent(opts);
   }
 
-  markAsRead(providerMessageIds: string[]): Promise<void> {
-    return this.requireInner().markAsRead(providerMessageIds);
+  fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]> {
+    return this.requireInner().fetchByIds(ids, opts);
+  }
+
+  applyAfterIngest(providerMessageIds: string[]): Promise<void> {
+    return this.requireInner().applyAfterIngest(providerMessageIds);
   }
 
   /** Milliseconds until the session should be renewed, or null when the token's expiry is unknown. */
