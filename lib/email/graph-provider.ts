@@ -429,7 +429,8 @@ export class GraphProvider implements MailProvider {
       json(messageMetaSchema),
     );
     if (!res.ok) return null;
-    const prop = res.value.singleValueExtendedProperties?.find((p) => p.id.toLowerCase() === MESSAGE_SIZE_PROPERTY.toLowerCase());
+    // Graph echoes the id normalised ("Integer 0xe08"), not as requested.
+    const prop = res.value.singleValueExtendedProperties?.find((p) => /^integer\s+0x0*e08$/i.test(p.id.trim()));
     const size = prop ? Number(prop.value) : NaN;
     const meta: GraphMeta = { id, size: Number.isFinite(size) ? size : 0 };
     const at = res.value.receivedDateTime ? Date.parse(res.value.receivedDateTime) : NaN;
