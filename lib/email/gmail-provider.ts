@@ -129,7 +129,7 @@ const watchSchema = z.object({ historyId: uint64, expiration: uint64 });
 
 type GmailMeta = { id: string; size: number; receivedAt?: Date; headers: { name: string; value: string }[] };
 /** Ids still to fetch (oldest first) and the history id that covers all of them. */
-type PendingQueue = { ids: string[]; historyId: string };
+type PendingQueue = { ids: string[]; historyId: string; meta?: Map<string, GmailMeta | null> };
 
 /** Message ids added to the label in one history page, in history order (oldest first). */
 function addedIds(res: z.infer<typeof historySchema>, label: string): string[] {
@@ -270,9 +270,14 @@ export class GmailProvider implements MailProvider {
       // Items whose metadata says they are gone are dropped without using up the batch.
       while (fetched.length === 0 && queue.ids.length > 0) {
         const head = queue.ids.slice(0, Math.max(1, opts.maxCount));
-        const sized = (await mapLimit(head, this.fetchConcurrency, (id) => this.getMetadata(id))).map((m, i) => ({ id: head[i]!, meta: m, size: m?.size ?? 0 }));
+        // Sizes looked up but left for the next batch (byte bound) are kept, not asked again.
+        const seen = (queue.meta ??= new Map());
+        const metas = await mapLimit(head, this.fetchConcurrency, (id) => (seen.has(id) ? Promise.resolve(seen.get(id) ?? null) : this.getMetadata(id)));
+        const sized = metas.map((m, i) => ({ id: head[i]!, meta: m, size: m?.size ?? 0 }));
         const chosen = takeBatch(sized, { maxCount: Math.max(1, opts.maxCount), maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
         queue.ids.splice(0, chosen.length);
+        for (const item of chosen) seen.delete(item.id);
+        for (const item of sized.slice(chosen.length)) seen.set(item.id, item.meta);
         const got = await mapLimit(chosen, this.fetchConcurrency, (item) => (item.meta ? this.fetchSized(item.meta) : Promise.resolve(null)));
         for (const m of got) if (m) fetched.push(m);
       }

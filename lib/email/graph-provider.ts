@@ -113,7 +113,7 @@ const subscriptionSchema = z.object({ id: z.string(), expirationDateTime: z.stri
 
 type GraphMeta = { id: string; size: number; receivedAt?: Date };
 /** Ids still to fetch (oldest first) and the delta link that covers all of them. */
-type PendingQueue = { ids: string[]; deltaLink: string };
+type PendingQueue = { ids: string[]; deltaLink: string; meta?: Map<string, GraphMeta | null> };
 
 /** Graph's filter literal: ISO without milliseconds. */
 function graphTime(at: Date): string {
@@ -263,10 +263,14 @@ export class GraphProvider implements MailProvider {
       const fetched: FetchedMessage[] = [];
       while (fetched.length === 0 && queue.ids.length > 0) {
         const head = queue.ids.slice(0, Math.max(1, opts.maxCount));
-        const metas = await mapLimit(head, this.fetchConcurrency, (id) => this.getMetadata(id));
+        // Sizes looked up but left for the next batch (byte bound) are kept, not asked again.
+        const seen = (queue.meta ??= new Map());
+        const metas = await mapLimit(head, this.fetchConcurrency, (id) => (seen.has(id) ? Promise.resolve(seen.get(id) ?? null) : this.getMetadata(id)));
         const sized = metas.map((m, i) => ({ id: head[i]!, meta: m, size: m?.size ?? 0 }));
         const chosen = takeBatch(sized, { maxCount: Math.max(1, opts.maxCount), maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
         queue.ids.splice(0, chosen.length);
+        for (const item of chosen) seen.delete(item.id);
+        for (const item of sized.slice(chosen.length)) seen.set(item.id, item.meta);
         const got = await mapLimit(chosen, this.fetchConcurrency, (item) => (item.meta ? this.fetchSized(item.meta) : Promise.resolve(null)));
         for (const m of got) if (m) fetched.push(m);
       }

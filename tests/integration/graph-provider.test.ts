@@ -264,8 +264,11 @@ describe("GraphProvider", () => {
   it("bounds a batch by maxBytes (at least one message), with more=true until the queue is empty", async () => {
     const h = await ready();
     const ids = [0, 1, 2].map((i) => fake.addMessage(fake.defaultUser, sampleMime(`bytes ${i}`, "y".repeat(1000))).id);
+    const start = fake.requests.length;
     const { batches } = await drain(h, { maxBytes: 1500 });
     assert.deepEqual(batches.map((b) => b.messages.length), [1, 1, 1]);
+    // Each size is looked up once, though two of them waited for a later batch.
+    assert.equal(fake.requests.slice(start).filter((r) => r.query.includes("expand")).length, 3);
     assert.deepEqual(batches.map((b) => b.more), [true, true, false]);
     assert.deepEqual(batches.flatMap((b) => b.messages.map((m) => m.providerMessageId)).sort(), [...ids].sort());
     assert.ok(batches.at(-1)?.cursor.graphDeltaLink && !batches[0]?.cursor.graphDeltaLink);
