@@ -1,13 +1,13 @@
 /**
  * API calls and quota units per ingested message for the Gmail API and Microsoft Graph providers,
  * measured against the local fakes (tests/fakes). Counts come from the providers' own `usage`
- * counters, i.e. every HTTP request they send. No database: "ingest" is fetchUnread + markAsRead,
+ * counters, i.e. every HTTP request they send. No database: "ingest" is fetchNew + applyAfterIngest,
  * the provider side of the pipeline.
  *
  *   node --import tsx bench/api-usage.ts [--messages 200] [--batch 50] [--live 20]
  *
  * Scenarios per provider:
- * - backlog: N unread messages waiting at connect; fetchUnread(batch) + markAsRead until empty.
+ * - backlog: N unread messages waiting at connect; fetchNew(batch) + applyAfterIngest (mark read) until done.
  * - live:    messages arriving one at a time while the loop waits (waitForChange polling), each
  *            detected, fetched and marked read before the next arrives.
  * - idle:    one waitForChange poll with nothing new (the steady cost per poll interval).
@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { GmailProvider } from "@/lib/email/gmail-provider";
 import { GraphProvider } from "@/lib/email/graph-provider";
-import type { LegacyMailProvider as MailProvider } from "@/lib/email/provider";
+import type { MailProvider } from "@/lib/email/provider";
 import { startGmailFake } from "../tests/fakes/gmail-fake";
 import { sampleMime } from "../tests/fakes/sample-mime";
 import { startGraphFake } from "../tests/fakes/graph-fake";
@@ -39,14 +39,19 @@ function delta(before: Usage, after: Usage, messages: number): Measured {
   return { messages, calls, quotaUnits, callsPerMessage: round(calls / Math.max(1, messages)), quotaUnitsPerMessage: round(quotaUnits / Math.max(1, messages)) };
 }
 
-/** A short batch means the backlog is empty: no extra empty fetchUnread (a list call) is spent. */
+/** What "the database" holds: the providers' knownIds look here, as they would at the stored rows. */
+const stored = new Set<string>();
+const knownIds = async (ids: string[]): Promise<Set<string>> => new Set(ids.filter((id) => stored.has(id)));
+
 async function drain(provider: MailProvider): Promise<number> {
   let ingested = 0;
   for (;;) {
-    const batch = await provider.fetchUnread({ maxCount: BATCH });
-    if (batch.length > 0) await provider.markAsRead(batch.map((m) => m.providerMessageId));
-    ingested += batch.length;
-    if (batch.length < BATCH) return ingested;
+    const batch = await provider.fetchNew({ maxCount: BATCH, maxBytes: 64 * 1024 * 1024 });
+    const ids = batch.messages.map((m) => m.providerMessageId);
+    for (const id of ids) stored.add(id);
+    if (ids.length > 0) await provider.applyAfterIngest(ids);
+    ingested += ids.length;
+    if (!batch.more) return ingested;
   }
 }
 
@@ -71,7 +76,7 @@ async function scenarios(provider: UsageProvider, addMessage: (i: number) => voi
     const r = await provider.waitForChange({ timeoutMs: 30_000, signal });
     if (r !== "changed") throw new Error(`live: waitForChange returned ${r}`);
     live += await drain(provider);
-    // Our own markAsRead must not count as a change: one idle poll returns timeout.
+    // Our own mark-read must not count as a change: one idle poll returns timeout.
     if ((await provider.waitForChange({ timeoutMs: 1, signal })) !== "timeout") throw new Error("live: self-change detected");
   }
   result.live = delta(before, snapshot(), live);
@@ -85,12 +90,12 @@ async function scenarios(provider: UsageProvider, addMessage: (i: number) => voi
 }
 
 const gmailFake = await startGmailFake({ tokens: ["bench-token"] });
-const gmail = new GmailProvider({ rootUrl: gmailFake.rootUrl, getAccessToken: async () => "bench-token", pollIntervalMs: 20 });
+const gmail = new GmailProvider({ rootUrl: gmailFake.rootUrl, getAccessToken: async () => "bench-token", pollIntervalMs: 20, knownIds });
 const gmailResult = await scenarios(gmail, (i) => gmailFake.addMessage(gmailFake.defaultUser, sampleMime(`bench ${i}`)));
 await gmailFake.close();
 
 const graphFake = await startGraphFake({ tokens: ["bench-token"] });
-const graph = new GraphProvider({ baseUrl: graphFake.baseUrl, getAccessToken: async () => "bench-token", pollIntervalMs: 20 });
+const graph = new GraphProvider({ baseUrl: graphFake.baseUrl, getAccessToken: async () => "bench-token", pollIntervalMs: 20, knownIds });
 const graphResult = await scenarios(graph, (i) => graphFake.addMessage(graphFake.defaultUser, sampleMime(`bench ${i}`)));
 await graphFake.close();
 

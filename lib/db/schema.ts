@@ -114,6 +114,10 @@ export type SyncState = {
   imapFloorUid?: number;
   /** Internal date of the newest message stored by the IMAP cursor: a re-baseline searches from a day before it. */
   imapLastReceivedAt?: string;
+  /** Newest receivedAt (ISO) among the stored messages of Gmail/Graph: where a re-baseline after an expired cursor starts. */
+  apiLastReceivedAt?: string;
+  /** POP3: the start mode's baseline has been taken (ISO time); the UIDL set is the cursor from then on. */
+  pop3BaselineAt?: string;
   gmailHistoryId?: string;
   gmailWatchExpiresAt?: string;
   gmailWatchRenewedAt?: string;
@@ -267,6 +271,24 @@ export const ingestedMessages = pgTable(
     index("ingested_messages_tenant_received_idx").on(t.tenantId, t.receivedAt),
     index("ingested_messages_status_idx").on(t.status),
   ],
+);
+
+/**
+ * POP3 messages the start mode deliberately left out (new_only: everything there at the first
+ * connect; since: everything dated before start_since). POP3 has no flags, so "not stored and not
+ * here" is what new mail means. A table rather than a sync_state set: a maildrop of 50,000 kept
+ * messages would make sync_state a megabyte rewritten with every cursor commit.
+ */
+export const pop3SkippedUids = pgTable(
+  "pop3_skipped_uids",
+  {
+    mailboxId: uuid("mailbox_id")
+      .notNull()
+      .references(() => mailboxes.id, { onDelete: "cascade" }),
+    uid: text("uid").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("pop3_skipped_uids_key").on(t.mailboxId, t.uid)],
 );
 
 /** Pending OAuth authorizations: makes state single-use and keeps the PKCE verifier off the browser. */

@@ -96,3 +96,68 @@ export function describeCause(err: unknown): { name?: string; message: string; c
   if (code) out.code = code;
   return out;
 }
+
+/** The per-mailbox choices of issue 13 every provider reads: where to start and what to do after commit. */
+export type IngestPolicy = {
+  /** Baseline when no cursor is stored: unread now (default), received on/after startSince, or nothing. */
+  startMode?: "unread" | "since" | "new_only";
+  startSince?: Date | null;
+  /** At the provider, after commit: mark read (default), leave untouched, or move to moveToFolder. */
+  afterIngest?: "mark_read" | "none" | "move";
+  moveToFolder?: string | null;
+  /** A message above this is never fetched whole (EMAIL_MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
+  /** Which of these provider ids are already stored for the mailbox (skips re-fetching them). */
+  knownIds?: (ids: string[]) => Promise<Set<string>>;
+};
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 50 * 1024 * 1024;
+/** How far before the newest stored message a re-baseline (expired cursor) looks again. */
+export const REBASELINE_OVERLAP_MS = 24 * 3600 * 1000;
+/** Without any stored receive time, a re-baseline looks this far back. */
+export const REBASELINE_DEFAULT_WINDOW_MS = 3 * 24 * 3600 * 1000;
+
+/**
+ * Where a re-baseline after an expired cursor starts: a day before the newest message stored, so a
+ * message that arrived while the cursor was dead is found, and the known ids / content hash keep the
+ * overlap from being stored twice.
+ */
+export function rebaselineSince({ lastReceivedAt, now }: { lastReceivedAt?: string | undefined; now: number }): Date {
+  const last = lastReceivedAt ? Date.parse(lastReceivedAt) : NaN;
+  const base = Number.isNaN(last) ? now - REBASELINE_DEFAULT_WINDOW_MS + REBASELINE_OVERLAP_MS : Math.min(last, now);
+  return new Date(base - REBASELINE_OVERLAP_MS);
+}
+
+/**
+ * Picks the head of a queue for one batch: at most maxCount items and maxBytes of bodies (the first
+ * item always goes, else one message above maxBytes would stall the queue). Too-large items cost no
+ * body bytes: only their headers are fetched.
+ */
+export function takeBatch<T extends { size: number }>(
+  items: readonly T[],
+  { maxCount, maxBytes, maxMessageBytes }: { maxCount: number; maxBytes: number; maxMessageBytes: number },
+): T[] {
+  const out: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (out.length >= maxCount) break;
+    const cost = item.size > maxMessageBytes ? 0 : item.size;
+    if (out.length > 0 && bytes + cost > maxBytes) break;
+    out.push(item);
+    bytes += cost;
+  }
+  return out;
+}
+
+/** Rebuilds an RFC 5322 header block from name/value pairs (a too-large message keeps only this). */
+export function buildHeaderBlock(headers: readonly { name: string; value: string }[]): Buffer {
+  const lines = headers.map((h) => `${h.name}: ${h.value.replace(/\r?\n(?![ \t])/g, "\r\n ")}`);
+  return Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "utf8");
+}
+
+/** The newer of two ISO times (either may be missing). */
+export function laterIso(a: string | undefined, b: Date | undefined): string | undefined {
+  if (!b || Number.isNaN(b.getTime())) return a;
+  if (!a) return b.toISOString();
+  return Date.parse(a) >= b.getTime() ? a : b.toISOString();
+}

@@ -1,12 +1,14 @@
 import type { Logger } from "pino";
 import { getMailboxSyncState, updateSyncState } from "../db/queries/mailboxes";
+import { listStoredProviderIds } from "../db/queries/pop3";
 import type { Mailbox, SyncState } from "../db/schema";
 import { getEnv } from "../env";
+import type { IngestPolicy } from "./api-http";
 import type { AccessTokenSource, ProviderDeps } from "./create-provider";
 import { GmailProvider } from "./gmail-provider";
 import { deriveGraphClientState } from "./graph-notifications";
 import { GraphProvider } from "./graph-provider";
-import type { LegacyMailProvider as MailProvider } from "./provider";
+import type { MailProvider } from "./provider";
 
 /**
  * Builders for the API providers, registered by the watcher. Kept out of create-provider.ts so the
@@ -21,16 +23,29 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
   const fallbackPollIntervalMs = env.API_PUSH_FALLBACK_POLL_SECONDS * 1000;
   const freshState = async (mailbox: Mailbox): Promise<SyncState> => (await getMailboxSyncState({ mailboxId: mailbox.id })) ?? mailbox.syncState;
   const childLog = (mailbox: Mailbox): Logger | undefined => log?.child({ mailbox_id: mailbox.id, tenant_id: mailbox.tenantId, purpose: mailbox.purpose });
+  // Start mode, after-ingest action, size cap and the stored-id lookup, the same for both providers.
+  const policy = (mailbox: Mailbox, state: SyncState): IngestPolicy & { lastReceivedAt?: string } => ({
+    startMode: mailbox.startMode,
+    startSince: mailbox.startSince,
+    afterIngest: mailbox.afterIngest,
+    moveToFolder: mailbox.moveToFolder,
+    maxMessageBytes: env.EMAIL_MAX_MESSAGE_BYTES,
+    knownIds: (ids) => listStoredProviderIds({ mailboxId: mailbox.id, ids }),
+    ...(state.apiLastReceivedAt ? { lastReceivedAt: state.apiLastReceivedAt } : {}),
+  });
   return {
     gmail_api: async (mailbox: Mailbox, getAccessToken: AccessTokenSource): Promise<MailProvider> => {
       const state = await freshState(mailbox);
       const providerLog = childLog(mailbox);
+      const { lastReceivedAt, ...ingest } = policy(mailbox, state);
       return new GmailProvider({
+        ...ingest,
         rootUrl: env.GMAIL_API_BASE_URL,
         label: mailbox.folder || "INBOX",
         getAccessToken,
         syncState: {
           ...(state.gmailHistoryId ? { historyId: state.gmailHistoryId } : {}),
+          ...(lastReceivedAt ? { lastReceivedAt } : {}),
           ...(state.gmailWatchExpiresAt ? { watchExpiresAt: state.gmailWatchExpiresAt } : {}),
           ...(state.gmailWatchRenewedAt ? { watchRenewedAt: state.gmailWatchRenewedAt } : {}),
           ...(state.gmailWatchLabel ? { watchLabel: state.gmailWatchLabel } : {}),
@@ -44,13 +59,16 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
     graph_api: async (mailbox: Mailbox, getAccessToken: AccessTokenSource): Promise<MailProvider> => {
       const state = await freshState(mailbox);
       const providerLog = childLog(mailbox);
+      const { lastReceivedAt, ...ingest } = policy(mailbox, state);
       return new GraphProvider({
+        ...ingest,
         baseUrl: env.GRAPH_API_BASE_URL,
         // Graph names the inbox "inbox"; an IMAP-style "INBOX" from the form means the same.
         folder: !mailbox.folder || mailbox.folder.toUpperCase() === "INBOX" ? "inbox" : mailbox.folder,
         getAccessToken,
         syncState: {
           ...(state.graphDeltaLink ? { deltaLink: state.graphDeltaLink } : {}),
+          ...(lastReceivedAt ? { lastReceivedAt } : {}),
           ...(state.graphSubscriptionId ? { subscriptionId: state.graphSubscriptionId } : {}),
           ...(state.graphSubscriptionExpiresAt ? { subscriptionExpiresAt: state.graphSubscriptionExpiresAt } : {}),
           ...(state.graphSubscriptionResource ? { subscriptionResource: state.graphSubscriptionResource } : {}),

@@ -9,8 +9,7 @@ import { resolveMailHost } from "./host-check";
 import { livenessFromEnv } from "./imap-liveness";
 import { ImapProvider, type ImapAuth } from "./imap-provider";
 import { Pop3Provider } from "./pop3-provider";
-import { adaptLegacyProvider } from "./legacy-provider-adapter";
-import { MailError, type LegacyMailProvider, type MailProvider, type ProviderSyncOptions } from "./provider";
+import { MailError, type MailProvider, type ProviderSyncOptions } from "./provider";
 import { effectiveTlsMode } from "./tls-mode";
 
 export type AccessTokenSource = (opts?: { forceRefresh?: boolean }) => Promise<string>;
@@ -21,11 +20,10 @@ export type ProviderDeps = {
   /** Extra trust anchors (private CAs; tests use a self-signed one). */
   ca?: string;
   /** Builders for the API providers, registered by the runtime that has them. */
-  // LegacyMailProvider: until the Gmail/Graph ports land (issue 13), see legacy-provider-adapter.ts.
   apiProviders?: Partial<
     Record<
       "gmail_api" | "graph_api",
-      (mailbox: Mailbox, getAccessToken: AccessTokenSource) => MailProvider | LegacyMailProvider | Promise<MailProvider | LegacyMailProvider>
+      (mailbox: Mailbox, getAccessToken: AccessTokenSource) => MailProvider | Promise<MailProvider>
     >
   >;
 };
@@ -68,7 +66,7 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     if (!build || !getAccessToken) {
       throw new MailError("config", `The ${mailbox.access} provider is not available in this process.`);
     }
-    return adaptLegacyProvider(await build(mailbox, getAccessToken));
+    return build(mailbox, getAccessToken);
   }
   if (!mailbox.host) throw new MailError("config", "The mailbox has no server host.");
   // Resolved once here, at every connect: providers get the checked address, and the name only as
@@ -81,7 +79,9 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     if (mailbox.authMethod === "oauth2") throw new MailError("config", "POP3 mailboxes sign in with a password, not OAuth.");
     const auth = await resolveImapAuth(mailbox, deps);
     if (!("pass" in auth)) throw new MailError("config", "No password is saved for this mailbox.");
-    return adaptLegacyProvider(new Pop3Provider({
+    // The cursor is read fresh: the row the watcher loaded may predate the baseline.
+    const state = (await getMailboxSyncState({ mailboxId: mailbox.id })) ?? mailbox.syncState;
+    return new Pop3Provider({
       mailboxId: mailbox.id,
       host: mailbox.host,
       address: resolved.address,
@@ -95,7 +95,11 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
       deleteAfterIngest: mailbox.deleteAfterIngest,
       connectTimeoutMs: env.EMAIL_CONNECT_TIMEOUT_SECONDS * 1000,
       commandTimeoutMs: env.EMAIL_COMMAND_TIMEOUT_SECONDS * 1000,
-    }));
+      startMode: mailbox.startMode,
+      startSince: mailbox.startSince,
+      ...(state.pop3BaselineAt ? { baselineAt: state.pop3BaselineAt } : {}),
+      maxMessageBytes: env.EMAIL_MAX_MESSAGE_BYTES,
+    });
   }
   const sync = await buildProviderSyncOptions(mailbox);
   const imap = (auth: ImapAuth): ImapProvider => new ImapProvider({

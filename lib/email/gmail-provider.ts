@@ -4,20 +4,40 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { PushEvent } from "../db/queries/mailboxes";
 import type { MailAccess, SyncState } from "../db/schema";
-import { abortableSleep, backoffDelay, describeCause, errorMessage, getProp, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
+import {
+  abortableSleep,
+  backoffDelay,
+  buildHeaderBlock,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  describeCause,
+  errorMessage,
+  getProp,
+  laterIso,
+  mapLimit,
+  networkCode,
+  networkFailure,
+  parseRetryAfter,
+  rebaselineSince,
+  takeBatch,
+  type IngestPolicy,
+} from "./api-http";
 import { ChangePoller } from "./change-poller";
 import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
-import { MailError, type LegacyFetchedMessage as FetchedMessage, type MailErrorCode, type LegacyMailProvider as MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
-export type GmailProviderOptions = {
+export type GmailProviderOptions = IngestPolicy & {
   /** Gmail API root; googleapis wants a trailing slash (added when missing). */
   rootUrl?: string;
   /** The watched label id; default INBOX. */
   label?: string;
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
-  syncState?: { historyId?: string; watchExpiresAt?: string; watchRenewedAt?: string; watchLabel?: string };
-  /** Persists the history cursor and the watch's times (SyncState.gmail*). */
+  /** The mailbox's cursor, read fresh at connect; no historyId = first connect / re-baseline. */
+  syncState?: { historyId?: string; lastReceivedAt?: string; watchExpiresAt?: string; watchRenewedAt?: string; watchLabel?: string };
+  /**
+   * Persists the watch's times (SyncState.gmailWatch*). The history cursor is not persisted here:
+   * it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
+   */
   onSyncState?: (patch: Partial<SyncState>) => Promise<void>;
   /** How often waitForChange polls users.history.list. */
   pollIntervalMs?: number;
@@ -28,7 +48,7 @@ export type GmailProviderOptions = {
   push?: { topicName: string; fallbackPollIntervalMs: number };
   log?: Logger;
   retry?: Partial<RetryPolicy>;
-  /** Parallel messages.get calls in fetchUnread (Gmail limits concurrent requests per user). */
+  /** Parallel messages.get calls in fetchNew (Gmail limits concurrent requests per user). */
   fetchConcurrency?: number;
 };
 
@@ -48,6 +68,7 @@ export type ApiUsage = { calls: number; quotaUnits: number };
 export const GMAIL_QUOTA_UNITS = {
   getProfile: 1,
   "labels.get": 1,
+  "labels.list": 1,
   "messages.list": 5,
   "messages.get": 5,
   "messages.batchModify": 50,
@@ -77,7 +98,19 @@ const googleErrorSchema = z.object({
 
 const uint64 = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String);
 const profileSchema = z.object({ emailAddress: z.string(), historyId: uint64 });
-const labelSchema = z.object({ id: z.string(), messagesUnread: z.number().int().nonnegative().optional() });
+const labelSchema = z.object({
+  id: z.string(),
+  name: z.string().optional(),
+  messagesUnread: z.number().int().nonnegative().optional(),
+  messagesTotal: z.number().int().nonnegative().optional(),
+});
+const labelListSchema = z.object({ labels: z.array(labelSchema).optional() });
+const metadataSchema = z.object({
+  id: z.string(),
+  sizeEstimate: z.number().int().nonnegative().optional(),
+  internalDate: uint64.optional(),
+  payload: z.object({ headers: z.array(z.object({ name: z.string(), value: z.string() })).optional() }).optional(),
+});
 const listSchema = z.object({
   messages: z.array(z.object({ id: z.string() })).optional(),
   nextPageToken: z.string().optional(),
@@ -93,6 +126,29 @@ const historySchema = z.object({
   historyId: uint64,
 });
 const watchSchema = z.object({ historyId: uint64, expiration: uint64 });
+
+type GmailMeta = { id: string; size: number; receivedAt?: Date; headers: { name: string; value: string }[] };
+/** Ids still to fetch (oldest first) and the history id that covers all of them. */
+type PendingQueue = { ids: string[]; historyId: string; meta?: Map<string, GmailMeta | null> };
+
+/** Message ids added to the label in one history page, in history order (oldest first). */
+function addedIds(res: z.infer<typeof historySchema>, label: string): string[] {
+  const ids: string[] = [];
+  for (const record of res.history ?? []) {
+    for (const entry of record.messagesAdded ?? []) {
+      const labels = entry.message?.labelIds;
+      if (entry.message?.id && (!labels || labels.includes(label))) ids.push(entry.message.id);
+    }
+    // A message put into the watched label later (a filter, a user) arrives as labelAdded.
+    for (const entry of record.labelsAdded ?? []) if (entry.message?.id && entry.labelIds?.includes(label)) ids.push(entry.message.id);
+  }
+  return ids;
+}
+
+/** Gmail's `after:` takes epoch seconds; one second earlier so a message at exactly `since` is in. */
+function afterQuery(since: Date): string {
+  return `after:${Math.max(0, Math.floor(since.getTime() / 1000) - 1)}`;
+}
 
 /**
  * Gmail API access (seed §5.2 gmail_provider) on googleapis gmail v1. Change detection is the
@@ -111,6 +167,13 @@ export class GmailProvider implements MailProvider {
   private readonly retryPolicy: RetryPolicy;
   private readonly fetchConcurrency: number;
   private historyId: string | undefined;
+  private lastReceivedAt: string | undefined;
+  private queue: PendingQueue | null = null;
+  private readonly startMode: "unread" | "since" | "new_only";
+  private readonly startSince: Date | null | undefined;
+  private readonly afterIngest: "mark_read" | "none" | "move";
+  private readonly maxMessageBytes: number;
+  private resolvedMoveLabel: string | undefined;
   private connected = false;
   private closeController = new AbortController();
   /** A notifyChange() that no waitForChange has consumed yet: never lost between two waits. */
@@ -138,6 +201,11 @@ export class GmailProvider implements MailProvider {
     this.retryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 60_000, ...opts.retry };
     this.fetchConcurrency = Math.max(1, opts.fetchConcurrency ?? 5);
     this.historyId = opts.syncState?.historyId;
+    this.lastReceivedAt = opts.syncState?.lastReceivedAt;
+    this.startMode = opts.startMode ?? "unread";
+    this.startSince = opts.startSince;
+    this.afterIngest = opts.afterIngest ?? "mark_read";
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.watchExpiresAt = parseStoredTime(opts.syncState?.watchExpiresAt);
     this.watchRenewedAt = parseStoredTime(opts.syncState?.watchRenewedAt);
     this.watchLabel = opts.syncState?.watchLabel;
@@ -157,7 +225,7 @@ export class GmailProvider implements MailProvider {
     return this.address;
   }
 
-  /** The history cursor waitForChange polls from. */
+  /** The history cursor waitForChange polls from (the last one handed out in a FetchBatch). */
   get currentHistoryId(): string | undefined {
     return this.historyId;
   }
@@ -171,7 +239,8 @@ export class GmailProvider implements MailProvider {
       // Verifies the label too: a typo in the folder setting should fail here, not silently sync nothing.
       const label = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
       if (label === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
-      if (!this.historyId) await this.saveHistoryId(profile.historyId);
+      // No cursor: fetchNew takes the start mode's baseline (the watcher commits its history id).
+      this.queue = null;
       this.connected = true;
       this.lastError = null;
       await this.maintainWatch();
@@ -186,74 +255,208 @@ export class GmailProvider implements MailProvider {
     this.changes.wakeAll();
   }
 
-  async fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]> {
-    if (opts.maxCount <= 0) return [];
+  /**
+   * Discovery by history id, never by the UNREAD label: every message added to the watched label
+   * past the cursor, read or unread. Without a cursor the start mode takes the baseline (see
+   * planBaseline). The ids found are worked off in batches; the cursor that covers them is handed
+   * out only with the last batch, so a crash in between re-reads from the old cursor and knownIds
+   * skip what was stored meanwhile.
+   */
+  async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     try {
-      const ids: string[] = [];
-      let pageToken: string | undefined;
-      for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const res = listSchema.parse(
-          await this.call("messages.list", (o) =>
-            this.gmail.users.messages.list({ userId: "me", labelIds: [this.label, "UNREAD"], maxResults: LIST_PAGE_SIZE, pageToken }, o),
-          ),
-        );
-        for (const m of res.messages ?? []) ids.push(m.id);
-        pageToken = res.nextPageToken;
-        if (!pageToken) break;
+      if (!this.queue) this.queue = await this.planQueue();
+      const queue = this.queue;
+      const fetched: FetchedMessage[] = [];
+      // Items whose metadata says they are gone are dropped without using up the batch.
+      while (fetched.length === 0 && queue.ids.length > 0) {
+        const head = queue.ids.slice(0, Math.max(1, opts.maxCount));
+        // Sizes looked up but left for the next batch (byte bound) are kept, not asked again.
+        const seen = (queue.meta ??= new Map());
+        const metas = await mapLimit(head, this.fetchConcurrency, (id) => (seen.has(id) ? Promise.resolve(seen.get(id) ?? null) : this.getMetadata(id)));
+        const sized = metas.map((m, i) => ({ id: head[i]!, meta: m, size: m?.size ?? 0 }));
+        const chosen = takeBatch(sized, { maxCount: Math.max(1, opts.maxCount), maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
+        queue.ids.splice(0, chosen.length);
+        for (const item of chosen) seen.delete(item.id);
+        for (const item of sized.slice(chosen.length)) seen.set(item.id, item.meta);
+        const got = await mapLimit(chosen, this.fetchConcurrency, (item) => (item.meta ? this.fetchSized(item.meta) : Promise.resolve(null)));
+        for (const m of got) if (m) fetched.push(m);
       }
-      // Gmail lists newest first; the oldest unread go first so a backlog is worked off in order.
-      const wanted = ids.reverse().slice(0, opts.maxCount);
-      const fetched = await mapLimit(wanted, this.fetchConcurrency, async (id) => {
-        const data = await this.callOrNull("messages.get", (o) => this.gmail.users.messages.get({ userId: "me", id, format: "raw" }, o));
-        // 404: deleted between list and get; nothing to ingest.
-        if (data === null) return null;
-        const msg = rawMessageSchema.parse(data);
-        const fetchedMessage: FetchedMessage = { providerMessageId: msg.id, raw: Buffer.from(msg.raw, "base64url") };
-        if (msg.internalDate) fetchedMessage.receivedAt = new Date(Number(msg.internalDate));
-        return fetchedMessage;
-      });
-      const messages = fetched.filter((m): m is FetchedMessage => m !== null);
-      messages.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
-      return messages;
+      const more = queue.ids.length > 0;
+      const cursor: Partial<SyncState> = {};
+      for (const m of fetched) this.lastReceivedAt = laterIso(this.lastReceivedAt, m.receivedAt);
+      if (this.lastReceivedAt && fetched.length > 0) cursor.apiLastReceivedAt = this.lastReceivedAt;
+      if (!more) {
+        this.queue = null;
+        this.historyId = queue.historyId;
+        cursor.gmailHistoryId = queue.historyId;
+      }
+      fetched.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
+      return { messages: fetched, cursor, more, backlog: queue.ids.length };
     } catch (err) {
       throw this.fail(err);
     }
   }
 
-  async countUnread(): Promise<number> {
+  /** Reconcile: ids in the watched label received since `since`, newest first as Gmail lists them. */
+  async listRecent(opts: { since: Date; limit: number }): Promise<string[]> {
     try {
-      const data = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
-      if (data === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
-      return labelSchema.parse(data).messagesUnread ?? 0;
+      return await this.listIds({ labelIds: [this.label], q: afterQuery(opts.since) }, opts.limit);
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]> {
+    try {
+      const metas = (await mapLimit(ids, this.fetchConcurrency, (id) => this.getMetadata(id))).filter((m): m is GmailMeta => m !== null);
+      const chosen = takeBatch(metas, { maxCount: metas.length, maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
+      const got = await mapLimit(chosen, this.fetchConcurrency, (meta) => this.fetchSized(meta));
+      return got.filter((m): m is FetchedMessage => m !== null);
     } catch (err) {
       throw this.fail(err);
     }
   }
 
   /**
-   * Removes UNREAD. batchModify costs 50 units whatever the count and modify 5 per message, so
-   * fewer than 10 messages (the usual live case) go one by one: a single new message costs 5, not 50.
+   * After commit: remove UNREAD (mark_read), nothing (none), or add the move label and remove the
+   * watched one (move). batchModify costs 50 units whatever the count and modify 5 per message, so
+   * fewer than 10 messages (the usual live case) go one by one.
    */
-  async markAsRead(providerMessageIds: string[]): Promise<void> {
+  async applyAfterIngest(providerMessageIds: string[]): Promise<void> {
+    if (providerMessageIds.length === 0 || this.afterIngest === "none") return;
     try {
+      const change =
+        this.afterIngest === "move"
+          ? { addLabelIds: [await this.moveLabelId()], removeLabelIds: [this.label] }
+          : { removeLabelIds: ["UNREAD"] };
       if (providerMessageIds.length * GMAIL_QUOTA_UNITS["messages.modify"] < GMAIL_QUOTA_UNITS["messages.batchModify"]) {
         await mapLimit(providerMessageIds, this.fetchConcurrency, async (id) => {
-          // 404: the message is gone; there is nothing left to mark.
-          await this.callOrNull("messages.modify", (o) =>
-            this.gmail.users.messages.modify({ userId: "me", id, requestBody: { removeLabelIds: ["UNREAD"] } }, o),
-          );
+          // 404: the message is gone; there is nothing left to change.
+          await this.callOrNull("messages.modify", (o) => this.gmail.users.messages.modify({ userId: "me", id, requestBody: change }, o));
         });
         return;
       }
       for (let i = 0; i < providerMessageIds.length; i += BATCH_MODIFY_LIMIT) {
         const ids = providerMessageIds.slice(i, i + BATCH_MODIFY_LIMIT);
-        await this.call("messages.batchModify", (o) =>
-          this.gmail.users.messages.batchModify({ userId: "me", requestBody: { ids, removeLabelIds: ["UNREAD"] } }, o),
-        );
+        await this.call("messages.batchModify", (o) => this.gmail.users.messages.batchModify({ userId: "me", requestBody: { ids, ...change } }, o));
       }
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  /** What each start mode would import now: unread and total of the label, and since a date. */
+  async countStartCandidates(opts: { since?: Date }): Promise<{ unread: number; since: number | null; total: number }> {
+    try {
+      const data = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
+      if (data === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
+      const label = labelSchema.parse(data);
+      const since = opts.since ? (await this.listIds({ labelIds: [this.label], q: afterQuery(opts.since) }, LIST_PAGE_SIZE * MAX_LIST_PAGES)).length : null;
+      return { unread: label.messagesUnread ?? 0, since, total: label.messagesTotal ?? 0 };
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /** The ids the next batches work off, and the history id that covers them. */
+  private async planQueue(): Promise<PendingQueue> {
+    if (!this.historyId) return this.planBaseline(this.startMode, this.startSince);
+    const ids: string[] = [];
+    let pageToken: string | undefined;
+    let latest: string;
+    do {
+      const data = await this.callOrNull("history.list", (o) =>
+        this.gmail.users.history.list(
+          { userId: "me", startHistoryId: this.historyId, historyTypes: ["messageAdded", "labelAdded"], labelId: this.label, maxResults: 500, pageToken },
+          o,
+        ),
+      );
+      if (data === null) {
+        // startHistoryId is older than Gmail keeps: re-baseline by date window; knownIds (and the
+        // store's content hash) keep the overlap from being stored twice.
+        const since = rebaselineSince({ lastReceivedAt: this.lastReceivedAt, now: Date.now() });
+        this.opts.log?.info({ event: "cursor_expired", label: this.label, since: since.toISOString() }, "gmail history id expired; re-baselining by date");
+        return this.planBaseline("since", since);
+      }
+      const res = historySchema.parse(data);
+      latest = res.historyId;
+      for (const id of addedIds(res, this.label)) ids.push(id);
+      pageToken = res.nextPageToken;
+    } while (pageToken);
+    return { ids: await this.unknown([...new Set(ids)]), historyId: latest };
+  }
+
+  /**
+   * No cursor: the history id is taken FIRST, then the listing, so a message arriving in between is
+   * in both (knownIds drop the repeat) rather than in neither.
+   */
+  private async planBaseline(mode: "unread" | "since" | "new_only", since: Date | null | undefined): Promise<PendingQueue> {
+    const profile = profileSchema.parse(await this.call("getProfile", (o) => this.gmail.users.getProfile({ userId: "me" }, o)));
+    if (mode === "new_only") return { ids: [], historyId: profile.historyId };
+    const listed =
+      mode === "since"
+        ? await this.listIds({ labelIds: [this.label], ...(since ? { q: afterQuery(since) } : {}) }, LIST_PAGE_SIZE * MAX_LIST_PAGES)
+        : await this.listIds({ labelIds: [this.label, "UNREAD"] }, LIST_PAGE_SIZE * MAX_LIST_PAGES);
+    // Gmail lists newest first; the oldest go first so a backlog is worked off in order.
+    return { ids: await this.unknown(listed.reverse()), historyId: profile.historyId };
+  }
+
+  private async listIds(query: { labelIds: string[]; q?: string }, limit: number): Promise<string[]> {
+    const ids: string[] = [];
+    let pageToken: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES && ids.length < limit; page++) {
+      const res = listSchema.parse(
+        await this.call("messages.list", (o) =>
+          this.gmail.users.messages.list({ userId: "me", ...query, maxResults: Math.min(LIST_PAGE_SIZE, limit - ids.length), pageToken }, o),
+        ),
+      );
+      for (const m of res.messages ?? []) ids.push(m.id);
+      pageToken = res.nextPageToken;
+      if (!pageToken) break;
+    }
+    return ids.slice(0, limit);
+  }
+
+  private async unknown(ids: string[]): Promise<string[]> {
+    if (ids.length === 0 || !this.opts.knownIds) return ids;
+    const known = await this.opts.knownIds(ids);
+    return ids.filter((id) => !known.has(id));
+  }
+
+  /** format=metadata: size, receive time and headers, before anything big is downloaded. null: gone. */
+  private async getMetadata(id: string): Promise<GmailMeta | null> {
+    const data = await this.callOrNull("messages.get", (o) => this.gmail.users.messages.get({ userId: "me", id, format: "metadata" }, o));
+    if (data === null) return null;
+    const msg = metadataSchema.parse(data);
+    const meta: GmailMeta = { id: msg.id, size: msg.sizeEstimate ?? 0, headers: msg.payload?.headers ?? [] };
+    if (msg.internalDate) meta.receivedAt = new Date(Number(msg.internalDate));
+    return meta;
+  }
+
+  /** The whole message, or only its headers when it is above maxMessageBytes. null: deleted meanwhile. */
+  private async fetchSized(meta: GmailMeta): Promise<FetchedMessage | null> {
+    const base = meta.receivedAt ? { receivedAt: meta.receivedAt } : {};
+    if (meta.size > this.maxMessageBytes) {
+      return { providerMessageId: meta.id, raw: buildHeaderBlock(meta.headers), size: meta.size, tooLarge: true, ...base };
+    }
+    const data = await this.callOrNull("messages.get", (o) => this.gmail.users.messages.get({ userId: "me", id: meta.id, format: "raw" }, o));
+    if (data === null) return null;
+    const msg = rawMessageSchema.parse(data);
+    const raw = Buffer.from(msg.raw, "base64url");
+    return { providerMessageId: msg.id, raw, size: raw.length, ...base };
+  }
+
+  /** The move label's id: moveToFolder may be an id or a label name (looked up once). */
+  private async moveLabelId(): Promise<string> {
+    if (this.resolvedMoveLabel) return this.resolvedMoveLabel;
+    const target = this.opts.moveToFolder?.trim();
+    if (!target) throw new MailError("config", "After-ingest is set to move, but no label to move to is set.");
+    const byId = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: target }, o));
+    if (byId !== null) return (this.resolvedMoveLabel = labelSchema.parse(byId).id);
+    const all = labelListSchema.parse(await this.call("labels.list", (o) => this.gmail.users.labels.list({ userId: "me" }, o)));
+    const found = (all.labels ?? []).find((l) => l.name === target) ?? (all.labels ?? []).find((l) => l.name?.toLowerCase() === target.toLowerCase());
+    if (!found) throw new MailError("folder_missing", `The Gmail label "${target}" to move messages to does not exist.`);
+    return (this.resolvedMoveLabel = found.id);
   }
 
   async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
@@ -363,14 +566,14 @@ export class GmailProvider implements MailProvider {
     }
   }
 
-  /** true when a message was added to the label since the cursor; advances the cursor either way. */
+  /**
+   * true when a message was added to the label past the cursor. With nothing new, the cursor
+   * advances in memory only (it is committed with the next rows): persisting every poll would be a
+   * database write per mailbox per interval, and a stale stored cursor only replays empty history.
+   */
   private async pollHistory(signal: AbortSignal): Promise<boolean> {
     const start = this.historyId;
-    if (!start) {
-      await this.resync(signal);
-      return true;
-    }
-    let changed = false;
+    if (!start || this.queue) return true;
     let pageToken: string | undefined;
     let latest: string;
     do {
@@ -383,42 +586,15 @@ export class GmailProvider implements MailProvider {
           ),
         signal,
       );
-      if (data === null) {
-        // startHistoryId is older than Gmail keeps: take a fresh cursor and let the caller do a full
-        // sync of the unread mail (fetchUnread), which is what Gmail's docs prescribe.
-        this.opts.log?.info({ label: this.label }, "gmail history cursor expired; resyncing");
-        await this.resync(signal);
-        return true;
-      }
+      // Expired: fetchNew re-baselines.
+      if (data === null) return true;
       const res = historySchema.parse(data);
       latest = res.historyId;
-      for (const record of res.history ?? []) {
-        for (const entry of record.messagesAdded ?? []) if (isUnreadRef(entry.message?.labelIds)) changed = true;
-        // A message moved into the watched label later (filter, user) arrives as labelAdded.
-        for (const entry of record.labelsAdded ?? []) {
-          if (entry.labelIds?.includes(this.label) && isUnreadRef(entry.message?.labelIds)) changed = true;
-        }
-      }
+      if (addedIds(res, this.label).length > 0) return true;
       pageToken = res.nextPageToken;
     } while (pageToken);
-    if (changed) {
-      await this.saveHistoryId(latest);
-    } else {
-      // Advancing in memory only: a stale persisted cursor costs one redundant fetch after a
-      // restart, while persisting every poll would be a database write per mailbox per interval.
-      this.historyId = latest;
-    }
-    return changed;
-  }
-
-  private async resync(signal: AbortSignal): Promise<void> {
-    const profile = profileSchema.parse(await this.call("getProfile", (o) => this.gmail.users.getProfile({ userId: "me" }, o), signal));
-    await this.saveHistoryId(profile.historyId);
-  }
-
-  private async saveHistoryId(historyId: string): Promise<void> {
-    this.historyId = historyId;
-    await this.persist({ gmailHistoryId: historyId });
+    if (this.historyId === start) this.historyId = latest;
+    return false;
   }
 
   private async persist(patch: Partial<SyncState>): Promise<void> {
@@ -524,11 +700,6 @@ export class GmailProvider implements MailProvider {
     if (error.isAuthFailure) this.connected = false;
     return error;
   }
-}
-
-function isUnreadRef(labelIds: string[] | null | undefined): boolean {
-  // Without labels in the record we cannot tell; a redundant fetch is cheaper than a missed message.
-  return !labelIds || labelIds.includes("UNREAD");
 }
 
 type ApiFailure =

@@ -3,20 +3,39 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { PushEvent } from "../db/queries/mailboxes";
 import type { MailAccess, SyncState } from "../db/schema";
-import { abortableSleep, backoffDelay, describeCause, errorMessage, mapLimit, networkCode, networkFailure, parseRetryAfter } from "./api-http";
+import {
+  abortableSleep,
+  backoffDelay,
+  buildHeaderBlock,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  describeCause,
+  errorMessage,
+  laterIso,
+  mapLimit,
+  networkCode,
+  networkFailure,
+  parseRetryAfter,
+  rebaselineSince,
+  takeBatch,
+  type IngestPolicy,
+} from "./api-http";
 import { ChangePoller } from "./change-poller";
 import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
-import { MailError, type LegacyFetchedMessage as FetchedMessage, type MailErrorCode, type LegacyMailProvider as MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
-export type GraphProviderOptions = {
+export type GraphProviderOptions = IngestPolicy & {
   /** Graph root including the version, e.g. https://graph.microsoft.com/v1.0 or a national cloud's. */
   baseUrl?: string;
   /** Well-known folder name ("inbox") or a folder id; default inbox. */
   folder?: string;
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
-  syncState?: { deltaLink?: string; subscriptionId?: string; subscriptionExpiresAt?: string; subscriptionResource?: string };
-  /** Persists the delta link and the subscription (SyncState.graph*). */
+  /** The mailbox's cursor, read fresh at connect; no deltaLink = first connect / re-baseline. */
+  syncState?: { deltaLink?: string; lastReceivedAt?: string; subscriptionId?: string; subscriptionExpiresAt?: string; subscriptionResource?: string };
+  /**
+   * Persists the subscription (SyncState.graphSubscription*). The delta link is not persisted
+   * here: it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
+   */
   onSyncState?: (patch: Partial<SyncState>) => Promise<void>;
   /**
    * Push: keep a change-notification subscription for new messages in the folder, renewed at half
@@ -30,8 +49,6 @@ export type GraphProviderOptions = {
   retry?: Partial<GraphRetryPolicy>;
   /** Parallel $value downloads; Outlook allows 4 concurrent requests per mailbox and app. */
   fetchConcurrency?: number;
-  /** How far back a new delta query looks, so establishing it never pages through years of mail. */
-  deltaWindowMs?: number;
 };
 
 export type GraphRetryPolicy = {
@@ -54,6 +71,10 @@ export type GraphApiUsage = { calls: number; quotaUnits: number };
 const DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0";
 const REQUEST_TIMEOUT_MS = 30_000;
 const LIST_PAGE_LIMIT = 1000;
+/** A baseline listing stops here: beyond 10,000 the oldest of those are taken. */
+const LIST_MAX = 10_000;
+/** PidTagMessageSize (PR_MESSAGE_SIZE): the whole message's size in bytes, as Exchange counts it. */
+const MESSAGE_SIZE_PROPERTY = "Integer 0x0E08";
 const BATCH_LIMIT = 20;
 const DELTA_PAGE_SIZE = 100;
 /** Ids that survive moves between folders, so a moved-and-back message is not ingested twice. */
@@ -63,7 +84,17 @@ const REAUTH_CODES = new Set(["erroraccessdenied", "accessdenied", "authorizatio
 const MAILBOX_CONFIG_CODES = new Set(["mailboxnotenabledforrestapi", "mailboxnotsupportedforrestapi"]);
 
 const graphErrorSchema = z.object({ error: z.object({ code: z.string().optional(), message: z.string().optional() }) });
-const folderSchema = z.object({ id: z.string(), unreadItemCount: z.number().int().nonnegative().optional() });
+const folderSchema = z.object({
+  id: z.string(),
+  unreadItemCount: z.number().int().nonnegative().optional(),
+  totalItemCount: z.number().int().nonnegative().optional(),
+});
+const messageMetaSchema = z.object({
+  id: z.string(),
+  receivedDateTime: z.string().optional(),
+  singleValueExtendedProperties: z.array(z.object({ id: z.string(), value: z.string() })).optional(),
+});
+const headersSchema = z.object({ internetMessageHeaders: z.array(z.object({ name: z.string(), value: z.string() })).optional() });
 const listSchema = z.object({
   value: z.array(z.object({ id: z.string(), receivedDateTime: z.string().optional() })),
   "@odata.nextLink": z.string().optional(),
@@ -79,6 +110,15 @@ const batchSchema = z.object({
   ),
 });
 const subscriptionSchema = z.object({ id: z.string(), expirationDateTime: z.string() });
+
+type GraphMeta = { id: string; size: number; receivedAt?: Date };
+/** Ids still to fetch (oldest first) and the delta link that covers all of them. */
+type PendingQueue = { ids: string[]; deltaLink: string; meta?: Map<string, GraphMeta | null> };
+
+/** Graph's filter literal: ISO without milliseconds. */
+function graphTime(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
 
 type RequestSpec = { method: "GET" | "POST" | "PATCH" | "DELETE"; path: string; body?: unknown; headers?: Record<string, string>; units?: number };
 type Outcome<T> = { ok: true; value: T } | { ok: false; status: number; code: string };
@@ -122,8 +162,13 @@ export class GraphProvider implements MailProvider {
   private readonly pollIntervalMs: number;
   private readonly retryPolicy: GraphRetryPolicy;
   private readonly fetchConcurrency: number;
-  private readonly deltaWindowMs: number;
   private deltaLink: string | undefined;
+  private lastReceivedAt: string | undefined;
+  private queue: PendingQueue | null = null;
+  private readonly startMode: "unread" | "since" | "new_only";
+  private readonly startSince: Date | null | undefined;
+  private readonly afterIngest: "mark_read" | "none" | "move";
+  private readonly maxMessageBytes: number;
   private connected = false;
   private closeController = new AbortController();
   private readonly changes = new ChangePoller();
@@ -153,8 +198,12 @@ export class GraphProvider implements MailProvider {
     this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
     this.retryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 60_000, ...opts.retry };
     this.fetchConcurrency = Math.max(1, Math.min(4, opts.fetchConcurrency ?? 4));
-    this.deltaWindowMs = opts.deltaWindowMs ?? 24 * 3600 * 1000;
     this.deltaLink = opts.syncState?.deltaLink;
+    this.lastReceivedAt = opts.syncState?.lastReceivedAt;
+    this.startMode = opts.startMode ?? "unread";
+    this.startSince = opts.startSince;
+    this.afterIngest = opts.afterIngest ?? "mark_read";
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.subscriptionId = opts.syncState?.subscriptionId;
     this.subscriptionExpiresAt = parseStoredTime(opts.syncState?.subscriptionExpiresAt);
     this.subscriptionResource = opts.syncState?.subscriptionResource;
@@ -185,6 +234,7 @@ export class GraphProvider implements MailProvider {
       // One call checks both the token and the folder setting.
       const folder = await this.folderInfo("id");
       if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
+      this.queue = null;
       this.connected = true;
       this.lastError = null;
       await this.maintainSubscription();
@@ -199,61 +249,211 @@ export class GraphProvider implements MailProvider {
     this.changes.wakeAll();
   }
 
-  async fetchUnread(opts: { maxCount: number }): Promise<FetchedMessage[]> {
-    if (opts.maxCount <= 0) return [];
+  /**
+   * Discovery by delta over ALL messages of the folder, read or unread (no isRead filter): every
+   * message created in or moved into the folder past the stored delta link. Delta "updated" entries
+   * for ids already stored (our own mark-read PATCH makes those) are skipped via knownIds, and
+   * @removed entries are ignored. Without a delta link the start mode takes the baseline. The delta
+   * link covering a queue is handed out only with its last batch.
+   */
+  async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     try {
-      // Exchange requires an $orderby property to lead the $filter ("InefficientFilter" otherwise),
-      // hence the always-true receivedDateTime clause.
-      const filter = "receivedDateTime ge 1900-01-01T00:00:00Z and isRead eq false";
-      const top = Math.min(opts.maxCount, LIST_PAGE_LIMIT);
-      let path: string | undefined =
-        `${this.folderPath}/messages?$filter=${encodeURIComponent(filter)}&$select=id,receivedDateTime` +
-        `&$orderby=${encodeURIComponent("receivedDateTime asc")}&$top=${top}`;
-      const listed: { id: string; receivedDateTime?: string }[] = [];
-      while (path && listed.length < opts.maxCount) {
-        const page: Outcome<z.infer<typeof listSchema>> = await this.call({ method: "GET", path, headers: { Prefer: IMMUTABLE_IDS } }, json(listSchema));
-        if (!page.ok) throw this.folderError(page);
-        listed.push(...page.value.value);
-        const next: string | undefined = page.value["@odata.nextLink"];
-        path = next ? this.relativeLink(next) : undefined;
+      if (!this.queue) this.queue = await this.planQueue();
+      const queue = this.queue;
+      const fetched: FetchedMessage[] = [];
+      while (fetched.length === 0 && queue.ids.length > 0) {
+        const head = queue.ids.slice(0, Math.max(1, opts.maxCount));
+        // Sizes looked up but left for the next batch (byte bound) are kept, not asked again.
+        const seen = (queue.meta ??= new Map());
+        const metas = await mapLimit(head, this.fetchConcurrency, (id) => (seen.has(id) ? Promise.resolve(seen.get(id) ?? null) : this.getMetadata(id)));
+        const sized = metas.map((m, i) => ({ id: head[i]!, meta: m, size: m?.size ?? 0 }));
+        const chosen = takeBatch(sized, { maxCount: Math.max(1, opts.maxCount), maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
+        queue.ids.splice(0, chosen.length);
+        for (const item of chosen) seen.delete(item.id);
+        for (const item of sized.slice(chosen.length)) seen.set(item.id, item.meta);
+        const got = await mapLimit(chosen, this.fetchConcurrency, (item) => (item.meta ? this.fetchSized(item.meta) : Promise.resolve(null)));
+        for (const m of got) if (m) fetched.push(m);
       }
-      const wanted = listed.slice(0, opts.maxCount);
-      const fetched = await mapLimit(wanted, this.fetchConcurrency, async (item) => {
-        const res = await this.call(
-          { method: "GET", path: `/me/messages/${encodeURIComponent(item.id)}/$value`, headers: { Prefer: IMMUTABLE_IDS } },
-          async (r) => Buffer.from(await r.arrayBuffer()),
-        );
-        // 404: deleted between list and download; nothing to ingest.
-        if (!res.ok) return null;
-        const message: FetchedMessage = { providerMessageId: item.id, raw: res.value };
-        if (item.receivedDateTime && !Number.isNaN(Date.parse(item.receivedDateTime))) message.receivedAt = new Date(item.receivedDateTime);
-        return message;
-      });
-      return fetched.filter((m): m is FetchedMessage => m !== null);
+      const more = queue.ids.length > 0;
+      const cursor: Partial<SyncState> = {};
+      for (const m of fetched) this.lastReceivedAt = laterIso(this.lastReceivedAt, m.receivedAt);
+      if (this.lastReceivedAt && fetched.length > 0) cursor.apiLastReceivedAt = this.lastReceivedAt;
+      if (!more) {
+        this.queue = null;
+        this.deltaLink = queue.deltaLink;
+        cursor.graphDeltaLink = queue.deltaLink;
+      }
+      fetched.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
+      return { messages: fetched, cursor, more, backlog: queue.ids.length };
     } catch (err) {
       throw this.fail(err);
     }
   }
 
-  async countUnread(): Promise<number> {
+  /** Reconcile: ids of the folder's messages received since `since` (newest first), at most `limit`. */
+  async listRecent(opts: { since: Date; limit: number }): Promise<string[]> {
     try {
-      const folder = await this.folderInfo("id,unreadItemCount");
-      if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
-      return folder.unreadItemCount ?? 0;
+      return (await this.listMessages(`receivedDateTime ge ${graphTime(opts.since)}`, "receivedDateTime desc", opts.limit)).map((m) => m.id);
     } catch (err) {
       throw this.fail(err);
     }
   }
 
-  /** $batch of up to 20 PATCH {isRead:true}; throttled sub-requests are retried, deleted ones skipped. */
-  async markAsRead(providerMessageIds: string[]): Promise<void> {
+  async fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]> {
     try {
+      const metas = (await mapLimit(ids, this.fetchConcurrency, (id) => this.getMetadata(id))).filter((m): m is GraphMeta => m !== null);
+      const chosen = takeBatch(metas, { maxCount: metas.length, maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
+      const got = await mapLimit(chosen, this.fetchConcurrency, (meta) => this.fetchSized(meta));
+      return got.filter((m): m is FetchedMessage => m !== null);
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /**
+   * After commit: $batch of up to 20 PATCH {isRead:true} (mark_read), nothing (none), or POST
+   * /move to moveToFolder (move; a well-known name or a folder id). A moved message gets a new id
+   * in its new folder; the stored id stays what it was here, which is what dedupe needs.
+   */
+  async applyAfterIngest(providerMessageIds: string[]): Promise<void> {
+    if (providerMessageIds.length === 0 || this.afterIngest === "none") return;
+    try {
+      const destinationId = this.afterIngest === "move" ? this.opts.moveToFolder?.trim() : undefined;
+      if (this.afterIngest === "move" && !destinationId) throw new MailError("config", "After-ingest is set to move, but no folder to move to is set.");
       for (let i = 0; i < providerMessageIds.length; i += BATCH_LIMIT) {
-        await this.markChunk(providerMessageIds.slice(i, i + BATCH_LIMIT));
+        await this.batchChunk(providerMessageIds.slice(i, i + BATCH_LIMIT), destinationId);
       }
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  /** What each start mode would import now: unread and total of the folder, and since a date. */
+  async countStartCandidates(opts: { since?: Date }): Promise<{ unread: number; since: number | null; total: number }> {
+    try {
+      const folder = await this.folderInfo("id,unreadItemCount,totalItemCount");
+      if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
+      const since = opts.since ? (await this.listMessages(`receivedDateTime ge ${graphTime(opts.since)}`, "receivedDateTime asc", LIST_MAX)).length : null;
+      return { unread: folder.unreadItemCount ?? 0, since, total: folder.totalItemCount ?? 0 };
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /** The ids the next batches work off and the delta link that covers them. */
+  private async planQueue(): Promise<PendingQueue> {
+    if (!this.deltaLink) return this.planBaseline(this.startMode, this.startSince);
+    const round = await this.runDelta(this.deltaLink);
+    if (round === "reset") {
+      // Exchange dropped the sync state: re-baseline by date window; knownIds (and the store's
+      // content hash) keep the overlap from being stored twice.
+      const since = rebaselineSince({ lastReceivedAt: this.lastReceivedAt, now: Date.now() });
+      this.opts.log?.info({ event: "cursor_expired", since: since.toISOString() }, "graph delta link expired; re-baselining by date");
+      return this.planBaseline("since", since);
+    }
+    return { ids: await this.unknown(round.ids), deltaLink: round.deltaLink };
+  }
+
+  /**
+   * No delta link: a new delta query over mail received from now on (drained: what it returns
+   * arrived during the baseline) plus, for unread/since, the listing of what the mode imports.
+   * The delta's start is taken before the listing, so a message arriving in between is in both
+   * (deduplicated) rather than in neither.
+   */
+  private async planBaseline(mode: "unread" | "since" | "new_only", since: Date | null | undefined): Promise<PendingQueue> {
+    const from = new Date();
+    const round = await this.runDelta(`${this.folderPath}/messages/delta?$select=id,receivedDateTime&$filter=${encodeURIComponent(`receivedDateTime ge ${graphTime(from)}`)}`);
+    if (round === "reset") throw new MailError("protocol", "Microsoft Graph refused a new delta query.");
+    if (mode === "new_only") return { ids: [], deltaLink: round.deltaLink };
+    // Exchange requires an $orderby property to lead the $filter ("InefficientFilter" otherwise),
+    // hence the always-true receivedDateTime clause for unread.
+    const filter =
+      mode === "since" ? `receivedDateTime ge ${graphTime(since ?? new Date(0))}` : "receivedDateTime ge 1900-01-01T00:00:00Z and isRead eq false";
+    const listed = (await this.listMessages(filter, "receivedDateTime asc", LIST_MAX)).map((m) => m.id);
+    return { ids: await this.unknown([...new Set([...listed, ...round.ids])]), deltaLink: round.deltaLink };
+  }
+
+  /** One delta round from `link` to its deltaLink: ids of messages created/changed (not removed). */
+  private async runDelta(link: string, signal?: AbortSignal): Promise<{ ids: string[]; deltaLink: string } | "reset"> {
+    let path = this.relativeLink(link);
+    const ids: string[] = [];
+    for (;;) {
+      const page = await this.call(
+        { method: "GET", path, headers: { Prefer: `odata.maxpagesize=${DELTA_PAGE_SIZE}, ${IMMUTABLE_IDS}` } },
+        json(deltaSchema),
+        signal,
+        isSyncReset,
+      );
+      if (!page.ok) {
+        if (isSyncReset(page.status, page.code)) return "reset";
+        throw this.folderError(page);
+      }
+      for (const item of page.value.value) if (!item["@removed"]) ids.push(item.id);
+      const next = page.value["@odata.nextLink"];
+      const delta = page.value["@odata.deltaLink"];
+      if (next) {
+        path = this.relativeLink(next);
+        continue;
+      }
+      if (!delta) throw new MailError("protocol", "Microsoft Graph ended a delta round without a deltaLink.");
+      return { ids: [...new Set(ids)], deltaLink: delta };
+    }
+  }
+
+  private async listMessages(filter: string, orderby: string, limit: number): Promise<{ id: string; receivedDateTime?: string }[]> {
+    let path: string | undefined =
+      `${this.folderPath}/messages?$filter=${encodeURIComponent(filter)}&$select=id,receivedDateTime` +
+      `&$orderby=${encodeURIComponent(orderby)}&$top=${Math.min(limit, LIST_PAGE_LIMIT)}`;
+    const listed: { id: string; receivedDateTime?: string }[] = [];
+    while (path && listed.length < limit) {
+      const page: Outcome<z.infer<typeof listSchema>> = await this.call({ method: "GET", path, headers: { Prefer: IMMUTABLE_IDS } }, json(listSchema));
+      if (!page.ok) throw this.folderError(page);
+      listed.push(...page.value.value);
+      const next: string | undefined = page.value["@odata.nextLink"];
+      path = next ? this.relativeLink(next) : undefined;
+    }
+    return listed.slice(0, limit);
+  }
+
+  private async unknown(ids: string[]): Promise<string[]> {
+    if (ids.length === 0 || !this.opts.knownIds) return ids;
+    const known = await this.opts.knownIds(ids);
+    return ids.filter((id) => !known.has(id));
+  }
+
+  /**
+   * Size and receive time before the body. Graph has no size property on message; the MAPI
+   * PR_MESSAGE_SIZE (PidTagMessageSize, 0x0E08) is read as a single-value extended property.
+   * null: the message is gone.
+   */
+  private async getMetadata(id: string): Promise<GraphMeta | null> {
+    const expand = encodeURIComponent(`singleValueExtendedProperties($filter=id eq '${MESSAGE_SIZE_PROPERTY}')`);
+    const res = await this.call(
+      { method: "GET", path: `/me/messages/${encodeURIComponent(id)}?$select=id,receivedDateTime&$expand=${expand}`, headers: { Prefer: IMMUTABLE_IDS } },
+      json(messageMetaSchema),
+    );
+    if (!res.ok) return null;
+    // Graph echoes the id normalised ("Integer 0xe08"), not as requested.
+    const prop = res.value.singleValueExtendedProperties?.find((p) => /^integer\s+0x0*e08$/i.test(p.id.trim()));
+    const size = prop ? Number(prop.value) : NaN;
+    const meta: GraphMeta = { id, size: Number.isFinite(size) ? size : 0 };
+    const at = res.value.receivedDateTime ? Date.parse(res.value.receivedDateTime) : NaN;
+    if (!Number.isNaN(at)) meta.receivedAt = new Date(at);
+    return meta;
+  }
+
+  /** $value, or internetMessageHeaders only when above maxMessageBytes. null: deleted meanwhile. */
+  private async fetchSized(meta: GraphMeta): Promise<FetchedMessage | null> {
+    const base = meta.receivedAt ? { receivedAt: meta.receivedAt } : {};
+    const path = `/me/messages/${encodeURIComponent(meta.id)}`;
+    if (meta.size > this.maxMessageBytes) {
+      const res = await this.call({ method: "GET", path: `${path}?$select=internetMessageHeaders`, headers: { Prefer: IMMUTABLE_IDS } }, json(headersSchema));
+      if (!res.ok) return null;
+      return { providerMessageId: meta.id, raw: buildHeaderBlock(res.value.internetMessageHeaders ?? []), size: meta.size, tooLarge: true, ...base };
+    }
+    const res = await this.call({ method: "GET", path: `${path}/$value`, headers: { Prefer: IMMUTABLE_IDS } }, async (r) => Buffer.from(await r.arrayBuffer()));
+    if (!res.ok) return null;
+    return { providerMessageId: meta.id, raw: res.value, size: res.value.length, ...base };
   }
 
   async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
@@ -439,16 +639,27 @@ export class GraphProvider implements MailProvider {
     return new MailError("protocol", `Microsoft Graph rejected the request (HTTP ${res.status} ${res.code}).`);
   }
 
-  private async markChunk(ids: string[]): Promise<void> {
+  /** One $batch of PATCH isRead (no destination) or POST move; throttled items are retried. */
+  private async batchChunk(ids: string[], destinationId: string | undefined): Promise<void> {
     let pending = ids;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const requests = pending.map((id, index) => ({
-        id: String(index),
-        method: "PATCH",
-        url: `/me/messages/${encodeURIComponent(id)}`,
-        headers: { "Content-Type": "application/json", Prefer: IMMUTABLE_IDS },
-        body: { isRead: true },
-      }));
+      const requests = pending.map((id, index) =>
+        destinationId
+          ? {
+              id: String(index),
+              method: "POST",
+              url: `/me/messages/${encodeURIComponent(id)}/move`,
+              headers: { "Content-Type": "application/json", Prefer: IMMUTABLE_IDS },
+              body: { destinationId },
+            }
+          : {
+              id: String(index),
+              method: "PATCH",
+              url: `/me/messages/${encodeURIComponent(id)}`,
+              headers: { "Content-Type": "application/json", Prefer: IMMUTABLE_IDS },
+              body: { isRead: true },
+            },
+      );
       const res = await this.call({ method: "POST", path: "/$batch", body: { requests }, units: requests.length }, json(batchSchema));
       if (!res.ok) throw new MailError("protocol", "Microsoft Graph answered 404 to $batch.");
       const retry: string[] = [];
@@ -468,7 +679,7 @@ export class GraphProvider implements MailProvider {
         if (item.status === 403 && REAUTH_CODES.has(code.toLowerCase())) {
           throw new MailError("needs_reauth", "The Microsoft grant does not allow changing mail; reconnect the mailbox.", { cause: { status: 403, code } });
         }
-        throw new MailError("protocol", `Microsoft Graph refused to mark a message read (HTTP ${item.status} ${code}).`, {
+        throw new MailError("protocol", `Microsoft Graph refused to ${destinationId ? "move" : "mark read"} a message (HTTP ${item.status} ${code}).`, {
           cause: { status: item.status, code },
         });
       }
@@ -484,79 +695,19 @@ export class GraphProvider implements MailProvider {
     }
   }
 
-  /** true when an unread message appeared in the folder since the delta link; advances the link. */
-  private async pollDelta(signal: AbortSignal): Promise<boolean> {
-    if (!this.deltaLink) return this.establishDelta(signal);
-    let link = this.deltaLink;
-    let changed = false;
-    for (;;) {
-      const page = await this.call(
-        { method: "GET", path: this.relativeLink(link), headers: { Prefer: `odata.maxpagesize=${DELTA_PAGE_SIZE}, ${IMMUTABLE_IDS}` } },
-        json(deltaSchema),
-        signal,
-        isSyncReset,
-      );
-      if (!page.ok) {
-        if (isSyncReset(page.status, page.code)) {
-          // Exchange dropped the sync state: start a new delta and resync the unread mail.
-          this.opts.log?.info({ status: page.status, code: page.code }, "graph delta link expired; resyncing");
-          this.deltaLink = undefined;
-          await this.establishDelta(signal);
-          return true;
-        }
-        throw this.folderError(page);
-      }
-      for (const item of page.value.value) if (!item["@removed"] && item.isRead === false) changed = true;
-      const next = page.value["@odata.nextLink"];
-      const delta = page.value["@odata.deltaLink"];
-      if (next) {
-        link = next;
-        continue;
-      }
-      if (!delta) throw new MailError("protocol", "Microsoft Graph ended a delta round without a deltaLink.");
-      if (changed) {
-        await this.saveDeltaLink(delta);
-      } else {
-        // In memory only: an older delta link stays valid and merely replays changes after a
-        // restart, while persisting every poll would be a database write per mailbox per interval.
-        this.deltaLink = delta;
-      }
-      return changed;
-    }
-  }
-
   /**
-   * First delta round: pages through the folder's recent messages to obtain a delta link. Unread
-   * mail seen here counts as a change, so mail that arrived between fetchUnread and this round is
-   * not left waiting for the next reconcile.
+   * true when a message not stored yet appeared in the folder past the delta link. With nothing
+   * new the link advances in memory only (it is committed with the next rows): an older link stays
+   * valid and merely replays changes, while persisting every poll would be a write per interval.
    */
-  private async establishDelta(signal: AbortSignal): Promise<boolean> {
-    const since = new Date(Date.now() - this.deltaWindowMs).toISOString().replace(/\.\d{3}Z$/, "Z");
-    let path = `${this.folderPath}/messages/delta?$select=isRead,receivedDateTime&$filter=${encodeURIComponent(`receivedDateTime ge ${since}`)}`;
-    let unread = false;
-    for (;;) {
-      const page = await this.call(
-        { method: "GET", path, headers: { Prefer: `odata.maxpagesize=${DELTA_PAGE_SIZE}, ${IMMUTABLE_IDS}` } },
-        json(deltaSchema),
-        signal,
-      );
-      if (!page.ok) throw this.folderError(page);
-      for (const item of page.value.value) if (!item["@removed"] && item.isRead === false) unread = true;
-      const next = page.value["@odata.nextLink"];
-      const delta = page.value["@odata.deltaLink"];
-      if (next) {
-        path = this.relativeLink(next);
-        continue;
-      }
-      if (!delta) throw new MailError("protocol", "Microsoft Graph ended a delta round without a deltaLink.");
-      await this.saveDeltaLink(delta);
-      return unread;
-    }
-  }
-
-  private async saveDeltaLink(link: string): Promise<void> {
-    this.deltaLink = link;
-    await this.persist({ graphDeltaLink: link });
+  private async pollDelta(signal: AbortSignal): Promise<boolean> {
+    const link = this.deltaLink;
+    if (!link || this.queue) return true;
+    const round = await this.runDelta(link, signal);
+    if (round === "reset") return true;
+    if ((await this.unknown(round.ids)).length > 0) return true;
+    if (this.deltaLink === link) this.deltaLink = round.deltaLink;
+    return false;
   }
 
   private async persist(patch: Partial<SyncState>): Promise<void> {

@@ -645,6 +645,16 @@ export class Pop3Client {
     return reply.ok ? reply.body : null;
   }
 
+  /**
+   * TOP n 0 (RFC 1939): the message's header block and no body lines, or null on -ERR (gone, or a
+   * server without TOP). Used for the start date and for too-large messages, never fetched whole.
+   */
+  async top(num: number, lines = 0): Promise<Buffer | null> {
+    this.checkNumber(num);
+    const reply = await this.command(`TOP ${num} ${Math.max(0, Math.floor(lines))}`, "message");
+    return reply.ok ? reply.body : null;
+  }
+
   /** Marks a message deleted; it is removed only when QUIT succeeds. False if the server refuses. */
   async dele(num: number): Promise<boolean> {
     this.checkNumber(num);

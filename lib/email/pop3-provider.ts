@@ -1,8 +1,10 @@
 import { listStoredProviderIds } from "../db/queries/pop3";
-import type { MailAccess } from "../db/schema";
+import { listSkippedPop3Uids, recordSkippedPop3Uids } from "../db/queries/pop3-skipped";
+import type { MailAccess, SyncState } from "../db/schema";
+import { DEFAULT_MAX_MESSAGE_BYTES, takeBatch } from "./api-http";
 import { describePop3Error, Pop3Client, type Pop3ClientOptions, type Pop3Limits, type UidlEntry } from "./pop3-client";
 import type { TlsMode } from "./tls-mode";
-import { MailError, type LegacyFetchedMessage as FetchedMessage, type LegacyMailProvider as MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import { MailError, type FetchBatch, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type Pop3ProviderOptions = {
   /** Stored rows of this mailbox are what POP3 "read" means. */
@@ -31,6 +33,20 @@ export type Pop3ProviderOptions = {
   commandTimeoutMs?: number;
   /** Which UIDLs the database holds for the mailbox; replaceable in tests. */
   listStoredIds?: (args: { mailboxId: string; ids: readonly string[] }) => Promise<Set<string>>;
+  /**
+   * Where a new mailbox starts. POP3 has no flags, so "unread" = every message on the server not
+   * stored yet; "since" = those whose Date header is on/after startSince (read with TOP n 0);
+   * "new_only" = none of what is there at the first connect (their UIDLs are recorded as skipped).
+   */
+  startMode?: "unread" | "since" | "new_only";
+  startSince?: Date | null;
+  /** SyncState.pop3BaselineAt: set once the start mode's baseline is taken. */
+  baselineAt?: string;
+  /** Larger messages (by LIST) are never RETRieved: their TOP 0 headers come back tooLarge. */
+  maxMessageBytes?: number;
+  /** UIDLs the start mode left out (pop3_skipped_uids); replaceable in tests. */
+  listSkippedIds?: (args: { mailboxId: string; ids: readonly string[] }) => Promise<Set<string>>;
+  recordSkippedIds?: (args: { mailboxId: string; ids: readonly string[] }) => Promise<void>;
 };
 
 type Session = {
@@ -58,9 +74,9 @@ function firstPerUid(listing: UidlEntry[]): UidlEntry[] {
  * POP3 behind the MailProvider interface.
  *
  * POP3 has no \Seen flag and no push. "Unread" = listed by UIDL and not yet stored for this mailbox;
- * the stored row is the memory, so "mark as read" needs nothing at the server unless the mailbox
- * deletes after ingest. Servers show new mail only to a new session and may lock the maildrop while
- * one is open, so each poll is one session: connect()/fetchUnread() open it, waitForChange() ends it
+ * the stored row is the memory (plus the UIDLs the start mode skipped), so after-ingest needs nothing
+ * at the server unless the mailbox deletes after ingest. Servers show new mail only to a new session and may lock the maildrop while
+ * one is open, so each poll is one session: connect()/fetchNew() open it, waitForChange() ends it
  * with QUIT and sleeps for the poll interval. Deletion maps UIDLs to message numbers with a UIDL of
  * the same session, DELEs only ids that were passed in and are confirmed stored, then QUITs at once so
  * the deletions are committed; a session that ends any other way deletes nothing.
@@ -74,9 +90,17 @@ export class Pop3Provider implements MailProvider {
   private lastError: string | null = null;
   private readonly closeListeners = new Set<() => void>();
   private readonly listStoredIds: NonNullable<Pop3ProviderOptions["listStoredIds"]>;
+  private readonly listSkippedIds: NonNullable<Pop3ProviderOptions["listSkippedIds"]>;
+  private readonly recordSkippedIds: NonNullable<Pop3ProviderOptions["recordSkippedIds"]>;
+  private readonly maxMessageBytes: number;
+  private baselineAt: string | undefined;
 
   constructor(private readonly opts: Pop3ProviderOptions) {
     this.listStoredIds = opts.listStoredIds ?? listStoredProviderIds;
+    this.listSkippedIds = opts.listSkippedIds ?? listSkippedPop3Uids;
+    this.recordSkippedIds = opts.recordSkippedIds ?? recordSkippedPop3Uids;
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.baselineAt = opts.baselineAt;
   }
 
   get isConnected(): boolean {
@@ -143,7 +167,7 @@ export class Pop3Provider implements MailProvider {
     return this.current;
   }
 
-  /** QUIT (commits nothing here: deletions are committed by markAsRead) and forget the session. Never throws. */
+  /** QUIT (commits nothing here: deletions are committed by applyAfterIngest) and forget the session. Never throws. */
   private async endSession(): Promise<void> {
     const session = this.current;
     this.current = null;
@@ -190,33 +214,143 @@ export class Pop3Provider implements MailProvider {
     }
   }
 
-  async fetchUnread({ maxCount }: { maxCount: number }): Promise<FetchedMessage[]> {
+  /** Listed UIDLs (first per UIDL, arrival order) that are neither stored nor skipped by the start mode. */
+  private async pendingEntries(session: Session): Promise<UidlEntry[]> {
+    const candidates = firstPerUid(await this.listing(session));
+    const ids = candidates.map((e) => e.uid);
+    const stored = await this.storedIds(ids);
+    const open = candidates.filter((e) => !stored.has(e.uid));
+    const skipped = await this.skippedIds(open.map((e) => e.uid));
+    return open.filter((e) => !skipped.has(e.uid));
+  }
+
+  private async skippedIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    try {
+      return await this.listSkippedIds({ mailboxId: this.opts.mailboxId, ids });
+    } catch (err) {
+      throw new MailError("unknown", "Could not check which messages the start mode left out.", { cause: err });
+    }
+  }
+
+  /**
+   * First connect: records what the start mode leaves out. Idempotent (a baseline repeated after a
+   * crash before the cursor was committed skips the same messages, plus any that arrived meanwhile
+   * for new_only).
+   */
+  private async takeBaseline(session: Session, pending: UidlEntry[]): Promise<UidlEntry[]> {
+    const mode = this.opts.startMode ?? "unread";
+    let skip: UidlEntry[] = [];
+    if (mode === "new_only") skip = pending;
+    else if (mode === "since" && this.opts.startSince) {
+      const since = this.opts.startSince.getTime();
+      for (const entry of pending) {
+        const headers = await session.client.top(entry.num, 0);
+        const date = headers ? headerDate(headers) : null;
+        // No readable date: keep it; importing one message too many beats losing one.
+        if (date !== null && date < since) skip.push(entry);
+      }
+    }
+    if (skip.length > 0) {
+      try {
+        await this.recordSkippedIds({ mailboxId: this.opts.mailboxId, ids: skip.map((e) => e.uid) });
+      } catch (err) {
+        throw new MailError("unknown", "Could not record where the mailbox starts.", { cause: err });
+      }
+    }
+    const skipped = new Set(skip.map((e) => e.uid));
+    return pending.filter((e) => !skipped.has(e.uid));
+  }
+
+  /**
+   * Every listed message not stored yet (POP3 has no \Seen: the stored UIDLs are the cursor), oldest
+   * first, within maxCount and maxBytes by LIST sizes. A message above maxMessageBytes is never
+   * RETRieved: its TOP 0 header block comes back tooLarge.
+   */
+  async fetchNew({ maxCount, maxBytes }: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     return this.run(async () => {
       const session = await this.session();
-      const candidates = firstPerUid(await this.listing(session));
-      const stored = await this.storedIds(candidates.map((e) => e.uid));
-      const fresh = candidates.filter((e) => !stored.has(e.uid)).slice(0, Math.max(0, maxCount));
-      const out: FetchedMessage[] = [];
-      for (const entry of fresh) {
-        const raw = await session.client.retr(entry.num);
-        // -ERR: gone since UIDL (another client deleted it). Not stored, so tried again next poll if still there.
-        if (raw === null) continue;
-        out.push({ providerMessageId: entry.uid, raw });
+      let pending = await this.pendingEntries(session);
+      const cursor: Partial<SyncState> = {};
+      if (!this.baselineAt) {
+        pending = await this.takeBaseline(session, pending);
+        this.baselineAt = new Date().toISOString();
+        cursor.pop3BaselineAt = this.baselineAt;
       }
-      return out;
+      const sizes = await this.sizes(session);
+      const sized = pending.map((e) => ({ ...e, size: sizes.get(e.num) ?? 0 }));
+      const chosen = takeBatch(sized, { maxCount: Math.max(0, maxCount), maxBytes, maxMessageBytes: this.maxMessageBytes });
+      const messages = await this.retrieve(session, chosen);
+      return { messages, cursor, more: chosen.length < sized.length, backlog: sized.length - chosen.length };
     });
   }
 
-  async countUnread(): Promise<number> {
+  private async sizes(session: Session): Promise<Map<number, number>> {
+    return new Map((await session.client.list()).map((e) => [e.num, e.size]));
+  }
+
+  private async retrieve(session: Session, entries: (UidlEntry & { size: number })[]): Promise<FetchedMessage[]> {
+    const out: FetchedMessage[] = [];
+    for (const entry of entries) {
+      if (entry.size > this.maxMessageBytes) {
+        const headers = await session.client.top(entry.num, 0);
+        if (headers === null) continue;
+        out.push({ providerMessageId: entry.uid, raw: headerBlockOf(headers), size: entry.size, tooLarge: true });
+        continue;
+      }
+      const raw = await session.client.retr(entry.num);
+      // -ERR: gone since UIDL (another client deleted it). Not stored, so tried again next poll if still there.
+      if (raw === null) continue;
+      out.push({ providerMessageId: entry.uid, raw, size: raw.length });
+    }
+    return out;
+  }
+
+  /** Reconcile: POP3 has no receive dates without a TOP per message, so every listed UIDL the start mode did not skip (newest last). */
+  async listRecent({ limit }: { since: Date; limit: number }): Promise<string[]> {
     return this.run(async () => {
       const candidates = firstPerUid(await this.listing(await this.session()));
-      const stored = await this.storedIds(candidates.map((e) => e.uid));
-      return candidates.filter((e) => !stored.has(e.uid)).length;
+      const skipped = await this.skippedIds(candidates.map((e) => e.uid));
+      return candidates.filter((e) => !skipped.has(e.uid)).slice(-Math.max(0, limit)).map((e) => e.uid);
     });
   }
 
-  /** The committed rows already remember these ids; with delete-after-ingest they are also deleted. */
-  async markAsRead(providerMessageIds: string[]): Promise<void> {
+  async fetchByIds(ids: string[], { maxBytes }: { maxBytes: number }): Promise<FetchedMessage[]> {
+    return this.run(async () => {
+      const session = await this.session();
+      const wanted = new Set(ids);
+      const sizes = await this.sizes(session);
+      const entries = firstPerUid(await this.listing(session))
+        .filter((e) => wanted.has(e.uid))
+        .map((e) => ({ ...e, size: sizes.get(e.num) ?? 0 }));
+      return this.retrieve(session, takeBatch(entries, { maxCount: entries.length, maxBytes, maxMessageBytes: this.maxMessageBytes }));
+    });
+  }
+
+  /** Start-mode counts for Test / the settings form; `since` only for up to 500 candidates (a TOP each). */
+  async countStartCandidates({ since }: { since?: Date }): Promise<{ unread: number; since: number | null; total: number }> {
+    return this.run(async () => {
+      const session = await this.session();
+      const listing = firstPerUid(await this.listing(session));
+      const pending = await this.pendingEntries(session);
+      let sinceCount: number | null = null;
+      if (since && pending.length <= 500) {
+        sinceCount = 0;
+        for (const e of pending) {
+          const headers = await session.client.top(e.num, 0);
+          const date = headers ? headerDate(headers) : null;
+          if (date === null || date >= since.getTime()) sinceCount += 1;
+        }
+      }
+      return { unread: pending.length, since: sinceCount, total: listing.length };
+    });
+  }
+
+  /**
+   * POP3 has no flags and no folders: mark_read and move do nothing here. With delete-after-ingest,
+   * the committed ids are deleted (only those the database confirms as stored).
+   */
+  async applyAfterIngest(providerMessageIds: string[]): Promise<void> {
     if (!this.opts.deleteAfterIngest || providerMessageIds.length === 0) return;
     await this.run(async () => {
       const session = await this.session();
@@ -261,12 +395,33 @@ export class Pop3Provider implements MailProvider {
   }
 }
 
+/** The header block of a TOP 0 answer (up to and including the blank line). */
+function headerBlockOf(top: Buffer): Buffer {
+  const crlf = top.indexOf("\r\n\r\n");
+  if (crlf >= 0) return top.subarray(0, crlf + 4);
+  const lf = top.indexOf("\n\n");
+  return lf >= 0 ? top.subarray(0, lf + 2) : top;
+}
+
+/** Epoch ms of the Date header in a header block, or null when there is none or it does not parse. */
+export function headerDate(headers: Buffer): number | null {
+  const text = headerBlockOf(headers).toString("latin1").replace(/\r?\n[ \t]+/g, " ");
+  const match = /^date:[ \t]*(.+)$/im.exec(text);
+  if (!match?.[1]) return null;
+  // Comments such as "(UTC)" are legal in RFC 5322 dates and trip Date.parse.
+  const at = Date.parse(match[1].replace(/\([^)]*\)/g, "").trim());
+  return Number.isNaN(at) ? null : at;
+}
+
 /**
  * One login and UIDL listing, for the settings page's "Test connection": how many messages the
  * server holds. Throws MailError.
  */
 export async function probePop3Mailbox(
-  opts: Omit<Pop3ProviderOptions, "mailboxId" | "pollIntervalMs" | "deleteAfterIngest" | "listStoredIds">,
+  opts: Omit<
+    Pop3ProviderOptions,
+    "mailboxId" | "pollIntervalMs" | "deleteAfterIngest" | "listStoredIds" | "listSkippedIds" | "recordSkippedIds" | "startMode" | "startSince" | "baselineAt" | "maxMessageBytes"
+  >,
 ): Promise<{ messages: number }> {
   const where = { host: opts.host, port: opts.port };
   let client: Pop3Client | null = null;

@@ -102,26 +102,6 @@ export type ProviderSyncOptions = {
   knownIds: (ids: string[]) => Promise<Set<string>>;
 };
 
-/**
- * TEMPORARY (issue 13 transition): the pre-cursor interface that Gmail, Graph and POP3 still
- * implement until their ports land; adaptLegacyProvider (legacy-provider-adapter.ts) presents
- * them as a MailProvider. Delete both once no provider implements this.
- */
-export type LegacyFetchedMessage = { providerMessageId: string; raw: Buffer; receivedAt?: Date };
-export interface LegacyMailProvider {
-  readonly access: MailAccess;
-  readonly isConnected: boolean;
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  fetchUnread(opts: { maxCount: number }): Promise<LegacyFetchedMessage[]>;
-  countUnread(): Promise<number>;
-  markAsRead(providerMessageIds: string[]): Promise<void>;
-  waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult>;
-  getHealthStatus(): ProviderHealth;
-  notifyChange?(event: PushEvent): void;
-  stopPush?(): Promise<void>;
-}
-
 export type MailErrorCode =
   | "dns"
   | "refused"

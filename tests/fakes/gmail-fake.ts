@@ -11,8 +11,11 @@
  * - messages.list is newest first and pages with an opaque nextPageToken; an empty result has no
  *   `messages` key.
  * - `raw` is base64url; numeric 64-bit fields (historyId, internalDate, expiration) are strings.
+ * - format=metadata carries `payload.headers` (name/value pairs of the header block) and
+ *   `sizeEstimate`, as Gmail's does; history.list filters by `historyTypes` and `labelId`.
  * Deliberate simplifications: one thread per message; batchModify ignores unknown ids; `q` supports
- * only `is:unread`, `is:read` and `in:<label>` terms.
+ * only `is:unread`, `is:read`, `in:<label>`, `after:<epoch seconds>` and `before:<epoch seconds>`
+ * terms (Gmail also takes dates there).
  */
 import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
@@ -69,6 +72,8 @@ export type GmailFake = {
   /** Drops all history up to now: any older startHistoryId is then answered with 404. */
   expireHistory(user?: string): void;
   createLabel(user: string, name: string): string;
+  /** Changes a message's labels as another client would (e.g. read in the Gmail UI: remove UNREAD). */
+  modifyLabels(user: string, id: string, change: { add?: string[]; remove?: string[] }): void;
   /**
    * Where users.watch notifications are POSTed as Pub/Sub push envelopes (null: nowhere). With
    * `authorization`, each push carries the header it returns (Pub/Sub's authenticated push sends
@@ -192,6 +197,19 @@ function stringArray(value: unknown, field: string): string[] {
   return value as string[];
 }
 
+/** name/value pairs of the message's header block, unfolded, in order (what format=metadata shows). */
+function parseHeaderBlock(raw: Buffer): { name: string; value: string }[] {
+  const text = raw.toString("utf8");
+  const end = text.search(/\r?\n\r?\n/);
+  const block = (end >= 0 ? text.slice(0, end) : text).replace(/\r?\n[ \t]+/g, " ");
+  const out: { name: string; value: string }[] = [];
+  for (const line of block.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) out.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
+  }
+  return out;
+}
+
 const encodePageToken = (offset: number): string => Buffer.from(`o:${offset}`).toString("base64url");
 function decodePageToken(token: string | null): number {
   if (!token) return 0;
@@ -311,6 +329,11 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
     const predicates = terms.map((term): ((m: GmailFakeMessage) => boolean) => {
       if (term === "is:unread") return (m) => m.labelIds.includes("UNREAD");
       if (term === "is:read") return (m) => !m.labelIds.includes("UNREAD");
+      const time = /^(after|before):(\d+)$/i.exec(term);
+      if (time?.[1] && time[2]) {
+        const at = Number(time[2]) * 1000;
+        return time[1].toLowerCase() === "after" ? (m) => m.internalDate > at : (m) => m.internalDate < at;
+      }
       const inLabel = /^in:(.+)$/i.exec(term);
       if (inLabel?.[1]) {
         const label = inLabel[1].toUpperCase();
@@ -348,6 +371,11 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
       internalDate: String(m.internalDate),
     };
     if (format === "raw") body.raw = m.raw.toString("base64url");
+    if (format === "metadata") {
+      const wanted = params.getAll("metadataHeaders").map((h) => h.toLowerCase());
+      const headers = parseHeaderBlock(m.raw).filter((h) => wanted.length === 0 || wanted.includes(h.name.toLowerCase()));
+      body.payload = { partId: "", mimeType: "message/rfc822", filename: "", headers };
+    }
     return body;
   }
 
@@ -404,6 +432,9 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
         status: 200,
         body: { emailAddress: state.email, messagesTotal: state.messages.size, threadsTotal: threads.size, historyId: String(state.historyId) },
       };
+    }
+    if (method === "GET" && rest === "labels") {
+      return { status: 200, body: { labels: [...state.labels.values()].map((l) => ({ id: l.id, name: l.name, type: l.type })) } };
     }
     if (method === "GET" && (m = /^labels\/([^/]+)$/.exec(rest))) {
       const label = state.labels.get(decodeURIComponent(m[1]!));
@@ -546,6 +577,12 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
       const id = `Label_${state.labels.size + 1}`;
       state.labels.set(id, { id, name, type: "user" });
       return id;
+    },
+    modifyLabels(email, id, change) {
+      const state = user(email);
+      const msg = state.messages.get(id);
+      if (!msg) throw new Error(`no message ${id}`);
+      modifyLabels(state, msg, change.add ?? [], change.remove ?? []);
     },
     setWatchLifetime(ms) {
       watchLifetimeMs = ms;

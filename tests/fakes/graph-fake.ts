@@ -14,6 +14,11 @@
  * - Message lists: `$filter` on isRead/receivedDateTime joined by `and`; with `$orderby` the ordered
  *   property must come first in `$filter`, else 400 InefficientFilter (the real, documented rule);
  *   default `$top` 10 (max 1000); @odata.nextLink uses `$skip` and form-encoded query, like Graph.
+ * - `$expand=singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')` returns the MAPI
+ *   message size (PidTagMessageSize) as Graph does (id normalised to "Integer 0xe08", value a
+ *   string); `$select=internetMessageHeaders` returns the header block as name/value pairs.
+ * - POST /me/messages/{id}/move {destinationId}: the message leaves the folder (a delta @removed
+ *   there) and is created in the destination; with `Prefer: IdType="ImmutableId"` its id stays.
  * - `$batch`: at most 20 requests, sub-responses matched by id (returned in reverse order on
  *   purpose: clients must not rely on order).
  * - Subscriptions: creation runs the validation handshake against notificationUrl (POST
@@ -115,7 +120,27 @@ const WELL_KNOWN = [
   ["sentitems", "Sent Items"],
   ["drafts", "Drafts"],
 ] as const;
-const MESSAGE_PROPS = ["id", "receivedDateTime", "isRead", "subject", "parentFolderId", "changeKey", "createdDateTime", "lastModifiedDateTime"];
+const MESSAGE_PROPS = ["id", "receivedDateTime", "isRead", "subject", "parentFolderId", "changeKey", "createdDateTime", "lastModifiedDateTime", "internetMessageHeaders"];
+
+/** Header block as Graph's internetMessageHeaders: name/value pairs, unfolded, in order. */
+function headerPairs(raw: Buffer): { name: string; value: string }[] {
+  const text = raw.toString("utf8");
+  const end = text.search(/\r?\n\r?\n/);
+  const block = (end >= 0 ? text.slice(0, end) : text).replace(/\r?\n[ \t]+/g, " ");
+  const out: { name: string; value: string }[] = [];
+  for (const line of block.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) out.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
+  }
+  return out;
+}
+
+/** The one $expand the fake knows: PidTagMessageSize. Anything else is Graph's 400. */
+function parseExpand(raw: string | null): boolean {
+  if (!raw) return false;
+  if (/^singleValueExtendedProperties\(\$filter=id eq 'Integer 0x0*E08'\)$/i.test(raw.trim())) return true;
+  throw badRequest(`Unsupported $expand in fake: ${raw}`);
+}
 
 class GraphHttpError extends Error {
   constructor(
@@ -278,7 +303,7 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
     throw itemNotFound();
   }
 
-  function messageJson(state: UserState, m: StoredMessage, select: string[] | null): Record<string, unknown> {
+  function messageJson(state: UserState, m: StoredMessage, select: string[] | null, expandSize = false): Record<string, unknown> {
     const full: Record<string, unknown> = {
       "@odata.etag": `W/"${m.changeKey}"`,
       id: m.id,
@@ -290,10 +315,13 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
       isRead: m.isRead,
       parentFolderId: m.folderId,
     };
-    if (!select) return full;
+    const sizeProp = expandSize ? { singleValueExtendedProperties: [{ id: "Integer 0xe08", value: String(m.raw.length) }] } : {};
+    // internetMessageHeaders only when selected, as on Graph.
+    if (!select) return { ...full, ...sizeProp };
     const out: Record<string, unknown> = { "@odata.etag": full["@odata.etag"], id: m.id };
     for (const p of select) if (p in full) out[p] = full[p];
-    return out;
+    if (select.includes("internetMessageHeaders")) out.internetMessageHeaders = headerPairs(m.raw);
+    return { ...out, ...sizeProp };
   }
 
   function touch(state: UserState, m: StoredMessage): void {
@@ -520,11 +548,24 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
       }
       throw badRequest(`Resource not found for the segment '${rest.split("/")[1] ?? ""}'.`);
     }
+    if ((m = /^\/me\/messages\/([^/]+)\/move$/.exec(path)) && method === "POST") {
+      const msg = state.messages.get(decodeURIComponent(m[1]!));
+      if (!msg) throw itemNotFound();
+      const patch = await body();
+      if (typeof patch.destinationId !== "string") throw badRequest("destinationId is required.");
+      const target = folderOf(state, patch.destinationId);
+      if (target.id !== msg.folderId) {
+        state.tombstones.push({ id: msg.id, folderId: msg.folderId, seq: ++seq });
+        msg.folderId = target.id;
+        touch(state, msg);
+      }
+      return { status: 201, json: messageJson(state, msg, null) };
+    }
     if ((m = /^\/me\/messages\/([^/]+)(\/\$value)?$/.exec(path))) {
       const msg = state.messages.get(decodeURIComponent(m[1]!));
       if (!msg) throw itemNotFound();
       if (method === "GET" && m[2]) return { status: 200, bytes: msg.raw, headers: { "content-type": "text/plain" } };
-      if (method === "GET") return { status: 200, json: messageJson(state, msg, parseSelect(params.get("$select"))) };
+      if (method === "GET") return { status: 200, json: messageJson(state, msg, parseSelect(params.get("$select")), parseExpand(params.get("$expand"))) };
       if (method === "PATCH") {
         const patch = await body();
         for (const key of Object.keys(patch)) if (key !== "isRead") throw badRequest(`Property '${key}' is not writable in this fake.`);
@@ -587,7 +628,7 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
     const page = all.slice(skip, skip + top);
     const json: Record<string, unknown> = {
       "@odata.context": `${base}/$metadata#users('${state.email}')/mailFolders('${folderId}')/messages`,
-      value: page.map((m) => messageJson(state, m, select)),
+      value: page.map((m) => messageJson(state, m, select, parseExpand(params.get("$expand")))),
     };
     if (skip + top < all.length) {
       const next = new URLSearchParams();

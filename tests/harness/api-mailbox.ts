@@ -7,10 +7,13 @@ export async function createApiMailbox({
   provider,
   email,
   token,
+  fields = {},
 }: {
   provider: "google" | "microsoft";
   email: string;
   token: string;
+  /** Extra mailbox columns, e.g. startMode, startSince, afterIngest, moveToFolder (issue 13). */
+  fields?: { startMode?: "unread" | "since" | "new_only"; startSince?: Date; afterIngest?: "mark_read" | "none" | "move"; moveToFolder?: string };
 }): Promise<{ mailboxId: string; tenantId: string }> {
   const { getSecretBox } = await import("@/lib/crypto/secret-box");
   const { createTenant } = await import("@/lib/db/queries/tenants");
@@ -32,6 +35,7 @@ export async function createApiMailbox({
       oauthConnectedEmail: email,
       folder: "INBOX",
       enabled: true,
+      ...fields,
     },
   });
   return { mailboxId: row.id, tenantId: tenant.id };

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { GmailProvider, type GmailProviderOptions } from "@/lib/email/gmail-provider";
 import { parseGmailPushNotification } from "@/lib/email/gmail-push";
-import { MailError } from "@/lib/email/provider";
+import { MailError, type FetchBatch, type FetchedMessage } from "@/lib/email/provider";
 import { startGmailFake, type GmailFake } from "../fakes/gmail-fake";
 import { sampleMime } from "../fakes/sample-mime";
 
@@ -16,11 +16,25 @@ const TOKEN = "gmail-test-token";
 let fake: GmailFake;
 const providers: GmailProvider[] = [];
 
-type Harness = { provider: GmailProvider; saved: string[]; tokenCalls: ({ forceRefresh?: boolean } | undefined)[] };
+type Harness = {
+  provider: GmailProvider;
+  /** Sync-state patches the provider persisted itself (watch state only: the cursor goes in FetchBatch). */
+  saved: Record<string, unknown>[];
+  tokenCalls: ({ forceRefresh?: boolean } | undefined)[];
+  /** What "the database" holds: knownIds answers from here, drain() adds to it. */
+  stored: Set<string>;
+};
 
+const BIG = 64 * 1024 * 1024;
+
+/**
+ * Every test starts its provider with start mode new_only unless it says otherwise, so it works
+ * on the messages it adds itself, whatever earlier tests left in the shared fake.
+ */
 function makeProvider(overrides: Partial<GmailProviderOptions> = {}): Harness {
-  const saved: string[] = [];
+  const saved: Record<string, unknown>[] = [];
   const tokenCalls: ({ forceRefresh?: boolean } | undefined)[] = [];
+  const stored = new Set<string>();
   const provider = new GmailProvider({
     rootUrl: fake.rootUrl,
     getAccessToken: async (o) => {
@@ -28,22 +42,40 @@ function makeProvider(overrides: Partial<GmailProviderOptions> = {}): Harness {
       return TOKEN;
     },
     onSyncState: async (s) => {
-      if (s.gmailHistoryId) saved.push(s.gmailHistoryId);
+      saved.push(s);
     },
+    knownIds: async (ids) => new Set(ids.filter((id) => stored.has(id))),
+    startMode: "new_only",
     pollIntervalMs: 50,
     // Small backoff so a test without Retry-After does not sleep for seconds.
     retry: { baseDelayMs: 20 },
     ...overrides,
   });
   providers.push(provider);
-  return { provider, saved, tokenCalls };
+  return { provider, saved, tokenCalls, stored };
 }
 
-/** Empties the fake's mailbox view for a test: every test works on the messages it adds itself. */
-async function markAllRead(provider: GmailProvider): Promise<void> {
-  const ids = fake.messages().filter((m) => m.labelIds.includes("UNREAD")).map((m) => m.id);
-  if (ids.length) await provider.markAsRead(ids);
+/** The watcher's loop without a database: fetchNew until `more` is false, "storing" each batch. */
+async function drain(h: Harness, opts: { maxCount?: number; maxBytes?: number } = {}): Promise<{ messages: FetchedMessage[]; batches: FetchBatch[] }> {
+  const batches: FetchBatch[] = [];
+  for (;;) {
+    const batch = await h.provider.fetchNew({ maxCount: opts.maxCount ?? 50, maxBytes: opts.maxBytes ?? BIG });
+    batches.push(batch);
+    for (const m of batch.messages) h.stored.add(m.providerMessageId);
+    if (!batch.more) break;
+  }
+  return { messages: batches.flatMap((b) => b.messages), batches };
 }
+
+/** Connected, baseline taken (new_only): nothing that is in the fake now will be fetched. */
+async function ready(overrides: Partial<GmailProviderOptions> = {}): Promise<Harness> {
+  const h = makeProvider(overrides);
+  await h.provider.connect();
+  await drain(h);
+  return h;
+}
+
+const subjectOf = (m: FetchedMessage): string => /^Subject: (.*)$/m.exec(m.raw.toString("latin1"))?.[1]?.trim() ?? "";
 
 async function assertMailError(promise: Promise<unknown>, code: string): Promise<MailError> {
   let caught: unknown;
@@ -70,12 +102,12 @@ after(async () => {
 });
 
 describe("GmailProvider", () => {
-  it("connects, verifies the label and stores the current historyId when none is stored", async () => {
+  it("connects and verifies the label; the cursor is not written by connect", async () => {
     const { provider, saved } = makeProvider();
     await provider.connect();
     assert.equal(provider.isConnected, true);
     assert.equal(provider.emailAddress, fake.defaultUser);
-    assert.deepEqual(saved, [fake.currentHistoryId()]);
+    assert.deepEqual(saved, []);
     assert.deepEqual(provider.usage, { calls: 2, quotaUnits: 2 });
     assert.equal(provider.getHealthStatus().connected, true);
   });
@@ -93,10 +125,25 @@ describe("GmailProvider", () => {
     assert.equal(provider.isConnected, false);
   });
 
-  it("fetches the unread backlog oldest first with the exact raw bytes, then marks it read", async () => {
-    const { provider } = makeProvider();
-    await provider.connect();
-    await markAllRead(provider);
+  it("start mode new_only: nothing that is there now, then every new message read or unread", async () => {
+    fake.addMessage(fake.defaultUser, sampleMime("old unread"));
+    fake.addMessage(fake.defaultUser, sampleMime("old read"), { labelIds: ["INBOX"] });
+    const h = makeProvider({ startMode: "new_only" });
+    await h.provider.connect();
+    const first = await h.provider.fetchNew({ maxCount: 50, maxBytes: BIG });
+    assert.deepEqual(first.messages, []);
+    assert.equal(first.more, false);
+    assert.equal(first.cursor.gmailHistoryId, fake.currentHistoryId());
+    const unread = fake.addMessage(fake.defaultUser, sampleMime("new unread"));
+    const read = fake.addMessage(fake.defaultUser, sampleMime("new but read elsewhere"), { labelIds: ["INBOX"] });
+    const { messages, batches } = await drain(h);
+    assert.deepEqual(messages.map((m) => m.providerMessageId).sort(), [unread.id, read.id].sort());
+    assert.equal(batches.at(-1)?.cursor.gmailHistoryId, fake.currentHistoryId());
+  });
+
+  it("start mode unread: the unread backlog oldest first with the exact raw bytes, in bounded batches; then marks it read", async () => {
+    // Earlier tests' unread mail would be part of this baseline: read it "elsewhere" first.
+    for (const m of fake.messages()) if (m.labelIds.includes("UNREAD")) fake.modifyLabels(fake.defaultUser, m.id, { remove: ["UNREAD"] });
     const base = Date.now() - 60_000;
     // 8-bit body bytes (ISO-8859-1 "é" and a raw 0xff) must survive base64url untouched.
     const raws = [0, 1, 2].map((i) => sampleMime(`backlog ${i}`, Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20, 0xff, 0x30 + i])));
@@ -104,79 +151,173 @@ describe("GmailProvider", () => {
     fake.addMessage(fake.defaultUser, sampleMime("already read"), { labelIds: ["INBOX"] });
     fake.addMessage(fake.defaultUser, sampleMime("in spam"), { labelIds: ["SPAM", "UNREAD"] });
 
-    assert.equal(await provider.countUnread(), 3);
-    const firstTwo = await provider.fetchUnread({ maxCount: 2 });
-    assert.deepEqual(
-      firstTwo.map((m) => m.providerMessageId),
-      added.slice(0, 2).map((a) => a.id),
-    );
-    const all = await provider.fetchUnread({ maxCount: 50 });
+    const h = makeProvider({ startMode: "unread" });
+    await h.provider.connect();
+    assert.equal((await h.provider.countStartCandidates({})).unread, 3);
+    const atBaseline = fake.currentHistoryId();
+    const firstTwo = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
+    assert.deepEqual(firstTwo.messages.map((m) => m.providerMessageId), added.slice(0, 2).map((a) => a.id));
+    // More waits: the cursor that covers the backlog comes only with its last batch.
+    assert.equal(firstTwo.more, true);
+    assert.equal(firstTwo.cursor.gmailHistoryId, undefined);
+    for (const m of firstTwo.messages) h.stored.add(m.providerMessageId);
+    const rest = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
+    assert.equal(rest.more, false);
+    assert.equal(rest.cursor.gmailHistoryId, atBaseline);
+    const all = [...firstTwo.messages, ...rest.messages];
     assert.equal(all.length, 3);
     all.forEach((m, i) => {
       assert.equal(m.providerMessageId, added[i]!.id);
       assert.ok(m.raw.equals(raws[i]!), "raw bytes equal");
+      assert.equal(m.size, raws[i]!.length);
+      assert.equal(m.tooLarge, undefined);
       assert.equal(m.receivedAt?.getTime(), base + i * 1000);
     });
 
-    const before = provider.usage.quotaUnits;
+    const before = h.provider.usage.quotaUnits;
     const startRequests = fake.requests.length;
-    await provider.markAsRead(all.map((m) => m.providerMessageId));
+    await h.provider.applyAfterIngest(all.map((m) => m.providerMessageId));
     // Three messages: three messages.modify (5 units each) are cheaper than one batchModify (50).
-    assert.equal(provider.usage.quotaUnits - before, 15);
+    assert.equal(h.provider.usage.quotaUnits - before, 15);
     assert.equal(fake.requests.slice(startRequests).filter((r) => r.path.endsWith("/modify")).length, 3);
     for (const a of added) {
-      const stored = fake.messages().find((m) => m.id === a.id);
-      assert.ok(stored && !stored.labelIds.includes("UNREAD") && stored.labelIds.includes("INBOX"));
+      const m = fake.messages().find((x) => x.id === a.id);
+      assert.ok(m && !m.labelIds.includes("UNREAD") && m.labelIds.includes("INBOX"));
     }
-    assert.equal(await provider.countUnread(), 0);
-    assert.deepEqual(await provider.fetchUnread({ maxCount: 50 }), []);
+    // Our own mark-read (labelRemoved) is no new mail.
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 150, signal: new AbortController().signal }), "timeout");
   });
 
-  it("marks ten or more messages read with one batchModify", async () => {
-    const { provider } = makeProvider();
-    await provider.connect();
-    await markAllRead(provider);
-    const ids = Array.from({ length: 10 }, (_, i) => fake.addMessage(fake.defaultUser, sampleMime(`ten ${i}`)).id);
-    const before = provider.usage.quotaUnits;
-    await provider.markAsRead(ids);
-    assert.equal(provider.usage.quotaUnits - before, 50);
-    assert.ok(fake.messages().every((m) => !m.labelIds.includes("UNREAD")));
+  it("start mode since: everything received on/after the date, read or unread, nothing older", async () => {
+    const base = Date.now() - 3 * 3600_000;
+    const old = fake.addMessage(fake.defaultUser, sampleMime("since: too old"), { internalDate: new Date(base) });
+    const read = fake.addMessage(fake.defaultUser, sampleMime("since: read"), { labelIds: ["INBOX"], internalDate: new Date(base + 3600_000) });
+    const unread = fake.addMessage(fake.defaultUser, sampleMime("since: unread"), { internalDate: new Date(base + 2 * 3600_000) });
+    const startSince = new Date(base + 1800_000);
+    const h = makeProvider({ startMode: "since", startSince });
+    await h.provider.connect();
+    const counts = await h.provider.countStartCandidates({ since: startSince });
+    assert.ok(counts.since !== null && counts.since >= 2);
+    const { messages } = await drain(h);
+    const ids = messages.map((m) => m.providerMessageId);
+    assert.ok(ids.includes(read.id) && ids.includes(unread.id));
+    assert.ok(!ids.includes(old.id));
+    assert.ok(messages.every((m) => (m.receivedAt?.getTime() ?? 0) >= startSince.getTime()));
   });
 
-  it("splits markAsRead into batchModify calls of at most 1000 ids", async () => {
-    const { provider } = makeProvider();
-    await provider.connect();
+  it("a message read elsewhere before the poll is still new (discovery by history, not UNREAD)", async () => {
+    const h = await ready();
+    const a = fake.addMessage(fake.defaultUser, sampleMime("read before poll"));
+    const b = fake.addMessage(fake.defaultUser, sampleMime("unread before poll"));
+    fake.modifyLabels(fake.defaultUser, a.id, { remove: ["UNREAD"] });
+    const { messages } = await drain(h);
+    assert.deepEqual(messages.map((m) => m.providerMessageId).sort(), [a.id, b.id].sort());
     const start = fake.requests.length;
-    await provider.markAsRead(Array.from({ length: 1500 }, (_, i) => `ffff${i.toString(16).padStart(12, "0")}`));
-    const calls = fake.requests.slice(start).filter((r) => r.path.endsWith("/messages/batchModify"));
-    assert.equal(calls.length, 2);
-    await provider.markAsRead([]);
+    // The discovery never asks for the UNREAD label.
+    await drain(h);
+    assert.ok(fake.requests.slice(start).every((r) => !r.query.includes("UNREAD")));
+    assert.ok(fake.requests.slice(start).some((r) => r.path.endsWith("/history") && r.query.includes("historyTypes=messageAdded")));
+  });
+
+  it("after-ingest none leaves the labels alone; move adds the label (by name) and removes the watched one", async () => {
+    const none = await ready({ afterIngest: "none" });
+    const x = fake.addMessage(fake.defaultUser, sampleMime("leave me"));
+    const start = fake.requests.length;
+    await none.provider.applyAfterIngest((await drain(none)).messages.map((m) => m.providerMessageId));
+    assert.deepEqual(fake.messages().find((m) => m.id === x.id)?.labelIds, ["INBOX", "UNREAD"]);
+    assert.equal(fake.requests.slice(start).filter((r) => r.method === "POST").length, 0);
+
+    const labelId = fake.createLabel(fake.defaultUser, "Processed");
+    const move = await ready({ afterIngest: "move", moveToFolder: "Processed" });
+    const y = fake.addMessage(fake.defaultUser, sampleMime("move me"));
+    const got = await drain(move);
+    assert.deepEqual(got.messages.map((m) => m.providerMessageId), [y.id]);
+    await move.provider.applyAfterIngest([y.id]);
+    const labels = fake.messages().find((m) => m.id === y.id)?.labelIds ?? [];
+    assert.ok(labels.includes(labelId) && !labels.includes("INBOX"), labels.join(","));
+    // UNREAD stays: moving is not marking read.
+    assert.ok(labels.includes("UNREAD"));
+    assert.equal(await move.provider.waitForChange({ timeoutMs: 150, signal: new AbortController().signal }), "timeout");
+    assert.deepEqual((await drain(move)).messages, []);
+
+    const missing = await ready({ afterIngest: "move", moveToFolder: "No such label" });
+    await assertMailError(missing.provider.applyAfterIngest([y.id]), "folder_missing");
+  });
+
+  it("marks ten or more messages read with one batchModify, split at 1000 ids", async () => {
+    const h = await ready();
+    const ids = Array.from({ length: 10 }, (_, i) => fake.addMessage(fake.defaultUser, sampleMime(`ten ${i}`)).id);
+    const before = h.provider.usage.quotaUnits;
+    await h.provider.applyAfterIngest(ids);
+    assert.equal(h.provider.usage.quotaUnits - before, 50);
+    assert.ok(ids.every((id) => !fake.messages().find((m) => m.id === id)?.labelIds.includes("UNREAD")));
+    const start = fake.requests.length;
+    await h.provider.applyAfterIngest(Array.from({ length: 1500 }, (_, i) => `ffff${i.toString(16).padStart(12, "0")}`));
+    assert.equal(fake.requests.slice(start).filter((r) => r.path.endsWith("/messages/batchModify")).length, 2);
+    await h.provider.applyAfterIngest([]);
     assert.equal(fake.requests.slice(start).filter((r) => r.path.endsWith("/messages/batchModify")).length, 2);
   });
 
-  it("waitForChange returns changed after a message arrives and persists the new historyId", async () => {
-    const { provider, saved } = makeProvider();
-    await provider.connect();
-    await markAllRead(provider);
-    // Catch up on whatever earlier tests left in the history.
-    await provider.waitForChange({ timeoutMs: 100, signal: new AbortController().signal });
-    assert.equal(await provider.waitForChange({ timeoutMs: 150, signal: new AbortController().signal }), "timeout");
+  it("a message above maxMessageBytes comes back tooLarge with its headers only, never fetched raw", async () => {
+    const h = await ready({ maxMessageBytes: 4096 });
+    const big = fake.addMessage(fake.defaultUser, sampleMime("huge attachment", "x".repeat(20_000)));
+    const small = fake.addMessage(fake.defaultUser, sampleMime("small after huge"));
+    const start = fake.requests.length;
+    const { messages } = await drain(h);
+    assert.deepEqual(messages.map((m) => m.providerMessageId), [big.id, small.id]);
+    const [tooLarge, normal] = messages;
+    assert.equal(tooLarge?.tooLarge, true);
+    assert.ok((tooLarge?.size ?? 0) > 20_000);
+    const text = tooLarge!.raw.toString("utf8");
+    assert.match(text, /^Subject: huge attachment$/m);
+    assert.ok(text.endsWith("\r\n\r\n") && !text.includes("xxxx"));
+    assert.equal(normal?.tooLarge, undefined);
+    assert.equal(subjectOf(normal!), "small after huge");
+    const rawGets = fake.requests.slice(start).filter((r) => r.query.includes("format=raw"));
+    assert.equal(rawGets.length, 1);
+  });
 
-    const waiting = provider.waitForChange({ timeoutMs: 30_000, signal: new AbortController().signal });
+  it("bounds a batch by maxBytes (at least one message), with more=true until the queue is empty", async () => {
+    const h = await ready();
+    const ids = [0, 1, 2].map((i) => fake.addMessage(fake.defaultUser, sampleMime(`bytes ${i}`, "y".repeat(1000))).id);
+    const start = fake.requests.length;
+    const { batches } = await drain(h, { maxBytes: 1500 });
+    assert.deepEqual(batches.map((b) => b.messages.length), [1, 1, 1]);
+    // Each size is looked up once, though two of them waited for a later batch.
+    assert.equal(fake.requests.slice(start).filter((r) => r.query.includes("format=metadata")).length, 3);
+    assert.deepEqual(batches.map((b) => b.more), [true, true, false]);
+    assert.deepEqual(batches.flatMap((b) => b.messages.map((m) => m.providerMessageId)), ids);
+  });
+
+  it("listRecent and fetchByIds serve the reconcile", async () => {
+    const h = await ready();
+    const since = new Date(Date.now() - 1000);
+    const a = fake.addMessage(fake.defaultUser, sampleMime("recent a"));
+    const b = fake.addMessage(fake.defaultUser, sampleMime("recent b"), { labelIds: ["INBOX"] });
+    const recent = await h.provider.listRecent({ since, limit: 100 });
+    assert.ok(recent.includes(a.id) && recent.includes(b.id));
+    assert.equal((await h.provider.listRecent({ since, limit: 1 })).length, 1);
+    const fetched = await h.provider.fetchByIds([b.id, "ffffffffffffffff"], { maxBytes: BIG });
+    assert.deepEqual(fetched.map((m) => m.providerMessageId), [b.id]);
+    assert.equal(subjectOf(fetched[0]!), "recent b");
+  });
+
+  it("waitForChange returns changed after a message arrives; the batch carries the new historyId", async () => {
+    const h = await ready();
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 150, signal: new AbortController().signal }), "timeout");
+    const waiting = h.provider.waitForChange({ timeoutMs: 30_000, signal: new AbortController().signal });
     setTimeout(() => fake.addMessage(fake.defaultUser, sampleMime("new arrival")), 100);
     assert.equal(await waiting, "changed");
-    assert.equal(saved.at(-1), fake.currentHistoryId());
-    const fetched = await provider.fetchUnread({ maxCount: 10 });
-    assert.equal(fetched.length, 1);
-    await provider.markAsRead(fetched.map((m) => m.providerMessageId));
-    // Our own markAsRead (a labelRemoved record) is not a change.
-    assert.equal(await provider.waitForChange({ timeoutMs: 200, signal: new AbortController().signal }), "timeout");
+    const { messages, batches } = await drain(h);
+    assert.equal(messages.length, 1);
+    assert.equal(batches.at(-1)?.cursor.gmailHistoryId, fake.currentHistoryId());
+    await h.provider.applyAfterIngest(messages.map((m) => m.providerMessageId));
+    // Our own mark-read (a labelRemoved record) is not a change.
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 200, signal: new AbortController().signal }), "timeout");
   });
 
   it("waitForChange returns changed at once after notifyChange, and closed on abort or disconnect", async () => {
-    const { provider } = makeProvider({ pollIntervalMs: 60_000 });
-    await provider.connect();
-    await markAllRead(provider);
+    const { provider } = await ready({ pollIntervalMs: 60_000 });
     await provider.waitForChange({ timeoutMs: 10, signal: new AbortController().signal });
 
     const waiting = provider.waitForChange({ timeoutMs: 60_000, signal: new AbortController().signal });
@@ -199,23 +340,21 @@ describe("GmailProvider", () => {
   });
 
   it("honours Retry-After on 429 and retries the same call", async () => {
-    const { provider } = makeProvider();
-    await provider.connect();
-    await markAllRead(provider);
+    const h = await ready();
     fake.addMessage(fake.defaultUser, sampleMime("throttled"));
-    fake.injectFault({ kind: "rate_limit_429", path: "/messages", retryAfter: "1" });
+    fake.injectFault({ kind: "rate_limit_429", path: "/messages/", retryAfter: "1" });
     const startRequests = fake.requests.length;
-    const startCalls = provider.usage.calls;
+    const startCalls = h.provider.usage.calls;
     const started = Date.now();
-    const fetched = await provider.fetchUnread({ maxCount: 10 });
+    const { messages } = await drain(h);
     const elapsed = Date.now() - started;
-    assert.equal(fetched.length, 1);
-    // list → 429, list again → 200, get → 200.
+    assert.equal(messages.length, 1);
+    // history → 200, metadata → 429, metadata again → 200, raw → 200.
     assert.deepEqual(
       fake.requests.slice(startRequests).map((r) => r.status),
-      [429, 200, 200],
+      [200, 429, 200, 200],
     );
-    assert.equal(provider.usage.calls - startCalls, 3);
+    assert.equal(h.provider.usage.calls - startCalls, 4);
     // Functional check that the server's Retry-After (1 s) was waited for, not a speed assertion.
     assert.ok(elapsed >= 900, `waited ${elapsed} ms`);
   });
@@ -225,11 +364,11 @@ describe("GmailProvider", () => {
     await provider.connect();
     fake.injectFault({ kind: "rate_limit_429", count: 3, path: "/labels/", retryAfter: "0" });
     const startCalls = provider.usage.calls;
-    const err = await assertMailError(provider.countUnread(), "rate_limited");
+    const err = await assertMailError(provider.countStartCandidates({}), "rate_limited");
     assert.equal(err.options.retryAfterMs, 0);
     assert.equal(provider.usage.calls - startCalls, 3);
     assert.ok(provider.getHealthStatus().lastError);
-    assert.equal(typeof (await provider.countUnread()), "number");
+    assert.equal(typeof (await provider.countStartCandidates({})).unread, "number");
   });
 
   it("throws rate_limited at once when Retry-After is longer than the inline wait cap", async () => {
@@ -237,7 +376,7 @@ describe("GmailProvider", () => {
     await provider.connect();
     fake.injectFault({ kind: "rate_limit_429", path: "/labels/", retryAfter: "120" });
     const startCalls = provider.usage.calls;
-    const err = await assertMailError(provider.countUnread(), "rate_limited");
+    const err = await assertMailError(provider.countStartCandidates({}), "rate_limited");
     assert.equal(err.options.retryAfterMs, 120_000);
     assert.equal(provider.usage.calls - startCalls, 1);
   });
@@ -248,14 +387,14 @@ describe("GmailProvider", () => {
     fake.injectFault({ kind: "rate_limit_403", reason: "rateLimitExceeded", path: "/labels/" });
     fake.injectFault({ kind: "rate_limit_403", reason: "userRateLimitExceeded", path: "/labels/" });
     const startRequests = fake.requests.length;
-    await provider.countUnread();
+    await provider.countStartCandidates({});
     assert.deepEqual(
       fake.requests.slice(startRequests).map((r) => r.status),
       [403, 403, 200],
     );
     fake.injectFault({ kind: "unavailable_503", path: "/labels/", retryAfter: "0" });
     const again = fake.requests.length;
-    await provider.countUnread();
+    await provider.countStartCandidates({});
     assert.deepEqual(
       fake.requests.slice(again).map((r) => r.status),
       [503, 200],
@@ -284,7 +423,7 @@ describe("GmailProvider", () => {
     await provider.connect();
     fake.setValidTokens(["someone-elses-token"]);
     const startCalls = provider.usage.calls;
-    const err = await assertMailError(provider.countUnread(), "needs_reauth");
+    const err = await assertMailError(provider.countStartCandidates({}), "needs_reauth");
     assert.equal(err.isAuthFailure, true);
     assert.equal(provider.usage.calls - startCalls, 2);
     assert.deepEqual(tokenCalls.at(-1), { forceRefresh: true });
@@ -296,27 +435,28 @@ describe("GmailProvider", () => {
     await provider.connect();
     fake.injectFault({ kind: "insufficient_scope_403", path: "/labels/" });
     const startCalls = provider.usage.calls;
-    await assertMailError(provider.countUnread(), "needs_reauth");
+    await assertMailError(provider.countStartCandidates({}), "needs_reauth");
     assert.equal(provider.usage.calls - startCalls, 1);
   });
 
-  it("recovers from history 404 (startHistoryId too old) with a fresh cursor and a changed result", async () => {
-    const { provider, saved } = makeProvider();
-    await provider.connect();
-    await markAllRead(provider);
-    await provider.waitForChange({ timeoutMs: 10, signal: new AbortController().signal });
-    fake.addMessage(fake.defaultUser, sampleMime("lost in pruned history"));
+  it("an expired history id (404) re-baselines by date window and stores nothing twice", async () => {
+    const h = await ready();
+    const before = fake.addMessage(fake.defaultUser, sampleMime("stored before expiry"));
+    assert.equal((await drain(h)).messages.length, 1);
+    assert.ok(h.stored.has(before.id));
+    // As if this mailbox had stored everything earlier tests left in the shared fake.
+    for (const m of fake.messages()) h.stored.add(m.id);
+    const lost = fake.addMessage(fake.defaultUser, sampleMime("lost in pruned history"), { labelIds: ["INBOX"] });
     fake.expireHistory();
     const startRequests = fake.requests.length;
-    assert.equal(await provider.waitForChange({ timeoutMs: 30_000, signal: new AbortController().signal }), "changed");
-    const log = fake.requests.slice(startRequests).map((r) => `${r.path.split("/").at(-1)}:${r.status}`);
-    assert.deepEqual(log, ["history:404", "profile:200"]);
-    assert.equal(saved.at(-1), fake.currentHistoryId());
-    // The full resync finds the message; afterwards the new cursor works.
-    const fetched = await provider.fetchUnread({ maxCount: 10 });
-    assert.equal(fetched.length, 1);
-    await provider.markAsRead(fetched.map((m) => m.providerMessageId));
-    assert.equal(await provider.waitForChange({ timeoutMs: 150, signal: new AbortController().signal }), "timeout");
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 30_000, signal: new AbortController().signal }), "changed");
+    assert.deepEqual(fake.requests.slice(startRequests).map((r) => `${r.path.split("/").at(-1)}:${r.status}`), ["history:404"]);
+    const { messages, batches } = await drain(h);
+    // The window (a day before the newest stored message) holds both; only the unknown one comes back.
+    assert.deepEqual(messages.map((m) => m.providerMessageId), [lost.id]);
+    assert.equal(batches.at(-1)?.cursor.gmailHistoryId, fake.currentHistoryId());
+    assert.ok(fake.requests.slice(startRequests).some((r) => r.path.endsWith("/messages") && /q=after%3A\d+/.test(r.query)));
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 150, signal: new AbortController().signal }), "timeout");
   });
 
   it("maps an unreachable server to a network-class MailError after retries", async () => {
@@ -334,13 +474,11 @@ describe("GmailProvider", () => {
     const { provider } = makeProvider();
     await provider.connect();
     fake.injectFault({ kind: "connection_reset", path: "/labels/" });
-    assert.equal(typeof (await provider.countUnread()), "number");
+    assert.equal(typeof (await provider.countStartCandidates({})).total, "number");
   });
 
   it("push: users.watch, a Pub/Sub push delivery, parseGmailPushNotification, notifyChange", async () => {
-    const { provider } = makeProvider({ pollIntervalMs: 60_000 });
-    await provider.connect();
-    await markAllRead(provider);
+    const { provider } = await ready({ pollIntervalMs: 60_000 });
     await provider.waitForChange({ timeoutMs: 10, signal: new AbortController().signal });
 
     const received: unknown[] = [];

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { GraphProvider, type GraphProviderOptions } from "@/lib/email/graph-provider";
 import { handleGraphValidation, isSameClientState, parseGraphNotifications } from "@/lib/email/graph-notifications";
-import { MailError } from "@/lib/email/provider";
+import { MailError, type FetchBatch, type FetchedMessage } from "@/lib/email/provider";
 import { startGraphFake, type GraphFake } from "../fakes/graph-fake";
 import { sampleMime } from "../fakes/sample-mime";
 
@@ -16,11 +16,22 @@ const TOKEN = "graph-test-token";
 let fake: GraphFake;
 const providers: GraphProvider[] = [];
 
-type Harness = { provider: GraphProvider; saved: string[]; tokenCalls: ({ forceRefresh?: boolean } | undefined)[] };
+type Harness = {
+  provider: GraphProvider;
+  /** Sync-state patches the provider persisted itself (subscription only: the delta link goes in FetchBatch). */
+  saved: Record<string, unknown>[];
+  tokenCalls: ({ forceRefresh?: boolean } | undefined)[];
+  /** What "the database" holds: knownIds answers from here, drain() adds to it. */
+  stored: Set<string>;
+};
 
+const BIG = 64 * 1024 * 1024;
+
+/** new_only unless a test says otherwise: each test works on the messages it adds itself. */
 function makeProvider(overrides: Partial<GraphProviderOptions> = {}): Harness {
-  const saved: string[] = [];
+  const saved: Record<string, unknown>[] = [];
   const tokenCalls: ({ forceRefresh?: boolean } | undefined)[] = [];
+  const stored = new Set<string>();
   const provider = new GraphProvider({
     baseUrl: fake.baseUrl,
     getAccessToken: async (o) => {
@@ -28,14 +39,28 @@ function makeProvider(overrides: Partial<GraphProviderOptions> = {}): Harness {
       return TOKEN;
     },
     onSyncState: async (s) => {
-      if (s.graphDeltaLink) saved.push(s.graphDeltaLink);
+      saved.push(s);
     },
+    knownIds: async (ids) => new Set(ids.filter((id) => stored.has(id))),
+    startMode: "new_only",
     pollIntervalMs: 50,
     retry: { baseDelayMs: 20 },
     ...overrides,
   });
   providers.push(provider);
-  return { provider, saved, tokenCalls };
+  return { provider, saved, tokenCalls, stored };
+}
+
+/** The watcher's loop without a database: fetchNew until `more` is false, "storing" each batch. */
+async function drain(h: Harness, opts: { maxCount?: number; maxBytes?: number } = {}): Promise<{ messages: FetchedMessage[]; batches: FetchBatch[] }> {
+  const batches: FetchBatch[] = [];
+  for (;;) {
+    const batch = await h.provider.fetchNew({ maxCount: opts.maxCount ?? 50, maxBytes: opts.maxBytes ?? BIG });
+    batches.push(batch);
+    for (const m of batch.messages) h.stored.add(m.providerMessageId);
+    if (!batch.more) break;
+  }
+  return { messages: batches.flatMap((b) => b.messages), batches };
 }
 
 const signal = (): AbortSignal => new AbortController().signal;
@@ -43,6 +68,8 @@ const signal = (): AbortSignal => new AbortController().signal;
 function markAllReadInFake(): void {
   for (const m of fake.messages()) if (!m.isRead) fake.setRead(fake.defaultUser, m.id, true);
 }
+
+const subjectOf = (m: FetchedMessage): string => /^Subject: (.*)$/m.exec(m.raw.toString("latin1"))?.[1]?.trim() ?? "";
 
 async function assertMailError(promise: Promise<unknown>, code: string): Promise<MailError> {
   let caught: unknown;
@@ -55,14 +82,12 @@ async function assertMailError(promise: Promise<unknown>, code: string): Promise
   return caught;
 }
 
-/** A connected provider whose delta link is established and caught up. */
-async function readyProvider(overrides: Partial<GraphProviderOptions> = {}): Promise<Harness> {
-  const harness = makeProvider(overrides);
-  await harness.provider.connect();
-  markAllReadInFake();
-  await harness.provider.waitForChange({ timeoutMs: 10, signal: signal() });
-  await harness.provider.waitForChange({ timeoutMs: 10, signal: signal() });
-  return harness;
+/** Connected, baseline taken (new_only): nothing in the fake now will be fetched. */
+async function ready(overrides: Partial<GraphProviderOptions> = {}): Promise<Harness> {
+  const h = makeProvider(overrides);
+  await h.provider.connect();
+  await drain(h);
+  return h;
 }
 
 before(async () => {
@@ -80,10 +105,11 @@ after(async () => {
 
 describe("GraphProvider", () => {
   it("connects with one call that checks token and folder", async () => {
-    const { provider } = makeProvider();
+    const { provider, saved } = makeProvider();
     await provider.connect();
     assert.equal(provider.isConnected, true);
     assert.deepEqual(provider.usage, { calls: 1, quotaUnits: 1 });
+    assert.deepEqual(saved, []);
   });
 
   it("fails connect with folder_missing for an unknown folder id", async () => {
@@ -94,12 +120,10 @@ describe("GraphProvider", () => {
   it("accepts a folder id as well as a well-known name", async () => {
     const { provider } = makeProvider({ folder: fake.inboxId });
     await provider.connect();
-    assert.equal(typeof (await provider.countUnread()), "number");
+    assert.equal(typeof (await provider.countStartCandidates({})).unread, "number");
   });
 
-  it("fetches the unread backlog oldest first with the exact MIME bytes, then marks it read", async () => {
-    const { provider } = makeProvider();
-    await provider.connect();
+  it("start mode unread: the unread backlog oldest first with the exact MIME bytes, in bounded batches; then marks it read", async () => {
     markAllReadInFake();
     // Graph's receivedDateTime has whole seconds.
     const base = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
@@ -108,77 +132,182 @@ describe("GraphProvider", () => {
     // Added newest first, so only the provider's ordering can put them oldest first.
     const added = [2, 1, 0].map((i) => ({ i, ...fake.addMessage(fake.defaultUser, raws[i]!, { receivedDateTime: new Date(base + i * 60_000) }) }));
     const ids = [0, 1, 2].map((i) => added.find((a) => a.i === i)!.id);
-    fake.addMessage(fake.defaultUser, sampleMime("already read"), { isRead: true });
-    fake.addMessage(fake.defaultUser, sampleMime("other folder"), { folder: "archive" });
+    // In the past: mail received in the very second of the baseline is imported whatever its flag
+    // (receivedDateTime has whole seconds; one message too many beats one lost).
+    fake.addMessage(fake.defaultUser, sampleMime("already read"), { isRead: true, receivedDateTime: new Date(base) });
+    fake.addMessage(fake.defaultUser, sampleMime("other folder"), { folder: "archive", receivedDateTime: new Date(base) });
 
-    assert.equal(await provider.countUnread(), 3);
-    const firstTwo = await provider.fetchUnread({ maxCount: 2 });
-    assert.deepEqual(
-      firstTwo.map((m) => m.providerMessageId),
-      ids.slice(0, 2),
-    );
-    const all = await provider.fetchUnread({ maxCount: 50 });
-    assert.equal(all.length, 3);
+    const h = makeProvider({ startMode: "unread" });
+    await h.provider.connect();
+    assert.equal((await h.provider.countStartCandidates({})).unread, 3);
+    const firstTwo = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
+    assert.deepEqual(firstTwo.messages.map((m) => m.providerMessageId), ids.slice(0, 2));
+    assert.equal(firstTwo.more, true);
+    assert.equal(firstTwo.cursor.graphDeltaLink, undefined);
+    for (const m of firstTwo.messages) h.stored.add(m.providerMessageId);
+    const rest = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
+    assert.equal(rest.more, false);
+    assert.ok(rest.cursor.graphDeltaLink?.includes("$deltatoken="));
+    const all = [...firstTwo.messages, ...rest.messages];
     all.forEach((m, i) => {
       assert.equal(m.providerMessageId, ids[i]);
       assert.ok(m.raw.equals(raws[i]!), "raw bytes equal");
+      assert.equal(m.size, raws[i]!.length);
       assert.equal(m.receivedAt?.getTime(), base + i * 60_000);
     });
 
-    const before = { ...provider.usage };
-    await provider.markAsRead(all.map((m) => m.providerMessageId));
+    const before = { ...h.provider.usage };
+    await h.provider.applyAfterIngest(all.map((m) => m.providerMessageId));
     // One $batch HTTP call carrying three PATCH requests.
-    assert.equal(provider.usage.calls - before.calls, 1);
-    assert.equal(provider.usage.quotaUnits - before.quotaUnits, 3);
+    assert.equal(h.provider.usage.calls - before.calls, 1);
+    assert.equal(h.provider.usage.quotaUnits - before.quotaUnits, 3);
     for (const id of ids) assert.equal(fake.messages().find((m) => m.id === id)?.isRead, true);
-    assert.equal(await provider.countUnread(), 0);
-    assert.deepEqual(await provider.fetchUnread({ maxCount: 50 }), []);
+    // Our own isRead PATCH shows in the delta as "updated" entries of stored ids: not new mail.
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 200, signal: signal() }), "timeout");
+    assert.deepEqual((await drain(h)).messages, []);
+  });
+
+  it("start mode new_only: nothing that is there now, then every new message read or unread", async () => {
+    fake.addMessage(fake.defaultUser, sampleMime("old unread"), { receivedDateTime: new Date(Date.now() - 60_000) });
+    const h = makeProvider({ startMode: "new_only" });
+    await h.provider.connect();
+    const first = await h.provider.fetchNew({ maxCount: 50, maxBytes: BIG });
+    assert.deepEqual(first.messages, []);
+    assert.ok(first.cursor.graphDeltaLink);
+    const unread = fake.addMessage(fake.defaultUser, sampleMime("new unread"));
+    const read = fake.addMessage(fake.defaultUser, sampleMime("new, read elsewhere"), { isRead: true });
+    const { messages } = await drain(h);
+    assert.deepEqual(messages.map((m) => m.providerMessageId).sort(), [unread.id, read.id].sort());
+  });
+
+  it("start mode since: everything received on/after the date, read or unread, nothing older", async () => {
+    const base = Math.floor(Date.now() / 1000) * 1000 - 3 * 3600_000;
+    const old = fake.addMessage(fake.defaultUser, sampleMime("since: old"), { receivedDateTime: new Date(base) });
+    const read = fake.addMessage(fake.defaultUser, sampleMime("since: read"), { isRead: true, receivedDateTime: new Date(base + 3600_000) });
+    const unread = fake.addMessage(fake.defaultUser, sampleMime("since: unread"), { receivedDateTime: new Date(base + 2 * 3600_000) });
+    const startSince = new Date(base + 1800_000);
+    const h = makeProvider({ startMode: "since", startSince });
+    await h.provider.connect();
+    const ids = (await drain(h)).messages.map((m) => m.providerMessageId);
+    assert.ok(ids.includes(read.id) && ids.includes(unread.id));
+    assert.ok(!ids.includes(old.id));
+    assert.ok((await h.provider.countStartCandidates({ since: startSince })).since! >= 2);
+  });
+
+  it("a message read elsewhere before the poll is still new (delta over all messages, no isRead filter)", async () => {
+    const h = await ready();
+    const a = fake.addMessage(fake.defaultUser, sampleMime("read before poll"));
+    const b = fake.addMessage(fake.defaultUser, sampleMime("unread before poll"));
+    fake.setRead(fake.defaultUser, a.id, true);
+    const start = fake.requests.length;
+    const { messages } = await drain(h);
+    assert.deepEqual(messages.map((m) => m.providerMessageId).sort(), [a.id, b.id].sort());
+    assert.ok(fake.requests.slice(start).every((r) => !decodeURIComponent(r.query).includes("isRead")));
+  });
+
+  it("after-ingest none leaves the message alone; move POSTs /move to the folder", async () => {
+    const none = await ready({ afterIngest: "none" });
+    const x = fake.addMessage(fake.defaultUser, sampleMime("leave me"));
+    const start = fake.requests.length;
+    await none.provider.applyAfterIngest((await drain(none)).messages.map((m) => m.providerMessageId));
+    assert.equal(fake.messages().find((m) => m.id === x.id)?.isRead, false);
+    assert.equal(fake.requests.slice(start).filter((r) => r.method !== "GET").length, 0);
+
+    const move = await ready({ afterIngest: "move", moveToFolder: "archive" });
+    const y = fake.addMessage(fake.defaultUser, sampleMime("move me"));
+    assert.deepEqual((await drain(move)).messages.map((m) => m.providerMessageId), [y.id]);
+    await move.provider.applyAfterIngest([y.id]);
+    const moved = fake.messages().find((m) => m.id === y.id);
+    assert.notEqual(moved?.folderId, fake.inboxId);
+    assert.equal(moved?.isRead, false);
+    assert.ok(fake.requests.some((r) => r.batchItem && r.method === "POST" && r.path.endsWith("/move") && r.status === 201));
+    // The delta's @removed for the moved message is no new mail.
+    assert.equal(await move.provider.waitForChange({ timeoutMs: 200, signal: signal() }), "timeout");
+    assert.deepEqual((await drain(move)).messages, []);
   });
 
   it("marks read in $batch chunks of 20, skips deleted messages and retries throttled items", async () => {
-    const { provider } = makeProvider();
-    await provider.connect();
-    markAllReadInFake();
+    const { provider } = await ready();
     const ids = Array.from({ length: 25 }, (_, i) => fake.addMessage(fake.defaultUser, sampleMime(`bulk ${i}`)).id);
     fake.deleteMessage(fake.defaultUser, ids[3]!);
     fake.injectFault({ kind: "throttle_429", inBatch: true, path: "/me/messages/", count: 2, retryAfter: "0" });
     const start = fake.requests.length;
-    await provider.markAsRead(ids);
+    await provider.applyAfterIngest(ids);
     const log = fake.requests.slice(start);
     // 20 + 5, plus one more $batch for the two throttled items.
     assert.equal(log.filter((r) => r.path.endsWith("/$batch")).length, 3);
     assert.equal(log.filter((r) => r.batchItem && r.status === 429).length, 2);
     assert.equal(log.filter((r) => r.batchItem && r.status === 404).length, 1);
-    for (const m of fake.messages()) assert.equal(m.isRead, true);
+    for (const m of fake.messages().filter((x) => ids.includes(x.id))) assert.equal(m.isRead, true);
   });
 
-  it("waitForChange: establishes a delta link, then returns changed after a message arrives", async () => {
-    const { provider, saved } = makeProvider();
-    await provider.connect();
-    markAllReadInFake();
-    // More than one delta page (100) of read mail: establishing follows @odata.nextLink.
-    for (let i = 0; i < 120; i++) fake.addMessage(fake.defaultUser, sampleMime(`old ${i}`), { isRead: true });
+  it("a message above maxMessageBytes (PidTagMessageSize) comes back tooLarge with internetMessageHeaders only", async () => {
+    const h = await ready({ maxMessageBytes: 4096 });
+    const big = fake.addMessage(fake.defaultUser, sampleMime("huge attachment", "x".repeat(20_000)));
+    const small = fake.addMessage(fake.defaultUser, sampleMime("small after huge"));
     const start = fake.requests.length;
-    assert.equal(await provider.waitForChange({ timeoutMs: 150, signal: signal() }), "timeout");
-    const deltaCalls = fake.requests.slice(start).filter((r) => r.path.endsWith("/delta"));
-    assert.ok(deltaCalls[0]?.query.includes("filter"), "a new delta query, limited by receivedDateTime");
-    assert.ok(deltaCalls[1]?.query.includes("skiptoken"), "establishing followed @odata.nextLink");
-    assert.ok(saved[0]?.includes("$deltatoken="), "delta link persisted");
-    assert.equal(provider.currentDeltaLink?.startsWith(fake.baseUrl), true);
+    const { messages } = await drain(h);
+    const byId = new Map(messages.map((m) => [m.providerMessageId, m]));
+    const tooLarge = byId.get(big.id);
+    assert.equal(tooLarge?.tooLarge, true);
+    assert.ok((tooLarge?.size ?? 0) > 20_000);
+    const text = tooLarge!.raw.toString("utf8");
+    assert.match(text, /^Subject: huge attachment$/m);
+    assert.ok(text.endsWith("\r\n\r\n") && !text.includes("xxxx"));
+    assert.equal(byId.get(small.id)?.tooLarge, undefined);
+    assert.equal(subjectOf(byId.get(small.id)!), "small after huge");
+    const downloads = fake.requests.slice(start).filter((r) => r.path.endsWith("/$value"));
+    assert.equal(downloads.length, 1);
+    assert.ok(fake.requests.slice(start).some((r) => decodeURIComponent(r.query).includes("singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')")));
+  });
 
-    const waiting = provider.waitForChange({ timeoutMs: 30_000, signal: signal() });
+  it("bounds a batch by maxBytes (at least one message), with more=true until the queue is empty", async () => {
+    const h = await ready();
+    const ids = [0, 1, 2].map((i) => fake.addMessage(fake.defaultUser, sampleMime(`bytes ${i}`, "y".repeat(1000))).id);
+    const start = fake.requests.length;
+    const { batches } = await drain(h, { maxBytes: 1500 });
+    assert.deepEqual(batches.map((b) => b.messages.length), [1, 1, 1]);
+    // Each size is looked up once, though two of them waited for a later batch.
+    assert.equal(fake.requests.slice(start).filter((r) => r.query.includes("expand")).length, 3);
+    assert.deepEqual(batches.map((b) => b.more), [true, true, false]);
+    assert.deepEqual(batches.flatMap((b) => b.messages.map((m) => m.providerMessageId)).sort(), [...ids].sort());
+    assert.ok(batches.at(-1)?.cursor.graphDeltaLink && !batches[0]?.cursor.graphDeltaLink);
+  });
+
+  it("listRecent and fetchByIds serve the reconcile", async () => {
+    const h = await ready();
+    const since = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000);
+    const a = fake.addMessage(fake.defaultUser, sampleMime("recent a"));
+    const b = fake.addMessage(fake.defaultUser, sampleMime("recent b"), { isRead: true });
+    const recent = await h.provider.listRecent({ since, limit: 100 });
+    assert.ok(recent.includes(a.id) && recent.includes(b.id));
+    const fetched = await h.provider.fetchByIds([b.id, "AAMkAGgoneAAA="], { maxBytes: BIG });
+    assert.deepEqual(fetched.map((m) => m.providerMessageId), [b.id]);
+    assert.equal(subjectOf(fetched[0]!), "recent b");
+  });
+
+  it("waitForChange: changed after a message arrives; the batch carries the new delta link", async () => {
+    const h = await ready();
+    // More than one delta page (100): a round follows @odata.nextLink.
+    for (let i = 0; i < 120; i++) fake.addMessage(fake.defaultUser, sampleMime(`page ${i}`), { isRead: true });
+    const start = fake.requests.length;
+    const { messages } = await drain(h);
+    assert.equal(messages.length, 120);
+    const deltaCalls = fake.requests.slice(start).filter((r) => r.path.endsWith("/delta"));
+    assert.ok(deltaCalls[0]?.query.includes("deltatoken"), "the stored link was followed");
+    assert.ok(deltaCalls.some((r) => r.query.includes("skiptoken")), "the round followed @odata.nextLink");
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 150, signal: signal() }), "timeout");
+
+    const waiting = h.provider.waitForChange({ timeoutMs: 30_000, signal: signal() });
     setTimeout(() => fake.addMessage(fake.defaultUser, sampleMime("new arrival")), 100);
     assert.equal(await waiting, "changed");
-    assert.equal(saved.at(-1), provider.currentDeltaLink);
-    const fetched = await provider.fetchUnread({ maxCount: 10 });
-    assert.equal(fetched.length, 1);
-    await provider.markAsRead(fetched.map((m) => m.providerMessageId));
-    // Our own isRead change shows in the delta as a read message: not a change.
-    assert.equal(await provider.waitForChange({ timeoutMs: 200, signal: signal() }), "timeout");
+    const next = await drain(h);
+    assert.equal(next.messages.length, 1);
+    assert.equal(next.batches.at(-1)?.cursor.graphDeltaLink, h.provider.currentDeltaLink);
   });
 
-  it("reuses a stored delta link instead of establishing a new one", async () => {
-    const first = await readyProvider();
+  it("reuses a stored delta link instead of starting a new one", async () => {
+    const first = await ready();
     const link = first.provider.currentDeltaLink;
     assert.ok(link);
     const { provider } = makeProvider({ syncState: { deltaLink: link } });
@@ -190,17 +319,8 @@ describe("GraphProvider", () => {
     assert.ok(delta.every((r) => r.query.includes("deltatoken")), "only the stored link was polled");
   });
 
-  it("an unread message already present when the delta is established counts as a change", async () => {
-    const { provider } = makeProvider();
-    await provider.connect();
-    markAllReadInFake();
-    fake.addMessage(fake.defaultUser, sampleMime("arrived between fetch and delta"));
-    assert.equal(await provider.waitForChange({ timeoutMs: 5_000, signal: signal() }), "changed");
-    markAllReadInFake();
-  });
-
   it("waitForChange returns changed at once after notifyChange, and closed on abort or disconnect", async () => {
-    const { provider } = await readyProvider({ pollIntervalMs: 60_000 });
+    const { provider } = await ready({ pollIntervalMs: 60_000 });
     const waiting = provider.waitForChange({ timeoutMs: 60_000, signal: signal() });
     setTimeout(() => provider.notifyChange(), 50);
     assert.equal(await waiting, "changed");
@@ -217,52 +337,53 @@ describe("GraphProvider", () => {
     assert.equal(await closing, "closed");
   });
 
-  it("recovers from an expired delta link (410 SyncStateNotFound) with a new delta and a changed result", async () => {
-    const { provider, saved } = await readyProvider();
-    const oldLink = provider.currentDeltaLink;
-    fake.addMessage(fake.defaultUser, sampleMime("lost with the sync state"));
+  it("an expired delta link (410 SyncStateNotFound) re-baselines by date window and stores nothing twice", async () => {
+    const h = await ready();
+    const kept = fake.addMessage(fake.defaultUser, sampleMime("stored before expiry"));
+    assert.deepEqual((await drain(h)).messages.map((m) => m.providerMessageId), [kept.id]);
+    // As if this mailbox had stored everything earlier tests left in the shared fake.
+    for (const m of fake.messages()) h.stored.add(m.id);
+    const oldLink = h.provider.currentDeltaLink;
+    const lost = fake.addMessage(fake.defaultUser, sampleMime("lost with the sync state"), { isRead: true });
     fake.expireDeltaTokens();
     const start = fake.requests.length;
-    assert.equal(await provider.waitForChange({ timeoutMs: 30_000, signal: signal() }), "changed");
-    const statuses = fake.requests.slice(start).map((r) => r.status);
-    assert.equal(statuses[0], 410);
-    assert.ok(statuses.slice(1).every((s) => s === 200), "a new delta was established");
-    assert.ok(fake.requests[start + 1]?.query.includes("filter"), "the new delta starts from scratch");
-    assert.notEqual(provider.currentDeltaLink, oldLink);
-    assert.equal(saved.at(-1), provider.currentDeltaLink);
-    const fetched = await provider.fetchUnread({ maxCount: 10 });
-    assert.equal(fetched.length, 1);
-    await provider.markAsRead(fetched.map((m) => m.providerMessageId));
-    assert.equal(await provider.waitForChange({ timeoutMs: 150, signal: signal() }), "timeout");
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 30_000, signal: signal() }), "changed");
+    assert.equal(fake.requests[start]?.status, 410);
+    const { messages, batches } = await drain(h);
+    assert.deepEqual(messages.map((m) => m.providerMessageId), [lost.id]);
+    const link = batches.at(-1)?.cursor.graphDeltaLink;
+    assert.ok(link && link !== oldLink);
+    assert.ok(fake.requests.slice(start).some((r) => r.path.endsWith("/messages") && decodeURIComponent(r.query).includes("receivedDateTime ge")));
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 150, signal: signal() }), "timeout");
   });
 
-  it("recovers from a 400 SyncStateInvalid as well", async () => {
-    const { provider } = await readyProvider();
+  it("re-baselines after a 400 SyncStateInvalid as well", async () => {
+    const h = await ready();
+    for (const m of fake.messages()) h.stored.add(m.id);
     fake.expireDeltaTokens({ status: 400, code: "SyncStateInvalid" });
-    assert.equal(await provider.waitForChange({ timeoutMs: 30_000, signal: signal() }), "changed");
-    assert.equal(await provider.waitForChange({ timeoutMs: 100, signal: signal() }), "timeout");
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 30_000, signal: signal() }), "changed");
+    assert.deepEqual((await drain(h)).messages, []);
+    assert.equal(await h.provider.waitForChange({ timeoutMs: 100, signal: signal() }), "timeout");
   });
 
   it("honours Retry-After on 429 and retries the same call", async () => {
-    const { provider } = makeProvider();
-    await provider.connect();
-    markAllReadInFake();
+    const h = await ready();
     fake.addMessage(fake.defaultUser, sampleMime("throttled"));
-    fake.injectFault({ kind: "throttle_429", path: "/messages", retryAfter: "1" });
+    fake.injectFault({ kind: "throttle_429", path: "/delta", retryAfter: "1" });
     const start = fake.requests.length;
-    const calls = provider.usage.calls;
+    const calls = h.provider.usage.calls;
     const started = Date.now();
-    const fetched = await provider.fetchUnread({ maxCount: 10 });
+    const { messages } = await drain(h);
     const elapsed = Date.now() - started;
-    assert.equal(fetched.length, 1);
+    assert.equal(messages.length, 1);
+    // delta → 429, delta → 200, size → 200, $value → 200.
     assert.deepEqual(
       fake.requests.slice(start).map((r) => r.status),
-      [429, 200, 200],
+      [429, 200, 200, 200],
     );
-    assert.equal(provider.usage.calls - calls, 3);
+    assert.equal(h.provider.usage.calls - calls, 4);
     // Functional check that the server's Retry-After (1 s) was waited for, not a speed assertion.
     assert.ok(elapsed >= 900, `waited ${elapsed} ms`);
-    markAllReadInFake();
   });
 
   it("gives up with rate_limited after 3 tries; retries 503 and 504", async () => {
@@ -270,14 +391,14 @@ describe("GraphProvider", () => {
     await provider.connect();
     fake.injectFault({ kind: "throttle_429", count: 3, path: "/mailFolders/", retryAfter: "0" });
     const calls = provider.usage.calls;
-    const err = await assertMailError(provider.countUnread(), "rate_limited");
+    const err = await assertMailError(provider.countStartCandidates({}), "rate_limited");
     assert.equal(err.options.retryAfterMs, 0);
     assert.equal(provider.usage.calls - calls, 3);
 
     fake.injectFault({ kind: "unavailable_503", path: "/mailFolders/", retryAfter: "0" });
     fake.injectFault({ kind: "gateway_timeout_504", path: "/mailFolders/" });
     const start = fake.requests.length;
-    assert.equal(typeof (await provider.countUnread()), "number");
+    assert.equal(typeof (await provider.countStartCandidates({})).unread, "number");
     assert.deepEqual(
       fake.requests.slice(start).map((r) => r.status),
       [503, 504, 200],
@@ -304,7 +425,7 @@ describe("GraphProvider", () => {
     const { provider, tokenCalls } = makeProvider();
     await provider.connect();
     fake.setValidTokens(["someone-elses-token"]);
-    const err = await assertMailError(provider.countUnread(), "needs_reauth");
+    const err = await assertMailError(provider.countStartCandidates({}), "needs_reauth");
     assert.equal(err.isAuthFailure, true);
     assert.deepEqual(tokenCalls.at(-1), { forceRefresh: true });
     assert.equal(provider.isConnected, false);
@@ -315,7 +436,7 @@ describe("GraphProvider", () => {
     await provider.connect();
     fake.injectFault({ kind: "access_denied_403", path: "/mailFolders/" });
     const calls = provider.usage.calls;
-    await assertMailError(provider.countUnread(), "needs_reauth");
+    await assertMailError(provider.countStartCandidates({}), "needs_reauth");
     assert.equal(provider.usage.calls - calls, 1);
   });
 
@@ -324,6 +445,7 @@ describe("GraphProvider", () => {
     await provider.connect();
     const start = fake.requests.length;
     await assertMailError(provider.waitForChange({ timeoutMs: 1_000, signal: signal() }), "protocol");
+    await assertMailError(provider.fetchNew({ maxCount: 10, maxBytes: BIG }), "protocol");
     assert.equal(fake.requests.length, start);
   });
 
@@ -341,11 +463,11 @@ describe("GraphProvider", () => {
     const { provider } = makeProvider();
     await provider.connect();
     fake.injectFault({ kind: "connection_reset", path: "/mailFolders/" });
-    assert.equal(typeof (await provider.countUnread()), "number");
+    assert.equal(typeof (await provider.countStartCandidates({})).total, "number");
   });
 
   it("subscriptions: validation handshake, change notification → notifyChange, renew, delete", async () => {
-    const { provider } = await readyProvider({ pollIntervalMs: 60_000 });
+    const { provider } = await ready({ pollIntervalMs: 60_000 });
     const clientState = "s3cret-client-state";
     const notifications: unknown[] = [];
     const server = http.createServer((req, res) => {

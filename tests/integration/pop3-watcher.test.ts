@@ -36,7 +36,7 @@ let watcher: WatcherProcess;
 let tmp: string;
 let watcherEnv: NodeJS.ProcessEnv;
 
-const users = ["res", "restart", "dele", "kill", "wrong", "direct", "direct2"].map((name) => ({ name, password: `${name}-secret` }));
+const users = ["res", "restart", "dele", "kill", "wrong", "direct", "direct2", "newonly", "modes", "since", "big"].map((name) => ({ name, password: `${name}-secret` }));
 const tlsUsers = ["tls", "stls", "client"].map((name) => ({ name, password: `${name}-secret` }));
 
 async function configure(
@@ -212,6 +212,18 @@ describe("POP3 mailbox watched by the watcher process", () => {
     assert.deepEqual(await subjects(tenant.id), ["Old 0", "Old 1", "Old 2", "Stop sale"]);
   });
 
+  it("start mode new_only through the watcher: what is there stays out, the next message comes, nothing deleted", async () => {
+    const tenant = await createTenant({ name: "Pension New Only" });
+    for (let i = 0; i < 3; i++) await dovecot.append("newonly", makeMessage({ subject: `Before ${i}` }));
+    const mailboxId = await configure(tenant.id, "booking", "newonly", "newonly-secret", { startMode: "new_only" });
+    await waitFor(async () => Boolean((await getMailboxById({ mailboxId }))?.syncState.pop3BaselineAt), { timeoutMs: 15_000, what: "the baseline" });
+    await dovecot.append("newonly", makeMessage({ subject: "After" }));
+    await waitForCount(mailboxId, 1, ONE_INTERVAL_MS);
+    await sleep(1000);
+    assert.deepEqual(await subjects(tenant.id), ["After"]);
+    assert.equal((await dovecot.messages("newonly")).length, 4);
+  });
+
   it("reports a wrong password as an auth error, without a reconnect storm", async () => {
     const tenant = await createTenant({ name: "Pension Wrong" });
     const mailboxId = await configure(tenant.id, "booking", "wrong", "not-the-password");
@@ -283,8 +295,11 @@ describe("POP3 provider against Dovecot (in process)", () => {
     const p = provider(mailbox.id, "direct");
     await p.connect();
     assert.equal(p.isConnected, true);
-    assert.equal(await p.countUnread(), 3);
-    const fetched = await p.fetchUnread({ maxCount: 10 });
+    assert.equal((await p.countStartCandidates({})).unread, 3);
+    const batch = await p.fetchNew({ maxCount: 10, maxBytes: 1 << 26 });
+    assert.equal(batch.more, false);
+    assert.ok(batch.cursor.pop3BaselineAt, "the first batch records that the baseline is taken");
+    const fetched = batch.messages;
     assert.deepEqual(fetched.map((m) => subjectOf(m.raw)), ["A", "B", "C"]);
     const [a, b, c] = fetched;
     assert.ok(a && b && c);
@@ -293,7 +308,7 @@ describe("POP3 provider against Dovecot (in process)", () => {
     // Only A and B get stored (C's store "failed"); C is passed anyway and must survive.
     const result = await ingestFetchedMessages({ mailbox, messages: [a, b].map(withSize) });
     assert.deepEqual(result.storedProviderIds, [a.providerMessageId, b.providerMessageId]);
-    await p.markAsRead([a.providerMessageId, b.providerMessageId, c.providerMessageId]);
+    await p.applyAfterIngest([a.providerMessageId, b.providerMessageId, c.providerMessageId]);
     assert.equal((await dovecot.messages("direct")).length, 2, "C and D are still on the server");
 
     // Next poll: a new session sees C and D as unread.
@@ -302,14 +317,14 @@ describe("POP3 provider against Dovecot (in process)", () => {
     assert.equal(await p.waitForChange({ timeoutMs: 600_000, signal: controller.signal }), "timeout");
     const waited = Date.now() - started;
     assert.ok(waited >= 190 && waited < 2000, `slept ${waited} ms for a 200 ms poll interval`);
-    const next = await p.fetchUnread({ maxCount: 10 });
+    const next = (await p.fetchNew({ maxCount: 10, maxBytes: 1 << 26 })).messages;
     assert.deepEqual(next.map((m) => subjectOf(m.raw)), ["C", "D"]);
-    await ingestFetchedMessages({ mailbox, messages: next.map(withSize) });
-    // The session is ended before E arrives; markAsRead maps UIDLs afresh in a new session.
+    await ingestFetchedMessages({ mailbox, messages: next });
+    // The session is ended before E arrives; applyAfterIngest maps UIDLs afresh in a new session.
     assert.equal(await p.waitForChange({ timeoutMs: 1, signal: controller.signal }), "timeout");
     await dovecot.append("direct", makeMessage({ subject: "E" }));
-    await p.markAsRead(next.map((m) => m.providerMessageId));
-    const left = await p.fetchUnread({ maxCount: 10 });
+    await p.applyAfterIngest(next.map((m) => m.providerMessageId));
+    const left = (await p.fetchNew({ maxCount: 10, maxBytes: 1 << 26 })).messages;
     assert.deepEqual(left.map((m) => subjectOf(m.raw)), ["E"]);
     assert.equal((await dovecot.messages("direct")).length, 1);
     const stored = await listStoredProviderIds({ mailboxId: mailbox.id, ids: [...fetched, ...next, ...left].map((m) => m.providerMessageId) });
@@ -326,20 +341,87 @@ describe("POP3 provider against Dovecot (in process)", () => {
     assert.equal(p.isConnected, false);
   });
 
-  it("without delete-after-ingest, markAsRead leaves the server alone; fetchUnread pages through a backlog", async () => {
+  it("without delete-after-ingest, after-ingest leaves the server alone (mark_read/move do not apply); fetchNew pages through a backlog", async () => {
     const mailbox = await disabledMailbox("direct2");
     for (let i = 0; i < 5; i++) await dovecot.append("direct2", makeMessage({ subject: `M${i}` }));
     const p = provider(mailbox.id, "direct2", { deleteAfterIngest: false });
     await p.connect();
-    const first = await p.fetchUnread({ maxCount: 2 });
-    assert.deepEqual(first.map((m) => subjectOf(m.raw)), ["M0", "M1"]);
-    await ingestFetchedMessages({ mailbox, messages: first.map(withSize) });
-    await p.markAsRead(first.map((m) => m.providerMessageId));
-    assert.equal(await p.countUnread(), 3);
-    const rest = await p.fetchUnread({ maxCount: 10 });
-    assert.deepEqual(rest.map((m) => subjectOf(m.raw)), ["M2", "M3", "M4"]);
+    const first = await p.fetchNew({ maxCount: 2, maxBytes: 1 << 26 });
+    assert.deepEqual(first.messages.map((m) => subjectOf(m.raw)), ["M0", "M1"]);
+    assert.equal(first.more, true);
+    assert.equal(first.backlog, 3);
+    await ingestFetchedMessages({ mailbox, messages: first.messages });
+    await p.applyAfterIngest(first.messages.map((m) => m.providerMessageId));
+    assert.equal((await p.countStartCandidates({})).unread, 3);
+    const rest = await p.fetchNew({ maxCount: 10, maxBytes: 1 << 26 });
+    assert.deepEqual(rest.messages.map((m) => subjectOf(m.raw)), ["M2", "M3", "M4"]);
+    assert.equal(rest.more, false);
+    // Bounded by bytes too: the first message always goes, the next only while the budget lasts.
+    const bounded = await p.fetchNew({ maxCount: 10, maxBytes: 1 });
+    assert.equal(bounded.messages.length, 1);
+    assert.equal(bounded.more, true);
     await p.disconnect();
     assert.equal((await dovecot.messages("direct2")).length, 5);
+  });
+
+  it("start mode new_only records what is there as skipped; only later mail comes, also after a restart", async () => {
+    const mailbox = await disabledMailbox("modes");
+    for (const s of ["old 1", "old 2"]) await dovecot.append("modes", makeMessage({ subject: s }));
+    const p = provider(mailbox.id, "modes", { deleteAfterIngest: false, startMode: "new_only" });
+    await p.connect();
+    assert.equal((await p.countStartCandidates({})).unread, 2);
+    const first = await p.fetchNew({ maxCount: 10, maxBytes: 1 << 26 });
+    assert.deepEqual(first.messages, []);
+    assert.ok(first.cursor.pop3BaselineAt);
+    assert.equal(await p.waitForChange({ timeoutMs: 1, signal: new AbortController().signal }), "timeout");
+    await dovecot.append("modes", makeMessage({ subject: "new 1" }));
+    const next = await p.fetchNew({ maxCount: 10, maxBytes: 1 << 26 });
+    assert.deepEqual(next.messages.map((m) => subjectOf(m.raw)), ["new 1"]);
+    assert.deepEqual(next.cursor, {});
+    await ingestFetchedMessages({ mailbox, messages: next.messages });
+    // The reconcile's view leaves the skipped ones out too.
+    assert.deepEqual((await p.listRecent({ since: new Date(0), limit: 100 })).length, 1);
+    await p.disconnect();
+    // A restarted provider with the committed cursor takes no new baseline.
+    await dovecot.append("modes", makeMessage({ subject: "new 2" }));
+    const again = provider(mailbox.id, "modes", { deleteAfterIngest: false, startMode: "new_only", baselineAt: first.cursor.pop3BaselineAt! });
+    await again.connect();
+    assert.deepEqual((await again.fetchNew({ maxCount: 10, maxBytes: 1 << 26 })).messages.map((m) => subjectOf(m.raw)), ["new 2"]);
+    await again.disconnect();
+  });
+
+  it("start mode since imports by the Date header (TOP 0) and skips older mail", async () => {
+    const mailbox = await disabledMailbox("since");
+    const now = Date.now();
+    await dovecot.append("since", makeMessage({ subject: "two days ago", date: new Date(now - 2 * 86_400_000) }));
+    await dovecot.append("since", makeMessage({ subject: "an hour ago", date: new Date(now - 3600_000) }));
+    await dovecot.append("since", makeMessage({ subject: "just now", date: new Date(now) }));
+    const startSince = new Date(now - 86_400_000);
+    const p = provider(mailbox.id, "since", { deleteAfterIngest: false, startMode: "since", startSince });
+    await p.connect();
+    assert.deepEqual(await p.countStartCandidates({ since: startSince }), { unread: 3, since: 2, total: 3 });
+    const batch = await p.fetchNew({ maxCount: 10, maxBytes: 1 << 26 });
+    assert.deepEqual(batch.messages.map((m) => subjectOf(m.raw)), ["an hour ago", "just now"]);
+    await ingestFetchedMessages({ mailbox, messages: batch.messages });
+    assert.deepEqual((await p.fetchNew({ maxCount: 10, maxBytes: 1 << 26 })).messages, []);
+    await p.disconnect();
+  });
+
+  it("a message above maxMessageBytes (LIST size) comes back tooLarge with its TOP 0 headers, never RETRieved", async () => {
+    const mailbox = await disabledMailbox("big");
+    await dovecot.append("big", makeMessage({ subject: "huge", body: "z".repeat(50_000) }));
+    await dovecot.append("big", makeMessage({ subject: "small" }));
+    const p = provider(mailbox.id, "big", { deleteAfterIngest: true, maxMessageBytes: 10_000 });
+    await p.connect();
+    const batch = await p.fetchNew({ maxCount: 10, maxBytes: 1 << 26 });
+    const [huge, small] = batch.messages;
+    assert.equal(huge?.tooLarge, true);
+    assert.ok((huge?.size ?? 0) > 50_000);
+    assert.equal(subjectOf(huge!.raw), "huge");
+    assert.ok(huge!.raw.toString("latin1").endsWith("\r\n\r\n") && !huge!.raw.includes("zzzz"));
+    assert.equal(small?.tooLarge, undefined);
+    assert.equal(subjectOf(small!.raw), "small");
+    await p.disconnect();
   });
 
   it("maps a wrong password, a closed port and an untrusted certificate to MailError codes", async () => {
