@@ -210,6 +210,17 @@ describe("ingestFetchedMessages against PostgreSQL", () => {
       "This message is 600 MB, larger than the 50 MB limit; it was left in the mailbox. Raise EMAIL_MAX_MESSAGE_BYTES or handle it by hand.",
     );
     assert.equal(big?.contentHash, hashContent(headers, size));
+
+    // The limit was raised and the provider fetched it whole: the headers-only row is replaced.
+    const whole = Buffer.concat([headers, Buffer.from("The whole scan, now within the limit.\r\n")]);
+    const again = await ingestFetchedMessages({ mailbox: box, messages: [{ providerMessageId: "big", raw: whole }], parsePool: pool });
+    assert.deepEqual(again.storedProviderIds, ["big"]);
+    const [upgraded] = await rowsOf(box.id, box.tenantId);
+    assert.equal(upgraded?.status, "processed");
+    assert.equal(upgraded?.size, whole.length);
+    assert.equal(upgraded?.error, null);
+    assert.equal(upgraded?.contentHash, hashContent(whole));
+    assert.ok((await getMessage({ tenantId: box.tenantId, messageId: upgraded?.id ?? "" }))?.raw.equals(whole));
   });
 
   it("stores every message of the odd-mail corpus in one batch; only those with no readable content fail", async () => {
