@@ -7,7 +7,7 @@ import { buildApiProviders } from "@/lib/email/api-providers";
 import { onTokenRefreshed } from "@/lib/oauth/token-manager";
 import { createProvider, type ProviderDeps } from "@/lib/email/create-provider";
 import type { Env } from "@/lib/env";
-import { closeParsePool } from "@/lib/ingest/parse-pool";
+import { closeParsePool, getParsePool } from "@/lib/ingest/parse-pool";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { createWatcherMetrics, type WatcherMetrics } from "./metrics";
 import { Orchestrator } from "./orchestrator";
@@ -68,6 +68,9 @@ export async function startWatcherRuntime({
     metrics,
     log,
   });
+  // Start the parser threads now, not on the first message: a thread's start-up (~1 s under tsx)
+  // would otherwise be added to the first message's arrival-to-stored latency.
+  getParsePool();
   await orchestrator.start();
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.WATCHER_PORT;

@@ -11,8 +11,8 @@ import { getEnv } from "../env";
 import { getParsePool, type ParsePool } from "./parse-pool";
 import { sanitizeJson, sanitizeNullableText, sanitizeText } from "./sanitize";
 
-/** The provider contract's size fields (issue 13); optional until every provider sets them. */
-export type IngestableMessage = FetchedMessage & { size?: number; tooLarge?: boolean };
+/** What can be stored: a provider's FetchedMessage, or raw source alone (size defaults to its length). */
+export type IngestableMessage = Omit<FetchedMessage, "size"> & { size?: number };
 
 export type IngestResult = {
   inserted: number;

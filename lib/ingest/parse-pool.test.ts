@@ -41,7 +41,7 @@ describe("parse pool", () => {
     assert.deepEqual(slow, {
       ok: false,
       error: "The message could not be parsed: the parser ran out of time.",
-      headers: { messageId: null, fromAddress: null, subject: null },
+      headers: { messageId: null, fromAddress: "a@agency.test", subject: "HTML" },
       warnings: [],
     });
     const next = await pool.parse(normal);

@@ -4,6 +4,8 @@
  * the odd-mail corpus, and queue leases.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
 import { useFreshDatabase } from "../harness/database";
@@ -210,6 +212,17 @@ describe("ingestFetchedMessages against PostgreSQL", () => {
       "This message is 600 MB, larger than the 50 MB limit; it was left in the mailbox. Raise EMAIL_MAX_MESSAGE_BYTES or handle it by hand.",
     );
     assert.equal(big?.contentHash, hashContent(headers, size));
+
+    // The limit was raised and the provider fetched it whole: the headers-only row is replaced.
+    const whole = Buffer.concat([headers, Buffer.from("The whole scan, now within the limit.\r\n")]);
+    const again = await ingestFetchedMessages({ mailbox: box, messages: [{ providerMessageId: "big", raw: whole }], parsePool: pool });
+    assert.deepEqual(again.storedProviderIds, ["big"]);
+    const [upgraded] = await rowsOf(box.id, box.tenantId);
+    assert.equal(upgraded?.status, "processed");
+    assert.equal(upgraded?.size, whole.length);
+    assert.equal(upgraded?.error, null);
+    assert.equal(upgraded?.contentHash, hashContent(whole));
+    assert.ok((await getMessage({ tenantId: box.tenantId, messageId: upgraded?.id ?? "" }))?.raw.equals(whole));
   });
 
   it("stores every message of the odd-mail corpus in one batch; only those with no readable content fail", async () => {
@@ -233,6 +246,39 @@ describe("ingestFetchedMessages against PostgreSQL", () => {
       corpus.filter((m) => rows.get(m.name)?.status === "failed").map((m) => m.name),
       ["empty", "binary-garbage"],
     );
+  });
+
+  it("backfills content hashes of rows stored before the column existed (hand-written migration 0004)", async () => {
+    const box = await newMailbox("backfill");
+    const raw = mail("Stored long ago");
+    await ingestFetchedMessages({
+      mailbox: box,
+      messages: [
+        { providerMessageId: "old:1", raw },
+        { providerMessageId: "old:2", raw: mail("Also old") },
+      ],
+      parsePool: pool,
+    });
+    // The second copy of the same bytes under another id can only exist from before the key.
+    await getDb().execute(sql`UPDATE ingested_messages SET content_hash = NULL WHERE mailbox_id = ${box.id}`);
+    await getDb().execute(
+      sql`INSERT INTO ingested_messages (tenant_id, mailbox_id, purpose, provider_message_id, raw, size, status, received_at)
+          VALUES (${box.tenantId}, ${box.id}, 'booking', 'old:3', ${raw}, ${raw.length}, 'processed', now() + interval '1 minute')`,
+    );
+    const migration = readFileSync(path.join(import.meta.dirname, "../../drizzle/0004_backfill_content_hash.sql"), "utf8");
+    await getDb().execute(sql.raw(migration));
+    const rows = await rowsOf(box.id, box.tenantId);
+    assert.deepEqual(
+      rows.map((r) => [r.providerMessageId, r.contentHash]),
+      [
+        ["old:1", hashContent(raw)],
+        ["old:2", hashContent(mail("Also old"))],
+        ["old:3", null],
+      ],
+    );
+    // A re-baseline that sees the old message under a new id stores nothing.
+    const again = await ingestFetchedMessages({ mailbox: box, messages: [{ providerMessageId: "new:1", raw }], parsePool: pool });
+    assert.equal(again.inserted, 0);
   });
 
   it("leases queued rows: another replica cannot take a live lease, takes an expired one, and the old owner cannot finish it", async () => {

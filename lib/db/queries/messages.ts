@@ -102,15 +102,23 @@ export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSy
     if (update) await update;
     return { inserted: 0, refusedProviderIds: [] };
   }
+  let insertedIds: string[];
   try {
-    const insert = db.insert(ingestedMessages).values(rows).onConflictDoNothing().returning({ id: ingestedMessages.id });
-    if (!update) return { inserted: (await insert).length, refusedProviderIds: [] };
-    // Both sub-statements run in the one implicit transaction; the UPDATE runs even when every row
-    // was already stored (a re-fetch after a crash is still a successful sync).
-    const result = await db.execute<{ inserted: number }>(
-      sql`WITH ins AS ${insert}, upd AS ${update} SELECT count(*)::int AS inserted FROM ins`,
-    );
-    return { inserted: Number(result.rows[0]?.inserted ?? 0), refusedProviderIds: [] };
+    const insert = db
+      .insert(ingestedMessages)
+      .values(rows)
+      .onConflictDoNothing()
+      .returning({ providerMessageId: ingestedMessages.providerMessageId });
+    if (!update) {
+      insertedIds = (await insert).map((r) => r.providerMessageId);
+    } else {
+      // Both sub-statements run in the one implicit transaction; the UPDATE runs even when every
+      // row was already stored (a re-fetch after a crash is still a successful sync).
+      const result = await db.execute<{ provider_message_id: string }>(
+        sql`WITH ins AS ${insert}, upd AS ${update} SELECT provider_message_id FROM ins`,
+      );
+      insertedIds = result.rows.map((r) => r.provider_message_id);
+    }
   } catch (batchError) {
     void batchError; // the row-by-row pass finds and records the row the database refused
     try {
@@ -119,6 +127,34 @@ export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSy
       // drizzle's error text carries the statement's parameters (mail content, raw bytes): the
       // watcher logs this error, so it gets the database's reason only, and no cause.
       throw new StoreBatchError(`Storing the batch failed: ${describeDatabaseError(err)}`);
+    }
+  }
+  if (insertedIds.length < rows.length) await upgradeTooLargeRows(rows, new Set(insertedIds));
+  return { inserted: insertedIds.length, refusedProviderIds: [] };
+}
+
+/**
+ * A whole message whose provider id is already stored as too_large (the limit was raised and the
+ * provider fetched it again) replaces that headers-only row. Rare, so one statement per such row,
+ * after the batch: the too_large row already holds the id, so nothing is lost if this never runs.
+ */
+async function upgradeTooLargeRows(rows: NewIngestedMessage[], insertedIds: Set<string>): Promise<void> {
+  for (const row of rows) {
+    if (row.status === "too_large" || insertedIds.has(row.providerMessageId) || !row.mailboxId) continue;
+    const { id: _id, tenantId: _tenant, mailboxId, providerMessageId, ...fields } = row;
+    try {
+      await getDb()
+        .update(ingestedMessages)
+        .set(fields)
+        .where(
+          and(
+            eq(ingestedMessages.mailboxId, mailboxId),
+            eq(ingestedMessages.providerMessageId, providerMessageId),
+            eq(ingestedMessages.status, "too_large"),
+          ),
+        );
+    } catch {
+      // Its content is already stored under another id (content-hash key): the too_large row stays.
     }
   }
 }
