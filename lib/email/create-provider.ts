@@ -33,9 +33,9 @@ export type ProviderDeps = {
  * watcher loaded may be hours old), the start mode for a first connect, the after-ingest action,
  * the size cap, and a lookup of what is already stored.
  */
-export async function buildProviderSyncOptions(mailbox: Mailbox): Promise<ProviderSyncOptions> {
+export async function buildProviderSyncOptions(mailbox: Mailbox, opts: { readCursor?: boolean } = {}): Promise<ProviderSyncOptions> {
   return {
-    cursor: (await getMailboxSyncState({ mailboxId: mailbox.id })) ?? mailbox.syncState,
+    cursor: opts.readCursor === false ? mailbox.syncState : ((await getMailboxSyncState({ mailboxId: mailbox.id })) ?? mailbox.syncState),
     startMode: mailbox.startMode,
     startSince: mailbox.startSince,
     afterIngest: mailbox.afterIngest,
@@ -101,7 +101,8 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
       maxMessageBytes: env.EMAIL_MAX_MESSAGE_BYTES,
     });
   }
-  const sync = await buildProviderSyncOptions(mailbox);
+  // IMAP reads the cursor at each connect (loadCursor below), so not here as well.
+  const sync = await buildProviderSyncOptions(mailbox, { readCursor: false });
   const imap = (auth: ImapAuth): ImapProvider => new ImapProvider({
     host: resolved.address,
     ...(resolved.servername ? { servername: resolved.servername } : {}),

@@ -69,6 +69,8 @@ export type ImapProviderOptions = {
 const RESPONSE_HEADROOM = 1024 * 1024;
 /** Header blocks of too-large messages are capped too: a hostile server could send a huge "header". */
 const MAX_HEADER_BYTES = 1024 * 1024;
+/** Bodies up to this size come with the steady-state listing itself (one command per new message). */
+const FAST_SLICE_BYTES = 256 * 1024;
 
 /** IMAP on imapflow. A new ImapFlow object per connect(): a closed one cannot be reused. */
 export class ImapProvider implements MailProvider {
@@ -87,6 +89,13 @@ export class ImapProvider implements MailProvider {
   private listedThrough = 0;
   /** The listing holds baseline UIDs (below the baseline's UIDNEXT), not a `lastUid+1:*` range. */
   private listingIsBaseline = false;
+  /**
+   * EXISTS when the last `lastUid+1:*` listing was taken; -1 when unknown (a new session, whose
+   * backlog may be any size). Lets the steady state list and fetch new mail in ONE command.
+   */
+  private existsAtListing = -1;
+  /** Whole sources that came with the one-command listing, by UID. */
+  private prefetched = new Map<number, Buffer>();
   /** The last committed batch's UIDs whose after-ingest may not have run before a crash. */
   private pendingAfterIngest: number[] = [];
   private closed = true;
@@ -206,6 +215,8 @@ export class ImapProvider implements MailProvider {
       this.listing = [];
       this.listedThrough = 0;
       this.listingIsBaseline = false;
+      this.existsAtListing = -1;
+      this.prefetched.clear();
       const state = this.opts.loadCursor ? await this.opts.loadCursor() : (this.opts.cursor ?? {});
       this.cursor = await this.openCursor(client, state, Number(mailbox.uidNext) || 1);
       this.closed = false;
@@ -301,7 +312,7 @@ export class ImapProvider implements MailProvider {
     this.changePending = false;
     let cursor = this.requireCursor();
     if (this.listing.filter((m) => m.uid > cursor.lastUid).length === 0) {
-      cursor = await this.refillListing(cursor);
+      cursor = await this.refillListing(cursor, maxCount);
       this.cursor = cursor;
     }
     const plan = planImapBatch({
@@ -331,7 +342,7 @@ export class ImapProvider implements MailProvider {
   }
 
   /** Lists what waits above the cursor: the rest of a baseline, else `lastUid+1:*`. */
-  private async refillListing(cursor: ImapCursor): Promise<ImapCursor> {
+  private async refillListing(cursor: ImapCursor, maxCount: number): Promise<ImapCursor> {
     const baselineUids = pendingBaselineUids(cursor);
     if (cursor.baseline && baselineUids.length > 0) {
       this.listing = await this.listMeta(baselineUids);
@@ -344,16 +355,26 @@ export class ImapProvider implements MailProvider {
       cursor = advanceImapCursor(cursor, cursor.baseline.uidNext - 1);
     }
     this.listingIsBaseline = false;
-    this.listing = await this.listMeta(`${cursor.lastUid + 1}:*`);
+    const exists = this.client?.mailbox ? this.client.mailbox.exists : 0;
+    const announced = exists - this.existsAtListing;
+    // Steady state (IDLE said a few messages arrived): sizes AND small bodies in one command, so a
+    // new message costs one UID FETCH as before. Slices are capped, so the buffer stays bounded; a
+    // message longer than its slice is fetched whole (or headers only) by the plan below.
+    const fast = this.existsAtListing >= 0 && announced >= 0 && announced <= maxCount;
+    this.existsAtListing = exists;
+    this.listing = await this.listMeta(`${cursor.lastUid + 1}:*`, fast ? Math.min(FAST_SLICE_BYTES, this.maxMessageBytes) : 0);
     this.listedThrough = this.listing.reduce((max, m) => Math.max(max, m.uid), cursor.lastUid);
     return cursor;
   }
 
-  private async listMeta(range: number[] | string): Promise<MessageMeta[]> {
+  private async listMeta(range: number[] | string, sliceBytes = 0): Promise<MessageMeta[]> {
     if (Array.isArray(range) && range.length === 0) return [];
     return this.run(async (client) => {
       const out: MessageMeta[] = [];
-      for await (const msg of client.fetch(range, { uid: true, size: true, internalDate: true }, { uid: true })) {
+      const query = { uid: true, size: true, internalDate: true, ...(sliceBytes > 0 ? { source: { maxLength: sliceBytes } } : {}) };
+      for await (const msg of client.fetch(range, query, { uid: true })) {
+        // A slice that holds the whole message (its length is the announced size) is the body.
+        if (msg.source && typeof msg.size === "number" && msg.source.length === msg.size) this.prefetched.set(msg.uid, msg.source);
         const internalDate = msg.internalDate ? new Date(msg.internalDate) : undefined;
         out.push({
           uid: msg.uid,
@@ -382,9 +403,16 @@ export class ImapProvider implements MailProvider {
         ...(tooLarge ? { tooLarge: true } : {}),
       };
     };
-    if (whole.length > 0) {
+    const missing: MessageMeta[] = [];
+    for (const m of whole) {
+      const source = this.prefetched.get(m.uid);
+      this.prefetched.delete(m.uid);
+      if (source) out.push(toMessage(m.uid, source, false));
+      else missing.push(m);
+    }
+    if (missing.length > 0) {
       await this.run(async (client) => {
-        for await (const msg of client.fetch(whole.map((m) => m.uid), { uid: true, source: true }, { uid: true })) {
+        for await (const msg of client.fetch(missing.map((m) => m.uid), { uid: true, source: true }, { uid: true })) {
           if (msg.source && meta.has(msg.uid)) out.push(toMessage(msg.uid, msg.source, false));
         }
       });

@@ -142,9 +142,15 @@ export async function startFakeImapServer({ user, password }: { user: string; pa
               send(")");
             } else if (wantsBody) {
               state.bodyRequests.push(msg.uid);
-              socket.write(`* ${i + 1} FETCH (${attrs.join(" ")} BODY[] {${msg.announcedSize}}\r\n`);
-              socket.write(msg.raw.subarray(0, msg.announcedSize));
-              if (msg.announcedSize > msg.raw.length) await streamJunk(msg.announcedSize - msg.raw.length);
+              // A partial fetch (BODY.PEEK[]<start.length>) gets only that slice.
+              const partial = /BODY(?:\.PEEK)?\[\]<(\d+)\.(\d+)>/.exec(items);
+              const start = partial ? Number(partial[1]) : 0;
+              const length = Math.max(0, Math.min(partial ? Number(partial[2]) : Infinity, msg.announcedSize - start));
+              const section = partial ? `BODY[]<${start}>` : "BODY[]";
+              socket.write(`* ${i + 1} FETCH (${attrs.join(" ")} ${section} {${length}}\r\n`);
+              const real = msg.raw.subarray(start, start + length);
+              socket.write(real);
+              if (length > real.length) await streamJunk(length - real.length);
               if (socket.destroyed) return;
               send(")");
             } else {
