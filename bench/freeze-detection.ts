@@ -45,7 +45,7 @@ async function measure(name: string): Promise<number> {
     purpose: "booking",
     fields: {
       provider: "imap", access: "imap", host: "127.0.0.1", port: relay.port, address: `${name}@bench.test`, username: name,
-      useSsl: false, authMethod: "password", passwordEncrypted: getSecretBox().encrypt("pw"), useIdle: !polling,
+      useSsl: false, tlsMode: "none", authMethod: "password", passwordEncrypted: getSecretBox().encrypt("pw"), useIdle: !polling,
       // Polling every 10 minutes: only the silence check can find the dead path.
       pollIntervalSeconds: 600, folder: "INBOX", enabled: true,
     },

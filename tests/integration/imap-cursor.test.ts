@@ -80,6 +80,7 @@ async function configure(tenantId: string, user: string, extra: Extra = {}): Pro
       address: `${user}@hotel.test`,
       username: user,
       useSsl: false,
+      tlsMode: "none",
       authMethod: "password",
       passwordEncrypted: getSecretBox().encrypt(`${user}-pw`),
       useIdle: true,

@@ -55,6 +55,7 @@ async function configure(user: string, port: number, extra: Record<string, unkno
       address: `${user}@hotel.test`,
       username: user,
       useSsl: false,
+      tlsMode: "none",
       authMethod: "password",
       passwordEncrypted: getSecretBox().encrypt(`${user}-secret`),
       useIdle: true,

@@ -35,6 +35,7 @@ async function configure(tenantId: string, host: string, port: number, user: str
       address: `${user}@hotel.test`,
       username: user,
       useSsl: false,
+      tlsMode: "none",
       authMethod: "password",
       passwordEncrypted: getSecretBox().encrypt(password),
       useIdle: true,

@@ -36,6 +36,7 @@ async function configure(tenantId: string, user: string): Promise<string> {
       address: `${user}@hotel.test`,
       username: user,
       useSsl: false,
+      tlsMode: "none",
       authMethod: "password",
       passwordEncrypted: getSecretBox().encrypt(`${user}-secret`),
       useIdle: true,

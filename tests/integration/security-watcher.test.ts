@@ -109,6 +109,7 @@ describe("security: the watcher process (issue 14)", () => {
         address: "guest@hotel.test",
         username: "guest",
         useSsl: false,
+        tlsMode: "none",
         authMethod: "password",
         passwordEncrypted: getSecretBox().encrypt("guest-secret"),
         useIdle: true,
