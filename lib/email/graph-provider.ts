@@ -10,15 +10,16 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   describeCause,
   errorMessage,
-  laterIso,
-  mapLimit,
   networkCode,
   networkFailure,
   parseRetryAfter,
   rebaselineSince,
   takeBatch,
+  takeQueueBatch,
+  type IdQueue,
   type IngestPolicy,
 } from "./api-http";
+import { mapLimit } from "../util/map-limit";
 import { ChangePoller } from "./change-poller";
 import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
@@ -113,7 +114,7 @@ const subscriptionSchema = z.object({ id: z.string(), expirationDateTime: z.stri
 
 type GraphMeta = { id: string; size: number; receivedAt?: Date };
 /** Ids still to fetch (oldest first) and the delta link that covers all of them. */
-type PendingQueue = { ids: string[]; deltaLink: string; meta?: Map<string, GraphMeta | null> };
+type PendingQueue = IdQueue<GraphMeta> & { deltaLink: string };
 
 /** Graph's filter literal: ISO without milliseconds. */
 function graphTime(at: Date): string {
@@ -260,31 +261,18 @@ export class GraphProvider implements MailProvider {
     try {
       if (!this.queue) this.queue = await this.planQueue();
       const queue = this.queue;
-      const fetched: FetchedMessage[] = [];
-      while (fetched.length === 0 && queue.ids.length > 0) {
-        const head = queue.ids.slice(0, Math.max(1, opts.maxCount));
-        // Sizes looked up but left for the next batch (byte bound) are kept, not asked again.
-        const seen = (queue.meta ??= new Map());
-        const metas = await mapLimit(head, this.fetchConcurrency, (id) => (seen.has(id) ? Promise.resolve(seen.get(id) ?? null) : this.getMetadata(id)));
-        const sized = metas.map((m, i) => ({ id: head[i]!, meta: m, size: m?.size ?? 0 }));
-        const chosen = takeBatch(sized, { maxCount: Math.max(1, opts.maxCount), maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
-        queue.ids.splice(0, chosen.length);
-        for (const item of chosen) seen.delete(item.id);
-        for (const item of sized.slice(chosen.length)) seen.set(item.id, item.meta);
-        const got = await mapLimit(chosen, this.fetchConcurrency, (item) => (item.meta ? this.fetchSized(item.meta) : Promise.resolve(null)));
-        for (const m of got) if (m) fetched.push(m);
-      }
-      const more = queue.ids.length > 0;
-      const cursor: Partial<SyncState> = {};
-      for (const m of fetched) this.lastReceivedAt = laterIso(this.lastReceivedAt, m.receivedAt);
-      if (this.lastReceivedAt && fetched.length > 0) cursor.apiLastReceivedAt = this.lastReceivedAt;
-      if (!more) {
+      const batch = await takeQueueBatch(
+        queue,
+        { ...opts, maxMessageBytes: this.maxMessageBytes, concurrency: this.fetchConcurrency, lastReceivedAt: this.lastReceivedAt },
+        { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
+      );
+      this.lastReceivedAt = batch.lastReceivedAt;
+      if (!batch.more) {
         this.queue = null;
         this.deltaLink = queue.deltaLink;
-        cursor.graphDeltaLink = queue.deltaLink;
+        batch.cursor.graphDeltaLink = queue.deltaLink;
       }
-      fetched.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
-      return { messages: fetched, cursor, more, backlog: queue.ids.length };
+      return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length };
     } catch (err) {
       throw this.fail(err);
     }
