@@ -183,6 +183,10 @@ export async function takeQueueBatch<M extends { size: number }>(
   for (const m of fetched) lastReceivedAt = laterIso(lastReceivedAt, m.receivedAt);
   const cursor: Partial<SyncState> = {};
   if (lastReceivedAt && fetched.length > 0) cursor.apiLastReceivedAt = lastReceivedAt;
+  // Committed with the rows; the after-ingest action that follows the commit is covered by the
+  // next batch's value, and a crash in between re-applies it at the next connect.
+  const pending = fetched.filter((m) => !m.tooLarge).map((m) => m.providerMessageId);
+  cursor.apiAfterIngestPending = pending.length > 0 ? pending : null;
   fetched.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
   return { messages: fetched, more: queue.ids.length > 0, lastReceivedAt, cursor };
 }

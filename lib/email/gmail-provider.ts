@@ -34,7 +34,7 @@ export type GmailProviderOptions = IngestPolicy & {
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
   /** The mailbox's cursor, read fresh at connect; no historyId = first connect / re-baseline. */
-  syncState?: { historyId?: string; lastReceivedAt?: string; watchExpiresAt?: string; watchRenewedAt?: string; watchLabel?: string };
+  syncState?: { historyId?: string; lastReceivedAt?: string; watchExpiresAt?: string; watchRenewedAt?: string; watchLabel?: string ; afterIngestPending?: string[] };
   /**
    * Persists the watch's times (SyncState.gmailWatch*). The history cursor is not persisted here:
    * it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
@@ -170,6 +170,7 @@ export class GmailProvider implements MailProvider {
   private historyId: string | undefined;
   private lastReceivedAt: string | undefined;
   private queue: PendingQueue | null = null;
+  private pendingApplied = false;
   private readonly startMode: "unread" | "since" | "new_only";
   private readonly startSince: Date | null | undefined;
   private readonly afterIngest: "mark_read" | "none" | "move";
@@ -241,6 +242,8 @@ export class GmailProvider implements MailProvider {
       const label = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
       if (label === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
       // No cursor: fetchNew takes the start mode's baseline (the watcher commits its history id).
+      // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
+      await this.applyPendingAfterIngest();
       this.queue = null;
       this.connected = true;
       this.lastError = null;
@@ -330,6 +333,18 @@ export class GmailProvider implements MailProvider {
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  /**
+   * Best effort, once per provider: the last batch before a crash was committed but maybe not
+   * marked/moved. The action is idempotent (a message already moved is gone: 404 is ignored),
+   * and a failure loses nothing.
+   */
+  private async applyPendingAfterIngest(): Promise<void> {
+    const ids = this.opts.syncState?.afterIngestPending ?? [];
+    if (ids.length === 0 || this.pendingApplied) return;
+    this.pendingApplied = true;
+    await this.applyAfterIngest(ids).catch(() => undefined);
   }
 
   /** What each start mode would import now: unread and total of the label, and since a date. */

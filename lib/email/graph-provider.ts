@@ -32,7 +32,7 @@ export type GraphProviderOptions = IngestPolicy & {
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
   /** The mailbox's cursor, read fresh at connect; no deltaLink = first connect / re-baseline. */
-  syncState?: { deltaLink?: string; lastReceivedAt?: string; subscriptionId?: string; subscriptionExpiresAt?: string; subscriptionResource?: string };
+  syncState?: { deltaLink?: string; lastReceivedAt?: string; subscriptionId?: string; subscriptionExpiresAt?: string; subscriptionResource?: string ; afterIngestPending?: string[] };
   /**
    * Persists the subscription (SyncState.graphSubscription*). The delta link is not persisted
    * here: it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
@@ -166,6 +166,7 @@ export class GraphProvider implements MailProvider {
   private deltaLink: string | undefined;
   private lastReceivedAt: string | undefined;
   private queue: PendingQueue | null = null;
+  private pendingApplied = false;
   private readonly startMode: "unread" | "since" | "new_only";
   private readonly startSince: Date | null | undefined;
   private readonly afterIngest: "mark_read" | "none" | "move";
@@ -235,6 +236,8 @@ export class GraphProvider implements MailProvider {
       // One call checks both the token and the folder setting.
       const folder = await this.folderInfo("id");
       if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
+      // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
+      await this.applyPendingAfterIngest();
       this.queue = null;
       this.connected = true;
       this.lastError = null;
@@ -314,6 +317,18 @@ export class GraphProvider implements MailProvider {
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  /**
+   * Best effort, once per provider: the last batch before a crash was committed but maybe not
+   * marked/moved. The action is idempotent (a message already moved is gone: 404 is ignored),
+   * and a failure loses nothing.
+   */
+  private async applyPendingAfterIngest(): Promise<void> {
+    const ids = this.opts.syncState?.afterIngestPending ?? [];
+    if (ids.length === 0 || this.pendingApplied) return;
+    this.pendingApplied = true;
+    await this.applyAfterIngest(ids).catch(() => undefined);
   }
 
   /** What each start mode would import now: unread and total of the folder, and since a date. */
