@@ -114,6 +114,11 @@ export type SyncState = {
   imapFloorUid?: number;
   /** Internal date of the newest message stored by the IMAP cursor: a re-baseline searches from a day before it. */
   imapLastReceivedAt?: string;
+  /**
+   * Gmail/Graph: provider ids of the last committed batch whose after-ingest action may not have
+   * run (a crash between commit and modify/move): re-applied at the next connect. Idempotent.
+   */
+  apiAfterIngestPending?: string[] | null;
   /** Newest receivedAt (ISO) among the stored messages of Gmail/Graph: where a re-baseline after an expired cursor starts. */
   apiLastReceivedAt?: string;
   /** POP3: the start mode's baseline has been taken (ISO time); the UIDL set is the cursor from then on. */

@@ -1,4 +1,6 @@
-import type { MailErrorCode } from "./provider";
+import type { SyncState } from "../db/schema";
+import { mapLimit } from "../util/map-limit";
+import type { FetchedMessage, MailErrorCode } from "./provider";
 
 /** HTTP plumbing shared by the Gmail and Graph providers: retry timing, concurrency, error shapes. */
 
@@ -33,20 +35,6 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<boolean
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/** Runs fn over items with at most `limit` in flight, keeping the order of results. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 export function networkFailure(code: string | undefined, service: string): { code: MailErrorCode; message: string } {
@@ -160,4 +148,45 @@ export function laterIso(a: string | undefined, b: Date | undefined): string | u
   if (!b || Number.isNaN(b.getTime())) return a;
   if (!a) return b.toISOString();
   return Date.parse(a) >= b.getTime() ? a : b.toISOString();
+}
+
+/** Provider ids still to fetch (oldest first), with sizes looked up but left for a later batch. */
+export type IdQueue<M> = { ids: string[]; meta?: Map<string, M | null> };
+
+/**
+ * One fetchNew batch off the head of a Gmail/Graph id queue: metadata first (size, so the batch is
+ * bounded in bytes and a too-large message is never fetched whole), then the chosen bodies, oldest
+ * first. The cursor that covers the queue stays with the provider: it is handed out only when
+ * `more` is false. Ids whose metadata says they are gone are dropped without using up the batch.
+ */
+export async function takeQueueBatch<M extends { size: number }>(
+  queue: IdQueue<M>,
+  opts: { maxCount: number; maxBytes: number; maxMessageBytes: number; concurrency: number; lastReceivedAt: string | undefined },
+  io: { getMetadata: (id: string) => Promise<M | null>; fetchSized: (meta: M) => Promise<FetchedMessage | null> },
+): Promise<{ messages: FetchedMessage[]; more: boolean; lastReceivedAt: string | undefined; cursor: Partial<SyncState> }> {
+  const maxCount = Math.max(1, opts.maxCount);
+  const fetched: FetchedMessage[] = [];
+  while (fetched.length === 0 && queue.ids.length > 0) {
+    const head = queue.ids.slice(0, maxCount);
+    // Sizes looked up but left for the next batch (byte bound) are kept, not asked again.
+    const seen = (queue.meta ??= new Map());
+    const metas = await mapLimit(head, opts.concurrency, (id) => (seen.has(id) ? Promise.resolve(seen.get(id) ?? null) : io.getMetadata(id)));
+    const sized = metas.map((m, i) => ({ id: head[i]!, meta: m, size: m?.size ?? 0 }));
+    const chosen = takeBatch(sized, { maxCount, maxBytes: opts.maxBytes, maxMessageBytes: opts.maxMessageBytes });
+    queue.ids.splice(0, chosen.length);
+    for (const item of chosen) seen.delete(item.id);
+    for (const item of sized.slice(chosen.length)) seen.set(item.id, item.meta);
+    const got = await mapLimit(chosen, opts.concurrency, (item) => (item.meta ? io.fetchSized(item.meta) : Promise.resolve(null)));
+    for (const m of got) if (m) fetched.push(m);
+  }
+  let lastReceivedAt = opts.lastReceivedAt;
+  for (const m of fetched) lastReceivedAt = laterIso(lastReceivedAt, m.receivedAt);
+  const cursor: Partial<SyncState> = {};
+  if (lastReceivedAt && fetched.length > 0) cursor.apiLastReceivedAt = lastReceivedAt;
+  // Committed with the rows; the after-ingest action that follows the commit is covered by the
+  // next batch's value, and a crash in between re-applies it at the next connect.
+  const pending = fetched.filter((m) => !m.tooLarge).map((m) => m.providerMessageId);
+  cursor.apiAfterIngestPending = pending.length > 0 ? pending : null;
+  fetched.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
+  return { messages: fetched, more: queue.ids.length > 0, lastReceivedAt, cursor };
 }

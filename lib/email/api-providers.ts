@@ -46,6 +46,7 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
         syncState: {
           ...(state.gmailHistoryId ? { historyId: state.gmailHistoryId } : {}),
           ...(lastReceivedAt ? { lastReceivedAt } : {}),
+          ...(state.apiAfterIngestPending?.length ? { afterIngestPending: state.apiAfterIngestPending } : {}),
           ...(state.gmailWatchExpiresAt ? { watchExpiresAt: state.gmailWatchExpiresAt } : {}),
           ...(state.gmailWatchRenewedAt ? { watchRenewedAt: state.gmailWatchRenewedAt } : {}),
           ...(state.gmailWatchLabel ? { watchLabel: state.gmailWatchLabel } : {}),
@@ -69,6 +70,7 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
         syncState: {
           ...(state.graphDeltaLink ? { deltaLink: state.graphDeltaLink } : {}),
           ...(lastReceivedAt ? { lastReceivedAt } : {}),
+          ...(state.apiAfterIngestPending?.length ? { afterIngestPending: state.apiAfterIngestPending } : {}),
           ...(state.graphSubscriptionId ? { subscriptionId: state.graphSubscriptionId } : {}),
           ...(state.graphSubscriptionExpiresAt ? { subscriptionExpiresAt: state.graphSubscriptionExpiresAt } : {}),
           ...(state.graphSubscriptionResource ? { subscriptionResource: state.graphSubscriptionResource } : {}),

@@ -12,15 +12,16 @@ import {
   describeCause,
   errorMessage,
   getProp,
-  laterIso,
-  mapLimit,
   networkCode,
   networkFailure,
   parseRetryAfter,
   rebaselineSince,
   takeBatch,
+  takeQueueBatch,
+  type IdQueue,
   type IngestPolicy,
 } from "./api-http";
+import { mapLimit } from "../util/map-limit";
 import { ChangePoller } from "./change-poller";
 import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
@@ -33,7 +34,7 @@ export type GmailProviderOptions = IngestPolicy & {
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
   /** The mailbox's cursor, read fresh at connect; no historyId = first connect / re-baseline. */
-  syncState?: { historyId?: string; lastReceivedAt?: string; watchExpiresAt?: string; watchRenewedAt?: string; watchLabel?: string };
+  syncState?: { historyId?: string; lastReceivedAt?: string; watchExpiresAt?: string; watchRenewedAt?: string; watchLabel?: string ; afterIngestPending?: string[] };
   /**
    * Persists the watch's times (SyncState.gmailWatch*). The history cursor is not persisted here:
    * it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
@@ -129,7 +130,7 @@ const watchSchema = z.object({ historyId: uint64, expiration: uint64 });
 
 type GmailMeta = { id: string; size: number; receivedAt?: Date; headers: { name: string; value: string }[] };
 /** Ids still to fetch (oldest first) and the history id that covers all of them. */
-type PendingQueue = { ids: string[]; historyId: string; meta?: Map<string, GmailMeta | null> };
+type PendingQueue = IdQueue<GmailMeta> & { historyId: string };
 
 /** Message ids added to the label in one history page, in history order (oldest first). */
 function addedIds(res: z.infer<typeof historySchema>, label: string): string[] {
@@ -169,6 +170,7 @@ export class GmailProvider implements MailProvider {
   private historyId: string | undefined;
   private lastReceivedAt: string | undefined;
   private queue: PendingQueue | null = null;
+  private pendingApplied = false;
   private readonly startMode: "unread" | "since" | "new_only";
   private readonly startSince: Date | null | undefined;
   private readonly afterIngest: "mark_read" | "none" | "move";
@@ -240,6 +242,8 @@ export class GmailProvider implements MailProvider {
       const label = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
       if (label === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
       // No cursor: fetchNew takes the start mode's baseline (the watcher commits its history id).
+      // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
+      await this.applyPendingAfterIngest();
       this.queue = null;
       this.connected = true;
       this.lastError = null;
@@ -266,32 +270,18 @@ export class GmailProvider implements MailProvider {
     try {
       if (!this.queue) this.queue = await this.planQueue();
       const queue = this.queue;
-      const fetched: FetchedMessage[] = [];
-      // Items whose metadata says they are gone are dropped without using up the batch.
-      while (fetched.length === 0 && queue.ids.length > 0) {
-        const head = queue.ids.slice(0, Math.max(1, opts.maxCount));
-        // Sizes looked up but left for the next batch (byte bound) are kept, not asked again.
-        const seen = (queue.meta ??= new Map());
-        const metas = await mapLimit(head, this.fetchConcurrency, (id) => (seen.has(id) ? Promise.resolve(seen.get(id) ?? null) : this.getMetadata(id)));
-        const sized = metas.map((m, i) => ({ id: head[i]!, meta: m, size: m?.size ?? 0 }));
-        const chosen = takeBatch(sized, { maxCount: Math.max(1, opts.maxCount), maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
-        queue.ids.splice(0, chosen.length);
-        for (const item of chosen) seen.delete(item.id);
-        for (const item of sized.slice(chosen.length)) seen.set(item.id, item.meta);
-        const got = await mapLimit(chosen, this.fetchConcurrency, (item) => (item.meta ? this.fetchSized(item.meta) : Promise.resolve(null)));
-        for (const m of got) if (m) fetched.push(m);
-      }
-      const more = queue.ids.length > 0;
-      const cursor: Partial<SyncState> = {};
-      for (const m of fetched) this.lastReceivedAt = laterIso(this.lastReceivedAt, m.receivedAt);
-      if (this.lastReceivedAt && fetched.length > 0) cursor.apiLastReceivedAt = this.lastReceivedAt;
-      if (!more) {
+      const batch = await takeQueueBatch(
+        queue,
+        { ...opts, maxMessageBytes: this.maxMessageBytes, concurrency: this.fetchConcurrency, lastReceivedAt: this.lastReceivedAt },
+        { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
+      );
+      this.lastReceivedAt = batch.lastReceivedAt;
+      if (!batch.more) {
         this.queue = null;
         this.historyId = queue.historyId;
-        cursor.gmailHistoryId = queue.historyId;
+        batch.cursor.gmailHistoryId = queue.historyId;
       }
-      fetched.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
-      return { messages: fetched, cursor, more, backlog: queue.ids.length };
+      return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length };
     } catch (err) {
       throw this.fail(err);
     }
@@ -343,6 +333,18 @@ export class GmailProvider implements MailProvider {
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  /**
+   * Best effort, once per provider: the last batch before a crash was committed but maybe not
+   * marked/moved. The action is idempotent (a message already moved is gone: 404 is ignored),
+   * and a failure loses nothing.
+   */
+  private async applyPendingAfterIngest(): Promise<void> {
+    const ids = this.opts.syncState?.afterIngestPending ?? [];
+    if (ids.length === 0 || this.pendingApplied) return;
+    this.pendingApplied = true;
+    await this.applyAfterIngest(ids).catch(() => undefined);
   }
 
   /** What each start mode would import now: unread and total of the label, and since a date. */

@@ -10,15 +10,16 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   describeCause,
   errorMessage,
-  laterIso,
-  mapLimit,
   networkCode,
   networkFailure,
   parseRetryAfter,
   rebaselineSince,
   takeBatch,
+  takeQueueBatch,
+  type IdQueue,
   type IngestPolicy,
 } from "./api-http";
+import { mapLimit } from "../util/map-limit";
 import { ChangePoller } from "./change-poller";
 import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
@@ -31,7 +32,7 @@ export type GraphProviderOptions = IngestPolicy & {
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
   /** The mailbox's cursor, read fresh at connect; no deltaLink = first connect / re-baseline. */
-  syncState?: { deltaLink?: string; lastReceivedAt?: string; subscriptionId?: string; subscriptionExpiresAt?: string; subscriptionResource?: string };
+  syncState?: { deltaLink?: string; lastReceivedAt?: string; subscriptionId?: string; subscriptionExpiresAt?: string; subscriptionResource?: string ; afterIngestPending?: string[] };
   /**
    * Persists the subscription (SyncState.graphSubscription*). The delta link is not persisted
    * here: it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
@@ -113,7 +114,7 @@ const subscriptionSchema = z.object({ id: z.string(), expirationDateTime: z.stri
 
 type GraphMeta = { id: string; size: number; receivedAt?: Date };
 /** Ids still to fetch (oldest first) and the delta link that covers all of them. */
-type PendingQueue = { ids: string[]; deltaLink: string; meta?: Map<string, GraphMeta | null> };
+type PendingQueue = IdQueue<GraphMeta> & { deltaLink: string };
 
 /** Graph's filter literal: ISO without milliseconds. */
 function graphTime(at: Date): string {
@@ -165,6 +166,7 @@ export class GraphProvider implements MailProvider {
   private deltaLink: string | undefined;
   private lastReceivedAt: string | undefined;
   private queue: PendingQueue | null = null;
+  private pendingApplied = false;
   private readonly startMode: "unread" | "since" | "new_only";
   private readonly startSince: Date | null | undefined;
   private readonly afterIngest: "mark_read" | "none" | "move";
@@ -234,6 +236,8 @@ export class GraphProvider implements MailProvider {
       // One call checks both the token and the folder setting.
       const folder = await this.folderInfo("id");
       if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
+      // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
+      await this.applyPendingAfterIngest();
       this.queue = null;
       this.connected = true;
       this.lastError = null;
@@ -260,31 +264,18 @@ export class GraphProvider implements MailProvider {
     try {
       if (!this.queue) this.queue = await this.planQueue();
       const queue = this.queue;
-      const fetched: FetchedMessage[] = [];
-      while (fetched.length === 0 && queue.ids.length > 0) {
-        const head = queue.ids.slice(0, Math.max(1, opts.maxCount));
-        // Sizes looked up but left for the next batch (byte bound) are kept, not asked again.
-        const seen = (queue.meta ??= new Map());
-        const metas = await mapLimit(head, this.fetchConcurrency, (id) => (seen.has(id) ? Promise.resolve(seen.get(id) ?? null) : this.getMetadata(id)));
-        const sized = metas.map((m, i) => ({ id: head[i]!, meta: m, size: m?.size ?? 0 }));
-        const chosen = takeBatch(sized, { maxCount: Math.max(1, opts.maxCount), maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
-        queue.ids.splice(0, chosen.length);
-        for (const item of chosen) seen.delete(item.id);
-        for (const item of sized.slice(chosen.length)) seen.set(item.id, item.meta);
-        const got = await mapLimit(chosen, this.fetchConcurrency, (item) => (item.meta ? this.fetchSized(item.meta) : Promise.resolve(null)));
-        for (const m of got) if (m) fetched.push(m);
-      }
-      const more = queue.ids.length > 0;
-      const cursor: Partial<SyncState> = {};
-      for (const m of fetched) this.lastReceivedAt = laterIso(this.lastReceivedAt, m.receivedAt);
-      if (this.lastReceivedAt && fetched.length > 0) cursor.apiLastReceivedAt = this.lastReceivedAt;
-      if (!more) {
+      const batch = await takeQueueBatch(
+        queue,
+        { ...opts, maxMessageBytes: this.maxMessageBytes, concurrency: this.fetchConcurrency, lastReceivedAt: this.lastReceivedAt },
+        { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
+      );
+      this.lastReceivedAt = batch.lastReceivedAt;
+      if (!batch.more) {
         this.queue = null;
         this.deltaLink = queue.deltaLink;
-        cursor.graphDeltaLink = queue.deltaLink;
+        batch.cursor.graphDeltaLink = queue.deltaLink;
       }
-      fetched.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
-      return { messages: fetched, cursor, more, backlog: queue.ids.length };
+      return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length };
     } catch (err) {
       throw this.fail(err);
     }
@@ -326,6 +317,18 @@ export class GraphProvider implements MailProvider {
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  /**
+   * Best effort, once per provider: the last batch before a crash was committed but maybe not
+   * marked/moved. The action is idempotent (a message already moved is gone: 404 is ignored),
+   * and a failure loses nothing.
+   */
+  private async applyPendingAfterIngest(): Promise<void> {
+    const ids = this.opts.syncState?.afterIngestPending ?? [];
+    if (ids.length === 0 || this.pendingApplied) return;
+    this.pendingApplied = true;
+    await this.applyAfterIngest(ids).catch(() => undefined);
   }
 
   /** What each start mode would import now: unread and total of the folder, and since a date. */

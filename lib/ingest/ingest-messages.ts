@@ -8,6 +8,7 @@ import {
 import type { Mailbox, NewIngestedMessage, SyncState } from "../db/schema";
 import type { FetchedMessage } from "../email/provider";
 import { getEnv } from "../env";
+import { mapLimit } from "../util/map-limit";
 import { getParsePool, type ParsePool } from "./parse-pool";
 import { sanitizeJson, sanitizeNullableText, sanitizeText } from "./sanitize";
 
@@ -42,20 +43,6 @@ export function describeTooLarge(size: number, limit: number): string {
     `This message is ${formatMb(size)}, larger than the ${formatMb(limit)} limit; it was left in the mailbox. ` +
     "Raise EMAIL_MAX_MESSAGE_BYTES or handle it by hand."
   );
-}
-
-/** At most `limit` at once, results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return out;
 }
 
 async function buildRow(

@@ -26,6 +26,8 @@ function watcherEnv(): Record<string, string> {
     GRAPH_POLL_SECONDS: "1",
     EMAIL_BACKOFF_MIN_SECONDS: "1",
     EMAIL_BACKOFF_MAX_SECONDS: "2",
+    // Small batches: many commits, so a kill lands in the middle of a backlog.
+    EMAIL_FETCH_BATCH_SIZE: "10",
   };
 }
 
@@ -236,6 +238,74 @@ describe("Gmail API and Graph mailboxes run by the watcher", () => {
       assert.ok(a.isRead(read));
     });
   }
+
+  it("kill -9 in the middle of a 200-message backlog under each after-ingest action (Gmail and Graph): every message exactly once", async () => {
+    const N = 200;
+    const actions = [{ afterIngest: "mark_read" }, { afterIngest: "none" }, { afterIngest: "move" }] as const;
+    await watcher.stop();
+    const boxes: { kind: "gmail" | "graph"; afterIngest: string; a: Account; ids: string[]; mailboxId: string; tenantId: string; labelId?: string }[] = [];
+    for (const kind of ["gmail", "graph"] as const) {
+      for (const { afterIngest } of actions) {
+        const a = account(kind);
+        let moveToFolder: string | undefined;
+        let labelId: string | undefined;
+        if (afterIngest === "move") {
+          moveToFolder = kind === "gmail" ? "Processed" : "archive";
+          if (kind === "gmail") labelId = gmail.createLabel(a.email, "Processed");
+        }
+        const ids: string[] = [];
+        for (let i = 0; i < N; i++) ids.push(a.add(`${kind} ${afterIngest} ${i}`));
+        const box = await createApiMailbox({ provider: a.provider, email: a.email, token: a.token, fields: { afterIngest, ...(moveToFolder ? { moveToFolder } : {}) } });
+        boxes.push({ kind, afterIngest, a, ids, ...box, ...(labelId ? { labelId } : {}) });
+      }
+    }
+    const label = (b: (typeof boxes)[number]): string => `${b.kind} ${b.afterIngest}`;
+    watcher = await startWatcherProcess(watcherEnv());
+    await waitFor(
+      async () => {
+        for (const b of boxes) if ((await countMailboxMessages({ mailboxId: b.mailboxId })) < 20) return false;
+        return true;
+      },
+      { timeoutMs: 60_000, what: "part of every backlog" },
+    );
+    assert.equal(await watcher.kill("SIGKILL"), null);
+    for (const b of boxes) {
+      const partial = await countMailboxMessages({ mailboxId: b.mailboxId });
+      assert.ok(partial < N, `${label(b)}: killed too late to prove anything (${partial} stored)`);
+    }
+    watcher = await startWatcherProcess(watcherEnv());
+    for (const b of boxes) {
+      await waitFor(async () => (await countMailboxMessages({ mailboxId: b.mailboxId })) >= N, { timeoutMs: 90_000, what: `the whole ${label(b)} backlog` });
+    }
+    const gmailLabels = (b: (typeof boxes)[number]): string[][] => gmail.messages(b.a.email).map((m) => m.labelIds);
+    const graphFolders = (b: (typeof boxes)[number]): string[] => graph.messages(b.a.email).map((m) => m.folderId);
+    const applied = (b: (typeof boxes)[number]): boolean => {
+      if (b.afterIngest === "mark_read") return b.ids.every((id) => b.a.isRead(id));
+      if (b.afterIngest === "none") return true;
+      return b.kind === "gmail" ? gmailLabels(b).every((l) => !l.includes("INBOX")) : graphFolders(b).every((f) => f !== graph.inboxId);
+    };
+    await waitFor(() => boxes.every(applied), { timeoutMs: 20_000, what: "after-ingest actions applied to every backlog" });
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const b of boxes) {
+      assert.equal(await countMailboxMessages({ mailboxId: b.mailboxId }), N, `${label(b)}: exactly ${N} rows`);
+      const subjects = new Set((await listMessages({ tenantId: b.tenantId, limit: 2000 })).map((m) => m.subject));
+      assert.equal(subjects.size, N, `${label(b)}: every message once`);
+      if (b.afterIngest === "mark_read") assert.ok(b.ids.every((id) => b.a.isRead(id)), `${label(b)}: all read`);
+      if (b.afterIngest === "none") assert.ok(b.ids.every((id) => !b.a.isRead(id)), `${label(b)}: all untouched`);
+      if (b.afterIngest === "move") {
+        if (b.kind === "gmail") {
+          const labels = gmailLabels(b);
+          assert.equal(labels.length, N);
+          assert.ok(labels.every((l) => !l.includes("INBOX") && b.labelId !== undefined && l.includes(b.labelId)), `${label(b)}: all in Processed`);
+        } else {
+          const folders = graphFolders(b);
+          assert.equal(folders.length, N);
+          assert.equal(new Set(folders).size, 1, `${label(b)}: all in one folder`);
+          assert.notEqual(folders[0], graph.inboxId, `${label(b)}: all moved out of the inbox`);
+        }
+      }
+    }
+  });
 
   it("reports a rejected token that cannot be refreshed, and ingests nothing", async () => {
     // No Google OAuth app is configured for this watcher, so the forced refresh after the 401 fails

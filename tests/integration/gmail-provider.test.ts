@@ -244,6 +244,21 @@ describe("GmailProvider", () => {
     await assertMailError(missing.provider.applyAfterIngest([y.id]), "folder_missing");
   });
 
+  it("each batch's cursor names its ids as after-ingest pending; a provider started with them applies them at connect", async () => {
+    const h = await ready();
+    const a = fake.addMessage(fake.defaultUser, sampleMime("pending 1"));
+    const b = fake.addMessage(fake.defaultUser, sampleMime("pending 2"));
+    const got = await drain(h);
+    assert.deepEqual(got.batches.map((x) => [...(x.cursor.apiAfterIngestPending ?? [])].sort()), [[a.id, b.id].sort()]);
+    assert.equal((await drain(h)).batches[0]?.cursor.apiAfterIngestPending, null);
+    // The watcher was killed after committing that batch and before marking it read: the next start does it.
+    assert.ok(fake.messages().find((m) => m.id === a.id)?.labelIds.includes("UNREAD"));
+    const next = makeProvider({ syncState: { afterIngestPending: [a.id, b.id] } });
+    await next.provider.connect();
+    for (const id of [a.id, b.id]) assert.deepEqual(fake.messages().find((m) => m.id === id)?.labelIds, ["INBOX"]);
+    assert.equal(next.provider.getHealthStatus().lastError, null);
+  });
+
   it("marks ten or more messages read with one batchModify, split at 1000 ids", async () => {
     const h = await ready();
     const ids = Array.from({ length: 10 }, (_, i) => fake.addMessage(fake.defaultUser, sampleMime(`ten ${i}`)).id);

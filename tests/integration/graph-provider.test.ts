@@ -205,6 +205,21 @@ describe("GraphProvider", () => {
     assert.ok(fake.requests.slice(start).every((r) => !decodeURIComponent(r.query).includes("isRead")));
   });
 
+  it("each batch's cursor names its ids as after-ingest pending; a provider started with them applies them at connect", async () => {
+    const h = await ready();
+    const a = fake.addMessage(fake.defaultUser, sampleMime("pending 1"));
+    const b = fake.addMessage(fake.defaultUser, sampleMime("pending 2"));
+    const got = await drain(h);
+    assert.deepEqual(got.batches.map((x) => [...(x.cursor.apiAfterIngestPending ?? [])].sort()), [[a.id, b.id].sort()]);
+    assert.equal((await drain(h)).batches[0]?.cursor.apiAfterIngestPending, null);
+    // The watcher was killed after committing that batch and before marking it read: the next start does it.
+    assert.equal(fake.messages().find((m) => m.id === a.id)?.isRead, false);
+    const next = makeProvider({ syncState: { afterIngestPending: [a.id, b.id] } });
+    await next.provider.connect();
+    for (const id of [a.id, b.id]) assert.equal(fake.messages().find((m) => m.id === id)?.isRead, true);
+    assert.equal(next.provider.getHealthStatus().lastError, null);
+  });
+
   it("after-ingest none leaves the message alone; move POSTs /move to the folder", async () => {
     const none = await ready({ afterIngest: "none" });
     const x = fake.addMessage(fake.defaultUser, sampleMime("leave me"));
