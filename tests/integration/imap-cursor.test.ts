@@ -104,7 +104,7 @@ async function sqlExec(text: string, values: unknown[] = []): Promise<void> {
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text();
+  const text = await watcher.metrics();
   const line = text.split("\n").find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(" ")[1]) : 0;
 }
