@@ -10,15 +10,15 @@ import { useFreshDatabase } from "../harness/database";
 import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
 import { waitFor } from "../harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { savePlainImapMailbox, type MailboxExtra } from "../harness/imap-mailbox";
 
 const database = await useFreshDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { listMessages, countMailboxMessages } = await import("@/lib/db/queries/messages");
 const { closeDb } = await import("@/lib/db/client");
 
-type Extra = Record<string, unknown>;
+type Extra = MailboxExtra;
 
 const users = ["seen", "unread", "since", "newonly", "markread", "none", "move", "kmark", "knone", "kmove", "uidv", "gap", "poison"].map((name) => ({
   name,
@@ -69,27 +69,7 @@ async function appendAt(user: string, subject: string, opts: { seen?: boolean; d
 }
 
 async function configure(tenantId: string, user: string, extra: Extra = {}): Promise<string> {
-  const row = await saveMailbox({
-    tenantId,
-    purpose: "booking",
-    fields: {
-      provider: "imap",
-      access: "imap",
-      host: dovecot.host,
-      port: dovecot.imapPort,
-      address: `${user}@hotel.test`,
-      username: user,
-      useSsl: false,
-      tlsMode: "none",
-      authMethod: "password",
-      passwordEncrypted: getSecretBox().encrypt(`${user}-pw`),
-      useIdle: true,
-      folder: "INBOX",
-      enabled: true,
-      ...extra,
-    },
-  });
-  return row.id;
+  return savePlainImapMailbox({ tenantId, host: dovecot.host, port: dovecot.imapPort, user, password: `${user}-pw`, extra });
 }
 
 /** Fault injection straight into PostgreSQL (not through the project's queries). */

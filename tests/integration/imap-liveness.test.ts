@@ -14,15 +14,15 @@ import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dove
 import { waitFor } from "../harness/ports";
 import { startTcpRelay, type TcpRelay } from "../harness/tcp-relay";
 import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { savePlainImapMailbox, type MailboxExtra } from "../harness/imap-mailbox";
 
 // The Test button runs in this process: short budgets so its bound is checked in seconds.
 process.env.EMAIL_CONNECT_TIMEOUT_SECONDS = "2";
 process.env.EMAIL_COMMAND_TIMEOUT_SECONDS = "3";
 
 const database = await useFreshDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { countMailboxMessages } = await import("@/lib/db/queries/messages");
 const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
 const { testImapConnection } = await import("@/lib/email/test-connection");
@@ -42,29 +42,9 @@ async function relayTo(mode: "relay" | "silent" | "trickle" = "relay"): Promise<
   return relay;
 }
 
-async function configure(user: string, port: number, extra: Record<string, unknown> = {}): Promise<string> {
+async function configure(user: string, port: number, extra: MailboxExtra = {}): Promise<string> {
   const tenant = await createTenant({ name: `Hotel ${user}` });
-  const row = await saveMailbox({
-    tenantId: tenant.id,
-    purpose: "booking",
-    fields: {
-      provider: "imap",
-      access: "imap",
-      host: "127.0.0.1",
-      port,
-      address: `${user}@hotel.test`,
-      username: user,
-      useSsl: false,
-      tlsMode: "none",
-      authMethod: "password",
-      passwordEncrypted: getSecretBox().encrypt(`${user}-secret`),
-      useIdle: true,
-      folder: "INBOX",
-      enabled: true,
-      ...extra,
-    },
-  });
-  return row.id;
+  return savePlainImapMailbox({ tenantId: tenant.id, host: "127.0.0.1", port, user, password: `${user}-secret`, extra });
 }
 
 async function waitForStatus(mailboxId: string, status: string, timeoutMs = 15_000): Promise<void> {

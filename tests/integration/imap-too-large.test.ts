@@ -10,11 +10,11 @@ import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dove
 import { startFakeImapServer, type FakeImapServer } from "../harness/fake-imap-server";
 import { waitFor } from "../harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { savePlainImapMailbox } from "../harness/imap-mailbox";
 
 const database = await useFreshDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { listMessages, countMailboxMessages } = await import("@/lib/db/queries/messages");
 const { closeDb } = await import("@/lib/db/client");
 
@@ -24,26 +24,7 @@ let fake: FakeImapServer;
 let watcher: WatcherProcess;
 
 async function configure(tenantId: string, host: string, port: number, user: string, password: string): Promise<string> {
-  const row = await saveMailbox({
-    tenantId,
-    purpose: "booking",
-    fields: {
-      provider: "imap",
-      access: "imap",
-      host,
-      port,
-      address: `${user}@hotel.test`,
-      username: user,
-      useSsl: false,
-      tlsMode: "none",
-      authMethod: "password",
-      passwordEncrypted: getSecretBox().encrypt(password),
-      useIdle: true,
-      folder: "INBOX",
-      enabled: true,
-    },
-  });
-  return row.id;
+  return savePlainImapMailbox({ tenantId, host, port, user, password });
 }
 
 async function watcherRssBytes(): Promise<number> {

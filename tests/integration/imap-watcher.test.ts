@@ -5,12 +5,12 @@ import { useFreshDatabase } from "../harness/database";
 import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
 import { waitFor } from "../harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { savePlainImapMailbox, type MailboxExtra } from "../harness/imap-mailbox";
 
 // Fresh database before any lib/db module runs a query.
 const database = await useFreshDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { createTenant, deactivateTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, deleteMailbox, getMailboxById, updateMailboxAndNotify } = await import("@/lib/db/queries/mailboxes");
+const { deleteMailbox, getMailboxById, updateMailboxAndNotify } = await import("@/lib/db/queries/mailboxes");
 const { listMessages, countMailboxMessages } = await import("@/lib/db/queries/messages");
 const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
 const { closeDb } = await import("@/lib/db/client");
@@ -22,28 +22,8 @@ let watcher: WatcherProcess;
 /** Log lines of watcher processes that a test replaced. */
 const pastLogs: string[] = [];
 
-async function configure(tenantId: string, purpose: Purpose, user: string, password: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const row = await saveMailbox({
-    tenantId,
-    purpose,
-    fields: {
-      provider: "imap",
-      access: "imap",
-      host: dovecot.host,
-      port: dovecot.imapPort,
-      address: `${user}@hotel.test`,
-      username: user,
-      useSsl: false,
-      tlsMode: "none",
-      authMethod: "password",
-      passwordEncrypted: getSecretBox().encrypt(password),
-      useIdle: true,
-      folder: "INBOX",
-      enabled: true,
-      ...extra,
-    },
-  });
-  return row.id;
+async function configure(tenantId: string, purpose: Purpose, user: string, password: string, extra: MailboxExtra = {}): Promise<string> {
+  return savePlainImapMailbox({ tenantId, purpose, host: dovecot.host, port: dovecot.imapPort, user, password, extra });
 }
 
 async function waitForStatus(mailboxId: string, status: string, timeoutMs = 10_000): Promise<void> {

@@ -11,11 +11,11 @@ import { useFreshDatabase } from "../harness/database";
 import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
 import { waitFor } from "../harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { savePlainImapMailbox } from "../harness/imap-mailbox";
 
 const database = await useFreshDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { listMessages, countMailboxMessages } = await import("@/lib/db/queries/messages");
 const { closeDb } = await import("@/lib/db/client");
 
@@ -25,26 +25,7 @@ let dovecot: DovecotInstance;
 let watcher: WatcherProcess;
 
 async function configure(tenantId: string, user: string): Promise<string> {
-  const row = await saveMailbox({
-    tenantId,
-    purpose: "booking",
-    fields: {
-      provider: "imap",
-      access: "imap",
-      host: dovecot.host,
-      port: dovecot.imapPort,
-      address: `${user}@hotel.test`,
-      username: user,
-      useSsl: false,
-      tlsMode: "none",
-      authMethod: "password",
-      passwordEncrypted: getSecretBox().encrypt(`${user}-secret`),
-      useIdle: true,
-      folder: "INBOX",
-      enabled: true,
-    },
-  });
-  return row.id;
+  return savePlainImapMailbox({ tenantId, host: dovecot.host, port: dovecot.imapPort, user, password: `${user}-secret` });
 }
 
 before(async () => {
