@@ -150,6 +150,21 @@ export function laterIso(a: string | undefined, b: Date | undefined): string | u
   return Date.parse(a) >= b.getTime() ? a : b.toISOString();
 }
 
+/**
+ * Reconcile's fetch of named ids (Gmail/Graph): metadata first, then the bodies that fit maxBytes;
+ * above maxMessageBytes only the headers (tooLarge). Ids that are gone are left out.
+ */
+export async function fetchIdsSized<M extends { size: number }>(
+  ids: string[],
+  opts: { maxBytes: number; maxMessageBytes: number; concurrency: number },
+  io: { getMetadata: (id: string) => Promise<M | null>; fetchSized: (meta: M) => Promise<FetchedMessage | null> },
+): Promise<FetchedMessage[]> {
+  const metas = (await mapLimit(ids, opts.concurrency, io.getMetadata)).filter((m): m is M => m !== null);
+  const chosen = takeBatch(metas, { maxCount: metas.length, maxBytes: opts.maxBytes, maxMessageBytes: opts.maxMessageBytes });
+  const got = await mapLimit(chosen, opts.concurrency, io.fetchSized);
+  return got.filter((m): m is FetchedMessage => m !== null);
+}
+
 /** Provider ids still to fetch (oldest first), with sizes looked up but left for a later batch. */
 export type IdQueue<M> = { ids: string[]; meta?: Map<string, M | null> };
 

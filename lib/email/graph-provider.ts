@@ -14,12 +14,11 @@ import {
   networkFailure,
   parseRetryAfter,
   rebaselineSince,
-  takeBatch,
   takeQueueBatch,
   type IdQueue,
   type IngestPolicy,
+  fetchIdsSized,
 } from "./api-http";
-import { mapLimit } from "../util/map-limit";
 import { ChangePoller } from "./change-poller";
 import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
@@ -292,10 +291,11 @@ export class GraphProvider implements MailProvider {
 
   async fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]> {
     try {
-      const metas = (await mapLimit(ids, this.fetchConcurrency, (id) => this.getMetadata(id))).filter((m): m is GraphMeta => m !== null);
-      const chosen = takeBatch(metas, { maxCount: metas.length, maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes });
-      const got = await mapLimit(chosen, this.fetchConcurrency, (meta) => this.fetchSized(meta));
-      return got.filter((m): m is FetchedMessage => m !== null);
+      return await fetchIdsSized(
+        ids,
+        { maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes, concurrency: this.fetchConcurrency },
+        { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
+      );
     } catch (err) {
       throw this.fail(err);
     }
