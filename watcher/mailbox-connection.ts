@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
 import { recordMailboxSync, setMailboxStatus, type PushEvent } from "@/lib/db/queries/mailboxes";
 import { countTooLargeMessages } from "@/lib/db/queries/messages";
-import { listStoredProviderIds } from "@/lib/db/queries/pop3";
+import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
 import type { Mailbox } from "@/lib/db/schema";
 import { MailError, type FetchBatch, type FetchedMessage, type MailProvider } from "@/lib/email/provider";
 import { ingestFetchedMessages } from "@/lib/ingest/ingest-messages";

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { getMailboxSyncState, updateSyncState } from "../db/queries/mailboxes";
-import { listStoredProviderIds } from "../db/queries/pop3";
+import { listStoredProviderIds } from "../db/queries/stored-provider-ids";
 import type { Mailbox, SyncState } from "../db/schema";
 import { getEnv } from "../env";
 import type { IngestPolicy } from "./api-http";

@@ -1,6 +1,6 @@
 import { getSecretBox } from "../crypto/secret-box";
 import { getMailboxSyncState } from "../db/queries/mailboxes";
-import { listStoredProviderIds } from "../db/queries/pop3";
+import { listStoredProviderIds } from "../db/queries/stored-provider-ids";
 import type { Mailbox } from "../db/schema";
 import { getEnv } from "../env";
 import { createAccessTokenSource } from "../oauth/token-manager";

@@ -1,4 +1,4 @@
-import { listStoredProviderIds } from "../db/queries/pop3";
+import { listStoredProviderIds } from "../db/queries/stored-provider-ids";
 import { listSkippedPop3Uids, recordSkippedPop3Uids } from "../db/queries/pop3-skipped";
 import type { MailAccess, SyncState } from "../db/schema";
 import { DEFAULT_MAX_MESSAGE_BYTES, takeBatch } from "./api-http";

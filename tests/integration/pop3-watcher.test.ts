@@ -15,7 +15,7 @@ const { createTenant } = await import("@/lib/db/queries/tenants");
 const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { listMessages, countMailboxMessages } = await import("@/lib/db/queries/messages");
 const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
-const { listStoredProviderIds } = await import("@/lib/db/queries/pop3");
+const { listStoredProviderIds } = await import("@/lib/db/queries/stored-provider-ids");
 const { ingestFetchedMessages } = await import("@/lib/ingest/ingest-messages");
 /** The POP3 provider still returns pre-issue-13 messages (no size) until its port lands. */
 const withSize = <T extends { raw: Buffer }>(m: T): T & { size: number } => ({ ...m, size: m.raw.length });

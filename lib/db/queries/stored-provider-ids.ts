@@ -6,8 +6,8 @@ import { ingestedMessages } from "../schema";
 const CHUNK = 5000;
 
 /**
- * Which of these provider ids (POP3 UIDLs) are already stored for the mailbox. POP3 has no \Seen
- * flag: a message is "unread" exactly when its UIDL has no row here yet.
+ * Which of these provider ids are already stored for the mailbox: POP3's cursor (a UIDL with no
+ * row is new), the API providers' knownIds and the watcher's reconcile all ask this.
  */
 export async function listStoredProviderIds({
   mailboxId,
