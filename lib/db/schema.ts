@@ -106,6 +106,12 @@ export type SyncState = {
   imapBaselineUids?: string | null;
   imapBaselineUidNext?: number | null;
   /**
+   * IMAP live cursor while a baseline is imported: every UID in [imapBaselineUidNext, this] is
+   * stored, so mail arriving during a large first import is fetched first, not behind the backlog.
+   * Folded into imapLastUid when the baseline ends. null/missing: imapBaselineUidNext - 1.
+   */
+  imapLiveLastUid?: number | null;
+  /**
    * UIDs (sequence set) of the last committed IMAP batch whose after-ingest action may not have
    * run (a crash between commit and STORE/MOVE): re-applied at the next connect. Idempotent.
    */

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   advanceImapCursor,
+  advanceLiveCursor,
   baselineCursor,
+  baselineProgress,
   formatUidSet,
   imapCursorPatch,
   parseUidSet,
@@ -83,7 +85,7 @@ describe("baselineCursor", () => {
       uidValidity: "7",
       floorUid: 11,
       lastUid: 1,
-      baseline: { uids: [2, 3, 9], uidNext: 11 },
+      baseline: { uids: [2, 3, 9], uidNext: 11, liveLastUid: 10 },
     });
   });
 
@@ -101,19 +103,20 @@ describe("baselineCursor", () => {
       imapLastUid: 1,
       imapBaselineUids: "2:4,9",
       imapBaselineUidNext: 11,
+      imapLiveLastUid: 10,
       imapFloorUid: 11,
       imapLastReceivedAt: "2026-11-30T10:00:00.000Z",
     });
     assert.deepEqual(readImapCursor(patch), cursor);
     // A finished baseline writes nulls, which clear the keys in a jsonb merge.
     const done = advanceImapCursor(cursor, 10);
-    assert.deepEqual(imapCursorPatch(done), { ...patch, imapLastUid: 10, imapBaselineUids: null, imapBaselineUidNext: null });
+    assert.deepEqual(imapCursorPatch(done), { ...patch, imapLastUid: 10, imapBaselineUids: null, imapBaselineUidNext: null, imapLiveLastUid: null });
     assert.equal(readImapCursor(imapCursorPatch(done))?.baseline, null);
   });
 });
 
 describe("pendingBaselineUids and advanceImapCursor", () => {
-  const cursor: ImapCursor = { uidValidity: "7", lastUid: 1, floorUid: 11, baseline: { uids: [2, 3, 9], uidNext: 11 } };
+  const cursor: ImapCursor = { uidValidity: "7", lastUid: 1, floorUid: 11, baseline: { uids: [2, 3, 9], uidNext: 11, liveLastUid: 10 } };
   it("lists what is left above the cursor", () => {
     assert.deepEqual(pendingBaselineUids(cursor), [2, 3, 9]);
     assert.deepEqual(pendingBaselineUids(cursor, 2), [2, 3]);
@@ -125,6 +128,34 @@ describe("pendingBaselineUids and advanceImapCursor", () => {
     assert.deepEqual(advanceImapCursor(cursor, 9).baseline, cursor.baseline);
     assert.equal(advanceImapCursor(cursor, 10).baseline, null);
     assert.equal(advanceImapCursor({ ...cursor, lastUid: 20, baseline: null }, 5).lastUid, 20);
+  });
+
+  it("moves the live cursor independently and folds it in when the backlog is done", () => {
+    const live = advanceLiveCursor(cursor, 14);
+    assert.deepEqual(live, { ...cursor, baseline: { uids: [2, 3, 9], uidNext: 11, liveLastUid: 14 } });
+    assert.equal(advanceLiveCursor(live, 12).baseline?.liveLastUid, 14);
+    // Backlog still running: the backlog cursor stays where it was.
+    assert.equal(live.lastUid, 1);
+    assert.deepEqual(advanceImapCursor(live, 3), { ...live, lastUid: 3 });
+    // Backlog done: the cursor continues after the live mail already stored.
+    assert.deepEqual(advanceImapCursor(live, 10), { ...cursor, lastUid: 14, baseline: null });
+    // Without a baseline the live cursor is the cursor.
+    assert.equal(advanceLiveCursor({ ...cursor, baseline: null, lastUid: 20 }, 25).lastUid, 25);
+  });
+
+  it("survives a crash: the live cursor round-trips, and an older state without it means UIDNEXT - 1", () => {
+    const live = advanceLiveCursor(cursor, 14);
+    assert.deepEqual(readImapCursor(imapCursorPatch(live)), live);
+    const patch = imapCursorPatch(cursor);
+    delete patch.imapLiveLastUid;
+    assert.equal(readImapCursor(patch)?.baseline?.liveLastUid, 10);
+  });
+
+  it("reports first-import progress", () => {
+    assert.deepEqual(baselineProgress(cursor), { imported: 0, total: 3 });
+    assert.deepEqual(baselineProgress({ ...cursor, lastUid: 3 }), { imported: 2, total: 3 });
+    assert.equal(baselineProgress({ ...cursor, baseline: null }), null);
+    assert.equal(baselineProgress(null), null);
   });
 
   it("remembers the newest internal date only", () => {
@@ -182,6 +213,11 @@ describe("reconcilableUids", () => {
   it("keeps only UIDs between the floor and the cursor", () => {
     const cursor: ImapCursor = { uidValidity: "7", lastUid: 40, floorUid: 11, baseline: null };
     assert.deepEqual(reconcilableUids(cursor, [41, 5, 11, 40, 20]), [11, 20, 40]);
+  });
+
+  it("during a baseline, checks live mail up to the live cursor", () => {
+    const cursor: ImapCursor = { uidValidity: "7", lastUid: 3, floorUid: 11, baseline: { uids: [2, 3, 9], uidNext: 11, liveLastUid: 13 } };
+    assert.deepEqual(reconcilableUids(cursor, [9, 11, 13, 14]), [11, 13]);
   });
 });
 

@@ -12,6 +12,12 @@ import type { MailboxStartMode, SyncState } from "../db/schema";
  * folder's UIDNEXT that the start mode wants (SEARCH UNSEEN / SEARCH SINCE / none) are kept as a
  * sequence set next to the cursor until the cursor passes UIDNEXT, so a crash in the middle of a
  * large first import resumes with exactly the same set.
+ *
+ * While a baseline runs there are two cursors: `lastUid` walks the backlog below UIDNEXT, and
+ * `baseline.liveLastUid` covers mail that arrived after the first connect (>= UIDNEXT). Each
+ * batch takes live mail first and fills the rest with backlog, so a first import of thousands of
+ * old messages never holds back a new one for more than one batch. Both are committed with the
+ * rows; when the backlog is done, lastUid jumps to the live cursor and the baseline is dropped.
  */
 export type ImapCursor = {
   uidValidity: string;
@@ -19,7 +25,7 @@ export type ImapCursor = {
   folder?: string;
   lastUid: number;
   /** UIDs below `uidNext` still to import; everything >= uidNext is new mail. */
-  baseline: { uids: number[]; uidNext: number } | null;
+  baseline: { uids: number[]; uidNext: number; liveLastUid: number } | null;
   /** Lowest UID discovery promised to store (UIDNEXT at the first baseline): reconcile looks from here. */
   floorUid: number;
   /** Internal date of the newest stored message, for a re-baseline window. */
@@ -30,7 +36,11 @@ export function readImapCursor(state: SyncState): ImapCursor | null {
   if (!state.imapUidValidity || typeof state.imapLastUid !== "number") return null;
   const baseline =
     state.imapBaselineUids != null && typeof state.imapBaselineUidNext === "number"
-      ? { uids: parseUidSet(state.imapBaselineUids), uidNext: state.imapBaselineUidNext }
+      ? {
+          uids: parseUidSet(state.imapBaselineUids),
+          uidNext: state.imapBaselineUidNext,
+          liveLastUid: Math.max(state.imapBaselineUidNext - 1, typeof state.imapLiveLastUid === "number" ? state.imapLiveLastUid : 0),
+        }
       : null;
   return {
     uidValidity: state.imapUidValidity,
@@ -49,6 +59,7 @@ export function imapCursorPatch(cursor: ImapCursor): Partial<SyncState> {
     imapLastUid: cursor.lastUid,
     imapBaselineUids: cursor.baseline ? formatUidSet(cursor.baseline.uids) : null,
     imapBaselineUidNext: cursor.baseline ? cursor.baseline.uidNext : null,
+    imapLiveLastUid: cursor.baseline ? cursor.baseline.liveLastUid : null,
     imapFloorUid: cursor.floorUid,
     ...(cursor.folder ? { imapFolder: cursor.folder } : {}),
     ...(cursor.lastReceivedAt ? { imapLastReceivedAt: cursor.lastReceivedAt } : {}),
@@ -121,7 +132,7 @@ export function baselineCursor({
   const uids = [...new Set(found.filter((u) => Number.isInteger(u) && u > 0 && u < uidNext))].sort((a, b) => a - b);
   const base = { uidValidity, ...(folder ? { folder } : {}), floorUid: uidNext, ...(lastReceivedAt ? { lastReceivedAt } : {}) };
   if (uids.length === 0) return { ...base, lastUid: Math.max(0, uidNext - 1), baseline: null };
-  return { ...base, lastUid: uids[0]! - 1, baseline: { uids, uidNext } };
+  return { ...base, lastUid: uids[0]! - 1, baseline: { uids, uidNext, liveLastUid: Math.max(0, uidNext - 1) } };
 }
 
 /** Baseline UIDs still to import (above the cursor), at most `limit`. */
@@ -197,20 +208,49 @@ export function planImapBatch({
   };
 }
 
-/** Moves the cursor; a baseline the cursor has passed is finished and dropped. */
+/**
+ * Moves the (backlog) cursor; a baseline the cursor has passed is finished and dropped, and the
+ * cursor then continues from the live cursor: everything up to it is stored already.
+ */
 export function advanceImapCursor(cursor: ImapCursor, lastUid: number, lastReceivedAt?: Date): ImapCursor {
   const moved = Math.max(cursor.lastUid, lastUid);
-  const baseline = cursor.baseline && moved < cursor.baseline.uidNext - 1 ? cursor.baseline : null;
-  const newest =
-    lastReceivedAt && (!cursor.lastReceivedAt || lastReceivedAt.getTime() > new Date(cursor.lastReceivedAt).getTime())
-      ? lastReceivedAt.toISOString()
-      : cursor.lastReceivedAt;
-  return { ...cursor, lastUid: moved, baseline, ...(newest ? { lastReceivedAt: newest } : {}) };
+  const finished = cursor.baseline !== null && moved >= cursor.baseline.uidNext - 1;
+  const baseline = cursor.baseline && !finished ? cursor.baseline : null;
+  const newest = newestOf(cursor.lastReceivedAt, lastReceivedAt);
+  return {
+    ...cursor,
+    lastUid: finished ? Math.max(moved, cursor.baseline!.liveLastUid) : moved,
+    baseline,
+    ...(newest ? { lastReceivedAt: newest } : {}),
+  };
+}
+
+/** Moves the live cursor of a running baseline (without one, it is the only cursor). */
+export function advanceLiveCursor(cursor: ImapCursor, liveLastUid: number, lastReceivedAt?: Date): ImapCursor {
+  if (!cursor.baseline) return advanceImapCursor(cursor, liveLastUid, lastReceivedAt);
+  const newest = newestOf(cursor.lastReceivedAt, lastReceivedAt);
+  return {
+    ...cursor,
+    baseline: { ...cursor.baseline, liveLastUid: Math.max(cursor.baseline.liveLastUid, liveLastUid) },
+    ...(newest ? { lastReceivedAt: newest } : {}),
+  };
+}
+
+function newestOf(stored: string | undefined, candidate: Date | undefined): string | undefined {
+  return candidate && (!stored || candidate.getTime() > new Date(stored).getTime()) ? candidate.toISOString() : stored;
+}
+
+/** First-import progress for the admin: baseline messages imported so far of the total. */
+export function baselineProgress(cursor: ImapCursor | null): { imported: number; total: number } | null {
+  if (!cursor?.baseline) return null;
+  const total = cursor.baseline.uids.length;
+  return { imported: total - pendingBaselineUids(cursor).length, total };
 }
 
 /** Reconcile: of these UIDs (SEARCH SINCE), those discovery promised to store by now. */
 export function reconcilableUids(cursor: ImapCursor, uids: number[]): number[] {
-  return uids.filter((u) => u >= cursor.floorUid && u <= cursor.lastUid).sort((a, b) => a - b);
+  const upTo = cursor.baseline ? cursor.baseline.liveLastUid : cursor.lastUid;
+  return uids.filter((u) => u >= cursor.floorUid && u <= upTo).sort((a, b) => a - b);
 }
 
 /** "1:3,7,9:10" for [1,2,3,7,9,10]: an IMAP sequence set, compact for runs. */

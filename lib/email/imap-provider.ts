@@ -5,6 +5,7 @@ import { describeImapError } from "./imap-errors";
 import { imapTlsSwitches, type TlsMode } from "./tls-mode";
 import {
   advanceImapCursor,
+  advanceLiveCursor,
   baselineCursor,
   formatUidSet,
   imapCursorPatch,
@@ -311,6 +312,14 @@ export class ImapProvider implements MailProvider {
   async fetchNew({ maxCount, maxBytes }: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     this.changePending = false;
     let cursor = this.requireCursor();
+    if (cursor.baseline && pendingBaselineUids(cursor, 1).length === 0) {
+      // Nothing of the baseline is left above the cursor: it is done (the cursor joins the live one).
+      cursor = advanceImapCursor(cursor, cursor.baseline.uidNext - 1);
+      this.cursor = cursor;
+      this.listing = [];
+      this.listingIsBaseline = false;
+    }
+    if (cursor.baseline) return this.fetchDuringBaseline(cursor, { maxCount, maxBytes });
     if (this.listing.filter((m) => m.uid > cursor.lastUid).length === 0) {
       cursor = await this.refillListing(cursor, maxCount);
       this.cursor = cursor;
@@ -325,35 +334,90 @@ export class ImapProvider implements MailProvider {
     });
     const messages = await this.fetchPlanned(plan.whole, plan.headersOnly);
     this.listing = plan.rest;
-    const newest = messages.reduce<Date | undefined>((d, m) => (m.receivedAt && (!d || m.receivedAt > d) ? m.receivedAt : d), undefined);
-    const next = advanceImapCursor(cursor, plan.lastUid, newest);
+    const next = advanceImapCursor(cursor, plan.lastUid, newestOf(messages));
     this.cursor = next;
-    // A finished baseline still leaves the range above it to list: call again.
-    const more = plan.rest.length > 0 || (this.listingIsBaseline && next.baseline === null) || pendingBaselineUids(next, 1).length > 0;
-    if (this.listingIsBaseline && next.baseline === null) this.listingIsBaseline = false;
     return {
       messages,
-      // Committed with the rows; the after-ingest action that follows the commit clears it with
-      // the next batch, and a crash in between re-applies it at the next connect.
-      cursor: { ...imapCursorPatch(next), imapAfterIngestPending: formatUidSet(messages.filter((m) => !m.tooLarge).map((m) => uidOf(m.providerMessageId))) },
-      more,
-      backlog: plan.rest.length + (next.baseline ? pendingBaselineUids(next).length - plan.rest.length : 0),
+      cursor: this.cursorPatch(next, messages),
+      more: plan.rest.length > 0,
+      backlog: plan.rest.length,
     };
   }
 
-  /** Lists what waits above the cursor: the rest of a baseline, else `lastUid+1:*`. */
+  /**
+   * A batch while a baseline (first import, re-baseline) runs: mail that arrived after the first
+   * connect (above the live cursor) first, then the rest of the batch's count and bytes from the
+   * backlog. So new mail waits at most one batch, whatever the size of the first import; both
+   * cursors commit with the rows (imap-cursor-plan.ts).
+   */
+  private async fetchDuringBaseline(start: ImapCursor, { maxCount, maxBytes }: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
+    let cursor = start;
+    const baseline = cursor.baseline!;
+    // `n:*` also returns the folder's last message when nothing is above n: planImapBatch drops it.
+    const live = await this.listMeta(`${baseline.liveLastUid + 1}:*`);
+    const livePlan = planImapBatch({
+      listing: live,
+      lastUid: baseline.liveLastUid,
+      listedThrough: live.reduce((max, m) => Math.max(max, m.uid), baseline.liveLastUid),
+      maxCount,
+      maxBytes,
+      maxMessageBytes: this.maxMessageBytes,
+    });
+    const liveCount = livePlan.whole.length + livePlan.headersOnly.length;
+    const liveBytes = livePlan.whole.reduce((sum, m) => sum + m.size, 0);
+    const messages = await this.fetchPlanned(livePlan.whole, livePlan.headersOnly);
+    cursor = advanceLiveCursor(cursor, livePlan.lastUid, newestOf(messages));
+
+    let backlogRest = 0;
+    if (liveCount < maxCount && (liveCount === 0 || liveBytes < maxBytes)) {
+      if (!this.listingIsBaseline || this.listing.filter((m) => m.uid > cursor.lastUid).length === 0) {
+        // The whole rest of the baseline (UID + size) is listed once per session, not per batch.
+        this.listing = await this.listMeta(pendingBaselineUids(cursor));
+        this.listedThrough = baseline.uidNext - 1;
+        this.listingIsBaseline = true;
+      }
+      const plan = planImapBatch({
+        listing: this.listing,
+        lastUid: cursor.lastUid,
+        listedThrough: this.listedThrough,
+        maxCount: maxCount - liveCount,
+        maxBytes: liveCount === 0 ? maxBytes : maxBytes - liveBytes,
+        maxMessageBytes: this.maxMessageBytes,
+      });
+      const backlog = await this.fetchPlanned(plan.whole, plan.headersOnly);
+      messages.push(...backlog);
+      this.listing = plan.rest;
+      cursor = advanceImapCursor(cursor, plan.lastUid, newestOf(backlog));
+      backlogRest = plan.rest.length;
+    }
+    if (!cursor.baseline) {
+      this.listingIsBaseline = false;
+      this.listing = [];
+    }
+    this.cursor = cursor;
+    const pending = cursor.baseline ? pendingBaselineUids(cursor).length : backlogRest;
+    return {
+      messages,
+      cursor: this.cursorPatch(cursor, messages),
+      // A finished baseline still leaves the range above the joined cursor to list: call again.
+      more: true,
+      backlog: pending + livePlan.rest.length,
+    };
+  }
+
+  /**
+   * The cursor committed with the rows. The after-ingest action that follows the commit clears
+   * imapAfterIngestPending with the next batch; a crash in between re-applies it at the next connect.
+   */
+  private cursorPatch(cursor: ImapCursor, messages: FetchedMessage[]): Partial<SyncState> {
+    return {
+      ...imapCursorPatch(cursor),
+      imapAfterIngestPending: formatUidSet(messages.filter((m) => !m.tooLarge).map((m) => uidOf(m.providerMessageId))),
+    };
+  }
+
+  /** Lists what waits above the cursor: `lastUid+1:*` (no baseline is running). */
   private async refillListing(cursor: ImapCursor, maxCount: number): Promise<ImapCursor> {
-    const baselineUids = pendingBaselineUids(cursor);
-    if (cursor.baseline && baselineUids.length > 0) {
-      this.listing = await this.listMeta(baselineUids);
-      this.listedThrough = cursor.baseline.uidNext - 1;
-      this.listingIsBaseline = true;
-      return cursor;
-    }
-    if (cursor.baseline) {
-      // Nothing of the baseline is left above the cursor: it is done.
-      cursor = advanceImapCursor(cursor, cursor.baseline.uidNext - 1);
-    }
     this.listingIsBaseline = false;
     const exists = this.client?.mailbox ? this.client.mailbox.exists : 0;
     const announced = exists - this.existsAtListing;
@@ -568,6 +632,10 @@ export class ImapProvider implements MailProvider {
   getHealthStatus(): ProviderHealth {
     return { connected: this.isConnected, lastActivityAt: this.lastActivityAt, lastError: this.lastError };
   }
+}
+
+function newestOf(messages: FetchedMessage[]): Date | undefined {
+  return messages.reduce<Date | undefined>((d, m) => (m.receivedAt && (!d || m.receivedAt > d) ? m.receivedAt : d), undefined);
 }
 
 function uidOf(providerMessageId: string): number {
