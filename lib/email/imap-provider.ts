@@ -66,6 +66,7 @@ export type ImapProviderOptions = {
   loadCursor?: () => Promise<SyncState>;
 } & Partial<ProviderSyncOptions>;
 
+const MAX_INT4 = 2_147_483_647;
 /** Room above the message cap for the FETCH framing around a literal (imapflow's response limit). */
 const RESPONSE_HEADROOM = 1024 * 1024;
 /** Header blocks of too-large messages are capped too: a hostile server could send a huge "header". */
@@ -109,6 +110,13 @@ export class ImapProvider implements MailProvider {
   /** Why this side gave the current connection up; wins over the errors its teardown produces. */
   private abandonedWith: MailError | null = null;
   private readonly liveness: ImapLivenessSettings;
+  /**
+   * A server announced a small RFC822.SIZE and then sent a literal above the cap: imapflow refused
+   * it at the `{n}` marker (nothing buffered) and ended the connection. The literal's length.
+   */
+  private literalOverflow: number | null = null;
+  /** Set by fetchPlanned when such a literal ended the connection: the batch stops at this UID. */
+  private cutAtUid: number | null = null;
 
   constructor(private readonly opts: ImapProviderOptions) {
     this.liveness = opts.liveness ?? livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
@@ -139,9 +147,9 @@ export class ImapProvider implements MailProvider {
     return !this.closed && this.client?.usable === true;
   }
 
-  async connect(): Promise<void> {
-    await this.disconnect();
-    const options: ImapFlowOptions = {
+  /** imapflow's options; `maxLiteralBytes` lowers the literal cap (the header-only side connection). */
+  private flowOptions(maxLiteralBytes = this.maxMessageBytes + RESPONSE_HEADROOM): ImapFlowOptions {
+    return {
       host: this.opts.host,
       ...(this.opts.servername ? { servername: this.opts.servername } : {}),
       port: this.opts.port,
@@ -170,15 +178,22 @@ export class ImapProvider implements MailProvider {
       clientInfo: { name: "MindOps Mailbox Integration" },
       // Bounded memory whatever the server sends: no literal above the message cap (bodies of
       // larger messages are never requested, see fetchNew), no runaway line or response.
-      maxLiteralSize: this.maxMessageBytes + RESPONSE_HEADROOM,
-      maxResponseSize: this.maxMessageBytes + 2 * RESPONSE_HEADROOM,
+      maxLiteralSize: maxLiteralBytes,
+      maxResponseSize: maxLiteralBytes + RESPONSE_HEADROOM,
       maxLineLength: 16 * 1024 * 1024,
     };
-    const client = new ImapFlow(options);
+  }
+
+  async connect(): Promise<void> {
+    await this.disconnect();
+    const client = new ImapFlow(this.flowOptions());
     this.client = client;
     // An unhandled 'error' event would kill the whole watcher; record it and let 'close' end the loop.
     this.abandonedWith = null;
+    this.literalOverflow = null;
     client.on("error", (err: unknown) => {
+      const overflow = literalOverflowOf(err);
+      if (overflow !== null && this.client === client) this.literalOverflow = overflow;
       this.lastError = this.abandonedWith?.message ?? describeImapError(err, this.errorContext).message;
     });
     client.on("close", () => {
@@ -333,13 +348,15 @@ export class ImapProvider implements MailProvider {
       maxMessageBytes: this.maxMessageBytes,
     });
     const messages = await this.fetchPlanned(plan.whole, plan.headersOnly);
+    const cut = this.takeCut();
     this.listing = plan.rest;
-    const next = advanceImapCursor(cursor, plan.lastUid, newestOf(messages));
+    const next = advanceImapCursor(cursor, cut ?? plan.lastUid, newestOf(messages));
     this.cursor = next;
     return {
       messages,
       cursor: this.cursorPatch(next, messages),
-      more: plan.rest.length > 0,
+      // A cut batch ended the connection: the watcher reconnects and continues after the cut.
+      more: cut === null && plan.rest.length > 0,
       backlog: plan.rest.length,
     };
   }
@@ -366,10 +383,11 @@ export class ImapProvider implements MailProvider {
     const liveCount = livePlan.whole.length + livePlan.headersOnly.length;
     const liveBytes = livePlan.whole.reduce((sum, m) => sum + m.size, 0);
     const messages = await this.fetchPlanned(livePlan.whole, livePlan.headersOnly);
-    cursor = advanceLiveCursor(cursor, livePlan.lastUid, newestOf(messages));
+    let cut = this.takeCut();
+    cursor = advanceLiveCursor(cursor, cut ?? livePlan.lastUid, newestOf(messages));
 
     let backlogRest = 0;
-    if (liveCount < maxCount && (liveCount === 0 || liveBytes < maxBytes)) {
+    if (cut === null && liveCount < maxCount && (liveCount === 0 || liveBytes < maxBytes)) {
       if (!this.listingIsBaseline || this.listing.filter((m) => m.uid > cursor.lastUid).length === 0) {
         // The whole rest of the baseline (UID + size) is listed once per session, not per batch.
         this.listing = await this.listMeta(pendingBaselineUids(cursor));
@@ -385,9 +403,10 @@ export class ImapProvider implements MailProvider {
         maxMessageBytes: this.maxMessageBytes,
       });
       const backlog = await this.fetchPlanned(plan.whole, plan.headersOnly);
+      cut = this.takeCut();
       messages.push(...backlog);
       this.listing = plan.rest;
-      cursor = advanceImapCursor(cursor, plan.lastUid, newestOf(backlog));
+      cursor = advanceImapCursor(cursor, cut ?? plan.lastUid, newestOf(backlog));
       backlogRest = plan.rest.length;
     }
     if (!cursor.baseline) {
@@ -399,10 +418,18 @@ export class ImapProvider implements MailProvider {
     return {
       messages,
       cursor: this.cursorPatch(cursor, messages),
-      // A finished baseline still leaves the range above the joined cursor to list: call again.
-      more: true,
+      // A finished baseline still leaves the range above the joined cursor to list: call again
+      // (unless a cut ended the connection: the watcher reconnects first).
+      more: cut === null,
       backlog: pending + livePlan.rest.length,
     };
+  }
+
+  /** The UID a batch was cut at by an oversized literal (fetchPlanned), once. */
+  private takeCut(): number | null {
+    const cut = this.cutAtUid;
+    this.cutAtUid = null;
+    return cut;
   }
 
   /**
@@ -475,11 +502,30 @@ export class ImapProvider implements MailProvider {
       else missing.push(m);
     }
     if (missing.length > 0) {
-      await this.run(async (client) => {
-        for await (const msg of client.fetch(missing.map((m) => m.uid), { uid: true, source: true }, { uid: true })) {
-          if (msg.source && meta.has(msg.uid)) out.push(toMessage(msg.uid, msg.source, false));
-        }
-      });
+      const received = new Set<number>();
+      try {
+        await this.run(async (client) => {
+          for await (const msg of client.fetch(missing.map((m) => m.uid), { uid: true, source: true }, { uid: true })) {
+            if (msg.source && meta.has(msg.uid)) {
+              out.push(toMessage(msg.uid, msg.source, false));
+              received.add(msg.uid);
+            }
+          }
+        });
+      } catch (err) {
+        // The server announced a size under the cap and then sent a larger literal. Servers answer
+        // a UID FETCH in UID order, so it is the first requested message not received. Recorded
+        // too_large (announced and observed size, headers through a side connection), the cursor
+        // stops right after it: the rest of the batch comes with the next connection.
+        const culprit = this.literalOverflow !== null ? missing.find((m) => !received.has(m.uid)) : undefined;
+        if (!culprit) throw err;
+        const observed = this.literalOverflow!;
+        this.literalOverflow = null;
+        this.cutAtUid = culprit.uid;
+        const headers = await this.fetchHeadersAside(culprit.uid);
+        out.push({ ...toMessage(culprit.uid, headers, true), observedSize: observed });
+        return out.filter((m) => uidOf(m.providerMessageId) <= culprit.uid).sort((a, b) => uidOf(a.providerMessageId) - uidOf(b.providerMessageId));
+      }
     }
     if (headersOnly.length > 0) {
       await this.run(async (client) => {
@@ -492,6 +538,29 @@ export class ImapProvider implements MailProvider {
       });
     }
     return out.sort((a, b) => uidOf(a.providerMessageId) - uidOf(b.providerMessageId));
+  }
+
+  /**
+   * The header block of one message over a short second connection (the first one ended on its
+   * oversized literal), with the literal cap at the header cap. Best effort: a server that lies
+   * about the headers too, or refuses, leaves the record without headers.
+   */
+  private async fetchHeadersAside(uid: number): Promise<Buffer> {
+    const client = new ImapFlow(this.flowOptions(MAX_HEADER_BYTES));
+    client.on("error", () => {});
+    const timer = setTimeout(() => client.close(), this.opts.connectTimeoutMs + this.liveness.commandTimeoutMs);
+    try {
+      await client.connect();
+      await client.mailboxOpen(this.opts.folder, { readOnly: true });
+      const msg = await client.fetchOne(String(uid), { uid: true, headers: true }, { uid: true });
+      return msg && msg.headers ? msg.headers.subarray(0, MAX_HEADER_BYTES) : Buffer.alloc(0);
+    } catch {
+      return Buffer.alloc(0);
+    } finally {
+      clearTimeout(timer);
+      await Promise.race([client.logout().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
+      client.close();
+    }
   }
 
   /** Provider ids the cursor has passed and discovery promised to store, received since `since`. */
@@ -528,6 +597,7 @@ export class ImapProvider implements MailProvider {
     while (rest.length > 0) {
       const plan = planImapBatch({ listing: rest, lastUid, listedThrough: 0, maxCount: 50, maxBytes, maxMessageBytes: this.maxMessageBytes });
       out.push(...(await this.fetchPlanned(plan.whole, plan.headersOnly)));
+      if (this.takeCut() !== null) break;
       rest = plan.rest;
       lastUid = plan.lastUid;
     }
@@ -632,6 +702,14 @@ export class ImapProvider implements MailProvider {
   getHealthStatus(): ProviderHealth {
     return { connected: this.isConnected, lastActivityAt: this.lastActivityAt, lastError: this.lastError };
   }
+}
+
+/** The literal length of imapflow's LiteralTooLarge error, else null. */
+function literalOverflowOf(err: unknown): number | null {
+  if (!err || typeof err !== "object" || (err as { code?: unknown }).code !== "LiteralTooLarge") return null;
+  const size = (err as { literalSize?: unknown }).literalSize;
+  // The size column is an int4; a 19-digit literal marker is "at least that".
+  return typeof size === "number" && Number.isFinite(size) ? Math.min(size, MAX_INT4) : MAX_INT4;
 }
 
 function newestOf(messages: FetchedMessage[]): Date | undefined {

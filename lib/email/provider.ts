@@ -16,6 +16,11 @@ export type FetchedMessage = {
    * provider (no after-ingest action).
    */
   tooLarge?: boolean;
+  /**
+   * tooLarge only: the server announced `size` (under the cap) but then sent a body of this many
+   * bytes, above it (IMAP literal length); the body was refused unread and the row says both.
+   */
+  observedSize?: number;
 };
 
 /** One bounded step of discovery: the messages and the cursor position right after them. */

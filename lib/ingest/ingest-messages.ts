@@ -45,6 +45,15 @@ export function describeTooLarge(size: number, limit: number): string {
   );
 }
 
+/** A server that announced one size and sent a body above the cap (issue 13). */
+export function describeMisannouncedSize(announced: number, observed: number, limit: number): string {
+  return (
+    `The server announced this message as ${announced < 1024 * 1024 ? `${Math.max(1, Math.round(announced / 1024))} KB` : formatMb(announced)} but then sent ${formatMb(observed)}, ` +
+    `larger than the ${formatMb(limit)} limit; it was not downloaded and was left in the mailbox. ` +
+    "Check the mail server, or raise EMAIL_MAX_MESSAGE_BYTES and handle it by hand."
+  );
+}
+
 async function buildRow(
   mailbox: Pick<Mailbox, "id" | "tenantId" | "purpose">,
   m: IngestableMessage,
@@ -62,14 +71,17 @@ async function buildRow(
   };
   const elapsed = (): number => Math.max(0, Math.round(performance.now() - started));
   if (m.tooLarge) {
-    const size = m.size ?? m.raw.length;
+    const size = m.observedSize ?? m.size ?? m.raw.length;
     const headers = await pool.parseHeaders(m.raw);
     return {
       ...base,
       size,
       contentHash: hashContent(m.raw, size),
       status: "too_large",
-      error: describeTooLarge(size, getEnv().EMAIL_MAX_MESSAGE_BYTES),
+      error:
+        m.observedSize !== undefined
+          ? describeMisannouncedSize(m.size ?? m.raw.length, m.observedSize, getEnv().EMAIL_MAX_MESSAGE_BYTES)
+          : describeTooLarge(size, getEnv().EMAIL_MAX_MESSAGE_BYTES),
       messageId: headers?.messageId ?? null,
       fromAddress: headers?.fromAddress ?? null,
       toAddresses: headers?.toAddresses ?? null,

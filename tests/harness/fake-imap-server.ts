@@ -2,17 +2,22 @@ import net from "node:net";
 
 /**
  * A tiny IMAP4rev1 server for what Dovecot will not do: announce a message far above the size
- * cap (RFC822.SIZE) and stream a literal of that size if the body is asked for. One user, one
+ * cap (RFC822.SIZE) and stream a literal of that size if the body is asked for, or lie: announce
+ * a small size and stream a literal far above it (`streamedSize`). One user, one
  * folder (INBOX), enough of the protocol for imapflow and the watcher: LOGIN, CAPABILITY, LIST,
  * SELECT/EXAMINE, STATUS, UID SEARCH, UID FETCH, UID STORE, UID MOVE, IDLE, NOOP, LOGOUT.
  */
-export type FakeMessage = { uid: number; raw: Buffer; announcedSize: number; seen: boolean; internalDate: Date };
+export type FakeMessage = { uid: number; raw: Buffer; announcedSize: number; streamedSize: number; seen: boolean; internalDate: Date };
 
 export type FakeImapServer = {
   host: "127.0.0.1";
   port: number;
-  /** Adds a message; `announcedSize` above raw.length makes a body request stream junk up to it. */
-  addMessage(raw: string | Buffer, opts?: { announcedSize?: number }): FakeMessage;
+  /**
+   * Adds a message; `announcedSize` above raw.length makes a body request stream junk up to it.
+   * `streamedSize` (default: the announced size) is the body literal's real length: set it above
+   * a small announcedSize for a server whose RFC822.SIZE lies.
+   */
+  addMessage(raw: string | Buffer, opts?: { announcedSize?: number; streamedSize?: number }): FakeMessage;
   messages: FakeMessage[];
   /** UIDs whose whole body (BODY[] / BODY.PEEK[] / RFC822) a client requested. */
   bodyRequests: number[];
@@ -145,7 +150,7 @@ export async function startFakeImapServer({ user, password }: { user: string; pa
               // A partial fetch (BODY.PEEK[]<start.length>) gets only that slice.
               const partial = /BODY(?:\.PEEK)?\[\]<(\d+)\.(\d+)>/.exec(items);
               const start = partial ? Number(partial[1]) : 0;
-              const length = Math.max(0, Math.min(partial ? Number(partial[2]) : Infinity, msg.announcedSize - start));
+              const length = Math.max(0, Math.min(partial ? Number(partial[2]) : Infinity, msg.streamedSize - start));
               const section = partial ? `BODY[]<${start}>` : "BODY[]";
               socket.write(`* ${i + 1} FETCH (${attrs.join(" ")} ${section} {${length}}\r\n`);
               const real = msg.raw.subarray(start, start + length);
@@ -210,7 +215,15 @@ export async function startFakeImapServer({ user, password }: { user: string; pa
     },
     addMessage(raw, opts = {}) {
       const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
-      const msg: FakeMessage = { uid: nextUid++, raw: buf, announcedSize: opts.announcedSize ?? buf.length, seen: false, internalDate: new Date() };
+      const announcedSize = opts.announcedSize ?? buf.length;
+      const msg: FakeMessage = {
+        uid: nextUid++,
+        raw: buf,
+        announcedSize,
+        streamedSize: opts.streamedSize ?? announcedSize,
+        seen: false,
+        internalDate: new Date(),
+      };
       messages.push(msg);
       for (const s of selected) s.write(`* ${messages.length} EXISTS\r\n`);
       return msg;
