@@ -4,6 +4,7 @@ import { useRef } from "react";
 import { formatDateTime, formatDuration, formatNumber, formatRelative, plural } from "@/lib/i18n";
 import type { MailboxConfig, MailboxHealth, MailboxStats, MailboxStatus } from "./email-api";
 import { describeMailError } from "./error-text";
+import { FirstImportProgress } from "./first-import-progress";
 import { HourlyChart } from "./hourly-chart";
 import { useI18n } from "./i18n-provider";
 
@@ -134,7 +135,8 @@ export function ConnectionHealth({ config, health, stats, now, errorAction }: Co
     <section className="health" aria-label={t.mailbox.connectionHeading}>
       {hint ? <p className="health-hint">{hint}</p> : null}
 
-      {backlog > 0 ? (
+      {config && health?.first_import ? <FirstImportProgress progress={health.first_import} /> : null}
+      {backlog > 0 && !(config && health?.first_import) ? (
         <div className="backlog" role="status" aria-live="polite">
           <span className="backlog-text">{plural(locale, t.health.syncing, backlog)}</span>
           <progress

@@ -63,6 +63,8 @@ export type MailboxHealth = {
   last_error_code?: string | null;
   error_count: number;
   backlog?: number;
+  /** A first import still running (issue 13): imported so far of its total. */
+  first_import?: { imported: number; total: number } | null;
   hourly?: HourlyPoint[];
 };
 

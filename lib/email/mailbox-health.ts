@@ -3,6 +3,7 @@ import { listTenantMailboxes } from "../db/queries/mailboxes";
 import { getHourlyMessageCounts, getMessageStats, type HourlyPoint, type PurposeStats } from "../db/queries/messages";
 import type { Mailbox } from "../db/schema";
 import { EMAIL_TYPES, type EmailType } from "./email-type";
+import { baselineProgress, readImapCursor } from "./imap-cursor-plan";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -21,6 +22,8 @@ export type MailboxHealth = {
   last_error_at: string | null;
   error_count: number;
   backlog: number;
+  /** A first import (or re-baseline) still running: messages imported so far of its total; else null. */
+  first_import: { imported: number; total: number } | null;
   processed_24h: number;
   failed_24h: number;
   avg_processing_time_ms: number;
@@ -32,6 +35,12 @@ function statusOf(row: Mailbox | undefined): HealthStatus {
   if (!row) return "not_configured";
   if (!row.enabled) return "disconnected";
   return row.status;
+}
+
+/** IMAP keeps the baseline next to its cursor (imap-cursor-plan.ts); the other protocols show the backlog. */
+function firstImportOf(row: Mailbox | undefined): MailboxHealth["first_import"] {
+  if (!row || row.access !== "imap") return null;
+  return baselineProgress(readImapCursor(row.syncState));
 }
 
 export async function getTenantMailboxHealth({ tenantId }: { tenantId: string }): Promise<Record<EmailType, MailboxHealth>> {
@@ -58,6 +67,7 @@ export async function getTenantMailboxHealth({ tenantId }: { tenantId: string })
       last_error_at: row?.lastErrorAt?.toISOString() ?? null,
       error_count: row ? (errors.get(row.id) ?? 0) : 0,
       backlog: row?.backlog ?? 0,
+      first_import: firstImportOf(row),
       ...s,
       hourly: hourly[i] ?? [],
     };

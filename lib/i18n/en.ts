@@ -240,6 +240,12 @@ export const en = {
     legendProcessed: "Processed",
     legendFailed: "Failed",
     hourLabel: "{hour}: {processed} processed, {failed} failed",
+    // Issue 13: progress of a large first import (new mail keeps arriving meanwhile).
+    firstImport: {
+      one: "First import: {imported} of {count} message imported",
+      other: "First import: {imported} of {count} messages imported",
+    },
+    firstImportHint: "New mail is stored right away while older mail is imported.",
   },
   messages: {
     empty: "No messages yet. New mail appears here within seconds of arriving.",

@@ -252,6 +252,12 @@ export const tr: Dictionary = {
     legendProcessed: "İşlenen",
     legendFailed: "Başarısız",
     hourLabel: "{hour}: {processed} işlendi, {failed} başarısız",
+    // Issue 13: progress of a large first import (new mail keeps arriving meanwhile).
+    firstImport: {
+      one: "İlk içe aktarma: {count} e-postanın {imported} tanesi alındı",
+      other: "İlk içe aktarma: {count} e-postanın {imported} tanesi alındı",
+    },
+    firstImportHint: "Eski e-postalar içe aktarılırken yeni gelenler hemen kaydedilir.",
   },
   messages: {
     empty: "Henüz e-posta yok. Yeni e-postalar geldikten saniyeler sonra burada görünür.",
