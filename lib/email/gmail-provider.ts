@@ -82,6 +82,8 @@ type GmailMethod = keyof typeof GMAIL_QUOTA_UNITS;
 
 const DEFAULT_ROOT_URL = "https://gmail.googleapis.com";
 const LIST_PAGE_SIZE = 500;
+/** How often a large queue looks for newer mail to take first (one history.list / delta call). */
+const LIVE_CHECK_MS = 2_000;
 /** Listing stops here: beyond 5,000 unread the oldest of those are taken, not the global oldest. */
 const MAX_LIST_PAGES = 10;
 const BATCH_MODIFY_LIMIT = 1000;
@@ -170,6 +172,8 @@ export class GmailProvider implements MailProvider {
   private historyId: string | undefined;
   private lastReceivedAt: string | undefined;
   private queue: PendingQueue | null = null;
+  /** When takeLiveFirst last looked for mail newer than the queue. */
+  private liveCheckedAt = 0;
   private pendingApplied = false;
   private readonly startMode: "unread" | "since" | "new_only";
   private readonly startSince: Date | null | undefined;
@@ -268,7 +272,10 @@ export class GmailProvider implements MailProvider {
    */
   async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     try {
-      if (!this.queue) this.queue = await this.planQueue();
+      if (!this.queue) {
+        this.queue = await this.planQueue();
+        this.liveCheckedAt = Date.now();
+      } else await this.takeLiveFirst(this.queue);
       const queue = this.queue;
       const batch = await takeQueueBatch(
         queue,
@@ -364,29 +371,53 @@ export class GmailProvider implements MailProvider {
   /** The ids the next batches work off, and the history id that covers them. */
   private async planQueue(): Promise<PendingQueue> {
     if (!this.historyId) return this.planBaseline(this.startMode, this.startSince);
+    const round = await this.historySince(this.historyId);
+    if (round === null) {
+      // startHistoryId is older than Gmail keeps: re-baseline by date window; knownIds (and the
+      // store's content hash) keep the overlap from being stored twice.
+      const since = rebaselineSince({ lastReceivedAt: this.lastReceivedAt, now: Date.now() });
+      this.opts.log?.info({ event: "cursor_expired", label: this.label, since: since.toISOString() }, "gmail history id expired; re-baselining by date");
+      return this.planBaseline("since", since);
+    }
+    return { ids: await this.unknown(round.ids), historyId: round.historyId };
+  }
+
+  /** Ids added to the watched label after `startHistoryId`, and the history id that covers them; null: expired. */
+  private async historySince(startHistoryId: string): Promise<{ ids: string[]; historyId: string } | null> {
     const ids: string[] = [];
     let pageToken: string | undefined;
     let latest: string;
     do {
       const data = await this.callOrNull("history.list", (o) =>
         this.gmail.users.history.list(
-          { userId: "me", startHistoryId: this.historyId, historyTypes: ["messageAdded", "labelAdded"], labelId: this.label, maxResults: 500, pageToken },
+          { userId: "me", startHistoryId, historyTypes: ["messageAdded", "labelAdded"], labelId: this.label, maxResults: 500, pageToken },
           o,
         ),
       );
-      if (data === null) {
-        // startHistoryId is older than Gmail keeps: re-baseline by date window; knownIds (and the
-        // store's content hash) keep the overlap from being stored twice.
-        const since = rebaselineSince({ lastReceivedAt: this.lastReceivedAt, now: Date.now() });
-        this.opts.log?.info({ event: "cursor_expired", label: this.label, since: since.toISOString() }, "gmail history id expired; re-baselining by date");
-        return this.planBaseline("since", since);
-      }
+      if (data === null) return null;
       const res = historySchema.parse(data);
       latest = res.historyId;
       for (const id of addedIds(res, this.label)) ids.push(id);
       pageToken = res.nextPageToken;
     } while (pageToken);
-    return { ids: await this.unknown([...new Set(ids)]), historyId: latest };
+    return { ids: [...new Set(ids)], historyId: latest };
+  }
+
+  /**
+   * While a large queue (a first import) is worked off, mail added since the queue was planned
+   * goes to its front, so it waits one batch, not the whole import. The queue's history id moves
+   * with it; it is still committed only with the queue's last batch, so a crash re-plans from the
+   * committed one (knownIds skip what was stored).
+   */
+  private async takeLiveFirst(queue: PendingQueue): Promise<void> {
+    if (queue.ids.length === 0 || Date.now() - this.liveCheckedAt < LIVE_CHECK_MS) return;
+    this.liveCheckedAt = Date.now();
+    const round = await this.historySince(queue.historyId);
+    if (round === null) return;
+    const queued = new Set(queue.ids);
+    const fresh = (await this.unknown(round.ids)).filter((id) => !queued.has(id));
+    queue.ids.unshift(...fresh);
+    queue.historyId = round.historyId;
   }
 
   /**

@@ -69,6 +69,8 @@ export type GraphRetryPolicy = {
 export type GraphApiUsage = { calls: number; quotaUnits: number };
 
 const DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0";
+/** How often a large queue looks for newer mail to take first (one delta call). */
+const LIVE_CHECK_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const LIST_PAGE_LIMIT = 1000;
 /** A baseline listing stops here: beyond 10,000 the oldest of those are taken. */
@@ -165,6 +167,8 @@ export class GraphProvider implements MailProvider {
   private deltaLink: string | undefined;
   private lastReceivedAt: string | undefined;
   private queue: PendingQueue | null = null;
+  /** When takeLiveFirst last looked for mail newer than the queue. */
+  private liveCheckedAt = 0;
   private pendingApplied = false;
   private readonly startMode: "unread" | "since" | "new_only";
   private readonly startSince: Date | null | undefined;
@@ -261,7 +265,10 @@ export class GraphProvider implements MailProvider {
    */
   async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     try {
-      if (!this.queue) this.queue = await this.planQueue();
+      if (!this.queue) {
+        this.queue = await this.planQueue();
+        this.liveCheckedAt = Date.now();
+      } else await this.takeLiveFirst(this.queue);
       const queue = this.queue;
       const batch = await takeQueueBatch(
         queue,
@@ -355,6 +362,23 @@ export class GraphProvider implements MailProvider {
       return this.planBaseline("since", since);
     }
     return { ids: await this.unknown(round.ids), deltaLink: round.deltaLink };
+  }
+
+  /**
+   * While a large queue (a first import) is worked off, mail that arrived since the queue was
+   * planned goes to its front, so it waits one batch, not the whole import. The queue's delta link
+   * moves with it; it is still committed only with the queue's last batch, so a crash re-plans
+   * from the committed one (knownIds skip what was stored).
+   */
+  private async takeLiveFirst(queue: PendingQueue): Promise<void> {
+    if (queue.ids.length === 0 || Date.now() - this.liveCheckedAt < LIVE_CHECK_MS) return;
+    this.liveCheckedAt = Date.now();
+    const round = await this.runDelta(queue.deltaLink);
+    if (round === "reset") return;
+    const queued = new Set(queue.ids);
+    const fresh = (await this.unknown([...new Set(round.ids)])).filter((id) => !queued.has(id));
+    queue.ids.unshift(...fresh);
+    queue.deltaLink = round.deltaLink;
   }
 
   /**

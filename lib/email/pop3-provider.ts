@@ -53,7 +53,14 @@ type Session = {
   client: Pop3Client;
   /** The UIDL listing of this session: message numbers are only valid within it. */
   listing: UidlEntry[] | null;
+  openedAt: number;
 };
+
+/**
+ * A POP3 session sees the maildrop as it was at login (RFC 1939). During a long drain the session
+ * is renewed after this long, so mail that arrived meanwhile is seen (and taken first, see fetchNew).
+ */
+const DRAIN_SESSION_MS = 5_000;
 
 /** Message number for each UIDL listed exactly once; a UIDL listed twice (a broken server) is never deleted. */
 function uniqueNumbers(listing: UidlEntry[]): Map<string, number> {
@@ -93,6 +100,12 @@ export class Pop3Provider implements MailProvider {
   private readonly listSkippedIds: NonNullable<Pop3ProviderOptions["listSkippedIds"]>;
   private readonly recordSkippedIds: NonNullable<Pop3ProviderOptions["recordSkippedIds"]>;
   private readonly maxMessageBytes: number;
+  /**
+   * UIDLs of a backlog larger than one batch, as first seen by this connection (a first import, a
+   * watcher that was down): mail not in it arrived later and goes first, so a large import never
+   * holds back new mail. Cleared when the backlog is done.
+   */
+  private backlogIds: Set<string> | null = null;
   private baselineAt: string | undefined;
 
   constructor(private readonly opts: Pop3ProviderOptions) {
@@ -163,7 +176,7 @@ export class Pop3Provider implements MailProvider {
       client.close();
       throw new MailError("network", "The POP3 connection is closed.");
     }
-    this.current = { client, listing: null };
+    this.current = { client, listing: null, openedAt: Date.now() };
     return this.current;
   }
 
@@ -269,6 +282,7 @@ export class Pop3Provider implements MailProvider {
    */
   async fetchNew({ maxCount, maxBytes }: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     return this.run(async () => {
+      if (this.backlogIds && this.current && Date.now() - this.current.openedAt > DRAIN_SESSION_MS) await this.endSession();
       const session = await this.session();
       let pending = await this.pendingEntries(session);
       const cursor: Partial<SyncState> = {};
@@ -278,8 +292,13 @@ export class Pop3Provider implements MailProvider {
         cursor.pop3BaselineAt = this.baselineAt;
       }
       const sizes = await this.sizes(session);
-      const sized = pending.map((e) => ({ ...e, size: sizes.get(e.num) ?? 0 }));
-      const chosen = takeBatch(sized, { maxCount: Math.max(0, maxCount), maxBytes, maxMessageBytes: this.maxMessageBytes });
+      if (!this.backlogIds && pending.length > maxCount) this.backlogIds = new Set(pending.map((e) => e.uid));
+      const backlog = this.backlogIds;
+      if (backlog && !pending.some((e) => backlog.has(e.uid))) this.backlogIds = null;
+      const live = backlog ? pending.filter((e) => !backlog.has(e.uid)) : [];
+      const ordered = backlog ? [...live, ...pending.filter((e) => backlog.has(e.uid))] : pending;
+      const sized = ordered.map((e) => ({ ...e, size: sizes.get(e.num) ?? 0 }));
+      const chosen = takeBatch(sized, { maxCount: Math.max(0, maxCount), maxBytes, maxMessageBytes: this.maxMessageBytes }).sort((a, b) => a.num - b.num);
       const messages = await this.retrieve(session, chosen);
       return { messages, cursor, more: chosen.length < sized.length, backlog: sized.length - chosen.length };
     });
