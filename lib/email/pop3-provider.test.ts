@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { headerDate } from "./pop3-provider";
+import { headerDate, orderLiveFirst } from "./pop3-provider";
 
 const block = (lines: string[]): Buffer => Buffer.from(`${lines.join("\r\n")}\r\n\r\nbody Date: Mon, 1 Jan 2001 00:00:00 +0000\r\n`, "latin1");
 
@@ -12,5 +12,19 @@ describe("headerDate", () => {
   it("is null without a Date header or with one that does not parse (never the body's)", () => {
     assert.equal(headerDate(block(["Subject: no date"])), null);
     assert.equal(headerDate(block(["Date: sometime soon"])), null);
+  });
+});
+
+describe("orderLiveFirst", () => {
+  const e = (uid: string, num: number): { uid: string; num: number } => ({ uid, num });
+  it("takes mail that arrived during a large drain before the backlog, each in maildrop order", () => {
+    const pending = [e("a", 1), e("b", 2), e("new1", 3), e("c", 4), e("new2", 5)];
+    assert.deepEqual(
+      orderLiveFirst(pending, new Set(["a", "b", "c"])).map((x) => x.uid),
+      ["new1", "new2", "a", "b", "c"],
+    );
+  });
+  it("keeps maildrop order without a backlog", () => {
+    assert.deepEqual(orderLiveFirst([e("a", 1), e("b", 2)], null).map((x) => x.uid), ["a", "b"]);
   });
 });

@@ -295,8 +295,7 @@ export class Pop3Provider implements MailProvider {
       if (!this.backlogIds && pending.length > maxCount) this.backlogIds = new Set(pending.map((e) => e.uid));
       const backlog = this.backlogIds;
       if (backlog && !pending.some((e) => backlog.has(e.uid))) this.backlogIds = null;
-      const live = backlog ? pending.filter((e) => !backlog.has(e.uid)) : [];
-      const ordered = backlog ? [...live, ...pending.filter((e) => backlog.has(e.uid))] : pending;
+      const ordered = orderLiveFirst(pending, this.backlogIds);
       const sized = ordered.map((e) => ({ ...e, size: sizes.get(e.num) ?? 0 }));
       const chosen = takeBatch(sized, { maxCount: Math.max(0, maxCount), maxBytes, maxMessageBytes: this.maxMessageBytes }).sort((a, b) => a.num - b.num);
       const messages = await this.retrieve(session, chosen);
@@ -420,6 +419,12 @@ function headerBlockOf(top: Buffer): Buffer {
   if (crlf >= 0) return top.subarray(0, crlf + 4);
   const lf = top.indexOf("\n\n");
   return lf >= 0 ? top.subarray(0, lf + 2) : top;
+}
+
+/** Mail that is not part of the backlog (it arrived during the drain) first, each part in maildrop order. */
+export function orderLiveFirst<E extends { uid: string }>(pending: readonly E[], backlogIds: ReadonlySet<string> | null): E[] {
+  if (!backlogIds) return [...pending];
+  return [...pending.filter((e) => !backlogIds.has(e.uid)), ...pending.filter((e) => backlogIds.has(e.uid))];
 }
 
 /** Epoch ms of the Date header in a header block, or null when there is none or it does not parse. */
