@@ -24,6 +24,8 @@ import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RET
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
 
 export type GraphProviderOptions = IngestPolicy & {
+  /** How often a large queue looks for newer mail to take first; default 2 s (tests: 0). */
+  liveCheckMs?: number;
   /** Graph root including the version, e.g. https://graph.microsoft.com/v1.0 or a national cloud's. */
   baseUrl?: string;
   /** Well-known folder name ("inbox") or a folder id; default inbox. */
@@ -371,7 +373,7 @@ export class GraphProvider implements MailProvider {
    * from the committed one (knownIds skip what was stored).
    */
   private async takeLiveFirst(queue: PendingQueue): Promise<void> {
-    if (queue.ids.length === 0 || Date.now() - this.liveCheckedAt < LIVE_CHECK_MS) return;
+    if (queue.ids.length === 0 || Date.now() - this.liveCheckedAt < (this.opts.liveCheckMs ?? LIVE_CHECK_MS)) return;
     this.liveCheckedAt = Date.now();
     const round = await this.runDelta(queue.deltaLink);
     if (round === "reset") return;

@@ -188,6 +188,27 @@ describe("GmailProvider", () => {
     assert.equal(await h.provider.waitForChange({ timeoutMs: 150, signal: new AbortController().signal }), "timeout");
   });
 
+  it("mail added during a large first import comes with the next batch, ahead of the backlog; the final cursor covers it", async () => {
+    for (const m of fake.messages()) if (m.labelIds.includes("UNREAD")) fake.modifyLabels(fake.defaultUser, m.id, { remove: ["UNREAD"] });
+    const base = Date.now() - 60_000;
+    const backlog = [0, 1, 2, 3, 4, 5].map((i) => fake.addMessage(fake.defaultUser, sampleMime(`old ${i}`), { internalDate: new Date(base + i * 1000) }));
+    const h = makeProvider({ startMode: "unread", liveCheckMs: 0 });
+    await h.provider.connect();
+    const first = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
+    assert.deepEqual(first.messages.map((m) => m.providerMessageId), backlog.slice(0, 2).map((a) => a.id));
+    for (const m of first.messages) h.stored.add(m.providerMessageId);
+    // Read elsewhere at once: discovery by history still finds it.
+    const live = fake.addMessage(fake.defaultUser, sampleMime("live during import"), { labelIds: ["INBOX"] });
+    const second = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
+    assert.deepEqual(second.messages.map((m) => m.providerMessageId).sort(), [live.id, backlog[2]!.id].sort());
+    assert.equal(second.more, true);
+    assert.equal(second.cursor.gmailHistoryId, undefined, "the cursor still comes only with the last batch");
+    for (const m of second.messages) h.stored.add(m.providerMessageId);
+    const rest = await drain(h, { maxCount: 2 });
+    assert.deepEqual(rest.messages.map((m) => m.providerMessageId), backlog.slice(3).map((a) => a.id));
+    assert.equal(rest.batches.at(-1)?.cursor.gmailHistoryId, fake.currentHistoryId());
+  });
+
   it("start mode since: everything received on/after the date, read or unread, nothing older", async () => {
     const base = Date.now() - 3 * 3600_000;
     const old = fake.addMessage(fake.defaultUser, sampleMime("since: too old"), { internalDate: new Date(base) });
