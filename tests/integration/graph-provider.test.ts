@@ -167,6 +167,30 @@ describe("GraphProvider", () => {
     assert.deepEqual((await drain(h)).messages, []);
   });
 
+  it("mail arriving during a large first import comes with the next batch, ahead of the backlog; the final delta link covers it", async () => {
+    markAllReadInFake();
+    const base = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
+    const backlog = [0, 1, 2, 3, 4, 5].map((i) => fake.addMessage(fake.defaultUser, sampleMime(`old ${i}`), { receivedDateTime: new Date(base + i * 60_000) }));
+    const h = makeProvider({ startMode: "unread", liveCheckMs: 0 });
+    await h.provider.connect();
+    const first = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
+    assert.deepEqual(first.messages.map((m) => m.providerMessageId), backlog.slice(0, 2).map((a) => a.id));
+    for (const m of first.messages) h.stored.add(m.providerMessageId);
+    // Read elsewhere at once: the delta covers read mail too.
+    const live = fake.addMessage(fake.defaultUser, sampleMime("live during import"));
+    fake.setRead(fake.defaultUser, live.id, true);
+    const second = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
+    assert.deepEqual(second.messages.map((m) => m.providerMessageId).sort(), [live.id, backlog[2]!.id].sort());
+    assert.equal(second.more, true);
+    assert.equal(second.cursor.graphDeltaLink, undefined, "the delta link still comes only with the last batch");
+    for (const m of second.messages) h.stored.add(m.providerMessageId);
+    const rest = await drain(h, { maxCount: 2 });
+    assert.deepEqual(rest.messages.map((m) => m.providerMessageId), backlog.slice(3).map((a) => a.id));
+    assert.ok(rest.batches.at(-1)?.cursor.graphDeltaLink?.includes("$deltatoken="));
+    // The final delta link is past the live message: the next poll finds nothing.
+    assert.deepEqual((await drain(h)).messages, []);
+  });
+
   it("start mode new_only: nothing that is there now, then every new message read or unread", async () => {
     fake.addMessage(fake.defaultUser, sampleMime("old unread"), { receivedDateTime: new Date(Date.now() - 60_000) });
     const h = makeProvider({ startMode: "new_only" });
