@@ -47,6 +47,8 @@ describe("dictionaries", () => {
     assert.equal(plural("en", en.health.syncing, 1), "Syncing: 1 message left");
     assert.equal(plural("en", en.health.syncing, 1250), "Syncing: 1,250 messages left");
     assert.equal(plural("tr", tr.health.syncing, 3), "Eşitleniyor: 3 e-posta kaldı");
+    assert.equal(plural("en", en.health.firstImport, 1500, { imported: "320" }), "First import: 320 of 1,500 messages imported");
+    assert.equal(plural("tr", tr.health.firstImport, 1500, { imported: "320" }), "İlk içe aktarma: 1.500 e-postanın 320 tanesi alındı");
   });
 
   test("relative times read naturally in both languages", () => {
