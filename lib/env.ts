@@ -110,6 +110,16 @@ const schema = z.object({
   // An IMAP IDLE (or a polling wait) that hears nothing this long is checked with DONE + NOOP; no
   // answer within 15 s means a dead path and a reconnect. Dovecot speaks every 2 min while idling.
   EMAIL_IDLE_SILENCE_SECONDS: int(60, 1),
+
+  // Background jobs (lib/jobs, pg-boss): its tables live in their own schema of DATABASE_URL.
+  JOBS_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default("pgboss"),
+  /** How often an idle job worker asks for work (ms; pg-boss's floor is 500). */
+  JOBS_POLL_MS: int(1000, 500),
+  /** pg-boss maintenance: expired (crashed) jobs are retried and old ones archived this often. */
+  JOBS_MAINTENANCE_SECONDS: int(60, 1),
 });
 
 type ParsedEnv = z.infer<typeof schema>;
