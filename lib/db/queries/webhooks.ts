@@ -300,3 +300,12 @@ export async function pruneWebhookDeliveries({ before }: { before: Date }): Prom
     RETURNING e.id`);
   return { deliveries: deliveries.length, events: events.rows.length };
 }
+
+/** The raw source behind a signed webhook link (the token, checked by the caller, names the message). */
+export async function getRawSourceById({ messageId }: { messageId: string }): Promise<{ id: string; raw: Buffer; size: number } | null> {
+  const [row] = await getDb()
+    .select({ id: ingestedMessages.id, raw: ingestedMessages.raw, size: ingestedMessages.size })
+    .from(ingestedMessages)
+    .where(eq(ingestedMessages.id, messageId));
+  return row ?? null;
+}
