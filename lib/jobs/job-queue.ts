@@ -79,9 +79,14 @@ export async function startJobQueue({ specs, log }: { specs: AnyJobQueueSpec[]; 
       if (spec.cron) await instance.schedule(spec.name, spec.cron, {}, { tz: "UTC" });
       const handler = spec.handler;
       if (!handler) continue;
+      const batchSize = spec.batchSize ?? 1;
       for (let i = 0; i < (spec.workers ?? 1); i++) {
-        await instance.work<object>(spec.name, { batchSize: spec.batchSize ?? 1 }, async (jobs) => {
+        let workerId = "";
+        workerId = await instance.work<object>(spec.name, { batchSize }, async (jobs) => {
           await handler(jobs as PgBoss.Job<never>[]);
+          // A full batch means a backlog: fetch again at once instead of sleeping a poll interval
+          // (pg-boss sleeps after every fetch, which would cap a queue at workers x batch per poll).
+          if (jobs.length === batchSize && workerId) instance.notifyWorker(workerId);
         });
       }
     }
