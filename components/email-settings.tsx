@@ -125,6 +125,7 @@ function EmailSettingsPage({ user, tenant }: Omit<EmailSettingsProps, "locale">)
           <p className="muted">{tenant.name}</p>
         </div>
         <div className="page-tools">
+          {canEdit ? <a href="/settings/webhooks">{t.webhooks.link}</a> : null}
           <LanguageSwitch />
           <div className="account">
             <span className="account-email" title={user.email}>

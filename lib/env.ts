@@ -110,6 +110,39 @@ const schema = z.object({
   // An IMAP IDLE (or a polling wait) that hears nothing this long is checked with DONE + NOOP; no
   // answer within 15 s means a dead path and a reconnect. Dovecot speaks every 2 min while idling.
   EMAIL_IDLE_SILENCE_SECONDS: int(60, 1),
+
+  // Background jobs (lib/jobs, pg-boss): its tables live in their own schema of DATABASE_URL.
+  JOBS_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default("pgboss"),
+  /** How often an idle job worker asks for work (ms; pg-boss's floor is 500). */
+  JOBS_POLL_MS: int(1000, 500),
+  /** pg-boss maintenance: expired (crashed) jobs are retried and old ones archived this often. */
+  JOBS_MAINTENANCE_SECONDS: int(60, 1),
+
+  // Webhooks to downstream systems (issue 15): Standard Webhooks signatures, at-least-once delivery.
+  /** Upper bound for one delivery attempt (connect + answer). */
+  WEBHOOK_TIMEOUT_SECONDS: int(10, 1),
+  /** Retries back off exponentially from this delay up to the max, with +-25 % jitter... */
+  WEBHOOK_RETRY_BASE_SECONDS: int(30, 1),
+  WEBHOOK_RETRY_MAX_SECONDS: int(3600, 1),
+  /** ...for this long after the event (a day); then the delivery is marked failed and can be replayed. */
+  WEBHOOK_RETRY_WINDOW_SECONDS: int(86_400, 1),
+  /** Parallel delivery pollers per watcher replica (each takes up to 10 jobs per poll). */
+  WEBHOOK_DELIVERY_CONCURRENCY: int(4, 1),
+  /** The raw-source link in message.received stays valid this long. */
+  WEBHOOK_RAW_LINK_HOURS: int(168, 1),
+
+  // Retention (issue 15): what the daily prune removes, per kind; 0 keeps that kind forever.
+  /** Raw sources (the message row and its metadata stay, so stats and the list still work). */
+  RETENTION_RAW_DAYS: int(90, 0),
+  RETENTION_MAILBOX_EVENTS_DAYS: int(30, 0),
+  RETENTION_LOGIN_ATTEMPTS_DAYS: int(7, 0),
+  /** Finished webhook deliveries and their events. */
+  RETENTION_WEBHOOK_DAYS: int(30, 0),
+  /** When the prune runs (cron, UTC); pg-boss runs each tick once across all watcher replicas. */
+  RETENTION_CRON: z.string().trim().min(9).default("17 3 * * *"),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

@@ -356,3 +356,87 @@ export const watcherReplicas = pgTable("watcher_replicas", {
   heartbeatAt: timestamp("heartbeat_at", { withTimezone: true }).notNull().defaultNow(),
 });
 export type WatcherReplica = typeof watcherReplicas.$inferSelect;
+
+// ---- Webhooks to downstream systems (issue 15 items 5-6) ----
+
+/** A tenant's webhook endpoint. The signing secret (whsec_...) is Fernet-encrypted; shown once. */
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    secretEncrypted: text("secret_encrypted").notNull(),
+    /** Event types it receives: message.received, mailbox.status_changed. */
+    eventTypes: jsonb("event_types").$type<string[]>().notNull().default(["message.received", "mailbox.status_changed"]),
+    /** Raw sources up to this many bytes go inline (base64) in message.received; 0 = link only. */
+    inlineRawMaxBytes: integer("inline_raw_max_bytes").notNull().default(0),
+    enabled: boolean("enabled").notNull().default(true),
+    secretRotatedAt: timestamp("secret_rotated_at", { withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("webhook_endpoints_tenant_idx").on(t.tenantId)],
+);
+
+/**
+ * One event, written in the same transaction as the row it describes. Its id is the Standard
+ * Webhooks `webhook-id` (the receiver's idempotency key). The payload is built at delivery from the
+ * message row (message.received) or `data` (mailbox.status_changed).
+ */
+export const webhookEvents = pgTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    messageId: uuid("message_id").references(() => ingestedMessages.id, { onDelete: "set null" }),
+    mailboxId: uuid("mailbox_id").references(() => mailboxes.id, { onDelete: "set null" }),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("webhook_events_tenant_time_idx").on(t.tenantId, t.createdAt),
+    index("webhook_events_mailbox_time_idx").on(t.mailboxId, t.createdAt),
+  ],
+);
+
+export const webhookDeliveryStatus = pgEnum("webhook_delivery_status", ["pending", "succeeded", "failed"]);
+
+/** The delivery log: one row per event and endpoint; retried with backoff for a day, then failed. */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => webhookEvents.id, { onDelete: "cascade" }),
+    endpointId: uuid("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    status: webhookDeliveryStatus("status").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    lastAttemptAt: timestamp("last_attempt_at", { withTimezone: true }),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }),
+    lastStatusCode: integer("last_status_code"),
+    /** The start of the receiver's answer (or our connection error), for the log in the UI. */
+    lastResponse: text("last_response"),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true, precision: 3 }),
+    /** When the current retry window began (creation, or the last replay). */
+    windowStartedAt: timestamp("window_started_at", { withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_endpoint_key").on(t.eventId, t.endpointId),
+    index("webhook_deliveries_tenant_time_idx").on(t.tenantId, t.createdAt),
+  ],
+);
+export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect;
+export type WebhookEvent = typeof webhookEvents.$inferSelect;
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;

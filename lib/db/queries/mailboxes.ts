@@ -9,6 +9,7 @@ import {
   type NewMailbox,
   type SyncState,
 } from "../schema";
+import { recordMailboxStatusEvent } from "../../webhooks/record-events";
 
 export const MAILBOX_CHANNEL = "mailbox_changed";
 
@@ -169,15 +170,19 @@ export async function setMailboxStatus({
   error?: string | null;
   success?: boolean;
 }): Promise<void> {
-  await getDb()
-    .update(mailboxes)
-    .set({
-      status,
-      statusChangedAt: sql`CASE WHEN ${mailboxes.status} = ${status}::mailbox_status THEN ${mailboxes.statusChangedAt} ELSE now() END`,
-      ...(error !== undefined ? { lastError: error, ...(error ? { lastErrorAt: sql`now()` } : {}) } : {}),
-      ...(success ? { lastSuccessAt: sql`now()` } : {}),
-    })
-    .where(eq(mailboxes.id, mailboxId));
+  // Issue 15: the mailbox.status_changed webhook event commits with the status it announces.
+  await getDb().transaction(async (tx) => {
+    await tx
+      .update(mailboxes)
+      .set({
+        status,
+        statusChangedAt: sql`CASE WHEN ${mailboxes.status} = ${status}::mailbox_status THEN ${mailboxes.statusChangedAt} ELSE now() END`,
+        ...(error !== undefined ? { lastError: error, ...(error ? { lastErrorAt: sql`now()` } : {}) } : {}),
+        ...(success ? { lastSuccessAt: sql`now()` } : {}),
+      })
+      .where(eq(mailboxes.id, mailboxId));
+    await recordMailboxStatusEvent({ tx, mailboxId, status, error: error ?? null });
+  });
 }
 
 export async function recordMailboxSync({

@@ -3,6 +3,8 @@ import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { getDb } from "../client";
 import { notifyChange } from "./mailboxes";
 import { sanitizeJson, sanitizeText } from "../../ingest/sanitize";
+import { recordWebhookEvents } from "../../webhooks/record-events";
+import { tenantHasWebhooks } from "./webhooks";
 import {
   ingestedMessages,
   mailboxes,
@@ -103,7 +105,15 @@ export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSy
     return { inserted: 0, refusedProviderIds: [] };
   }
   let insertedIds: string[];
+  // Issue 15: a tenant with a webhook gets its message.received events (and their delivery jobs)
+  // in the same transaction as the rows; every other tenant keeps the one-statement path.
+  const webhooks = await tenantHasWebhooks({ tenantId: (rows[0] as NewIngestedMessage).tenantId, type: "message.received" });
   try {
+    if (webhooks) {
+      insertedIds = await insertWithWebhookEvents({ rows, mailboxId, update });
+      if (insertedIds.length < rows.length) await upgradeTooLargeRows(rows, new Set(insertedIds));
+      return { inserted: insertedIds.length, refusedProviderIds: [] };
+    }
     const insert = db
       .insert(ingestedMessages)
       .values(rows)
@@ -122,7 +132,7 @@ export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSy
   } catch (batchError) {
     void batchError; // the row-by-row pass finds and records the row the database refused
     try {
-      return await insertRowByRow({ rows, mailboxId, ...(cursor ? { cursor } : {}), ...(recordSync ? { recordSync } : {}) });
+      return await insertRowByRow({ rows, mailboxId, ...(cursor ? { cursor } : {}), ...(recordSync ? { recordSync } : {}) }, webhooks);
     } catch (err) {
       // drizzle's error text carries the statement's parameters (mail content, raw bytes): the
       // watcher logs this error, so it gets the database's reason only, and no cause.
@@ -159,14 +169,43 @@ async function upgradeTooLargeRows(rows: NewIngestedMessage[], insertedIds: Set<
   }
 }
 
-async function insertRowByRow(commit: BatchCommit): Promise<InsertOutcome> {
+/** The fast path's statement inside a transaction that also records the rows' webhook events. */
+async function insertWithWebhookEvents({
+  rows,
+  mailboxId,
+  update,
+}: {
+  rows: NewIngestedMessage[];
+  mailboxId: string;
+  update: ReturnType<typeof mailboxUpdate>;
+}): Promise<string[]> {
+  const insert = getDb()
+    .insert(ingestedMessages)
+    .values(rows)
+    .onConflictDoNothing()
+    .returning({ id: ingestedMessages.id, providerMessageId: ingestedMessages.providerMessageId });
   return getDb().transaction(async (tx) => {
+    const result = await tx.execute<{ id: string; provider_message_id: string }>(
+      update
+        ? sql`WITH ins AS ${insert}, upd AS ${update} SELECT id, provider_message_id FROM ins`
+        : sql`WITH ins AS ${insert} SELECT id, provider_message_id FROM ins`,
+    );
+    const tenantId = (rows[0] as NewIngestedMessage).tenantId;
+    await recordWebhookEvents({ tx, tenantId, type: "message.received", events: result.rows.map((r) => ({ messageId: r.id, mailboxId })) });
+    return result.rows.map((r) => r.provider_message_id);
+  });
+}
+
+async function insertRowByRow(commit: BatchCommit, webhooks = false): Promise<InsertOutcome> {
+  return getDb().transaction(async (tx) => {
+    const storedIds: string[] = [];
+    const stored = (ids: { id: string }[]): number => (storedIds.push(...ids.map((r) => r.id)), ids.length);
     let inserted = 0;
     const refusedProviderIds: string[] = [];
     for (const row of commit.rows) {
       try {
         inserted += await tx.transaction(
-          async (sp) => (await sp.insert(ingestedMessages).values(row).onConflictDoNothing().returning({ id: ingestedMessages.id })).length,
+          async (sp) => stored(await sp.insert(ingestedMessages).values(row).onConflictDoNothing().returning({ id: ingestedMessages.id })),
         );
       } catch (rowError) {
         const reason = describeDatabaseError(rowError);
@@ -174,7 +213,7 @@ async function insertRowByRow(commit: BatchCommit): Promise<InsertOutcome> {
         // Only what cannot hold mail content: the raw source in bytea, ids, sizes, the reason.
         inserted += await tx.transaction(
           async (sp) =>
-            (
+            stored(
               await sp
                 .insert(ingestedMessages)
                 .values({
@@ -193,13 +232,17 @@ async function insertRowByRow(commit: BatchCommit): Promise<InsertOutcome> {
                   error: `The database refused this message: ${reason}. Its raw source is kept; retry it after an update.`,
                 })
                 .onConflictDoNothing()
-                .returning({ id: ingestedMessages.id })
-            ).length,
+                .returning({ id: ingestedMessages.id }),
+            ),
         );
       }
     }
     const update = mailboxUpdate(tx, commit);
     if (update) await update;
+    const tenantId = commit.rows[0]?.tenantId;
+    if (webhooks && tenantId) {
+      await recordWebhookEvents({ tx, tenantId, type: "message.received", events: storedIds.map((messageId) => ({ messageId, mailboxId: commit.mailboxId })) });
+    }
     return { inserted, refusedProviderIds };
   });
 }

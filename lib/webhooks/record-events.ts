@@ -1,0 +1,53 @@
+import type { Transaction } from "@/lib/db/queries/job-queue";
+import { getLastAnnouncedMailboxStatus, getMailboxTenant, insertWebhookEvents, type NewWebhookEvent, type WebhookEventType } from "@/lib/db/queries/webhooks";
+import { sendJobs } from "@/lib/jobs/job-queue";
+import { webhookDeliverySpec } from "./webhook-queue";
+
+/**
+ * Writes events, their deliveries and the delivery jobs on `tx`: all of it commits with the row the
+ * event describes, or none of it does. That is the whole "no event lost" argument: there is no
+ * moment where the row exists and the job to announce it does not.
+ */
+export async function recordWebhookEvents({
+  tx,
+  tenantId,
+  type,
+  events,
+}: {
+  tx: Transaction;
+  tenantId: string;
+  type: WebhookEventType;
+  events: NewWebhookEvent[];
+}): Promise<number> {
+  const deliveries = await insertWebhookEvents({ tx, tenantId, type, events });
+  await sendJobs({ spec: webhookDeliverySpec(), jobs: deliveries.map((d) => ({ data: { deliveryId: d.deliveryId, attempt: 0 } })), tx });
+  return deliveries.length;
+}
+
+/**
+ * mailbox.status_changed for a settled status (connecting is transient: every reconnect passes it)
+ * that differs from the one last announced for this mailbox.
+ */
+export async function recordMailboxStatusEvent({
+  tx,
+  mailboxId,
+  status,
+  error,
+}: {
+  tx: Transaction;
+  mailboxId: string;
+  status: string;
+  error?: string | null;
+}): Promise<void> {
+  if (status === "connecting") return;
+  const mailbox = await getMailboxTenant({ tx, mailboxId });
+  if (!mailbox) return;
+  const previous = await getLastAnnouncedMailboxStatus({ tx, mailboxId });
+  if (previous === status) return;
+  await recordWebhookEvents({
+    tx,
+    tenantId: mailbox.tenantId,
+    type: "mailbox.status_changed",
+    events: [{ mailboxId, data: { status, previous_status: previous, purpose: mailbox.purpose, error: error ?? null } }],
+  });
+}
