@@ -37,6 +37,7 @@ const summaryColumns = {
   warnings: ingestedMessages.warnings,
   leaseOwner: ingestedMessages.leaseOwner,
   leaseExpiresAt: ingestedMessages.leaseExpiresAt,
+  authResults: ingestedMessages.authResults,
 };
 
 export type InsertOutcome = {
