@@ -86,6 +86,8 @@ export function createInboundServer(opts: InboundServerOptions): SMTPServer {
     disabledCommands: opts.tls ? ["AUTH"] : ["AUTH", "STARTTLS"],
     ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert } : {}),
     hideDSN: true,
+    // RFC 3463 codes in every reply (550 5.1.1, 451 4.3.0, 552 5.2.2): senders log them and act on them.
+    hideENHANCEDSTATUSCODES: false,
     maxClients: opts.maxClients,
     socketTimeout: opts.socketTimeoutMs,
     closeTimeout: 30_000,
