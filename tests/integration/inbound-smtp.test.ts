@@ -251,13 +251,14 @@ describe("inbound SMTP (forwarding mailboxes)", () => {
   it("records dkim=pass for a message signed with the published key and dkim=fail once tampered", async () => {
     const sign = async (subject: string): Promise<string> => {
       const message = mime({ subject, body: "Signed booking 9001." });
-      const signed = await dkimSign(message, {
+      // mailauth reads signatureData (its bundled .d.ts names top-level fields it ignores).
+      const options = {
         canonicalization: "relaxed/relaxed",
-        signingDomain: "sender.test",
-        selector: "sel",
-        privateKey: dkimKey.privateKey.export({ type: "pkcs8", format: "pem" }) as string,
-      });
+        signatureData: [{ signingDomain: "sender.test", selector: "sel", privateKey: dkimKey.privateKey.export({ type: "pkcs8", format: "pem" }) as string }],
+      };
+      const signed = await dkimSign(message, options as unknown as Parameters<typeof dkimSign>[1]);
       assert.deepEqual(signed.errors, []);
+      assert.match(signed.signatures, /^DKIM-Signature: .*d=sender\.test/s);
       return signed.signatures + message;
     };
     const good = `dkim good ${randomBytes(4).toString("hex")}`;
