@@ -51,13 +51,15 @@ COPY --from=build /app/public ./public
 # are compiled into .next.
 COPY --from=build /app/lib ./lib
 COPY --from=build /app/watcher ./watcher
+# The inbound SMTP entrypoint of forwarding mailboxes (issue 16); its logic is in lib/inbound.
+COPY --from=build /app/inbound ./inbound
 COPY --from=build /app/scripts ./scripts
 COPY --from=build /app/drizzle ./drizzle
 # Next writes its cache at run time; give the app user that one directory (an emptyDir in Kubernetes).
 RUN mkdir -p .next/cache && chown node:node .next/cache
 # `node` (uid 1000) comes with the official image.
 USER node
-EXPOSE 3000 9464
+EXPOSE 3000 9464 2525 9465
 # HEALTH_PORT=9464 for a watcher container; Kubernetes uses its own probes (deploy/deployment.yaml).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

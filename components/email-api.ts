@@ -7,7 +7,7 @@
 export type EmailType = "booking" | "stopsale";
 export const EMAIL_TYPES: readonly EmailType[] = ["booking", "stopsale"];
 
-export type Provider = "imap" | "google" | "microsoft";
+export type Provider = "imap" | "google" | "microsoft" | "forwarding";
 export type Protocol = "imap" | "pop3";
 
 export type OAuthInfo = {
@@ -21,7 +21,7 @@ export type OAuthInfo = {
 export type MailboxConfig = {
   email_type: EmailType;
   provider: Provider;
-  access: "imap" | "pop3" | "gmail_api" | "graph_api";
+  access: "imap" | "pop3" | "gmail_api" | "graph_api" | "forwarding";
   protocol: Protocol;
   host: string | null;
   port: number | null;
@@ -99,6 +99,8 @@ export type MessageItem = {
   attachments: Attachment[];
   /** Parse defects, each naming its defect ("mbox_from_line: ..."): shown, not failed. */
   warnings: string[];
+  /** Forwarding mailboxes only (issue 16). */
+  sender_auth?: import("./forwarding-api").SenderAuth | null;
 };
 
 export type MessageDetail = MessageItem & { text: string | null; html: string | null };

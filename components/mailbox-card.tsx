@@ -6,6 +6,7 @@ import { ConfirmDialog } from "./confirm-dialog";
 import { ConnectionHealth, displayStatus, LiveStatusBadge } from "./connection-health";
 import { api, type EmailType, type MailboxConfig, type MailboxHealth, type MailboxStats, type Provider } from "./email-api";
 import { useI18n } from "./i18n-provider";
+import { ForwardingPanel } from "./forwarding-panel";
 import { ImapSettingsForm } from "./imap-settings-form";
 import { MessageList } from "./message-list";
 import { OAuthConnect } from "./oauth-connect";
@@ -179,6 +180,9 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
                   onSaved={onSaved}
                   onChooseProvider={(p) => setProvider(p)}
                 />
+              ) : null}
+              {provider === "forwarding" ? (
+                <ForwardingPanel emailType={emailType} config={config} canEdit={canEdit} onChange={(saved) => onChanged(saved)} />
               ) : null}
               {provider === "google" || provider === "microsoft" ? (
                 <OAuthConnect

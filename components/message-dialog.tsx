@@ -7,6 +7,7 @@ import { api, type MessageDetail } from "./email-api";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { MessageStatusBadge } from "./message-status";
+import { SenderAuthBadges } from "./sender-auth-badges";
 
 type MessageDialogProps = {
   messageId: string | null;
@@ -178,6 +179,8 @@ export function MessageDialog({ messageId, onClose, canRetry, onRetry }: Message
                   </ul>
                 </div>
               ) : null}
+
+              <SenderAuthBadges auth={detail.sender_auth} />
 
               <div aria-live="polite">{retryNote ? <p className="alert alert-info">{retryNote}</p> : null}</div>
 

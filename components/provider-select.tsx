@@ -11,7 +11,7 @@ type ProviderSelectProps = {
   disabled?: boolean;
 };
 
-const PROVIDERS: readonly Provider[] = ["google", "microsoft", "imap"];
+const PROVIDERS: readonly Provider[] = ["google", "microsoft", "imap", "forwarding"];
 
 /** Three large radio cards: Google, Microsoft, or any other server over IMAP/POP3. */
 export function ProviderSelect({ name, value, onChange, disabled }: ProviderSelectProps) {

@@ -143,6 +143,30 @@ const schema = z.object({
   RETENTION_WEBHOOK_DAYS: int(30, 0),
   /** When the prune runs (cron, UTC); pg-boss runs each tick once across all watcher replicas. */
   RETENTION_CRON: z.string().trim().min(9).default("17 3 * * *"),
+
+  // Inbound SMTP for forwarding mailboxes (issue 16): `npm run start:inbound`.
+  /** Forwarding addresses are booking-<token>@INBOUND_DOMAIN; the domain's MX points at the inbound server. */
+  INBOUND_DOMAIN: z.string().trim().toLowerCase().min(1).default("inbound.localhost"),
+  INBOUND_SMTP_PORT: int(2525, 0),
+  INBOUND_BIND_ADDRESS: z.string().trim().min(1).default("0.0.0.0"),
+  /** Name in the greeting and in Authentication-Results (defaults to the host name). */
+  INBOUND_HOSTNAME: optionalText,
+  /** PEM files for STARTTLS; without both, STARTTLS is not offered. */
+  INBOUND_TLS_KEY_FILE: optionalText,
+  INBOUND_TLS_CERT_FILE: optionalText,
+  /** Announced in EHLO SIZE; a larger DATA is refused 552 and nothing is stored. */
+  INBOUND_MAX_MESSAGE_BYTES: int(25 * 1024 * 1024, 1024),
+  /** Idle socket timeout per SMTP connection. */
+  INBOUND_SOCKET_TIMEOUT_SECONDS: int(60, 1),
+  INBOUND_MAX_CLIENTS: int(200, 1),
+  INBOUND_MAX_CONNECTIONS_PER_IP: int(20, 1),
+  /** Messages (MAIL FROM) one client address may start per minute; more get 421 4.7.0. */
+  INBOUND_MAX_MESSAGES_PER_MINUTE_PER_IP: int(600, 1),
+  /** Comma-separated DNS servers (host or host:port) for SPF/DKIM/DMARC/ARC; empty: the system's. */
+  INBOUND_DNS_SERVERS: optionalText,
+  /** Port of the inbound server's /health (loopback unless INBOUND_HEALTH_BIND_ADDRESS says otherwise); 0 = off. */
+  INBOUND_HEALTH_PORT: int(9465, 0),
+  INBOUND_HEALTH_BIND_ADDRESS: z.string().trim().min(1).default("127.0.0.1"),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

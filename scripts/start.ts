@@ -214,6 +214,11 @@ async function main(): Promise<void> {
 
   startChild("web", ["--import", "tsx", path.join(root, "scripts", "web-server.ts")], { ...childEnv(env, "web"), NODE_ENV: "production" });
   startChild("watcher", ["--import", "tsx", path.join(root, "watcher", "index.ts")], childEnv(env, "watcher"));
+  // Forwarding mailboxes (issue 16): the inbound SMTP server, on loopback unless configured otherwise.
+  startChild("inbound", ["--import", "tsx", path.join(root, "inbound", "index.ts")], {
+    ...childEnv(env, "inbound"),
+    INBOUND_BIND_ADDRESS: process.env.INBOUND_BIND_ADDRESS ?? "127.0.0.1",
+  });
 
   const healthy = await waitForHealthy(env.PORT, 60_000);
   if (stopping) return;
@@ -223,6 +228,7 @@ async function main(): Promise<void> {
     ...(demo
       ? [`Login:    ${demo.email}`, `Password: ${demo.password}`]
       : ["Login:    use an account created with `npm run cli -- user create ...`"]),
+    `SMTP:     ${process.env.INBOUND_BIND_ADDRESS ?? "127.0.0.1"}:${env.INBOUND_SMTP_PORT} (forwarding addresses @${env.INBOUND_DOMAIN})`,
     "Stop:     Ctrl+C",
   ]);
 }

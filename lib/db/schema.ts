@@ -20,8 +20,8 @@ const bytea = customType<{ data: Buffer; driverData: Buffer }>({
 });
 
 export const mailboxPurpose = pgEnum("mailbox_purpose", ["booking", "stopsale"]);
-export const mailProvider = pgEnum("mail_provider", ["imap", "google", "microsoft"]);
-export const mailAccess = pgEnum("mail_access", ["imap", "pop3", "gmail_api", "graph_api"]);
+export const mailProvider = pgEnum("mail_provider", ["imap", "google", "microsoft", "forwarding"]);
+export const mailAccess = pgEnum("mail_access", ["imap", "pop3", "gmail_api", "graph_api", "forwarding"]);
 export const authMethod = pgEnum("auth_method", ["password", "app_password", "oauth2"]);
 /** implicit: TLS from the first byte; starttls: upgrade required (fail if not offered); none: plaintext, chosen explicitly. */
 export const mailTlsMode = pgEnum("mail_tls_mode", ["implicit", "starttls", "none"]);
@@ -199,6 +199,15 @@ export const mailboxes = pgTable(
     configVersion: integer("config_version").notNull().default(1),
     /** The watcher's advisory-lock key for this mailbox: unique, unlike a 32-bit hash of the id. */
     lockKey: serial("lock_key").notNull(),
+    // Forwarding (issue 16): mail arrives at booking-<token>@INBOUND_DOMAIN through our own SMTP
+    // server. Regenerating the token makes the old address refuse mail (550 5.1.1).
+    forwardingToken: text("forwarding_token"),
+    /** Sender domains ("example.com") or addresses; empty: everyone may send. */
+    forwardingAllowedSenders: text("forwarding_allowed_senders").array().notNull().default(sql`'{}'::text[]`),
+    /** Refuse (550 5.7.1) a message whose DMARC result is fail. */
+    forwardingRefuseDmarcFail: boolean("forwarding_refuse_dmarc_fail").notNull().default(false),
+    /** The newest provider verification mail (Gmail forwarding confirmation, ...) with its code/link. */
+    forwardingVerification: jsonb("forwarding_verification").$type<ForwardingVerification | null>(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -208,6 +217,7 @@ export const mailboxes = pgTable(
     // Push notifications name the mailbox only by the account address (Gmail) or subscription id (Graph).
     index("mailboxes_gmail_push_idx").on(sql`lower(${t.oauthConnectedEmail})`).where(sql`${t.access} = 'gmail_api'`),
     index("mailboxes_graph_subscription_idx").on(sql`(${t.syncState} ->> 'graphSubscriptionId')`),
+    uniqueIndex("mailboxes_forwarding_token_key").on(t.forwardingToken),
   ],
 );
 
@@ -235,6 +245,32 @@ export const mailboxEvents = pgTable(
 );
 
 export type AttachmentInfo = { filename: string | null; content_type: string; size: number };
+
+/** Sender authentication of a message received by the inbound SMTP server (mailauth). */
+export type SenderAuthResults = {
+  spf: string;
+  dkim: string;
+  dmarc: string;
+  arc: string;
+  /** Domains whose DKIM signature passed. */
+  dkimDomains: string[];
+  /** The Authentication-Results header value mailauth wrote. */
+  header: string;
+  clientIp: string | null;
+  helo: string | null;
+  envelopeFrom: string | null;
+};
+
+/** A provider verification mail (issue 16 item 4) the admin needs to finish the forwarding setup. */
+export type ForwardingVerification = {
+  provider: "gmail" | "outlook" | "other";
+  code: string | null;
+  link: string | null;
+  from: string | null;
+  subject: string | null;
+  receivedAt: string;
+  messageId: string | null;
+};
 
 export const ingestedMessages = pgTable(
   "ingested_messages",
@@ -275,6 +311,8 @@ export const ingestedMessages = pgTable(
     /** Retry queue lease: the watcher replica processing the row, and until when (issue 13 item 8). */
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true }),
+    /** SPF/DKIM/DMARC/ARC of mail received by the inbound SMTP server; null for fetched mail. */
+    authResults: jsonb("auth_results").$type<SenderAuthResults | null>(),
   },
   (t) => [
     uniqueIndex("ingested_messages_mailbox_provider_id_key").on(t.mailboxId, t.providerMessageId),

@@ -1,5 +1,6 @@
 import type { Mailbox } from "../db/schema";
 import type { EmailType } from "./email-type";
+import type { ForwardingConfig } from "./forwarding/forwarding-settings";
 import { effectiveTlsMode, type TlsMode } from "./tls-mode";
 
 /** API.md MailboxConfig: everything an admin may see about a mailbox, and never a secret. */
@@ -41,6 +42,8 @@ export type MailboxConfig = {
   last_success_at: string | null;
   last_error: string | null;
   error_count_24h: number;
+  /** Forwarding mailboxes only (issue 16): the address, sender policy, verification mail, health. */
+  forwarding?: ForwardingConfig | null;
 };
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);

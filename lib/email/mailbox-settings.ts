@@ -5,6 +5,7 @@ import type { Mailbox } from "../db/schema";
 import { getEnv } from "../env";
 import { AppError } from "../errors";
 import type { EmailType } from "./email-type";
+import { buildForwardingConfig } from "./forwarding/forwarding-settings";
 import { assertHostAllowed } from "./host-check";
 import { toMailboxConfig, type MailboxConfig } from "./mailbox-config";
 import { effectiveTlsMode, tlsModeFromInput, type TlsMode } from "./tls-mode";
@@ -28,6 +29,9 @@ export async function getTenantMailboxConfigs({
   const errors = await countRecentErrors({ mailboxIds: rows.map((r) => r.id), since: new Date(Date.now() - DAY_MS) });
   const result: Record<EmailType, MailboxConfig | null> = { booking: null, stopsale: null };
   for (const row of rows) result[row.purpose] = toMailboxConfig(row, errors.get(row.id) ?? 0);
+  for (const row of rows) {
+    if (row.access === "forwarding" && result[row.purpose]) result[row.purpose]!.forwarding = await buildForwardingConfig(row);
+  }
   return result;
 }
 

@@ -20,6 +20,8 @@ export type MessageItem = {
   attachments: IngestedMessage["attachments"];
   /** Parse defects, each naming its defect; the message is still shown. */
   warnings: string[];
+  /** SPF/DKIM/DMARC/ARC of mail received through a forwarding address (issue 16); null for fetched mail. */
+  sender_auth: { spf: string; dkim: string; dmarc: string; arc: string; dkim_domains: string[] } | null;
 };
 
 export const listMessagesQuerySchema = z.object({
@@ -47,6 +49,9 @@ function toItem(m: MessageSummary): MessageItem {
     size: m.size,
     attachments: m.attachments,
     warnings: m.warnings,
+    sender_auth: m.authResults
+      ? { spf: m.authResults.spf, dkim: m.authResults.dkim, dmarc: m.authResults.dmarc, arc: m.authResults.arc, dkim_domains: m.authResults.dkimDomains }
+      : null,
   };
 }
 

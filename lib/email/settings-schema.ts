@@ -83,3 +83,43 @@ export type MailboxSettings = z.output<typeof mailboxSettingsSchema>;
 /** The test endpoint accepts the same body, all optional: missing fields come from the saved settings. */
 export const mailboxTestSchema = mailboxSettingsFields.partial();
 export type MailboxTestInput = z.output<typeof mailboxTestSchema>;
+
+/**
+ * PUT settings for a forwarding mailbox (issue 16): told apart from the IMAP/POP3 body by
+ * `access: "forwarding"`. No server, no password: the address is generated and shown.
+ */
+export const forwardingSettingsSchema = z
+  .object({
+    access: z.literal("forwarding"),
+    provider: z.literal("forwarding").optional(),
+    /** The mailbox being forwarded (shown to the admin; not used for delivery). */
+    address: z
+      .string()
+      .trim()
+      .max(254)
+      .optional()
+      .transform((v) => (v ? v : undefined))
+      .pipe(z.email("Enter a valid email address.").optional()),
+    enabled: z.boolean().default(true),
+    /** Sender domains ("example.com") or addresses; empty: everyone may send. */
+    allowed_senders: z
+      .array(
+        z
+          .string()
+          .trim()
+          .toLowerCase()
+          .max(254, "An entry is too long.")
+          .regex(/^(@?[a-z0-9.-]+\.[a-z0-9-]+|[^\s@]+@[a-z0-9.-]+\.[a-z0-9-]+)$/, "Enter a domain like example.com or an address like rez@example.com."),
+      )
+      .max(200, "At most 200 allowed senders.")
+      .default([]),
+    refuse_dmarc_fail: z.boolean().default(false),
+  })
+  .strict();
+
+export type ForwardingSettings = z.output<typeof forwardingSettingsSchema>;
+
+/** A settings body that asks for a forwarding mailbox. */
+export function isForwardingBody(body: unknown): boolean {
+  return typeof body === "object" && body !== null && (body as { access?: unknown }).access === "forwarding";
+}

@@ -5,7 +5,7 @@ import {
   insertIngestedMessages,
   renewMessageLeases,
 } from "../db/queries/messages";
-import type { Mailbox, NewIngestedMessage, SyncState } from "../db/schema";
+import type { Mailbox, NewIngestedMessage, SenderAuthResults, SyncState } from "../db/schema";
 import type { FetchedMessage } from "../email/provider";
 import { getEnv } from "../env";
 import { mapLimit } from "../util/map-limit";
@@ -13,7 +13,11 @@ import { getParsePool, type ParsePool } from "./parse-pool";
 import { sanitizeJson, sanitizeNullableText, sanitizeText } from "./sanitize";
 
 /** What can be stored: a provider's FetchedMessage, or raw source alone (size defaults to its length). */
-export type IngestableMessage = Omit<FetchedMessage, "size"> & { size?: number };
+export type IngestableMessage = Omit<FetchedMessage, "size"> & {
+  size?: number;
+  /** Sender authentication, for mail received by the inbound SMTP server (issue 16). */
+  authResults?: SenderAuthResults;
+};
 
 export type IngestResult = {
   inserted: number;
@@ -68,6 +72,7 @@ async function buildRow(
     raw: m.raw,
     attempts: 1,
     processedAt: new Date(),
+    ...(m.authResults ? { authResults: m.authResults } : {}),
   };
   const elapsed = (): number => Math.max(0, Math.round(performance.now() - started));
   if (m.tooLarge) {

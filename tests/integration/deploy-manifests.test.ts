@@ -131,10 +131,12 @@ describe("Kubernetes manifests (deploy/)", () => {
     assert.ok(!k.resources.includes("migrate-job.yaml"), "the Job runs before the rollout, on its own");
   });
 
-  it("one Deployment runs the web and the watcher container from the same image", () => {
+  it("one Deployment runs the web, the watcher and the inbound SMTP container from the same image", () => {
     const pod = podSpecOf(one("Deployment"));
     const names = pod.containers.map((c) => c.name).sort();
-    assert.deepEqual(names, ["watcher", "web"]);
+    assert.deepEqual(names, ["inbound", "watcher", "web"]);
+    const inbound = pod.containers.find((c) => c.name === "inbound")!;
+    assert.ok([...(inbound.command ?? []), ...(inbound.args ?? [])].join(" ").includes("inbound/index.ts"));
     const images = new Set(pod.containers.map((c) => c.image));
     assert.equal(images.size, 1);
     const watcher = pod.containers.find((c) => c.name === "watcher")!;
@@ -156,14 +158,16 @@ describe("Kubernetes manifests (deploy/)", () => {
 
   it("probes: readiness on /health of the web (3000) and the watcher (9464), liveness on both", () => {
     const pod = podSpecOf(one("Deployment"));
-    const expectPort: Record<string, number> = { web: 3000, watcher: 9464 };
+    const expectPort: Record<string, number> = { web: 3000, watcher: 9464, inbound: 9465 };
+    // The inbound container's liveness is its SMTP port: a database outage must not restart it.
+    const expectLivePort: Record<string, number> = { ...expectPort, inbound: 2525 };
     for (const c of pod.containers) {
       assert.ok(c.readinessProbe?.httpGet, `${c.name}: readinessProbe.httpGet`);
       assert.equal(c.readinessProbe.httpGet.path, "/health");
       assert.equal(portNumber(c, c.readinessProbe.httpGet.port), expectPort[c.name]);
       const live = c.livenessProbe?.httpGet ?? c.livenessProbe?.tcpSocket;
       assert.ok(live, `${c.name}: livenessProbe`);
-      assert.equal(portNumber(c, live.port), expectPort[c.name]);
+      assert.equal(portNumber(c, live.port), expectLivePort[c.name]);
       assert.equal(c.lifecycle?.postStart, undefined, `${c.name}: the seed's postStart hook is replaced by NOTIFY`);
     }
   });
@@ -225,6 +229,14 @@ describe("Kubernetes manifests (deploy/)", () => {
       const refs = (c.envFrom ?? []).map((e) => e.secretRef?.name).filter(Boolean);
       assert.deepEqual(refs.sort(), ["mailbox-app-secrets", "oauth-secrets"], c.name);
     }
+  });
+
+  it("a Service exposes the inbound container's SMTP port as port 25", () => {
+    const svc = one("Service", "mailbox-inbound-smtp");
+    const ports = (svc.spec as { ports: { port: number; targetPort: string | number }[] }).ports;
+    assert.deepEqual(ports.map((p) => [p.port, p.targetPort]), [[25, "smtp"]]);
+    const inbound = podSpecOf(one("Deployment")).containers.find((c) => c.name === "inbound")!;
+    assert.equal(portNumber(inbound, "smtp"), 2525);
   });
 
   it("migrations run once, in a Job, from the same image", () => {

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import { getDb, getPool } from "../client";
 import {
   mailboxes,
@@ -68,7 +68,8 @@ export async function listWatchableMailboxes(): Promise<Mailbox[]> {
     .select({ mailbox: mailboxes })
     .from(mailboxes)
     .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
-    .where(and(eq(tenants.isActive, true), eq(mailboxes.enabled, true)));
+    // Forwarding mailboxes have nothing to connect to: the inbound SMTP server receives their mail.
+    .where(and(eq(tenants.isActive, true), eq(mailboxes.enabled, true), ne(mailboxes.access, "forwarding")));
   return rows.map((r) => r.mailbox);
 }
 
@@ -77,7 +78,7 @@ export async function getWatchableMailbox({ mailboxId }: { mailboxId: string }):
     .select({ mailbox: mailboxes })
     .from(mailboxes)
     .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
-    .where(and(eq(mailboxes.id, mailboxId), eq(tenants.isActive, true), eq(mailboxes.enabled, true)));
+    .where(and(eq(mailboxes.id, mailboxId), eq(tenants.isActive, true), eq(mailboxes.enabled, true), ne(mailboxes.access, "forwarding")));
   return row?.mailbox ?? null;
 }
 
@@ -99,12 +100,13 @@ export async function saveMailbox({
   return getDb().transaction(async (tx) => {
     const [row] = await tx
       .insert(mailboxes)
-      .values({ ...fields, tenantId, purpose, status: "connecting" })
+      .values({ ...fields, tenantId, purpose, status: fields.status ?? "connecting" })
       .onConflictDoUpdate({
         target: [mailboxes.tenantId, mailboxes.purpose],
         set: {
           ...fields,
-          status: "connecting",
+          // A forwarding mailbox has nothing to connect: it says "connected" from the start.
+          status: fields.status ?? "connecting",
           statusChangedAt: sql`now()`,
           lastError: null,
           configVersion: sql`${mailboxes.configVersion} + 1`,

@@ -39,6 +39,7 @@ const summaryColumns = {
   warnings: ingestedMessages.warnings,
   leaseOwner: ingestedMessages.leaseOwner,
   leaseExpiresAt: ingestedMessages.leaseExpiresAt,
+  authResults: ingestedMessages.authResults,
 };
 
 export type InsertOutcome = {

@@ -1,6 +1,8 @@
 import { parseEmailType } from "@/lib/email/email-type";
 import { removeMailboxSettings, saveMailboxSettings } from "@/lib/email/mailbox-settings";
-import { mailboxSettingsSchema } from "@/lib/email/settings-schema";
+import { forwardingSettingsSchema, isForwardingBody, mailboxSettingsSchema } from "@/lib/email/settings-schema";
+import { saveForwardingSettings } from "@/lib/email/forwarding/forwarding-settings";
+import { z } from "zod";
 import { parseJson, withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";
@@ -10,7 +12,13 @@ type Params = { email_type: string };
 
 export const PUT = withRoute<Params>({ auth: "admin" }, async ({ req, params, tenantId, log }) => {
   const emailType = parseEmailType(params.email_type);
-  const input = await parseJson(req, mailboxSettingsSchema);
+  const body = await parseJson(req, z.looseObject({}));
+  if (isForwardingBody(body)) {
+    const forwarding = await saveForwardingSettings({ tenantId, emailType, input: forwardingSettingsSchema.parse(body) });
+    log.info({ event: "mailbox_saved", email_type: emailType, access: "forwarding" }, "mailbox settings saved");
+    return Response.json(forwarding);
+  }
+  const input = mailboxSettingsSchema.parse(body);
   const config = await saveMailboxSettings({ tenantId, emailType, input });
   log.info({ event: "mailbox_saved", email_type: emailType, host: config.host }, "mailbox settings saved");
   return Response.json(config);
