@@ -193,6 +193,7 @@ export async function getDeliveryWork({ deliveryId }: { deliveryId: string }): P
         warnings: ingestedMessages.warnings,
         leaseOwner: ingestedMessages.leaseOwner,
         leaseExpiresAt: ingestedMessages.leaseExpiresAt,
+        authResults: ingestedMessages.authResults,
         raw: sql<Buffer | null>`CASE WHEN ${ingestedMessages.size} <= ${inline} THEN ${ingestedMessages.raw} END`,
       })
       .from(ingestedMessages)
