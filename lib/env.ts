@@ -110,6 +110,10 @@ const schema = z.object({
   // An IMAP IDLE (or a polling wait) that hears nothing this long is checked with DONE + NOOP; no
   // answer within 15 s means a dead path and a reconnect. Dovecot speaks every 2 min while idling.
   EMAIL_IDLE_SILENCE_SECONDS: int(60, 1),
+  // Issue 19: an IDLE connection first trusts the server to speak on its own (Dovecot's "Still here"
+  // every 120 s) and asks only after this long a silence; a server that stays silent that long is
+  // asked every EMAIL_IDLE_SILENCE_SECONDS from then on. At or below that value: always ask.
+  EMAIL_IDLE_KEEPALIVE_SECONDS: int(130, 1),
 });
 
 type ParsedEnv = z.infer<typeof schema>;
