@@ -114,6 +114,9 @@ const schema = z.object({
   // every 120 s) and asks only after this long a silence; a server that stays silent that long is
   // asked every EMAIL_IDLE_SILENCE_SECONDS from then on. At or below that value: always ask.
   EMAIL_IDLE_KEEPALIVE_SECONDS: int(130, 1),
+  // Issue 19: connects at once start at EMAIL_CONNECTION_POOL_SIZE and grow while the server keeps
+  // answering as fast as it did (watcher/connect-gate.ts), up to this many.
+  EMAIL_CONNECTION_POOL_MAX: int(50, 1),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

@@ -11,7 +11,7 @@ import { closeParsePool, getParsePool } from "@/lib/ingest/parse-pool";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { createWatcherMetrics, type WatcherMetrics } from "./metrics";
 import { Orchestrator } from "./orchestrator";
-import { Semaphore } from "./semaphore";
+import { AdaptiveConnectGate } from "./connect-gate";
 
 export type WatcherRuntime = {
   orchestrator: Orchestrator;
@@ -48,7 +48,7 @@ export async function startWatcherRuntime({
     reconcileIntervalMs: Number(process.env.WATCHER_RECONCILE_SECONDS ?? 5) * 1000,
     connectionDeps: {
       createProvider: (mailbox) => createProvider(mailbox, providerDeps),
-      connectLimiter: new Semaphore(env.EMAIL_CONNECTION_POOL_SIZE),
+      connectLimiter: new AdaptiveConnectGate({ initial: env.EMAIL_CONNECTION_POOL_SIZE, max: env.EMAIL_CONNECTION_POOL_MAX }),
       backoff: backoffFromEnv(env),
       batchSize: env.EMAIL_FETCH_BATCH_SIZE,
       batchBytes: env.EMAIL_FETCH_BATCH_BYTES,
