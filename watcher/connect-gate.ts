@@ -4,8 +4,9 @@
  * take no longer than twice the fastest recently seen, and shrinks by a quarter when they take
  * more than three times as long (the server, or the watcher's own event loop, is saturated). So
  * 2,000 mailboxes connect as fast as the server accepts, and a slow server is not hammered.
- * Same shape as Semaphore (acquire -> release), so mailbox-connection.ts needs no change beyond
- * its type.
+ * Same shape as Semaphore (acquire -> release): mailbox-connection.ts only widened its type.
+ * Fast failures (a server refusing logins) also count as fast connects; the per-mailbox backoff,
+ * not this gate, is what spaces their retries.
  */
 export type ConnectGateOptions = {
   /** Concurrent connects at start and at least (EMAIL_CONNECTION_POOL_SIZE). */

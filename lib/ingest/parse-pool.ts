@@ -20,7 +20,7 @@ export type ParsePoolOptions = {
 };
 
 export type ParsePool = {
-  /** How many parses may run at once: callers submit no more, so a batch is not buffered twice. */
+  /** How many parses one caller should have outstanding: enough to fill a batch for the threads (threads x 8). */
   readonly concurrency: number;
   parse(raw: Buffer): Promise<ParseResult>;
   parseHeaders(raw: Buffer): Promise<HeaderOnlyFields | null>;
