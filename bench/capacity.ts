@@ -15,7 +15,7 @@
  * Needs root (Dovecot harness) and the Debian dovecot packages. Dovecot is tuned for many idle
  * clients (see tuneDovecot below) and the open-file limit is raised for this process tree.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFile, chown, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -176,6 +176,45 @@ async function sampleRss(pid: number, seconds: number): Promise<number> {
     await sleep(1000);
   }
   return median(samples);
+}
+
+/**
+ * The kernel for N mailboxes (issue 19's 10,000 mode), raised only where it is below what N needs,
+ * best effort (a container may refuse /proc/sys writes: logged, not fatal). Per mailbox: one socket
+ * at each end of the watcher's connection and one of each bare client's, Dovecot's inotify instance
+ * and watches, file descriptors in Dovecot's imap processes; prlimit raises this process's open-file
+ * limit, which Dovecot and the watcher inherit.
+ */
+async function tuneKernel(n: number): Promise<Record<string, string>> {
+  const want: [string, number][] = [
+    ["fs/inotify/max_user_instances", n * 2 + 1024],
+    ["fs/inotify/max_user_watches", n * 16 + 65_536],
+    ["fs/file-max", n * 16 + 100_000],
+    ["net/core/somaxconn", 4096],
+  ];
+  const done: Record<string, string> = {};
+  for (const [key, value] of want) {
+    const file = `/proc/sys/${key}`;
+    try {
+      const current = Number((await readFile(file, "utf8")).trim().split(/\s+/)[0]);
+      if (current >= value) continue;
+      await writeFile(file, String(value));
+      done[key] = `${current} -> ${value}`;
+    } catch (err) {
+      done[key] = `not raised (${(err as Error).message})`;
+    }
+  }
+  const nofile = n * 6 + 4096;
+  const limits = await readFile("/proc/self/limits", "utf8").catch(() => "");
+  const soft = Number(/Max open files\s+(\d+)/.exec(limits)?.[1] ?? 0);
+  if (soft >= nofile) return done;
+  try {
+    execFileSync("prlimit", ["--pid", String(process.pid), `--nofile=${nofile}:${nofile}`]);
+    done.nofile = String(nofile);
+  } catch (err) {
+    done.nofile = `not raised (${(err as Error).message.split("\n")[0]})`;
+  }
+  return done;
 }
 
 /**
@@ -452,6 +491,8 @@ async function main(): Promise<void> {
   const sql = new pg.Client({ connectionString: db.url });
   await sql.connect();
   const users = Array.from({ length: N }, (_, i) => ({ name: `cap${String(i).padStart(5, "0")}`, password: `pw-${i}` }));
+  const kernel = await tuneKernel(N);
+  if (Object.keys(kernel).length > 0) log(`kernel tuned for ${N} mailboxes: ${JSON.stringify(kernel)}`);
   log(`starting Dovecot with ${N} users`);
   const dovecot = await startDovecot({ users, tuneForManyClients: true });
   let watcher: Watcher | undefined;

@@ -5,10 +5,10 @@
  * last byte (the worst case for silence detection), and a message is APPENDed straight to Dovecot
  * right after it.
  *
- *   npx tsx bench/freeze-detection.ts [--mailboxes 3] [--silence 60] [--command 30]
+ *   npx tsx bench/freeze-detection.ts [--mailboxes 3] [--silence 60] [--command 30] [--keepalive 130]
  *
- * --silence / --command set EMAIL_IDLE_SILENCE_SECONDS / EMAIL_COMMAND_TIMEOUT_SECONDS for the
- * watcher (left out: the defaults, 60 and 30).
+ * --silence / --command / --keepalive set EMAIL_IDLE_SILENCE_SECONDS / EMAIL_COMMAND_TIMEOUT_SECONDS /
+ * EMAIL_IDLE_KEEPALIVE_SECONDS for the watcher (left out: the defaults, 60, 30 and 130).
  */
 import { parseArgs } from "node:util";
 import { makeMessage, startDovecot } from "../tests/harness/dovecot";
@@ -17,7 +17,7 @@ import { startWatcherProcess } from "../tests/harness/watcher-process";
 import { median, startBenchDatabase } from "./peers";
 
 const { values } = parseArgs({
-  options: { mailboxes: { type: "string", default: "3" }, silence: { type: "string" }, command: { type: "string" } },
+  options: { mailboxes: { type: "string", default: "3" }, silence: { type: "string" }, command: { type: "string" }, keepalive: { type: "string" } },
 });
 const perMode = Number(values.mailboxes);
 
@@ -64,6 +64,7 @@ async function measure(name: string): Promise<number> {
 const env: Record<string, string> = { DATABASE_URL: db.url, LOG_LEVEL: "warn" };
 if (values.silence) env.EMAIL_IDLE_SILENCE_SECONDS = values.silence;
 if (values.command) env.EMAIL_COMMAND_TIMEOUT_SECONDS = values.command;
+if (values.keepalive) env.EMAIL_IDLE_KEEPALIVE_SECONDS = values.keepalive;
 const watcher = await startWatcherProcess(env);
 try {
   const results = await Promise.all(names.map(async (name) => ({ name, ms: await measure(name) })));

@@ -167,6 +167,14 @@ const schema = z.object({
   /** Port of the inbound server's /health (loopback unless INBOUND_HEALTH_BIND_ADDRESS says otherwise); 0 = off. */
   INBOUND_HEALTH_PORT: int(9465, 0),
   INBOUND_HEALTH_BIND_ADDRESS: z.string().trim().min(1).default("127.0.0.1"),
+
+  // Issue 19: an IDLE connection first trusts the server to speak on its own (Dovecot's "Still here"
+  // every 120 s) and asks only after this long a silence; a server that stays silent that long is
+  // asked every EMAIL_IDLE_SILENCE_SECONDS from then on. At or below that value: always ask.
+  EMAIL_IDLE_KEEPALIVE_SECONDS: int(130, 1),
+  // Issue 19: connects at once start at EMAIL_CONNECTION_POOL_SIZE and grow while the server keeps
+  // answering as fast as it did (watcher/connect-gate.ts), up to this many.
+  EMAIL_CONNECTION_POOL_MAX: int(50, 1),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

@@ -12,7 +12,8 @@ import type { Semaphore } from "./semaphore";
 
 export type ConnectionDeps = {
   createProvider: (mailbox: Mailbox) => Promise<MailProvider>;
-  connectLimiter: Semaphore;
+  /** Semaphore or AdaptiveConnectGate (connect-gate.ts): only acquire() is used. */
+  connectLimiter: Pick<Semaphore, "acquire">;
   backoff: BackoffPolicy;
   batchSize: number;
   /** Bodies buffered per batch (EMAIL_FETCH_BATCH_BYTES). */

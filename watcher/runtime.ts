@@ -13,7 +13,7 @@ import { watcherJobQueues } from "@/lib/jobs/queues";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { createWatcherMetrics, type WatcherMetrics } from "./metrics";
 import { Orchestrator } from "./orchestrator";
-import { Semaphore } from "./semaphore";
+import { AdaptiveConnectGate } from "./connect-gate";
 
 export type WatcherRuntime = {
   orchestrator: Orchestrator;
@@ -50,7 +50,7 @@ export async function startWatcherRuntime({
     reconcileIntervalMs: Number(process.env.WATCHER_RECONCILE_SECONDS ?? 5) * 1000,
     connectionDeps: {
       createProvider: (mailbox) => createProvider(mailbox, providerDeps),
-      connectLimiter: new Semaphore(env.EMAIL_CONNECTION_POOL_SIZE),
+      connectLimiter: new AdaptiveConnectGate({ initial: env.EMAIL_CONNECTION_POOL_SIZE, max: env.EMAIL_CONNECTION_POOL_MAX }),
       backoff: backoffFromEnv(env),
       batchSize: env.EMAIL_FETCH_BATCH_SIZE,
       batchBytes: env.EMAIL_FETCH_BATCH_BYTES,

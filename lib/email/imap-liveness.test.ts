@@ -51,10 +51,11 @@ const describeTimeout = (ms: number): MailError => noAnswerError("mail.test:143"
 describe("livenessFromEnv / imapSocketTimeoutMs", () => {
   it("derives the probe timeout and a socket backstop longer than every allowed quiet", () => {
     const defaults = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
-    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 15_000 });
-    assert.equal(imapSocketTimeoutMs(defaults), 105_000);
-    const short = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 5, EMAIL_IDLE_SILENCE_SECONDS: 10 });
-    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000 });
+    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 15_000, keepaliveSilenceMs: 130_000 });
+    // The longest allowed quiet is a trusted server's 130 s plus the probe.
+    assert.equal(imapSocketTimeoutMs(defaults), 175_000);
+    const short = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 5, EMAIL_IDLE_SILENCE_SECONDS: 10, EMAIL_IDLE_KEEPALIVE_SECONDS: 10 });
+    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000, keepaliveSilenceMs: 10_000 });
     assert.equal(imapSocketTimeoutMs(short), 45_000);
     assert.equal(imapSocketTimeoutMs({ commandTimeoutMs: 120_000, idleSilenceMs: 10_000, probeTimeoutMs: 5000 }), 150_000);
   });
@@ -287,5 +288,88 @@ describe("startIdleWatchdog", () => {
     answer();
     await clock.advance(60_000);
     assert.deepEqual(calls, []);
+  });
+
+  it("trusts a server that speaks on its own: never asked while it says 'Still here' every 120 s", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock, { trustsKeepalive: true });
+    let probes = 0;
+    const watchdog = startIdleWatchdog({
+      silenceMs: 60_000,
+      keepaliveSilenceMs: 130_000,
+      probeTimeoutMs: 15_000,
+      activity,
+      probe: async () => void (probes += 1),
+      onAlive: () => {},
+      onDead: () => assert.fail("not dead"),
+      describeTimeout: idleTimeout,
+      clock,
+    });
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(120_000);
+      activity.touch();
+    }
+    assert.equal(probes, 0);
+    assert.equal(activity.trustsKeepalive, true);
+    watchdog.stop();
+  });
+
+  it("asks a trusted server that stays silent past the keepalive window, then every idle silence; a frozen one is dead after window + probe", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock, { trustsKeepalive: true });
+    const log: string[] = [];
+    let answering = true;
+    const dead: unknown[] = [];
+    startIdleWatchdog({
+      silenceMs: 60_000,
+      keepaliveSilenceMs: 130_000,
+      probeTimeoutMs: 15_000,
+      activity,
+      probe: () => {
+        log.push(`probe@${clock.now() - 1_000_000}`);
+        if (!answering) return new Promise(() => {});
+        activity.touch();
+        return Promise.resolve();
+      },
+      onAlive: () => log.push(`alive@${clock.now() - 1_000_000}`),
+      onDead: (err) => dead.push(err),
+      describeTimeout: idleTimeout,
+      clock,
+    });
+    await clock.advance(129_999);
+    assert.deepEqual(log, []);
+    await clock.advance(1);
+    assert.deepEqual(log, ["probe@130000", "alive@130000"]);
+    assert.equal(activity.trustsKeepalive, false);
+    await clock.advance(60_000);
+    assert.deepEqual(log, ["probe@130000", "alive@130000", "probe@190000", "alive@190000"]);
+    answering = false;
+    await clock.advance(60_000 + 15_000);
+    assert.deepEqual(log, ["probe@130000", "alive@130000", "probe@190000", "alive@190000", "probe@250000"]);
+    assert.equal(dead.length, 1);
+    assert.match((dead[0] as Error).message, /for 15 s/);
+  });
+
+  it("a keepalive window at or below the idle silence changes nothing (trust off in effect)", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock, { trustsKeepalive: true });
+    const log: number[] = [];
+    const watchdog = startIdleWatchdog({
+      silenceMs: 60_000,
+      keepaliveSilenceMs: 30_000,
+      probeTimeoutMs: 15_000,
+      activity,
+      probe: async () => {
+        log.push(clock.now() - 1_000_000);
+        activity.touch();
+      },
+      onAlive: () => {},
+      onDead: () => assert.fail("not dead"),
+      describeTimeout: idleTimeout,
+      clock,
+    });
+    await clock.advance(120_000);
+    assert.deepEqual(log, [60_000, 120_000]);
+    watchdog.stop();
   });
 });

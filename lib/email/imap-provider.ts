@@ -205,7 +205,8 @@ export class ImapProvider implements MailProvider {
       this.changePending = true;
       for (const fn of this.changeListeners) fn();
     });
-    const activity = new ServerActivity();
+    // Under IDLE the server is first trusted to speak on its own (Dovecot: every 120 s): no probes.
+    const activity = new ServerActivity(undefined, { trustsKeepalive: this.opts.useIdle === true });
     this.activity = activity;
     try {
       // connectionTimeout/greetingTimeout bound the TCP connect and the greeting; what follows
@@ -675,6 +676,7 @@ export class ImapProvider implements MailProvider {
       // sends DONE first while idling). No answer: the path is dead, end it so the watcher reconnects.
       timers.watchdog = startIdleWatchdog({
         silenceMs: this.liveness.idleSilenceMs,
+        keepaliveSilenceMs: this.liveness.keepaliveSilenceMs,
         probeTimeoutMs: this.liveness.probeTimeoutMs,
         activity: this.activity,
         probe: async () => {

@@ -1,10 +1,6 @@
 import { createHash } from "node:crypto";
-import {
-  claimQueuedMessages,
-  completeMessageProcessing,
-  insertIngestedMessages,
-  renewMessageLeases,
-} from "../db/queries/messages";
+import { insertIngestedMessagesGrouped } from "../db/queries/message-group-commit";
+import { claimQueuedMessages, completeMessageProcessing, renewMessageLeases } from "../db/queries/messages";
 import type { Mailbox, NewIngestedMessage, SenderAuthResults, SyncState } from "../db/schema";
 import type { FetchedMessage } from "../email/provider";
 import { getEnv } from "../env";
@@ -149,7 +145,8 @@ export async function ingestFetchedMessages({
   const pool = parsePool ?? getParsePool();
   const rows = (await mapLimit(messages, pool.concurrency, (m) => buildRow(mailbox, m, pool))).map(sanitizeRow);
   const sync = recordSync ?? (recordSyncBacklog !== undefined ? { backlog: recordSyncBacklog } : undefined);
-  const { inserted, refusedProviderIds } = await insertIngestedMessages({
+  // Grouped with other mailboxes' commits of the same moment (one statement in a burst).
+  const { inserted, refusedProviderIds } = await insertIngestedMessagesGrouped({
     rows,
     mailboxId: mailbox.id,
     ...(cursor ? { cursor } : {}),

@@ -6,20 +6,26 @@ import { getLogger } from "../logger";
 import { headerValue, scanHeaders } from "./mime-repair";
 import type { HeaderFields, HeaderOnlyFields, ParseResult } from "./parse-message";
 import { sanitizeText } from "./sanitize";
-import type { ParseTask, ParseTaskResult } from "./parse-worker";
+import type { ParseBatchTask, ParseTask, ParseTaskResult } from "./parse-worker";
 
 export type ParsePoolOptions = {
   threads: number;
   maxHeapMb: number;
   timeoutMs: number;
   maxBodyChars: number;
+  /** Most messages per thread hop (default 64); 1 sends each message alone, as before issue 19. */
+  maxBatch?: number;
+  /** Most source bytes per hop (default 4 MiB); a larger message always goes alone. */
+  maxBatchBytes?: number;
 };
 
 export type ParsePool = {
-  /** How many parses may run at once: callers submit no more, so a batch is not buffered twice. */
+  /** How many parses one caller should have outstanding: enough to fill a batch for the threads (threads x 8). */
   readonly concurrency: number;
   parse(raw: Buffer): Promise<ParseResult>;
   parseHeaders(raw: Buffer): Promise<HeaderOnlyFields | null>;
+  /** Thread hops so far and the messages they carried (a batch is one hop): for benchmarks and tests. */
+  stats(): { hops: number; messages: number };
   destroy(): Promise<void>;
 };
 
@@ -64,7 +70,7 @@ function workerFile(): { filename: string; execArgv: string[] } {
 export function createParsePool(opts: ParsePoolOptions): ParsePool {
   const threads = Math.max(1, Math.min(opts.threads, availableParallelism()));
   const { filename, execArgv } = workerFile();
-  const pool = new Piscina<ParseTask, ParseTaskResult>({
+  const pool = new Piscina<ParseTask | ParseBatchTask, ParseTaskResult | ParseTaskResult[]>({
     filename,
     execArgv,
     // All threads stay up: a burst never waits for a thread to start (~1 s under tsx, ~30 MB each).
@@ -79,14 +85,121 @@ export function createParsePool(opts: ParsePoolOptions): ParsePool {
   // A worker that dies between tasks has no promise to reject; piscina emits it here instead.
   pool.on("error", (err: unknown) => getLogger().warn({ err }, "parse worker failed"));
 
-  const run = (raw: Buffer, headersOnly: boolean): Promise<ParseTaskResult> =>
-    pool.run({ raw, maxBodyChars: opts.maxBodyChars, headersOnly }, { signal: AbortSignal.timeout(opts.timeoutMs) });
+  const counters = { hops: 0, messages: 0 };
+  const run = (raw: Buffer, headersOnly: boolean): Promise<ParseTaskResult> => {
+    counters.hops += 1;
+    counters.messages += 1;
+    return pool.run({ raw, maxBodyChars: opts.maxBodyChars, headersOnly }, { signal: AbortSignal.timeout(opts.timeoutMs) }) as Promise<ParseTaskResult>;
+  };
+
+  // Issue 19: during a burst, hundreds of mailboxes each submit a message within a few event-loop
+  // turns. They are gathered and sent as one batch per free thread (at most `threads` batches in
+  // flight, so both cores parse and the batch grows while they are busy). A batch that crashes
+  // (memory, time, error) is parsed again one message at a time, so only the hostile message
+  // ends `failed`, exactly as without batching.
+  const maxBatch = Math.max(1, opts.maxBatch ?? 64);
+  const maxBatchBytes = Math.max(1, opts.maxBatchBytes ?? 4 * 1024 * 1024);
+  type Pending = { raw: Buffer; headersOnly: boolean; done: (r: ParseTaskResult | Error) => void };
+  const queue: Pending[] = [];
+  let inFlight = 0;
+  let flushScheduled = false;
+
+  const runAlone = (p: Pending): void => {
+    run(p.raw, p.headersOnly).then(p.done, (err: unknown) => p.done(err instanceof Error ? err : new Error(String(err))));
+  };
+
+  const takeBatch = (): Pending[] => {
+    const batch: Pending[] = [];
+    let bytes = 0;
+    while (queue.length > 0 && batch.length < maxBatch) {
+      const next = queue[0] as Pending;
+      if (batch.length > 0 && bytes + next.raw.length > maxBatchBytes) break;
+      batch.push(next);
+      queue.shift();
+      bytes += next.raw.length;
+    }
+    return batch;
+  };
+
+  const runBatch = async (batch: Pending[]): Promise<void> => {
+    const total = batch.reduce((n, p) => n + p.raw.length, 0);
+    const packed = new Uint8Array(total);
+    let offset = 0;
+    for (const p of batch) {
+      packed.set(p.raw, offset);
+      offset += p.raw.length;
+    }
+    const task: ParseBatchTask = {
+      batch: { packed, lengths: batch.map((p) => p.raw.length), headersOnly: batch.map((p) => p.headersOnly), maxBodyChars: opts.maxBodyChars },
+    };
+    counters.hops += 1;
+    counters.messages += batch.length;
+    try {
+      // The time limit is per message; a batch of typical mail takes a fraction of one.
+      const results = (await pool.run(task, { transferList: [packed.buffer], signal: AbortSignal.timeout(opts.timeoutMs) })) as ParseTaskResult[];
+      for (const [i, p] of batch.entries()) p.done(results[i] ?? new Error("missing parse result"));
+    } catch {
+      // Which message did it? Each alone, with its own limits: only that one fails.
+      await Promise.all(
+        batch.map(
+          (p) =>
+            new Promise<void>((resolve) =>
+              run(p.raw, p.headersOnly).then(
+                (r) => (p.done(r), resolve()),
+                (err: unknown) => (p.done(err instanceof Error ? err : new Error(String(err))), resolve()),
+              ),
+            ),
+        ),
+      );
+    }
+  };
+
+  const flush = (): void => {
+    flushScheduled = false;
+    while (queue.length > 0 && inFlight < threads) {
+      const batch = takeBatch();
+      if (batch.length === 1) {
+        // One message: the plain task, no packing.
+        inFlight += 1;
+        const p = batch[0] as Pending;
+        const done = p.done;
+        p.done = (r) => {
+          inFlight -= 1;
+          done(r);
+          scheduleFlush();
+        };
+        runAlone(p);
+        continue;
+      }
+      inFlight += 1;
+      void runBatch(batch).finally(() => {
+        inFlight -= 1;
+        scheduleFlush();
+      });
+    }
+  };
+
+  const scheduleFlush = (): void => {
+    if (flushScheduled || queue.length === 0 || inFlight >= threads) return;
+    flushScheduled = true;
+    // setImmediate: let this turn's other mailboxes add theirs first.
+    setImmediate(flush);
+  };
+
+  const submit = (raw: Buffer, headersOnly: boolean): Promise<ParseTaskResult> => {
+    if (maxBatch === 1) return run(raw, headersOnly);
+    return new Promise<ParseTaskResult>((resolve, reject) => {
+      queue.push({ raw, headersOnly, done: (r) => (r instanceof Error ? reject(r) : resolve(r)) });
+      scheduleFlush();
+    });
+  };
 
   return {
-    concurrency: threads,
+    // Enough per caller to fill a batch; the bytes a caller holds are bounded by its fetch batch.
+    concurrency: threads * 8,
     async parse(raw) {
       try {
-        const out = await run(raw, false);
+        const out = await submit(raw, false);
         if (out.kind === "message") return out.result;
         throw new Error("unexpected parse result");
       } catch (err) {
@@ -95,12 +208,13 @@ export function createParsePool(opts: ParsePoolOptions): ParsePool {
     },
     async parseHeaders(raw) {
       try {
-        const out = await run(raw, true);
+        const out = await submit(raw, true);
         return out.kind === "headers" ? out.headers : null;
       } catch {
         return null;
       }
     },
+    stats: () => ({ ...counters }),
     destroy: () => pool.destroy(),
   };
 }

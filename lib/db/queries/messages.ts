@@ -49,7 +49,7 @@ export type InsertOutcome = {
   refusedProviderIds: string[];
 };
 
-type BatchCommit = {
+export type BatchCommit = {
   rows: NewIngestedMessage[];
   mailboxId: string;
   /** Merged into mailboxes.sync_state (jsonb ||) in the same transaction as the rows. */
@@ -149,7 +149,7 @@ export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSy
  * provider fetched it again) replaces that headers-only row. Rare, so one statement per such row,
  * after the batch: the too_large row already holds the id, so nothing is lost if this never runs.
  */
-async function upgradeTooLargeRows(rows: NewIngestedMessage[], insertedIds: Set<string>): Promise<void> {
+export async function upgradeTooLargeRows(rows: NewIngestedMessage[], insertedIds: Set<string>): Promise<void> {
   for (const row of rows) {
     if (row.status === "too_large" || insertedIds.has(row.providerMessageId) || !row.mailboxId) continue;
     const { id: _id, tenantId: _tenant, mailboxId, providerMessageId, ...fields } = row;

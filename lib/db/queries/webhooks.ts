@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { getDb } from "../client";
 import {
   ingestedMessages,
@@ -89,6 +89,28 @@ export async function tenantHasWebhooks({ tenantId, type }: { tenantId: string; 
     )
     .limit(1);
   return rows.length > 0;
+}
+
+/** Of these tenants, the ones with an enabled endpoint subscribed to `type` (one query for a group). */
+export async function listTenantsWithWebhooks({
+  tenantIds,
+  type,
+}: {
+  tenantIds: string[];
+  type: WebhookEventType;
+}): Promise<Set<string>> {
+  if (tenantIds.length === 0) return new Set();
+  const rows = await getDb()
+    .selectDistinct({ tenantId: webhookEndpoints.tenantId })
+    .from(webhookEndpoints)
+    .where(
+      and(
+        inArray(webhookEndpoints.tenantId, tenantIds),
+        eq(webhookEndpoints.enabled, true),
+        sql`${webhookEndpoints.eventTypes} ? ${type}`,
+      ),
+    );
+  return new Set(rows.map((r) => r.tenantId));
 }
 
 // ---- events (written inside the caller's transaction) ----
