@@ -25,6 +25,7 @@ export function backoffFromEnv(env: Env): BackoffPolicy {
     ...DEFAULT_BACKOFF,
     minMs: env.EMAIL_BACKOFF_MIN_SECONDS * 1000,
     maxMs: env.EMAIL_BACKOFF_MAX_SECONDS * 1000,
+    authFailureMs: env.EMAIL_AUTH_RETRY_SECONDS * 1000,
   };
 }
 
@@ -56,6 +57,7 @@ export async function startWatcherRuntime({
       reconcileWindowMs: env.EMAIL_RECONCILE_WINDOW_HOURS * 3600_000,
       maxMessageBytes: env.EMAIL_MAX_MESSAGE_BYTES,
       pollMs: (mailbox) => mailbox.pollIntervalSeconds * 1000,
+      pause: { afterFailures: env.EMAIL_PAUSE_AFTER_AUTH_FAILURES, windowMs: env.EMAIL_PAUSE_WINDOW_SECONDS * 1000 },
       log,
       metrics,
     },

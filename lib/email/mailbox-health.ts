@@ -6,7 +6,7 @@ import { EMAIL_TYPES, type EmailType } from "./email-type";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export type HealthStatus = "connected" | "connecting" | "disconnected" | "error" | "needs_reauth" | "not_configured";
+export type HealthStatus = "connected" | "connecting" | "disconnected" | "error" | "needs_reauth" | "paused" | "not_configured";
 
 /** API.md H: the seed's EmailHealthStatus plus what the health card shows. */
 export type MailboxHealth = {

@@ -1,5 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { getAlertPolicy } from "@/lib/alerts/alert-policy";
 import { getDb, getPool } from "../client";
+import { recordAlertObservation } from "./mailbox-alerts";
 import {
   mailboxes,
   tenants,
@@ -106,6 +108,7 @@ export async function saveMailbox({
           status: "connecting",
           statusChangedAt: sql`now()`,
           lastError: null,
+          lastErrorCode: null,
           configVersion: sql`${mailboxes.configVersion} + 1`,
           updatedAt: sql`now()`,
         },
@@ -157,27 +160,63 @@ export async function updateMailboxAndNotify({
   });
 }
 
-/** Watcher-side status change; `statusChangedAt` moves only when the status really changes. */
+/**
+ * Watcher-side status change; `statusChangedAt` moves only when the status really changes. The
+ * alert state (issue 15) moves in the same transaction, so an alert never misses or invents a change.
+ */
 export async function setMailboxStatus({
   mailboxId,
   status,
   error,
+  code,
   success,
 }: {
   mailboxId: string;
   status: MailboxStatus;
   error?: string | null;
+  /** The MailErrorCode behind `error` (null clears it); alerts and notices are worded from it. */
+  code?: string | null;
   success?: boolean;
 }): Promise<void> {
-  await getDb()
-    .update(mailboxes)
-    .set({
-      status,
-      statusChangedAt: sql`CASE WHEN ${mailboxes.status} = ${status}::mailbox_status THEN ${mailboxes.statusChangedAt} ELSE now() END`,
-      ...(error !== undefined ? { lastError: error, ...(error ? { lastErrorAt: sql`now()` } : {}) } : {}),
-      ...(success ? { lastSuccessAt: sql`now()` } : {}),
-    })
-    .where(eq(mailboxes.id, mailboxId));
+  await getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .update(mailboxes)
+      .set({
+        status,
+        statusChangedAt: sql`CASE WHEN ${mailboxes.status} = ${status}::mailbox_status THEN ${mailboxes.statusChangedAt} ELSE now() END`,
+        ...(error !== undefined ? { lastError: error, ...(error ? { lastErrorAt: sql`now()` } : {}) } : {}),
+        ...(code !== undefined ? { lastErrorCode: code } : error === null ? { lastErrorCode: null } : {}),
+        ...(success ? { lastSuccessAt: sql`now()` } : {}),
+      })
+      .where(eq(mailboxes.id, mailboxId))
+      .returning({ tenantId: mailboxes.tenantId });
+    // Issue 15 alerts: recorded with the status it describes.
+    if (row) await recordAlertObservation(tx, { mailboxId, tenantId: row.tenantId, status, code: code ?? null, policy: getAlertPolicy() });
+  });
+}
+
+/**
+ * "Try again" (issue 15): a paused or failing mailbox is reconnected at once with a fresh count of
+ * sign-in failures (they are counted from updated_at). Returns null when the tenant has no such mailbox.
+ */
+export async function resumeMailbox({ tenantId, purpose }: { tenantId: string; purpose: MailboxPurpose }): Promise<Mailbox | null> {
+  return getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .update(mailboxes)
+      .set({
+        status: "connecting",
+        statusChangedAt: sql`now()`,
+        lastError: null,
+        lastErrorCode: null,
+        configVersion: sql`${mailboxes.configVersion} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.purpose, purpose)))
+      .returning();
+    if (!row) return null;
+    await notifyChange({ op: "upsert", mailbox_id: row.id, tenant_id: tenantId }, tx);
+    return row;
+  });
 }
 
 export async function recordMailboxSync({
