@@ -102,6 +102,8 @@ export type AlertMailContext = {
   tenantName: string;
   mailbox: Pick<Mailbox, "id" | "purpose" | "address" | "host" | "port" | "folder" | "access" | "oauthConnectedEmail"> | null;
   failingSince: Date | null;
+  /** Newest stored message of the mailbox (the quiet warning says how long ago). */
+  lastReceivedAt: Date | null;
 };
 
 /** The oldest alert not mailed yet, locked for this transaction (other replicas skip it). */
@@ -153,14 +155,15 @@ async function loadMailContext(tx: Tx, notification: AlertNotification, tenantNa
           access: mailboxes.access,
           oauthConnectedEmail: mailboxes.oauthConnectedEmail,
           failingSince: mailboxAlerts.failingSince,
+          lastReceivedAt: sql<string | null>`(SELECT max(received_at) FROM ingested_messages WHERE mailbox_id = ${mailboxes.id})`,
         })
         .from(mailboxes)
         .leftJoin(mailboxAlerts, eq(mailboxAlerts.mailboxId, mailboxes.id))
         .where(eq(mailboxes.id, notification.mailboxId))
     : [];
-  if (!mb) return { notification, tenantName, mailbox: null, failingSince: null };
-  const { failingSince, ...mailbox } = mb;
-  return { notification, tenantName, mailbox, failingSince };
+  if (!mb) return { notification, tenantName, mailbox: null, failingSince: null, lastReceivedAt: null };
+  const { failingSince, lastReceivedAt, ...mailbox } = mb;
+  return { notification, tenantName, mailbox, failingSince, lastReceivedAt: lastReceivedAt ? new Date(lastReceivedAt) : null };
 }
 
 export type AlertRecipient = Pick<User, "id" | "email" | "locale">;
