@@ -111,6 +111,16 @@ const schema = z.object({
   // answer within 15 s means a dead path and a reconnect. Dovecot speaks every 2 min while idling.
   EMAIL_IDLE_SILENCE_SECONDS: int(60, 1),
 
+  // Background jobs (lib/jobs, pg-boss): its tables live in their own schema of DATABASE_URL.
+  JOBS_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default("pgboss"),
+  /** How often an idle job worker asks for work (ms; pg-boss's floor is 500). */
+  JOBS_POLL_MS: int(1000, 500),
+  /** pg-boss maintenance: expired (crashed) jobs are retried and old ones archived this often. */
+  JOBS_MAINTENANCE_SECONDS: int(60, 1),
+
   // Issue 15: admin alerts. A mailbox failing longer than the grace (needs_reauth and paused: at once)
   // mails every admin once; healthy again for ALERT_RECOVERY_SECONDS mails once more. A new failure
   // alert waits ALERT_COOLDOWN_SECONDS after the last alert, so a flapping server sends no stream.

@@ -8,6 +8,8 @@ import { onTokenRefreshed } from "@/lib/oauth/token-manager";
 import { createProvider, type ProviderDeps } from "@/lib/email/create-provider";
 import type { Env } from "@/lib/env";
 import { closeParsePool, getParsePool } from "@/lib/ingest/parse-pool";
+import { startJobQueue, stopJobQueue } from "@/lib/jobs/job-queue";
+import { watcherJobQueues } from "@/lib/jobs/queues";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { createWatcherMetrics, type WatcherMetrics } from "./metrics";
 import { Orchestrator } from "./orchestrator";
@@ -73,6 +75,8 @@ export async function startWatcherRuntime({
   // Start the parser threads now, not on the first message: a thread's start-up (~1 s under tsx)
   // would otherwise be added to the first message's arrival-to-stored latency.
   getParsePool();
+  // Background jobs (webhook deliveries, retention, alerts) run in every watcher replica.
+  await startJobQueue({ specs: watcherJobQueues(), log });
   await orchestrator.start();
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.WATCHER_PORT;
@@ -83,6 +87,7 @@ export async function startWatcherRuntime({
     port,
     stop: async () => {
       await orchestrator.stop();
+      await stopJobQueue();
       await closeParsePool();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
