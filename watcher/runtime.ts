@@ -10,6 +10,7 @@ import type { Env } from "@/lib/env";
 import { closeParsePool, getParsePool } from "@/lib/ingest/parse-pool";
 import { startJobQueue, stopJobQueue } from "@/lib/jobs/job-queue";
 import { watcherJobQueues } from "@/lib/jobs/queues";
+import { startAlertScanner } from "./alert-scanner";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { createWatcherMetrics, type WatcherMetrics } from "./metrics";
 import { Orchestrator } from "./orchestrator";
@@ -78,6 +79,7 @@ export async function startWatcherRuntime({
   // Background jobs (webhook deliveries, retention, alerts) run in every watcher replica.
   await startJobQueue({ specs: watcherJobQueues(), log });
   await orchestrator.start();
+  const alertScanner = startAlertScanner({ env, log });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.WATCHER_PORT;
   log.info({ port, mailboxes: orchestrator.connections.size }, "watcher started");
@@ -86,6 +88,7 @@ export async function startWatcherRuntime({
     metrics,
     port,
     stop: async () => {
+      await alertScanner.stop();
       await orchestrator.stop();
       await stopJobQueue();
       await closeParsePool();

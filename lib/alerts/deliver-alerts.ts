@@ -2,7 +2,6 @@ import type { Logger } from "pino";
 import {
   listAlertRecipients,
   recordAlertDelivery,
-  withNextUnmailedAlert,
   withUnmailedAlert,
   type AlertMailContext,
 } from "@/lib/db/queries/mailbox-alerts";
@@ -51,16 +50,4 @@ async function mailAlert(ctx: AlertMailContext, tx: Tx, mailer: AlertMailer | nu
 export async function deliverAlert({ notificationId, log }: { notificationId: string; log: Logger }): Promise<void> {
   const mailer = getAlertMailer();
   await withUnmailedAlert(notificationId, (ctx, tx) => mailAlert(ctx, tx, mailer, log));
-}
-
-/** Mails every alert not mailed yet, oldest first; returns how many alerts were handled. */
-export async function deliverPendingAlerts({ log, max = 100 }: { log: Logger; max?: number }): Promise<number> {
-  const mailer = getAlertMailer();
-  let handled = 0;
-  while (handled < max) {
-    const done = await withNextUnmailedAlert((ctx, tx) => mailAlert(ctx, tx, mailer, log));
-    if (done === null) break;
-    handled++;
-  }
-  return handled;
 }

@@ -216,7 +216,7 @@ export const tr: Dictionary = {
     // Issue 15: art arda başarısız oturum açmalardan sonra izleyici denemeyi bıraktı.
     paused: {
       title: "Oturum açma tekrar tekrar başarısız oldu; hesabın kilitlenmemesi için denemeyi durdurduk.",
-      advice: "Kullanıcı adını ve şifreyi kontrol edin (Gmail, iCloud ve Yahoo uygulama şifresi ister), ardından ayarları kaydedin veya Tekrar dene'ye basın.",
+      advice: "Kullanıcı adını ve parolayı kontrol edin (Gmail, iCloud ve Yahoo uygulama şifresi ister), ardından ayarları kaydedin veya Tekrar dene'ye basın.",
     },
     unknown: {
       title: "Posta sunucusu beklenmedik bir hata döndürdü.",

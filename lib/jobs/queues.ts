@@ -1,3 +1,4 @@
+import { alertMailWorker } from "@/lib/alerts/alert-mail-worker";
 import type { AnyJobQueueSpec } from "./job-queue";
 
 /**
@@ -5,5 +6,5 @@ import type { AnyJobQueueSpec } from "./job-queue";
  * line each; the web process only sends to them (sendJob creates a missing queue first).
  */
 export function watcherJobQueues(): AnyJobQueueSpec[] {
-  return [];
+  return [alertMailWorker() as unknown as AnyJobQueueSpec];
 }

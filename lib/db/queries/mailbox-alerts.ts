@@ -1,5 +1,7 @@
 import { and, asc, eq, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
 import { evaluateAlert, INITIAL_ALERT_STATE, observeStatus, type AlertPolicy, type AlertState, type AlertToSend } from "@/lib/alerts/alert-state";
+import { ALERT_MAIL_QUEUE } from "@/lib/alerts/alert-mail-queue";
+import { sendJob } from "@/lib/jobs/job-queue";
 import { getDb, type Database } from "../client";
 import {
   alertDeliveries,
@@ -36,23 +38,14 @@ async function saveState(tx: Tx, mailboxId: string, state: AlertState): Promise<
   await tx.insert(mailboxAlerts).values({ mailboxId, ...values }).onConflictDoUpdate({ target: mailboxAlerts.mailboxId, set: values });
 }
 
-/**
- * Hook for the job queue: called inside the transaction that records an alert, so the mail job is
- * enqueued atomically with it. Until a queue is registered, the alert scan mails unmailed rows.
- */
-export type AlertEnqueuer = (tx: Tx, notification: AlertNotification) => Promise<void>;
-let enqueuer: AlertEnqueuer | null = null;
-export function setAlertEnqueuer(fn: AlertEnqueuer | null): void {
-  enqueuer = fn;
-}
-
 async function insertNotification(tx: Tx, { tenantId, mailboxId, send }: { tenantId: string; mailboxId: string; send: AlertToSend | { kind: "quiet"; code: null } }): Promise<AlertNotification> {
   const [row] = await tx
     .insert(alertNotifications)
     .values({ tenantId, mailboxId, kind: send.kind, code: send.kind === "failure" ? send.code : null })
     .returning();
   if (!row) throw new Error("alert notification insert returned no row");
-  if (enqueuer) await enqueuer(tx, row);
+  // The mail job commits with the alert it mails (and never exists without it).
+  await sendJob({ spec: ALERT_MAIL_QUEUE, data: { notificationId: row.id }, tx });
   return row;
 }
 
@@ -105,25 +98,6 @@ export type AlertMailContext = {
   /** Newest stored message of the mailbox (the quiet warning says how long ago). */
   lastReceivedAt: Date | null;
 };
-
-/** The oldest alert not mailed yet, locked for this transaction (other replicas skip it). */
-export async function withNextUnmailedAlert<T>(fn: (ctx: AlertMailContext, tx: Tx) => Promise<T>): Promise<T | null> {
-  return getDb().transaction(async (tx) => {
-    const [row] = await tx
-      .select({ notification: alertNotifications, tenantName: tenants.name })
-      .from(alertNotifications)
-      .innerJoin(tenants, eq(tenants.id, alertNotifications.tenantId))
-      .where(isNull(alertNotifications.mailedAt))
-      .orderBy(asc(alertNotifications.createdAt))
-      .limit(1)
-      .for("update", { of: alertNotifications, skipLocked: true });
-    if (!row) return null;
-    const ctx = await loadMailContext(tx, row.notification, row.tenantName);
-    const result = await fn(ctx, tx);
-    await tx.update(alertNotifications).set({ mailedAt: sql`now()` }).where(eq(alertNotifications.id, row.notification.id));
-    return result;
-  });
-}
 
 /** One alert by id, locked (for a queue job); null when gone or already mailed. */
 export async function withUnmailedAlert<T>(notificationId: string, fn: (ctx: AlertMailContext, tx: Tx) => Promise<T>): Promise<T | null> {
