@@ -10,7 +10,15 @@ export function alertMailWorker(): JobQueueSpec<AlertMailJob> {
     ...ALERT_MAIL_QUEUE,
     batchSize: 1,
     handler: async (jobs) => {
-      for (const job of jobs) await deliverAlert({ notificationId: job.data.notificationId, log });
+      for (const job of jobs) {
+        try {
+          await deliverAlert({ notificationId: job.data.notificationId, log });
+        } catch (err) {
+          // pg-boss retries it; the log says why (an SMTP refusal, a database error).
+          log.warn({ event: "alert_mail_failed", alert_id: job.data.notificationId, err }, "alert mail failed; will retry");
+          throw err;
+        }
+      }
     },
   };
 }

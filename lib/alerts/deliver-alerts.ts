@@ -17,7 +17,11 @@ type Tx = Parameters<Parameters<typeof withUnmailedAlert>[1]>[1];
  * a send failure throws, so the alert stays unmailed and is tried again.
  */
 async function mailAlert(ctx: AlertMailContext, tx: Tx, mailer: AlertMailer | null, log: Logger): Promise<number> {
-  if (!mailer) return 0; // No SMTP_URL / ALERT_FROM: the notice is in-app only.
+  if (!mailer) {
+    // No SMTP_URL / ALERT_FROM: the notice is in-app only.
+    log.info({ event: "alert_in_app_only", alert_id: ctx.notification.id }, "alert not mailed: SMTP_URL / ALERT_FROM unset");
+    return 0;
+  }
   const { notification, mailbox } = ctx;
   const recipients = await listAlertRecipients(tx, { tenantId: notification.tenantId, notificationId: notification.id });
   const settingsUrl = `${getEnv().APP_URL}/settings/email`;
@@ -49,5 +53,6 @@ async function mailAlert(ctx: AlertMailContext, tx: Tx, mailer: AlertMailer | nu
 /** A queue job's work: mail this one alert (a no-op when it was mailed already). */
 export async function deliverAlert({ notificationId, log }: { notificationId: string; log: Logger }): Promise<void> {
   const mailer = getAlertMailer();
+  log.debug({ event: "alert_mail_job", alert_id: notificationId }, "alert mail job");
   await withUnmailedAlert(notificationId, (ctx, tx) => mailAlert(ctx, tx, mailer, log));
 }

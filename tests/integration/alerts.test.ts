@@ -73,6 +73,13 @@ before(async () => {
 });
 
 after(async () => {
+  if (process.env.ALERT_TEST_DEBUG) {
+    const { getPool } = await import("@/lib/db/client");
+    for (const q of ["SELECT * FROM mailbox_alerts", "SELECT * FROM alert_notifications", "SELECT name, state, retry_count, output FROM pgboss.job", "SELECT name FROM pgboss.queue"]) {
+      console.log(q, JSON.stringify((await getPool().query(q).catch((e: Error) => ({ rows: [e.message] }))).rows));
+    }
+  }
+  if (process.env.ALERT_TEST_DEBUG) console.log(watcher?.logs.filter((l) => /alert_/i.test(l)).slice(-15).join("\n"));
   await watcher?.stop();
   await sink?.stop();
   await dovecot?.stop();
@@ -101,7 +108,7 @@ describe("admin alert emails", () => {
     assert.match(en.text, /Open the email settings: https:\/\/app\.hotel\.test\/settings\/email/);
     assert.equal(tr.subject, "İşlem gerekli: rezervasyon posta kutusu ada@hotel.test e-posta almayı durdurdu");
     assert.match(tr.text, /Sorun nedir: Sunucu kullanıcı adını veya parolayı kabul etmedi\./);
-    assert.equal(en.from, "Mailbox alerts <alerts@app.test>");
+    assert.equal(en.from, "\"Mailbox alerts\" <alerts@app.test>");
     // The settings page shows the same notice.
     const notices = await listActiveAlertNotices({ tenantId });
     assert.deepEqual(notices.map((n) => [n.mailboxId, n.kind, n.code]), [[mailboxId, "failure", "auth"]]);

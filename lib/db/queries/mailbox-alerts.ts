@@ -99,7 +99,10 @@ export type AlertMailContext = {
   lastReceivedAt: Date | null;
 };
 
-/** One alert by id, locked (for a queue job); null when gone or already mailed. */
+/**
+ * One alert by id, locked (for a queue job); null when gone or already mailed. NO KEY UPDATE: the
+ * deliveries committed meanwhile on other connections reference the row (their FK check takes KEY SHARE).
+ */
 export async function withUnmailedAlert<T>(notificationId: string, fn: (ctx: AlertMailContext, tx: Tx) => Promise<T>): Promise<T | null> {
   return getDb().transaction(async (tx) => {
     const [row] = await tx
@@ -107,7 +110,7 @@ export async function withUnmailedAlert<T>(notificationId: string, fn: (ctx: Ale
       .from(alertNotifications)
       .innerJoin(tenants, eq(tenants.id, alertNotifications.tenantId))
       .where(and(eq(alertNotifications.id, notificationId), isNull(alertNotifications.mailedAt)))
-      .for("update", { of: alertNotifications });
+      .for("no key update", { of: alertNotifications });
     if (!row) return null;
     const ctx = await loadMailContext(tx, row.notification, row.tenantName);
     const result = await fn(ctx, tx);
