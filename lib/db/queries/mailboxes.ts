@@ -341,3 +341,13 @@ export async function listenForMailboxChanges({
     },
   };
 }
+
+/** Issue 15: the per-mailbox quiet warning switch (the watcher's quiet scan reads it each time). */
+export async function setMailboxQuietAlert({ tenantId, purpose, enabled }: { tenantId: string; purpose: MailboxPurpose; enabled: boolean }): Promise<boolean> {
+  const rows = await getDb()
+    .update(mailboxes)
+    .set({ quietAlert: enabled })
+    .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.purpose, purpose)))
+    .returning({ id: mailboxes.id });
+  return rows.length > 0;
+}

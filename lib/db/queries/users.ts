@@ -53,6 +53,7 @@ export async function getAlertPreferences({ userId }: { userId: string }): Promi
 }
 
 export async function updateAlertPreferences({ userId, patch }: { userId: string; patch: Partial<AlertPreferences> }): Promise<AlertPreferences | null> {
+  if (Object.keys(patch).length === 0) return getAlertPreferences({ userId });
   const [row] = await getDb()
     .update(users)
     .set(patch)
