@@ -72,13 +72,6 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.ALERT_TEST_DEBUG) {
-    const { getPool } = await import("@/lib/db/client");
-    for (const q of ["SELECT * FROM mailbox_alerts", "SELECT * FROM alert_notifications", "SELECT name, state, retry_count, output FROM pgboss.job", "SELECT name FROM pgboss.queue"]) {
-      console.log(q, JSON.stringify((await getPool().query(q).catch((e: Error) => ({ rows: [e.message] }))).rows));
-    }
-  }
-  if (process.env.ALERT_TEST_DEBUG) console.log(watcher?.logs.filter((l) => /alert_/i.test(l)).slice(-15).join("\n"));
   await watcher?.stop();
   await sink?.stop();
   await dovecot?.stop();
