@@ -25,6 +25,7 @@ const TONE: Record<DisplayStatus, string> = {
   disconnected: "neutral",
   error: "danger",
   needs_reauth: "warning",
+  paused: "warning",
   not_configured: "neutral",
   disabled: "neutral",
 };

@@ -51,7 +51,7 @@ export type MailboxConfig = {
 
 export type SettingsResponse = Record<EmailType, MailboxConfig | null>;
 
-export type MailboxStatus = "connected" | "connecting" | "disconnected" | "error" | "needs_reauth" | "not_configured";
+export type MailboxStatus = "connected" | "connecting" | "disconnected" | "error" | "needs_reauth" | "paused" | "not_configured";
 
 export type HourlyPoint = { hour: string; processed: number; failed: number };
 

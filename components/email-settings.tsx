@@ -12,6 +12,7 @@ import {
   type SettingsResponse,
   type StatsResponse,
 } from "./email-api";
+import { AlertNotices } from "./alert-notices";
 import { describeApiError } from "./error-text";
 import { I18nProvider, useI18n } from "./i18n-provider";
 import { LanguageSwitch } from "./language-switch";
@@ -141,6 +142,7 @@ function EmailSettingsPage({ user, tenant }: Omit<EmailSettingsProps, "locale">)
       <main className="page-main">
         <p className="page-intro">{t.page.intro}</p>
         {!canEdit ? <p className="notice notice-info">{t.page.viewerNote}</p> : null}
+        <AlertNotices canEdit={canEdit} />
 
         {loadError && !settings ? (
           <div className="alert alert-error" role="alert">

@@ -175,6 +175,31 @@ const schema = z.object({
   // Issue 19: connects at once start at EMAIL_CONNECTION_POOL_SIZE and grow while the server keeps
   // answering as fast as it did (watcher/connect-gate.ts), up to this many.
   EMAIL_CONNECTION_POOL_MAX: int(50, 1),
+
+  // Issue 15: admin alerts. A mailbox failing longer than the grace (needs_reauth and paused: at once)
+  // mails every admin once; healthy again for ALERT_RECOVERY_SECONDS mails once more. A new failure
+  // alert waits ALERT_COOLDOWN_SECONDS after the last alert, so a flapping server sends no stream.
+  ALERT_GRACE_SECONDS: int(600, 0),
+  ALERT_RECOVERY_SECONDS: int(120, 0),
+  ALERT_COOLDOWN_SECONDS: int(3600, 0),
+  /** One scan of due alerts (an indexed query) this often, whatever the number of mailboxes. */
+  ALERT_SCAN_SECONDS: int(30, 1),
+  /** Outgoing alert mail, e.g. smtp://user:pass@smtp.example.com:587; unset: alerts stay in-app. */
+  SMTP_URL: optionalText,
+  /** From address of alert mail, e.g. "Mailbox alerts <alerts@example.com>". */
+  ALERT_FROM: optionalText,
+  /** Pause a mailbox after this many sign-in failures within EMAIL_PAUSE_WINDOW_SECONDS (0 = never). */
+  EMAIL_PAUSE_AFTER_AUTH_FAILURES: int(5, 0),
+  EMAIL_PAUSE_WINDOW_SECONDS: int(7200, 1),
+  /** Wait after a rejected sign-in before the next try (wrong credentials do not fix themselves). */
+  EMAIL_AUTH_RETRY_SECONDS: int(900, 1),
+  /** Quiet-mailbox warning: needs this many messages in the last ALERT_QUIET_HISTORY_DAYS days... */
+  ALERT_QUIET_MIN_SAMPLES: int(20, 2),
+  ALERT_QUIET_HISTORY_DAYS: int(30, 1),
+  /** ...and fires when no mail came for FACTOR x the typical (95th percentile) gap, at least MIN_SECONDS. */
+  ALERT_QUIET_FACTOR: int(3, 1),
+  ALERT_QUIET_MIN_SECONDS: int(4 * 3600, 0),
+  ALERT_QUIET_SCAN_SECONDS: int(300, 1),
 });
 
 type ParsedEnv = z.infer<typeof schema>;

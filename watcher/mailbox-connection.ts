@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { countAuthFailures } from "@/lib/db/queries/mailbox-alerts";
 import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
 import { recordMailboxSync, setMailboxStatus, type PushEvent } from "@/lib/db/queries/mailboxes";
 import { countTooLargeMessages } from "@/lib/db/queries/messages";
@@ -25,6 +26,8 @@ export type ConnectionDeps = {
   /** EMAIL_MAX_MESSAGE_BYTES, for the admin's message about a too-large one. */
   maxMessageBytes: number;
   pollMs: (mailbox: Mailbox) => number;
+  /** Issue 15: pause after this many sign-in failures within windowMs (0 = never pause). */
+  pause?: { afterFailures: number; windowMs: number };
   log: Logger;
   metrics: WatcherMetrics;
 };
@@ -67,6 +70,8 @@ export class MailboxConnection {
 
   start(): void {
     if (this.state === "stopped" || this.running) return;
+    // Paused after repeated sign-in failures: only new settings or "Try again" (a new row) resume it.
+    if (this.mailbox.status === "paused") return;
     this.abort = new AbortController();
     this.running = this.runOnce().finally(() => {
       this.running = null;
@@ -135,7 +140,7 @@ export class MailboxConnection {
       this.committedCursor = null;
       this.lastReconcileAt = Date.now();
       this.healthNote = await this.describeHeldMessages();
-      await setMailboxStatus({ mailboxId: this.mailbox.id, status: "connected", error: this.healthNote, success: true });
+      await setMailboxStatus({ mailboxId: this.mailbox.id, status: "connected", error: this.healthNote, code: null, success: true });
       await recordMailboxEvent({ mailboxId: this.mailbox.id, kind: "connected" });
       await this.watch(provider, signal);
     } catch (err) {
@@ -272,6 +277,28 @@ export class MailboxConnection {
     return `${n} message(s) larger than ${cap} MiB were not fetched: only their headers were stored (status "too large") and they were left at the mail server. Open them in a mail client, or ask the operator to raise EMAIL_MAX_MESSAGE_BYTES.`;
   }
 
+  /**
+   * Issue 15: after `afterFailures` rejected sign-ins within the window (counted since the last
+   * settings save or "Try again"), stop trying so the provider does not lock the account.
+   */
+  private async pauseIfSignInKeepsFailing(): Promise<boolean> {
+    const pause = this.deps.pause;
+    if (!pause || pause.afterFailures <= 0) return false;
+    const since = new Date(Math.max(Date.now() - pause.windowMs, this.mailbox.updatedAt.getTime()));
+    const failures = await countAuthFailures({ mailboxId: this.mailbox.id, since });
+    if (failures < pause.afterFailures) return false;
+    const hours = Math.round((pause.windowMs / 3600_000) * 10) / 10;
+    await setMailboxStatus({
+      mailboxId: this.mailbox.id,
+      status: "paused",
+      code: "paused",
+      error: `Sign-in failed ${failures} times within ${hours} h, so the watcher stopped trying to avoid locking the account. Check the username and password, then save the settings or press Try again.`,
+    });
+    this.log.warn({ event: "mailbox_paused", failures }, "mailbox paused after repeated sign-in failures");
+    this.state = "idle";
+    return true;
+  }
+
   private async handleEnd(failure: unknown, connectedAt: number | null): Promise<void> {
     const error =
       failure instanceof MailError
@@ -288,6 +315,7 @@ export class MailboxConnection {
         mailboxId: this.mailbox.id,
         status: needsReauth ? "needs_reauth" : "error",
         error: error.message,
+        code: error.code,
       });
       if (!error.options.eventRecorded) {
         await recordMailboxEvent({
@@ -296,6 +324,7 @@ export class MailboxConnection {
           message: error.message,
         });
       }
+      if (error.code === "auth" && (await this.pauseIfSignInKeepsFailing())) return;
       // A revoked grant cannot heal by retrying; the admin reconnects, which restarts this loop.
       if (needsReauth) {
         this.state = "idle";

@@ -10,6 +10,7 @@ import type { Env } from "@/lib/env";
 import { closeParsePool, getParsePool } from "@/lib/ingest/parse-pool";
 import { startJobQueue, stopJobQueue } from "@/lib/jobs/job-queue";
 import { watcherJobQueues } from "@/lib/jobs/queues";
+import { startAlertScanner } from "./alert-scanner";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { createWatcherMetrics, type WatcherMetrics } from "./metrics";
 import { Orchestrator } from "./orchestrator";
@@ -27,6 +28,7 @@ export function backoffFromEnv(env: Env): BackoffPolicy {
     ...DEFAULT_BACKOFF,
     minMs: env.EMAIL_BACKOFF_MIN_SECONDS * 1000,
     maxMs: env.EMAIL_BACKOFF_MAX_SECONDS * 1000,
+    authFailureMs: env.EMAIL_AUTH_RETRY_SECONDS * 1000,
   };
 }
 
@@ -58,6 +60,7 @@ export async function startWatcherRuntime({
       reconcileWindowMs: env.EMAIL_RECONCILE_WINDOW_HOURS * 3600_000,
       maxMessageBytes: env.EMAIL_MAX_MESSAGE_BYTES,
       pollMs: (mailbox) => mailbox.pollIntervalSeconds * 1000,
+      pause: { afterFailures: env.EMAIL_PAUSE_AFTER_AUTH_FAILURES, windowMs: env.EMAIL_PAUSE_WINDOW_SECONDS * 1000 },
       log,
       metrics,
     },
@@ -76,6 +79,7 @@ export async function startWatcherRuntime({
   // Background jobs (webhook deliveries, retention, alerts) run in every watcher replica.
   await startJobQueue({ specs: watcherJobQueues(), log });
   await orchestrator.start();
+  const alertScanner = startAlertScanner({ env, log });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.WATCHER_PORT;
   log.info({ port, mailboxes: orchestrator.connections.size }, "watcher started");
@@ -84,6 +88,7 @@ export async function startWatcherRuntime({
     metrics,
     port,
     stop: async () => {
+      await alertScanner.stop();
       await orchestrator.stop();
       await stopJobQueue();
       await closeParsePool();

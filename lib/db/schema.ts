@@ -31,6 +31,8 @@ export const mailboxStatus = pgEnum("mailbox_status", [
   "disconnected",
   "error",
   "needs_reauth",
+  // Issue 15: sign-in failed too often; the watcher stops trying until settings are saved or "Try again".
+  "paused",
 ]);
 /** Where a new mailbox starts on first connect (issue 13): its unread mail, mail since a date, or only new mail. */
 export const mailboxStartMode = pgEnum("mailbox_start_mode", ["unread", "since", "new_only"]);
@@ -57,6 +59,9 @@ export const users = pgTable(
     email: text("email").notNull(),
     passwordHash: text("password_hash").notNull(),
     role: userRole("role").notNull().default("admin"),
+    // Issue 15: the language of this user's alert emails, and whether they get them at all.
+    locale: text("locale").notNull().default("en"),
+    alertEmail: boolean("alert_email").notNull().default(true),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("users_email_key").on(sql`lower(${t.email})`)],
@@ -192,6 +197,10 @@ export const mailboxes = pgTable(
     lastSuccessAt: timestamp("last_success_at", { withTimezone: true }),
     lastError: text("last_error"),
     lastErrorAt: timestamp("last_error_at", { withTimezone: true }),
+    /** Issue 15: the MailErrorCode of last_error (alerts and notices are worded from it, not from the sentence). */
+    lastErrorCode: text("last_error_code"),
+    /** Issue 15: warn when this mailbox, which normally receives mail, has been quiet for an unusual time. */
+    quietAlert: boolean("quiet_alert").notNull().default(false),
     /** Unread messages seen at the provider and not yet stored: the "queue" an admin waits on. */
     backlog: integer("backlog").notNull().default(0),
     syncState: jsonb("sync_state").$type<SyncState>().notNull().default({}),
@@ -478,3 +487,73 @@ export const webhookDeliveries = pgTable(
 export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect;
 export type WebhookEvent = typeof webhookEvents.$inferSelect;
 export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;
+
+/**
+ * Issue 15: what the admins of a mailbox have been told, and what is pending (one row per mailbox,
+ * written in the same transaction as every status change). lib/alerts/alert-state.ts decides; the
+ * alert scan picks rows whose due_at has passed (one indexed query, not a timer per mailbox).
+ */
+export const mailboxAlerts = pgTable(
+  "mailbox_alerts",
+  {
+    mailboxId: uuid("mailbox_id")
+      .primaryKey()
+      .references(() => mailboxes.id, { onDelete: "cascade" }),
+    /** The status category last written: healthy, failing or neutral (connecting, disabled). */
+    observed: text("observed").notNull().default("healthy"),
+    observedCode: text("observed_code"),
+    /** Since when the mailbox has been failing (null while healthy), or healthy (null while failing). */
+    failingSince: timestamp("failing_since", { withTimezone: true }),
+    healthySince: timestamp("healthy_since", { withTimezone: true }),
+    /** What the admins were last told: ok (nothing / recovered) or failing. */
+    alerted: text("alerted").notNull().default("ok"),
+    alertedCode: text("alerted_code"),
+    alertedAt: timestamp("alerted_at", { withTimezone: true }),
+    /** When the scan must look at this row again; null: nothing pending. */
+    dueAt: timestamp("due_at", { withTimezone: true }),
+    /** Quiet-mailbox warning sent at (cleared once mail arrives again). */
+    quietWarnedAt: timestamp("quiet_warned_at", { withTimezone: true }),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("mailbox_alerts_due_idx").on(t.dueAt).where(sql`${t.dueAt} IS NOT NULL`)],
+);
+export type MailboxAlert = typeof mailboxAlerts.$inferSelect;
+
+/** Issue 15: every alert decided (failure, recovery, quiet), for the in-app notices and the mail job. */
+export const alertNotifications = pgTable(
+  "alert_notifications",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    mailboxId: uuid("mailbox_id").references(() => mailboxes.id, { onDelete: "cascade" }),
+    kind: text("kind").$type<"failure" | "recovery" | "quiet">().notNull(),
+    code: text("code"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Mail to every admin done (or nothing to send: no SMTP, nobody opted in). */
+    mailedAt: timestamp("mailed_at", { withTimezone: true }),
+  },
+  (t) => [
+    index("alert_notifications_tenant_idx").on(t.tenantId, t.createdAt),
+    index("alert_notifications_unmailed_idx").on(t.createdAt).where(sql`${t.mailedAt} IS NULL`),
+  ],
+);
+export type AlertNotification = typeof alertNotifications.$inferSelect;
+
+/** Issue 15: one row per alert and recipient once mailed, so a retried job never mails anyone twice. */
+export const alertDeliveries = pgTable(
+  "alert_deliveries",
+  {
+    notificationId: uuid("notification_id")
+      .notNull()
+      .references(() => alertNotifications.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    email: text("email").notNull(),
+    locale: text("locale").notNull(),
+    sentAt: timestamp("sent_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("alert_deliveries_key").on(t.notificationId, t.userId)],
+);

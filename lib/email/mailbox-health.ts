@@ -7,7 +7,7 @@ import { baselineProgress, readImapCursor } from "./imap-cursor-plan";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export type HealthStatus = "connected" | "connecting" | "disconnected" | "error" | "needs_reauth" | "not_configured";
+export type HealthStatus = "connected" | "connecting" | "disconnected" | "error" | "needs_reauth" | "paused" | "not_configured";
 
 /** API.md H: the seed's EmailHealthStatus plus what the health card shows. */
 export type MailboxHealth = {

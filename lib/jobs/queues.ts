@@ -1,8 +1,9 @@
+import { alertMailWorker } from "@/lib/alerts/alert-mail-worker";
 import { getEnv } from "@/lib/env";
 import { getLogger } from "@/lib/logger";
+import { retentionSpec } from "@/lib/retention/retention";
 import { deliveryHandler } from "@/lib/webhooks/deliver";
 import { webhookDeliverySpec } from "@/lib/webhooks/webhook-queue";
-import { retentionSpec } from "@/lib/retention/retention";
 import type { AnyJobQueueSpec } from "./job-queue";
 
 /**
@@ -15,5 +16,6 @@ export function watcherJobQueues(): AnyJobQueueSpec[] {
   return [
     webhookDeliverySpec(deliveryHandler(log)) as unknown as AnyJobQueueSpec,
     retentionSpec(env, log) as unknown as AnyJobQueueSpec,
+    alertMailWorker() as unknown as AnyJobQueueSpec,
   ];
 }

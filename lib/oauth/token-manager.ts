@@ -178,7 +178,7 @@ async function refreshUnderLock(
   log.warn({ event: "token_refresh_failed", kind: failure.kind, code: failure.code }, "OAuth token refresh failed");
   if (failure.kind === "grant") {
     const message = reconnectMessage(provider);
-    await setMailboxStatus({ mailboxId, status: "needs_reauth", error: message });
+    await setMailboxStatus({ mailboxId, status: "needs_reauth", error: message, code: "needs_reauth" });
     await recordMailboxEvent({ mailboxId, kind: "auth_failed", message: `${label} refused the refresh token (${failure.code}).` });
     throw new MailError("needs_reauth", message, { eventRecorded: true });
   }

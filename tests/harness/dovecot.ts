@@ -72,6 +72,8 @@ export interface DovecotInstance {
   caCertPem?: string;
   /** Adds a passwd-file user; resolves once Dovecot is guaranteed to see it (up to ~1 s). */
   addUser(name: string, password: string): Promise<void>;
+  /** Changes a user's password (new logins only; open sessions stay); resolves once Dovecot sees it. */
+  setPassword(name: string, password: string): Promise<void>;
   /** APPENDs a raw RFC 5322 message as `user` over IMAP (a separate, short-lived connection). */
   append(user: string, raw: string | Buffer, opts?: AppendOptions): Promise<void>;
   createFolder(user: string, folder: string): Promise<void>;
@@ -659,6 +661,16 @@ async function createInstance(
       // lookup in the same second as an earlier one would still miss the new user, so return
       // only once the wall clock has moved into the next second.
       await sleep(1000 - (Date.now() % 1000) + 20);
+    },
+
+    async setPassword(name: string, password: string): Promise<void> {
+      if (stopped) throw new Error("Dovecot instance is stopped");
+      assertValidUser(name, password);
+      if (!passwords.has(name)) throw new Error(`No such Dovecot test user: ${name}`);
+      passwords.set(name, password);
+      await writeFile(layout.usersPath, [...passwords].map(([n, p]) => passwdLine({ name: n, password: p })).join(""), { mode: 0o644 });
+      // Same passwd-file re-read rule as addUser: be sure the next lookup is in a later second.
+      await sleep(1000 - (Date.now() % 1000) + 1020);
     },
 
     async append(user: string, raw: string | Buffer, appendOpts: AppendOptions = {}): Promise<void> {

@@ -1,5 +1,7 @@
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import { getAlertPolicy } from "@/lib/alerts/alert-policy";
 import { getDb, getPool } from "../client";
+import { recordAlertObservation } from "./mailbox-alerts";
 import {
   mailboxes,
   tenants,
@@ -109,6 +111,7 @@ export async function saveMailbox({
           status: fields.status ?? "connecting",
           statusChangedAt: sql`now()`,
           lastError: null,
+          lastErrorCode: null,
           configVersion: sql`${mailboxes.configVersion} + 1`,
           updatedAt: sql`now()`,
         },
@@ -160,30 +163,64 @@ export async function updateMailboxAndNotify({
   });
 }
 
-/** Watcher-side status change; `statusChangedAt` moves only when the status really changes. */
+/**
+ * Watcher-side status change; `statusChangedAt` moves only when the status really changes. The
+ * alert state (issue 15) moves in the same transaction, so an alert never misses or invents a change.
+ */
 export async function setMailboxStatus({
   mailboxId,
   status,
   error,
+  code,
   success,
 }: {
   mailboxId: string;
   status: MailboxStatus;
   error?: string | null;
+  /** The MailErrorCode behind `error` (null clears it); alerts and notices are worded from it. */
+  code?: string | null;
   success?: boolean;
 }): Promise<void> {
-  // Issue 15: the mailbox.status_changed webhook event commits with the status it announces.
+  // Issue 15: the mailbox.status_changed webhook event and the alert state commit with the status.
   await getDb().transaction(async (tx) => {
-    await tx
+    const [row] = await tx
       .update(mailboxes)
       .set({
         status,
         statusChangedAt: sql`CASE WHEN ${mailboxes.status} = ${status}::mailbox_status THEN ${mailboxes.statusChangedAt} ELSE now() END`,
         ...(error !== undefined ? { lastError: error, ...(error ? { lastErrorAt: sql`now()` } : {}) } : {}),
+        ...(code !== undefined ? { lastErrorCode: code } : error === null ? { lastErrorCode: null } : {}),
         ...(success ? { lastSuccessAt: sql`now()` } : {}),
       })
-      .where(eq(mailboxes.id, mailboxId));
+      .where(eq(mailboxes.id, mailboxId))
+      .returning({ tenantId: mailboxes.tenantId });
     await recordMailboxStatusEvent({ tx, mailboxId, status, error: error ?? null });
+    // Issue 15 alerts: recorded with the status it describes.
+    if (row) await recordAlertObservation(tx, { mailboxId, tenantId: row.tenantId, status, code: code ?? null, policy: getAlertPolicy() });
+  });
+}
+
+/**
+ * "Try again" (issue 15): a paused or failing mailbox is reconnected at once with a fresh count of
+ * sign-in failures (they are counted from updated_at). Returns null when the tenant has no such mailbox.
+ */
+export async function resumeMailbox({ tenantId, purpose }: { tenantId: string; purpose: MailboxPurpose }): Promise<Mailbox | null> {
+  return getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .update(mailboxes)
+      .set({
+        status: "connecting",
+        statusChangedAt: sql`now()`,
+        lastError: null,
+        lastErrorCode: null,
+        configVersion: sql`${mailboxes.configVersion} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.purpose, purpose)))
+      .returning();
+    if (!row) return null;
+    await notifyChange({ op: "upsert", mailbox_id: row.id, tenant_id: tenantId }, tx);
+    return row;
   });
 }
 
@@ -308,4 +345,14 @@ export async function listenForMailboxChanges({
       client.release(true);
     },
   };
+}
+
+/** Issue 15: the per-mailbox quiet warning switch (the watcher's quiet scan reads it each time). */
+export async function setMailboxQuietAlert({ tenantId, purpose, enabled }: { tenantId: string; purpose: MailboxPurpose; enabled: boolean }): Promise<boolean> {
+  const rows = await getDb()
+    .update(mailboxes)
+    .set({ quietAlert: enabled })
+    .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.purpose, purpose)))
+    .returning({ id: mailboxes.id });
+  return rows.length > 0;
 }

@@ -43,3 +43,21 @@ export async function createUser(params: {
     throw error;
   }
 }
+
+export type AlertPreferences = { locale: string; alertEmail: boolean };
+
+/** Issue 15: the user's alert-email choice and the language their alert emails are written in. */
+export async function getAlertPreferences({ userId }: { userId: string }): Promise<AlertPreferences | null> {
+  const [row] = await getDb().select({ locale: users.locale, alertEmail: users.alertEmail }).from(users).where(eq(users.id, userId));
+  return row ?? null;
+}
+
+export async function updateAlertPreferences({ userId, patch }: { userId: string; patch: Partial<AlertPreferences> }): Promise<AlertPreferences | null> {
+  if (Object.keys(patch).length === 0) return getAlertPreferences({ userId });
+  const [row] = await getDb()
+    .update(users)
+    .set(patch)
+    .where(eq(users.id, userId))
+    .returning({ locale: users.locale, alertEmail: users.alertEmail });
+  return row ?? null;
+}
