@@ -152,7 +152,7 @@ export function ConnectionHealth({ config, health, stats, now, errorAction }: Co
 
       {config ? (
         <>
-          <dl className="m-0 grid grid-cols-2 gap-px overflow-hidden rounded-md border border-border bg-border sm:grid-cols-3 min-[861px]:grid-cols-6">
+          <dl className="m-0 grid grid-cols-2 gap-px overflow-hidden rounded-md border border-border bg-border sm:grid-cols-3 min-[53.8125rem]:grid-cols-6">
             <Stat label={t.health.lastSync}>
               {lastSync ? (
                 <time dateTime={lastSync} title={formatDateTime(locale, lastSync)}>
