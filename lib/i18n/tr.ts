@@ -319,7 +319,7 @@ export const tr: Dictionary = {
     disconnecting: "Bağlantı kesiliyor…",
     disconnectTitle: "Bu posta kutusunun bağlantısı kesilsin mi?",
     disconnectBody:
-      "{email} artık izlenmeyecek. {provider} bu uygulamaya verilen erişimi, izin verdiği durumlarda geri alır. Gelmiş e-postalar saklanır.",
+      "{email} artık izlenmeyecek. Bu uygulamaya {provider} üzerinde verilen erişim, {provider} izin veriyorsa geri alınır. Gelmiş e-postalar saklanır.",
     disconnected: "Posta kutusunun bağlantısı kesildi.",
     ownApp: "Kuruluşunuzun kendi uygulama kaydını kullanın",
     ownAppHint: "Yalnızca Google Workspace veya Microsoft Entra yöneticiniz gerektiriyorsa. Boş bırakırsanız bu hizmetin uygulaması kullanılır.",
