@@ -18,7 +18,7 @@ import { LanguageSwitch } from "./language-switch";
 import { MailboxCard } from "./mailbox-card";
 import { Alert } from "./ui/alert";
 import { Button } from "./ui/button";
-import { Card } from "./ui/card";
+import { Card, PageContainer } from "./ui/card";
 import { Spinner } from "./ui/spinner";
 import { useVisiblePolling } from "./use-visible-polling";
 
@@ -122,7 +122,7 @@ function EmailSettingsPage({ user, tenant }: Omit<EmailSettingsProps, "locale">)
   };
 
   return (
-    <div className="mx-auto max-w-[1040px] px-3 pt-4 pb-8 sm:px-4 sm:pt-8 sm:pb-12">
+    <PageContainer>
       <header className="mb-4 flex flex-wrap items-start justify-between gap-4">
         <div>
           <h1 className="mb-0.5 text-[22px] sm:text-[26px]">{t.page.title}</h1>
@@ -184,6 +184,6 @@ function EmailSettingsPage({ user, tenant }: Omit<EmailSettingsProps, "locale">)
           </div>
         ) : null}
       </main>
-    </div>
+    </PageContainer>
   );
 }

@@ -457,7 +457,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
         ) : null}
 
         {protocol === "pop3" || !useIdle ? (
-          <FormField className={NARROW} id={id("poll_interval_seconds")} label={t.form.poll_interval_seconds.label} error={message("poll_interval_seconds")}>
+          <FormField id={id("poll_interval_seconds")} label={t.form.poll_interval_seconds.label} error={message("poll_interval_seconds")}>
             <FormControl>
               <Input className="max-w-40" inputMode="numeric" autoComplete="off" {...register("poll_interval_seconds")} />
             </FormControl>

@@ -10,3 +10,8 @@ export function Card({ className, as: As = "div", ...props }: ComponentProps<"di
 export function SectionTitle({ className, ...props }: ComponentProps<"h3">): ReactElement {
   return <h3 className={cn("text-caption font-semibold tracking-[0.04em] text-muted-foreground uppercase", className)} {...props} />;
 }
+
+/** The page's centred column: 1040 px wide at most, tighter padding on a phone. */
+export function PageContainer({ className, ...props }: ComponentProps<"div">): ReactElement {
+  return <div className={cn("mx-auto max-w-[1040px] px-3 pt-4 pb-8 sm:px-4 sm:pt-8 sm:pb-12", className)} {...props} />;
+}

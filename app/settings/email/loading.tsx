@@ -1,5 +1,5 @@
 import type { ReactElement } from "react";
-import { Card } from "@/components/ui/card";
+import { Card, PageContainer } from "@/components/ui/card";
 import { Spinner } from "@/components/ui/spinner";
 import { getDictionary } from "@/lib/i18n";
 import { getRequestLocale } from "@/lib/i18n/server";
@@ -8,11 +8,11 @@ import { getRequestLocale } from "@/lib/i18n/server";
 export default async function Loading(): Promise<ReactElement> {
   const t = getDictionary(await getRequestLocale());
   return (
-    <div className="mx-auto max-w-[1040px] px-3 pt-4 pb-8 sm:px-4 sm:pt-8 sm:pb-12">
+    <PageContainer>
       <Card className="flex min-h-40 items-center justify-center gap-3 p-6 text-muted-foreground" aria-busy="true">
         <Spinner />
         <span>{t.common.loading}</span>
       </Card>
-    </div>
+    </PageContainer>
   );
 }
