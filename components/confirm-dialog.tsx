@@ -1,9 +1,11 @@
 "use client";
 
-import * as Dialog from "@radix-ui/react-dialog";
-import { useRef, useState, type ReactNode } from "react";
+import { useRef, useState, type ReactElement, type ReactNode } from "react";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
+import { Alert } from "./ui/alert";
+import { Button } from "./ui/button";
+import { Dialog, DialogClose, DialogContent, DialogDescription, DialogFooter, DialogTitle } from "./ui/dialog";
 
 type ConfirmDialogProps = {
   open: boolean;
@@ -14,6 +16,10 @@ type ConfirmDialogProps = {
   pendingLabel: string;
   /** Runs on confirm; the dialog stays open (with the error shown) if it throws. */
   onConfirm: () => Promise<void>;
+  /** Shown instead of the thrown error's generic description, when the caller knows better. */
+  describeError?: (err: unknown) => string;
+  /** Defaults to the dictionary's "Cancel". */
+  cancelLabel?: string;
   destructive?: boolean;
   /** Where focus goes after closing, when the opener no longer exists (e.g. after a removal). */
   onCloseAutoFocus?: (event: Event) => void;
@@ -23,7 +29,7 @@ type ConfirmDialogProps = {
  * A modal yes/no question on Radix Dialog: focus is trapped inside, Escape and Cancel close it,
  * and focus starts on Cancel so a stray Enter never confirms something destructive.
  */
-export function ConfirmDialog(props: ConfirmDialogProps) {
+export function ConfirmDialog(props: ConfirmDialogProps): ReactElement {
   const { t, locale } = useI18n();
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -37,14 +43,14 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
       await props.onConfirm();
       props.onOpenChange(false);
     } catch (err) {
-      setError(describeApiError(t, locale, err));
+      setError(props.describeError ? props.describeError(err) : describeApiError(t, locale, err));
     } finally {
       setPending(false);
     }
   };
 
   return (
-    <Dialog.Root
+    <Dialog
       open={props.open}
       onOpenChange={(open) => {
         if (pending) return;
@@ -52,54 +58,44 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
         props.onOpenChange(open);
       }}
     >
-      <Dialog.Portal>
-        <Dialog.Overlay className="dialog-overlay" />
-        <Dialog.Content
-          className="dialog dialog-small"
-          role="alertdialog"
-          onOpenAutoFocus={(event) => {
-            // Still the element that opened the dialog: focus goes back there on close.
-            openerRef.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+      <DialogContent
+        role="alertdialog"
+        onOpenAutoFocus={(event) => {
+          // Still the element that opened the dialog: focus goes back there on close.
+          openerRef.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+          event.preventDefault();
+          cancelRef.current?.focus();
+        }}
+        onCloseAutoFocus={(event) => {
+          props.onCloseAutoFocus?.(event);
+          if (event.defaultPrevented) return;
+          const opener = openerRef.current;
+          if (opener?.isConnected) {
             event.preventDefault();
-            cancelRef.current?.focus();
-          }}
-          onCloseAutoFocus={(event) => {
-            props.onCloseAutoFocus?.(event);
-            if (event.defaultPrevented) return;
-            const opener = openerRef.current;
-            if (opener?.isConnected) {
-              event.preventDefault();
-              opener.focus();
-            }
-          }}
-        >
-          <Dialog.Title className="dialog-title">{props.title}</Dialog.Title>
-          <Dialog.Description asChild>
-            <div className="dialog-description">{props.description}</div>
-          </Dialog.Description>
-          {error ? (
-            <p className="alert alert-error" role="alert">
-              {error}
-            </p>
-          ) : null}
-          <div className="dialog-actions">
-            <Dialog.Close asChild>
-              <button ref={cancelRef} type="button" className="button" disabled={pending}>
-                {t.common.cancel}
-              </button>
-            </Dialog.Close>
-            <button
-              type="button"
-              className={props.destructive ? "button button-danger" : "button button-primary"}
-              onClick={() => void confirm()}
-              disabled={pending}
-              aria-busy={pending}
-            >
-              {pending ? props.pendingLabel : props.confirmLabel}
-            </button>
-          </div>
-        </Dialog.Content>
-      </Dialog.Portal>
-    </Dialog.Root>
+            opener.focus();
+          }
+        }}
+      >
+        <DialogTitle>{props.title}</DialogTitle>
+        <DialogDescription asChild>
+          <div>{props.description}</div>
+        </DialogDescription>
+        {error ? (
+          <Alert as="p" tone="error" role="alert">
+            {error}
+          </Alert>
+        ) : null}
+        <DialogFooter>
+          <DialogClose asChild>
+            <Button ref={cancelRef} disabled={pending}>
+              {props.cancelLabel ?? t.common.cancel}
+            </Button>
+          </DialogClose>
+          <Button variant={props.destructive ? "destructive" : "default"} onClick={() => void confirm()} disabled={pending} aria-busy={pending}>
+            {pending ? props.pendingLabel : props.confirmLabel}
+          </Button>
+        </DialogFooter>
+      </DialogContent>
+    </Dialog>
   );
 }

@@ -1,12 +1,18 @@
 "use client";
 
-import { useRef } from "react";
+import { Check, Circle, CircleAlert, X } from "lucide-react";
+import { useRef, type ReactElement, type ReactNode } from "react";
 import { formatDateTime, formatDuration, formatNumber, formatRelative, plural } from "@/lib/i18n";
 import type { MailboxConfig, MailboxHealth, MailboxStats, MailboxStatus } from "./email-api";
 import { describeMailError } from "./error-text";
 import { FirstImportProgress } from "./first-import-progress";
 import { HourlyChart } from "./hourly-chart";
 import { useI18n } from "./i18n-provider";
+import { Alert, AlertTitle } from "./ui/alert";
+import { Badge, type BadgeTone } from "./ui/badge";
+import { Button } from "./ui/button";
+import { cn } from "./ui/cn";
+import { Spinner } from "./ui/spinner";
 
 export type DisplayStatus = MailboxStatus | "disabled";
 
@@ -19,7 +25,7 @@ export function displayStatus(config: MailboxConfig | null, health: MailboxHealt
   return status;
 }
 
-const TONE: Record<DisplayStatus, string> = {
+const TONE: Record<DisplayStatus, BadgeTone> = {
   connected: "success",
   connecting: "info",
   disconnected: "neutral",
@@ -34,56 +40,39 @@ const TONE: Record<DisplayStatus, string> = {
  * The mailbox's status as a live region: a change (connecting -> connected) is announced with the
  * mailbox's name. Colour plus a shape plus the word: never colour alone.
  */
-export function LiveStatusBadge({ status, mailboxTitle }: { status: DisplayStatus; mailboxTitle: string }) {
+export function LiveStatusBadge({ status, mailboxTitle }: { status: DisplayStatus; mailboxTitle: string }): ReactElement {
   return (
-    <span role="status" aria-live="polite" aria-atomic="true" className="status-live">
+    <span role="status" aria-live="polite" aria-atomic="true" className="inline-flex flex-none">
       <StatusBadge status={status} prefix={mailboxTitle} />
     </span>
   );
 }
 
 /** Colour plus a shape plus the word: the status is never told by colour alone. */
-export function StatusBadge({ status, prefix }: { status: DisplayStatus; prefix?: string }) {
+export function StatusBadge({ status, prefix }: { status: DisplayStatus; prefix?: string }): ReactElement {
   const { t } = useI18n();
   return (
-    <span className={`badge badge-${TONE[status]}`} data-status={status}>
+    <Badge tone={TONE[status]} data-status={status}>
       <StatusIcon status={status} />
-      {prefix ? <span className="visually-hidden">{prefix}: </span> : null}
-      <span className="badge-text">{t.health.status[status]}</span>
-    </span>
+      {prefix ? <span className="sr-only">{prefix}: </span> : null}
+      <span>{t.health.status[status]}</span>
+    </Badge>
   );
 }
 
-function StatusIcon({ status }: { status: DisplayStatus }) {
-  const common = { className: "badge-icon", viewBox: "0 0 16 16", "aria-hidden": true, focusable: false } as const;
+function StatusIcon({ status }: { status: DisplayStatus }): ReactElement {
+  const common = { "aria-hidden": true, focusable: false, strokeWidth: 3 } as const;
   switch (status) {
     case "connected":
-      return (
-        <svg {...common}>
-          <path d="M3.5 8.5l3 3 6-7" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round" />
-        </svg>
-      );
+      return <Check {...common} />;
     case "connecting":
-      return <span className="spinner spinner-small" aria-hidden="true" />;
+      return <Spinner className="size-3" />;
     case "error":
-      return (
-        <svg {...common}>
-          <path d="M4.5 4.5l7 7M11.5 4.5l-7 7" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" />
-        </svg>
-      );
+      return <X {...common} />;
     case "needs_reauth":
-      return (
-        <svg {...common}>
-          <path d="M8 3v6" stroke="currentColor" strokeWidth="2" strokeLinecap="round" />
-          <circle cx="8" cy="12.5" r="1.2" fill="currentColor" />
-        </svg>
-      );
+      return <CircleAlert {...common} strokeWidth={2.5} />;
     default:
-      return (
-        <svg {...common}>
-          <circle cx="8" cy="8" r="4.5" fill="none" stroke="currentColor" strokeWidth="2" />
-        </svg>
-      );
+      return <Circle {...common} strokeWidth={2.5} />;
   }
 }
 
@@ -100,7 +89,7 @@ type ConnectionHealthProps = {
  * Is the mailbox working, and how much went through it: status, last sync, last error with
  * advice, 24 h counts, the sync backlog and the hourly chart. Re-rendered by the page's polling.
  */
-export function ConnectionHealth({ config, health, stats, now, errorAction }: ConnectionHealthProps) {
+export function ConnectionHealth({ config, health, stats, now, errorAction }: ConnectionHealthProps): ReactElement {
   const { t, locale } = useI18n();
   const status = displayStatus(config, health);
   const backlog = config ? Math.max(0, health?.backlog ?? 0) : 0;
@@ -133,15 +122,15 @@ export function ConnectionHealth({ config, health, stats, now, errorAction }: Co
           : null;
 
   return (
-    <section className="health" aria-label={t.mailbox.connectionHeading}>
-      {hint ? <p className="health-hint">{hint}</p> : null}
+    <section className="flex flex-col gap-4" aria-label={t.mailbox.connectionHeading}>
+      {hint ? <p className="text-sm text-muted-foreground">{hint}</p> : null}
 
       {config && health?.first_import ? <FirstImportProgress progress={health.first_import} /> : null}
       {backlog > 0 && !(config && health?.first_import) ? (
-        <div className="backlog" role="status" aria-live="polite">
-          <span className="backlog-text">{plural(locale, t.health.syncing, backlog)}</span>
+        <div role="status" aria-live="polite" className="flex flex-col gap-1.5 rounded-md border border-info-border bg-info-soft p-3 text-sm font-medium text-info">
+          <span>{plural(locale, t.health.syncing, backlog)}</span>
           <progress
-            className="backlog-bar"
+            className="h-2 w-full appearance-none overflow-hidden rounded-sm border-0 bg-info-track [&::-moz-progress-bar]:bg-info [&::-webkit-progress-bar]:bg-info-track [&::-webkit-progress-value]:bg-info [&::-webkit-progress-value]:transition-[width] [&::-webkit-progress-value]:duration-400 motion-reduce:[&::-webkit-progress-value]:transition-none"
             max={peak}
             value={peak - backlog}
             aria-label={plural(locale, t.health.syncing, backlog)}
@@ -150,61 +139,57 @@ export function ConnectionHealth({ config, health, stats, now, errorAction }: Co
       ) : null}
 
       {errorText ? (
-        <div className={`alert ${status === "needs_reauth" ? "alert-warning" : "alert-error"} health-error`}>
-          <strong className="alert-title">{t.health.lastError}</strong>
+        <Alert tone={status === "needs_reauth" ? "warning" : "error"} className="items-start">
+          <AlertTitle>{t.health.lastError}</AlertTitle>
           <p>{errorText.title}</p>
-          <p className="alert-advice">
+          <p className="text-foreground">
             <strong>{t.health.whatToDo}</strong> {errorText.advice}
           </p>
           {errorAction ? (
-            <button type="button" className="button button-small" onClick={errorAction.onClick}>
+            <Button size="sm" className="mt-1" onClick={errorAction.onClick}>
               {errorAction.label}
-            </button>
+            </Button>
           ) : null}
-        </div>
+        </Alert>
       ) : null}
 
       {config ? (
         <>
-          <dl className="stats">
-            <div className="stat">
-              <dt>{t.health.lastSync}</dt>
-              <dd>
-                {lastSync ? (
-                  <time dateTime={lastSync} title={formatDateTime(locale, lastSync)}>
-                    {formatRelative(locale, lastSync, now, "short")}
-                  </time>
-                ) : (
-                  t.health.never
-                )}
-              </dd>
-            </div>
-            <div className="stat">
-              <dt>{t.health.processed24h}</dt>
-              <dd>{formatNumber(locale, stats?.processed_24h ?? 0)}</dd>
-            </div>
-            <div className="stat">
-              <dt>{t.health.failed24h}</dt>
-              <dd className={(stats?.failed_24h ?? 0) > 0 ? "stat-bad" : undefined}>{formatNumber(locale, stats?.failed_24h ?? 0)}</dd>
-            </div>
-            <div className="stat">
-              <dt>{t.health.errors24h}</dt>
-              <dd className={(health?.error_count ?? 0) > 0 ? "stat-bad" : undefined}>
-                {formatNumber(locale, health?.error_count ?? config.error_count_24h ?? 0)}
-              </dd>
-            </div>
-            <div className="stat">
-              <dt>{t.health.avgTime}</dt>
-              <dd>{stats && stats.avg_processing_time_ms > 0 ? formatDuration(locale, stats.avg_processing_time_ms) : "—"}</dd>
-            </div>
-            <div className="stat">
-              <dt>{t.health.queue}</dt>
-              <dd>{formatNumber(locale, stats?.queue_size ?? 0)}</dd>
-            </div>
+          <dl className="m-0 grid grid-cols-2 gap-px overflow-hidden rounded-md border border-border bg-border sm:grid-cols-3 min-[53.8125rem]:grid-cols-6">
+            <Stat label={t.health.lastSync}>
+              {lastSync ? (
+                <time dateTime={lastSync} title={formatDateTime(locale, lastSync)}>
+                  {formatRelative(locale, lastSync, now, "short")}
+                </time>
+              ) : (
+                t.health.never
+              )}
+            </Stat>
+            <Stat label={t.health.processed24h}>{formatNumber(locale, stats?.processed_24h ?? 0)}</Stat>
+            <Stat label={t.health.failed24h} bad={(stats?.failed_24h ?? 0) > 0}>
+              {formatNumber(locale, stats?.failed_24h ?? 0)}
+            </Stat>
+            <Stat label={t.health.errors24h} bad={(health?.error_count ?? 0) > 0}>
+              {formatNumber(locale, health?.error_count ?? config.error_count_24h ?? 0)}
+            </Stat>
+            <Stat label={t.health.avgTime}>
+              {stats && stats.avg_processing_time_ms > 0 ? formatDuration(locale, stats.avg_processing_time_ms) : "—"}
+            </Stat>
+            <Stat label={t.health.queue}>{formatNumber(locale, stats?.queue_size ?? 0)}</Stat>
           </dl>
           <HourlyChart points={health?.hourly ?? []} now={now} />
         </>
       ) : null}
     </section>
+  );
+}
+
+/** One cell of the counts grid: a small label over a large number. */
+function Stat({ label, bad = false, children }: { label: string; bad?: boolean; children: ReactNode }): ReactElement {
+  return (
+    <div className="min-w-0 bg-card p-3">
+      <dt className="text-xs leading-[1.3] text-muted-foreground">{label}</dt>
+      <dd className={cn("mt-1 truncate text-lg font-semibold tabular-nums", bad && "text-destructive")}>{children}</dd>
+    </div>
   );
 }

@@ -17,6 +17,10 @@ import { describeApiError } from "./error-text";
 import { I18nProvider, useI18n } from "./i18n-provider";
 import { LanguageSwitch } from "./language-switch";
 import { MailboxCard } from "./mailbox-card";
+import { Alert } from "./ui/alert";
+import { Button } from "./ui/button";
+import { Card, PageContainer } from "./ui/card";
+import { Spinner } from "./ui/spinner";
 import { useVisiblePolling } from "./use-visible-polling";
 
 const POLL_MS = 3000;
@@ -119,51 +123,59 @@ function EmailSettingsPage({ user, tenant }: Omit<EmailSettingsProps, "locale">)
   };
 
   return (
-    <div className="page">
-      <header className="page-header">
-        <div className="page-heading">
-          <h1>{t.page.title}</h1>
-          <p className="muted">{tenant.name}</p>
+    <PageContainer>
+      <header className="mb-4 flex flex-wrap items-start justify-between gap-4">
+        <div>
+          <h1 className="mb-0.5 text-[22px] sm:text-[26px]">{t.page.title}</h1>
+          <p className="text-muted-foreground">{tenant.name}</p>
         </div>
-        <div className="page-tools">
-          {canEdit ? <a href="/settings/webhooks">{t.webhooks.link}</a> : null}
+        <div className="flex w-full flex-wrap items-center justify-between gap-3 sm:w-auto sm:justify-start">
+          {canEdit ? (
+            <a className="text-sm font-medium text-primary underline-offset-4 hover:underline" href="/settings/webhooks">
+              {t.webhooks.link}
+            </a>
+          ) : null}
           <LanguageSwitch />
-          <div className="account">
-            <span className="account-email" title={user.email}>
+          <div className="flex min-w-0 items-center gap-2">
+            <span className="hidden max-w-[240px] truncate text-sm text-muted-foreground sm:inline" title={user.email}>
               {user.email}
             </span>
-            <button type="button" className="button button-ghost button-small" onClick={() => void logout()}>
+            <Button variant="ghost" size="sm" onClick={() => void logout()}>
               {t.page.logout}
-            </button>
+            </Button>
           </div>
         </div>
       </header>
 
-      <main className="page-main">
-        <p className="page-intro">{t.page.intro}</p>
-        {!canEdit ? <p className="notice notice-info">{t.page.viewerNote}</p> : null}
+      <main className="flex flex-col gap-4">
+        <p className="max-w-[70ch] text-muted-foreground">{t.page.intro}</p>
+        {!canEdit ? (
+          <Alert as="p" tone="notice">
+            {t.page.viewerNote}
+          </Alert>
+        ) : null}
         <AlertNotices canEdit={canEdit} />
 
         {loadError && !settings ? (
-          <div className="alert alert-error" role="alert">
+          <Alert tone="error" role="alert" className="items-start">
             <p>
               {t.page.loadError} {describeApiError(t, locale, loadError)}
             </p>
-            <button type="button" className="button button-small" onClick={() => void loadSettings()}>
+            <Button size="sm" className="mt-1" onClick={() => void loadSettings()}>
               {t.common.tryAgain}
-            </button>
-          </div>
+            </Button>
+          </Alert>
         ) : null}
 
         {!settings && !loadError ? (
-          <div className="card card-loading" aria-busy="true">
-            <span className="spinner" aria-hidden="true" />
+          <Card className="flex min-h-40 items-center justify-center gap-3 p-6 text-muted-foreground" aria-busy="true">
+            <Spinner />
             <span>{t.common.loading}</span>
-          </div>
+          </Card>
         ) : null}
 
         {settings ? (
-          <div className="mailboxes">
+          <div className="flex flex-col gap-6">
             {EMAIL_TYPES.map((type) => (
               <MailboxCard
                 key={type}
@@ -179,6 +191,6 @@ function EmailSettingsPage({ user, tenant }: Omit<EmailSettingsProps, "locale">)
           </div>
         ) : null}
       </main>
-    </div>
+    </PageContainer>
   );
 }

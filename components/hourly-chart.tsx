@@ -1,6 +1,6 @@
 "use client";
 
-import { useId } from "react";
+import { useId, type ReactElement } from "react";
 import { fmt, formatHour, formatNumber } from "@/lib/i18n";
 import type { HourlyPoint } from "./email-api";
 import { useI18n } from "./i18n-provider";
@@ -32,7 +32,7 @@ export function hourlyBuckets(points: HourlyPoint[], now: number): Bucket[] {
  * Processed (stacked under failed) messages per hour for the last 24 hours, as inline SVG. The
  * sentence under it says the same for screen readers and anyone who doesn't read charts.
  */
-export function HourlyChart({ points, now }: { points: HourlyPoint[]; now: number }) {
+export function HourlyChart({ points, now }: { points: HourlyPoint[]; now: number }): ReactElement {
   const { t, locale } = useI18n();
   const summaryId = useId();
   const buckets = hourlyBuckets(points, now);
@@ -51,22 +51,22 @@ export function HourlyChart({ points, now }: { points: HourlyPoint[]; now: numbe
         )}`;
 
   return (
-    <figure className="chart">
-      <figcaption className="chart-header">
-        <span className="chart-title">{t.health.chartTitle}</span>
-        <span className="chart-legend" aria-hidden="true">
-          <span className="legend-item">
-            <span className="legend-swatch legend-processed" />
+    <figure className="m-0 flex flex-col gap-1.5">
+      <figcaption className="flex flex-wrap items-baseline justify-between gap-x-3 gap-y-1 text-caption">
+        <span className="font-semibold">{t.health.chartTitle}</span>
+        <span className="flex gap-3 text-muted-foreground" aria-hidden="true">
+          <span className="inline-flex items-center gap-1.5">
+            <span className="size-2.5 rounded-[2px] bg-chart-1" />
             {t.health.legendProcessed}
           </span>
-          <span className="legend-item">
-            <span className="legend-swatch legend-failed" />
+          <span className="inline-flex items-center gap-1.5">
+            <span className="size-2.5 rounded-[2px] bg-chart-2" />
             {t.health.legendFailed}
           </span>
         </span>
       </figcaption>
       <svg
-        className="chart-svg"
+        className="block h-16 w-full rounded-sm bg-muted"
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
         preserveAspectRatio="none"
         role="img"
@@ -85,20 +85,20 @@ export function HourlyChart({ points, now }: { points: HourlyPoint[]; now: numbe
                   failed: formatNumber(locale, b.failed),
                 })}
               </title>
-              <rect className="chart-slot" x={i * SLOT} y={0} width={SLOT} height={HEIGHT} />
-              {hp > 0 ? <rect className="chart-bar-processed" x={x} y={HEIGHT - hp} width={BAR} height={hp} rx={1} /> : null}
-              {hf > 0 ? <rect className="chart-bar-failed" x={x} y={HEIGHT - hp - hf} width={BAR} height={hf} rx={1} /> : null}
+              <rect className="fill-transparent hover:fill-primary/5" x={i * SLOT} y={0} width={SLOT} height={HEIGHT} />
+              {hp > 0 ? <rect data-series="processed" className="fill-chart-1" x={x} y={HEIGHT - hp} width={BAR} height={hp} rx={1} /> : null}
+              {hf > 0 ? <rect data-series="failed" className="fill-chart-2" x={x} y={HEIGHT - hp - hf} width={BAR} height={hf} rx={1} /> : null}
             </g>
           );
         })}
-        <line className="chart-baseline" x1={0} x2={WIDTH} y1={HEIGHT - 0.5} y2={HEIGHT - 0.5} />
+        <line className="stroke-border-strong [vector-effect:non-scaling-stroke]" strokeWidth={1} x1={0} x2={WIDTH} y1={HEIGHT - 0.5} y2={HEIGHT - 0.5} />
       </svg>
-      <div className="chart-axis" aria-hidden="true">
+      <div className="flex justify-between text-xs text-muted-foreground tabular-nums" aria-hidden="true">
         <span>{formatHour(locale, new Date(buckets[0]!.start))}</span>
         <span>{formatHour(locale, new Date(buckets[12]!.start))}</span>
         <span>{formatHour(locale, new Date(buckets[23]!.start))}</span>
       </div>
-      <p id={summaryId} className="chart-summary">
+      <p id={summaryId} className="text-caption text-muted-foreground">
         {summary}
       </p>
     </figure>

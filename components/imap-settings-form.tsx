@@ -1,8 +1,9 @@
 "use client";
 
 import { zodResolver } from "@hookform/resolvers/zod";
-import { useEffect, useId, useRef, useState, type ReactNode } from "react";
-import { useForm, type FieldError } from "react-hook-form";
+import { CircleCheck, Eye, EyeOff, TriangleAlert } from "lucide-react";
+import { useEffect, useId, useRef, useState, type ReactElement } from "react";
+import { Controller, useForm, type Control, type FieldError } from "react-hook-form";
 import {
   DEFAULT_PORTS,
   mailboxSettingsSchema,
@@ -14,6 +15,15 @@ import { fmt, plural } from "@/lib/i18n";
 import { api, ApiError, type EmailType, type MailboxConfig, type Protocol } from "./email-api";
 import { describeApiError, describeMailError, type MailErrorText } from "./error-text";
 import { useI18n } from "./i18n-provider";
+import { PROVIDER_NAME } from "./provider-select";
+import { Alert, AlertTitle } from "./ui/alert";
+import { Button } from "./ui/button";
+import { CheckboxField } from "./ui/checkbox";
+import { FormControl, FormField } from "./ui/form-field";
+import { Input } from "./ui/input";
+import { NativeSelect } from "./ui/native-select";
+import { RadioSegmentedGroup, RadioSegmentedItem } from "./ui/radio-group";
+import { Spinner } from "./ui/spinner";
 import { WELL_KNOWN_HOSTS, wellKnownProviderFor } from "./well-known-providers";
 
 type FieldName = keyof MailboxSettingsInput;
@@ -115,7 +125,7 @@ function connectionChanged(config: MailboxConfig | null, values: Partial<Mailbox
  * The IMAP / POP3 form. Validation is the shared zod schema (the PUT route uses the same one);
  * its English messages are shown translated, keyed by field and issue code.
  */
-export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChooseProvider }: ImapSettingsFormProps) {
+export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChooseProvider }: ImapSettingsFormProps): ReactElement {
   const { t, locale } = useI18n();
   const uid = useId();
   const id = (name: string): string => `${emailType}-${name}${uid}`;
@@ -129,6 +139,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
     getValues,
     setError,
     reset,
+    control,
     formState: { errors, isSubmitting },
   } = useForm<MailboxSettingsInput, unknown, MailboxSettings>({
     resolver: zodResolver(mailboxSettingsSchema),
@@ -280,255 +291,255 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
     setFormError(describeApiError(t, locale, err));
   }
 
-  /** id, aria-invalid and aria-describedby for an input with an optional hint. */
-  const a11y = (name: FieldName, hasHint = false) => {
-    const described = [hasHint ? `${id(name)}-hint` : null, errors[name] ? `${id(name)}-error` : null].filter(Boolean);
-    return {
-      id: id(name),
-      "aria-invalid": errors[name] ? ("true" as const) : ("false" as const),
-      "aria-describedby": described.length ? described.join(" ") : undefined,
-    };
-  };
-
   const busy = isSubmitting || testing;
+  const oauthName = known?.oauth ? PROVIDER_NAME[known.oauth] : "";
 
   return (
-    <form className="form imap-form" onSubmit={onSave} noValidate aria-label={t.provider.imap.label}>
-      <fieldset className="fieldset-plain" disabled={!canEdit}>
-        <Field id={id("address")} label={t.form.address.label} hint={t.form.address.hint} error={message("address")}>
-          <input
-            className="input"
-            type="email"
-            autoComplete="off"
-            spellCheck={false}
-            {...a11y("address", true)}
-            {...register("address", { onChange: (e: { target: { value: string } }) => prefillFromAddress(e.target.value) })}
-          />
-        </Field>
+    <form className="flex max-w-[760px] flex-col gap-4" onSubmit={onSave} noValidate aria-label={t.provider.imap.label}>
+      <fieldset className="m-0 flex min-w-0 flex-col gap-4 border-0 p-0" disabled={!canEdit}>
+        <FormField id={id("address")} label={t.form.address.label} hint={t.form.address.hint} error={message("address")}>
+          <FormControl>
+            <Input
+              type="email"
+              autoComplete="off"
+              spellCheck={false}
+              {...register("address", { onChange: (e: { target: { value: string } }) => prefillFromAddress(e.target.value) })}
+            />
+          </FormControl>
+        </FormField>
 
         {known?.oauth || prefilledFor || known?.appPassword ? (
-          <div className="notice notice-info">
+          <Alert tone="notice" className="gap-1.5">
             {prefilledFor ? <p>{fmt(t.form.prefilled, { provider: prefilledFor })}</p> : null}
             {known?.appPassword ? <p>{fmt(t.form.appPasswordHint, { provider: known.name })}</p> : null}
             {known?.oauth ? (
-              <p className="notice-row">
-                <span>{fmt(t.form.oauthHint, { provider: known.oauth === "google" ? "Google" : "Microsoft" })}</span>
-                <button type="button" className="button button-small" onClick={() => onChooseProvider(known.oauth!)}>
-                  {fmt(t.form.useOAuth, { provider: known.oauth === "google" ? "Google" : "Microsoft" })}
-                </button>
+              <p className="flex flex-wrap items-center justify-between gap-x-3 gap-y-2">
+                <span>{fmt(t.form.oauthHint, { provider: oauthName })}</span>
+                <Button size="sm" onClick={() => onChooseProvider(known.oauth!)}>
+                  {fmt(t.form.useOAuth, { provider: oauthName })}
+                </Button>
               </p>
             ) : null}
-          </div>
+          </Alert>
         ) : null}
 
-        <fieldset className="field">
-          <legend className="field-label">{t.form.protocol.legend}</legend>
-          <div className="segmented">
-            {(["imap", "pop3"] as const).map((p) => (
-              <label key={p} className="segmented-option">
-                <input
-                  type="radio"
-                  value={p}
-                  className="visually-hidden"
-                  {...register("protocol", {
-                    onChange: () => {
-                      adjustPort(p, (getValues("tls_mode") ?? "implicit") as TlsMode);
-                      const provider = wellKnownProviderFor(getValues("address") ?? "");
-                      const host = (getValues("host") ?? "").trim().toLowerCase();
-                      if (provider && (!host || WELL_KNOWN_HOSTS.has(host))) {
-                        const server = p === "pop3" && provider.pop3 ? provider.pop3 : provider.imap;
-                        setValue("host", server.host, { shouldDirty: true });
-                      }
-                    },
-                  })}
-                />
-                <span>{t.form.protocol[p]}</span>
-              </label>
-            ))}
-          </div>
-          {protocol === "pop3" ? <p className="field-hint">{t.form.protocol.pop3Hint}</p> : null}
-        </fieldset>
-
-        <div className="field-row">
-          <Field id={id("host")} label={t.form.host.label} hint={t.form.host.hint} error={message("host")} grow>
-            <input
-              className="input"
-              type="text"
-              autoComplete="off"
-              spellCheck={false}
-              autoCapitalize="none"
-              {...a11y("host", true)}
-              {...register("host", { onChange: () => setPrefilledFor(null) })}
-            />
-          </Field>
-          <Field id={id("port")} label={t.form.port.label} error={message("port")} narrow>
-            <input className="input" type="text" inputMode="numeric" autoComplete="off" {...a11y("port")} {...register("port")} />
-          </Field>
+        <div className="flex min-w-0 flex-col gap-1">
+          <span id={id("protocol")} className="text-sm font-medium">
+            {t.form.protocol.legend}
+          </span>
+          <Controller
+            control={control}
+            name="protocol"
+            render={({ field }) => (
+              <RadioSegmentedGroup
+                name={field.name}
+                value={field.value ?? "imap"}
+                disabled={!canEdit}
+                aria-labelledby={id("protocol")}
+                onValueChange={(value) => {
+                  const p = value as Protocol;
+                  field.onChange(p);
+                  adjustPort(p, (getValues("tls_mode") ?? "implicit") as TlsMode);
+                  const provider = wellKnownProviderFor(getValues("address") ?? "");
+                  const host = (getValues("host") ?? "").trim().toLowerCase();
+                  if (provider && (!host || WELL_KNOWN_HOSTS.has(host))) {
+                    const server = p === "pop3" && provider.pop3 ? provider.pop3 : provider.imap;
+                    setValue("host", server.host, { shouldDirty: true });
+                  }
+                }}
+              >
+                {(["imap", "pop3"] as const).map((p) => (
+                  <RadioSegmentedItem key={p} value={p} ref={p === "imap" ? field.ref : undefined}>
+                    {t.form.protocol[p]}
+                  </RadioSegmentedItem>
+                ))}
+              </RadioSegmentedGroup>
+            )}
+          />
+          {protocol === "pop3" ? <p className="text-caption text-muted-foreground">{t.form.protocol.pop3Hint}</p> : null}
         </div>
 
-        <Field id={id("tls_mode")} label={t.form.tls_mode.label} hint={t.form.tls_mode.hint} error={message("tls_mode")}>
-          <select
-            className="input"
-            {...a11y("tls_mode", true)}
-            {...register("tls_mode", {
-              onChange: (e: { target: { value: string } }) =>
-                adjustPort((getValues("protocol") ?? "imap") as Protocol, e.target.value as TlsMode),
-            })}
-          >
-            <option value="implicit">{t.form.tls_mode.implicit}</option>
-            <option value="starttls">{t.form.tls_mode.starttls}</option>
-            <option value="none">{t.form.tls_mode.none}</option>
-          </select>
-        </Field>
+        <div className={ROW}>
+          <FormField className={GROW} id={id("host")} label={t.form.host.label} hint={t.form.host.hint} error={message("host")}>
+            <FormControl>
+              <Input autoComplete="off" spellCheck={false} autoCapitalize="none" {...register("host", { onChange: () => setPrefilledFor(null) })} />
+            </FormControl>
+          </FormField>
+          <FormField className={NARROW} id={id("port")} label={t.form.port.label} error={message("port")}>
+            <FormControl>
+              <Input className="max-w-40" inputMode="numeric" autoComplete="off" {...register("port")} />
+            </FormControl>
+          </FormField>
+        </div>
+
+        <FormField id={id("tls_mode")} label={t.form.tls_mode.label} hint={t.form.tls_mode.hint} error={message("tls_mode")}>
+          <FormControl>
+            <NativeSelect
+              {...register("tls_mode", {
+                onChange: (e: { target: { value: string } }) =>
+                  adjustPort((getValues("protocol") ?? "imap") as Protocol, e.target.value as TlsMode),
+              })}
+            >
+              <option value="implicit">{t.form.tls_mode.implicit}</option>
+              <option value="starttls">{t.form.tls_mode.starttls}</option>
+              <option value="none">{t.form.tls_mode.none}</option>
+            </NativeSelect>
+          </FormControl>
+        </FormField>
         {tlsMode === "none" ? (
-          <p className="alert alert-error" role="alert" data-testid="plaintext-warning">
-            {t.form.tls_mode.noneWarning}
-          </p>
+          <Alert as="p" tone="error" role="alert" data-testid="plaintext-warning" className="flex-row items-start gap-2">
+            <TriangleAlert aria-hidden="true" className="mt-0.5 size-4 flex-none" />
+            <span>{t.form.tls_mode.noneWarning}</span>
+          </Alert>
         ) : null}
 
-        <div className="field-row">
-          <Field id={id("username")} label={t.form.username.label} hint={t.form.username.hint} error={message("username")} grow>
-            <input
-              className="input"
-              type="text"
-              autoComplete="off"
-              spellCheck={false}
-              autoCapitalize="none"
-              placeholder={address || undefined}
-              {...a11y("username", true)}
-              {...register("username")}
-            />
-          </Field>
-          <Field id={id("auth_method")} label={t.form.auth_method.label} grow>
-            <select className="input" id={id("auth_method")} {...register("auth_method")}>
-              <option value="password">{t.form.auth_method.password}</option>
-              <option value="app_password">{t.form.auth_method.app_password}</option>
-            </select>
-          </Field>
+        <div className={ROW}>
+          <FormField className={GROW} id={id("username")} label={t.form.username.label} hint={t.form.username.hint} error={message("username")}>
+            <FormControl>
+              <Input
+                autoComplete="off"
+                spellCheck={false}
+                autoCapitalize="none"
+                placeholder={address || undefined}
+                {...register("username")}
+              />
+            </FormControl>
+          </FormField>
+          <FormField className={GROW} id={id("auth_method")} label={t.form.auth_method.label}>
+            <FormControl>
+              <NativeSelect {...register("auth_method")}>
+                <option value="password">{t.form.auth_method.password}</option>
+                <option value="app_password">{t.form.auth_method.app_password}</option>
+              </NativeSelect>
+            </FormControl>
+          </FormField>
         </div>
 
-        <Field
+        <FormField
           id={id("password")}
           label={t.form.password.label}
           hint={passwordAgain ? t.form.password.requiredAgain : hasPassword ? t.form.password.statusSaved : t.form.password.statusNotSaved}
           error={message("password")}
         >
-          <div className="input-with-button">
-            <input
-              className="input"
-              type={showPassword ? "text" : "password"}
-              autoComplete="new-password"
-              placeholder={hasPassword && !passwordAgain ? t.form.password.savedPlaceholder : undefined}
-              aria-required={passwordAgain || !hasPassword}
-              {...a11y("password", true)}
-              {...register("password")}
-            />
-            <button
-              type="button"
-              className="button button-icon-square"
+          <div className="flex gap-2">
+            <FormControl>
+              <Input
+                className="flex-1"
+                type={showPassword ? "text" : "password"}
+                autoComplete="new-password"
+                placeholder={hasPassword && !passwordAgain ? t.form.password.savedPlaceholder : undefined}
+                aria-required={passwordAgain || !hasPassword}
+                {...register("password")}
+              />
+            </FormControl>
+            <Button
+              size="icon-lg"
               aria-pressed={showPassword}
               aria-controls={id("password")}
               aria-label={t.form.password.show}
               title={showPassword ? t.form.password.hide : t.form.password.show}
               onClick={() => setShowPassword((v) => !v)}
             >
-              <EyeIcon crossed={showPassword} />
-            </button>
+              {showPassword ? <EyeOff aria-hidden="true" className="size-[18px]" /> : <Eye aria-hidden="true" className="size-[18px]" />}
+            </Button>
           </div>
-        </Field>
+        </FormField>
 
         {protocol === "imap" ? (
           <>
-            <Field id={id("folder")} label={t.form.folder.label} hint={t.form.folder.hint} error={message("folder")}>
-              <input className="input" type="text" autoComplete="off" spellCheck={false} {...a11y("folder", true)} {...register("folder")} />
-            </Field>
-            <Checkbox id={id("use_idle")} label={t.form.use_idle.label} hint={t.form.use_idle.hint}>
-              <input type="checkbox" id={id("use_idle")} aria-describedby={`${id("use_idle")}-hint`} {...register("use_idle")} />
-            </Checkbox>
+            <FormField id={id("folder")} label={t.form.folder.label} hint={t.form.folder.hint} error={message("folder")}>
+              <FormControl>
+                <Input autoComplete="off" spellCheck={false} {...register("folder")} />
+              </FormControl>
+            </FormField>
+            <ControlledCheckbox control={control} name="use_idle" id={id("use_idle")} label={t.form.use_idle.label} hint={t.form.use_idle.hint} />
           </>
         ) : null}
 
         {protocol === "pop3" || !useIdle ? (
-          <Field id={id("poll_interval_seconds")} label={t.form.poll_interval_seconds.label} error={message("poll_interval_seconds")} narrow>
-            <input
-              className="input"
-              type="text"
-              inputMode="numeric"
-              autoComplete="off"
-              {...a11y("poll_interval_seconds")}
-              {...register("poll_interval_seconds")}
-            />
-          </Field>
+          <FormField id={id("poll_interval_seconds")} label={t.form.poll_interval_seconds.label} error={message("poll_interval_seconds")}>
+            <FormControl>
+              <Input className="max-w-40" inputMode="numeric" autoComplete="off" {...register("poll_interval_seconds")} />
+            </FormControl>
+          </FormField>
         ) : null}
 
         {protocol === "imap" ? (
-          <div className="field-row" data-testid="start-after">
-            <Field id={id("start_mode")} label={t.form.start_mode.label} hint={config?.started ? t.form.start_mode.started : undefined} grow>
-              <select {...a11y("start_mode", Boolean(config?.started))} {...register("start_mode")}>
-                {(["unread", "since", "new_only"] as const).map((m) => (
-                  <option key={m} value={m}>{t.form.start_mode[m]}</option>
-                ))}
-              </select>
-            </Field>
+          <div className={ROW} data-testid="start-after">
+            <FormField className={GROW} id={id("start_mode")} label={t.form.start_mode.label} hint={config?.started ? t.form.start_mode.started : undefined}>
+              <FormControl>
+                <NativeSelect {...register("start_mode")}>
+                  {(["unread", "since", "new_only"] as const).map((m) => (
+                    <option key={m} value={m}>
+                      {t.form.start_mode[m]}
+                    </option>
+                  ))}
+                </NativeSelect>
+              </FormControl>
+            </FormField>
             {startMode === "since" ? (
-              <Field id={id("start_since")} label={t.form.start_since.label} error={message("start_since")}>
-                <input type="date" {...a11y("start_since")} {...register("start_since")} />
-              </Field>
+              <FormField className={GROW} id={id("start_since")} label={t.form.start_since.label} error={message("start_since")}>
+                <FormControl>
+                  <Input type="date" {...register("start_since")} />
+                </FormControl>
+              </FormField>
             ) : null}
-            <Field id={id("after_ingest")} label={t.form.after_ingest.label} grow>
-              <select {...a11y("after_ingest")} {...register("after_ingest")}>
-                {(["mark_read", "none", "move"] as const).map((a) => (
-                  <option key={a} value={a}>{t.form.after_ingest[a]}</option>
-                ))}
-              </select>
-            </Field>
+            <FormField className={GROW} id={id("after_ingest")} label={t.form.after_ingest.label}>
+              <FormControl>
+                <NativeSelect {...register("after_ingest")}>
+                  {(["mark_read", "none", "move"] as const).map((a) => (
+                    <option key={a} value={a}>
+                      {t.form.after_ingest[a]}
+                    </option>
+                  ))}
+                </NativeSelect>
+              </FormControl>
+            </FormField>
             {afterIngest === "move" ? (
-              <Field id={id("move_to_folder")} label={t.form.move_to_folder.label} error={message("move_to_folder")}>
-                <input type="text" autoComplete="off" {...a11y("move_to_folder")} {...register("move_to_folder")} />
-              </Field>
+              <FormField className={GROW} id={id("move_to_folder")} label={t.form.move_to_folder.label} error={message("move_to_folder")}>
+                <FormControl>
+                  <Input autoComplete="off" {...register("move_to_folder")} />
+                </FormControl>
+              </FormField>
             ) : null}
           </div>
         ) : null}
 
-        <details className="advanced">
-          <summary>{t.form.advanced}</summary>
-          <div className="advanced-body">
-            <Checkbox id={id("enabled")} label={t.form.enabled.label}>
-              <input type="checkbox" id={id("enabled")} {...register("enabled")} />
-            </Checkbox>
-            <Checkbox
+        <details className="rounded-md border border-border bg-muted">
+          <summary className="rounded-md px-3 py-2.5 text-sm font-medium">{t.form.advanced}</summary>
+          <div className="flex flex-col gap-3 px-3 pb-3">
+            <ControlledCheckbox control={control} name="enabled" id={id("enabled")} label={t.form.enabled.label} />
+            <ControlledCheckbox
+              control={control}
+              name="allow_invalid_certificate"
               id={id("allow_invalid_certificate")}
               label={t.form.allow_invalid_certificate.label}
               hint={t.form.allow_invalid_certificate.hint}
-            >
-              <input
-                type="checkbox"
-                id={id("allow_invalid_certificate")}
-                aria-describedby={`${id("allow_invalid_certificate")}-hint`}
-                disabled={tlsMode === "none"}
-                {...register("allow_invalid_certificate")}
-              />
-            </Checkbox>
+              disabled={tlsMode === "none"}
+            />
             {protocol === "pop3" ? (
-              <Checkbox id={id("delete_after_ingest")} label={t.form.delete_after_ingest.label}>
-                <input type="checkbox" id={id("delete_after_ingest")} {...register("delete_after_ingest")} />
-              </Checkbox>
+              <ControlledCheckbox control={control} name="delete_after_ingest" id={id("delete_after_ingest")} label={t.form.delete_after_ingest.label} />
             ) : null}
           </div>
         </details>
       </fieldset>
 
-      <div className="live-region" aria-live="polite">
+      <div className="flex flex-col gap-2 empty:hidden" aria-live="polite">
         {formError ? (
-          <p className="alert alert-error" role="alert">
+          <Alert as="p" tone="error" role="alert">
             {formError}
-          </p>
+          </Alert>
         ) : null}
         {test.kind === "ok" ? (
-          <div className="alert alert-success test-result" data-testid="test-result">
-            {test.protocol === "imap" && test.exists !== null
-              ? plural(locale, t.form.testOk, test.exists, { folder: test.folder, exists: test.exists, unseen: test.unseen ?? 0 })
-              : t.form.testOkPop3}
+          <Alert tone="success" data-testid="test-result">
+            <p className="flex items-start gap-2">
+              <CircleCheck aria-hidden="true" className="mt-0.5 size-4 flex-none" />
+              <span>
+                {test.protocol === "imap" && test.exists !== null
+                  ? plural(locale, t.form.testOk, test.exists, { folder: test.folder, exists: test.exists, unseen: test.unseen ?? 0 })
+                  : t.form.testOkPop3}
+              </span>
+            </p>
             {test.startCounts ? (
               <p data-testid="start-counts">
                 {fmt(t.form.startCounts, {
@@ -538,94 +549,65 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
                 })}
               </p>
             ) : null}
-          </div>
+          </Alert>
         ) : null}
         {test.kind === "failed" ? (
-          <div className="alert alert-error test-result" data-testid="test-result">
-            <strong className="alert-title">{t.form.testFailed}</strong>
+          <Alert tone="error" data-testid="test-result">
+            <AlertTitle>{t.form.testFailed}</AlertTitle>
             <p>{test.text.title}</p>
-            <p className="alert-advice">{test.text.advice}</p>
-          </div>
+            <p className="text-foreground">{test.text.advice}</p>
+          </Alert>
         ) : null}
       </div>
 
       {canEdit ? (
-        <div className="form-actions">
-          <button type="button" className="button" onClick={() => void onTest()} disabled={busy} aria-busy={testing}>
+        <div className="flex flex-wrap justify-end gap-3 max-sm:[&>*]:flex-auto">
+          <Button onClick={() => void onTest()} disabled={busy} aria-busy={testing}>
             {testing ? <Spinner /> : null}
             {testing ? t.form.testing : t.form.test}
-          </button>
-          <button type="submit" className="button button-primary" disabled={busy} aria-busy={isSubmitting}>
+          </Button>
+          <Button type="submit" variant="default" disabled={busy} aria-busy={isSubmitting}>
             {isSubmitting ? <Spinner /> : null}
             {isSubmitting ? t.form.saving : t.form.save}
-          </button>
+          </Button>
         </div>
       ) : null}
     </form>
   );
 }
 
-function EyeIcon({ crossed }: { crossed: boolean }) {
-  return (
-    <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true" focusable="false">
-      <path
-        d="M1.5 10S4.5 4 10 4s8.5 6 8.5 6-3 6-8.5 6-8.5-6-8.5-6z"
-        fill="none"
-        stroke="currentColor"
-        strokeWidth="1.6"
-        strokeLinejoin="round"
-      />
-      <circle cx="10" cy="10" r="2.6" fill="none" stroke="currentColor" strokeWidth="1.6" />
-      {crossed ? <path d="M3 17 17 3" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" /> : null}
-    </svg>
-  );
-}
+const ROW = "flex flex-wrap gap-4";
+const GROW = "flex-[1_1_220px]";
+const NARROW = "flex-[0_1_120px]";
 
-function Spinner() {
-  return <span className="spinner" aria-hidden="true" />;
-}
+type BooleanField = "use_idle" | "enabled" | "allow_invalid_certificate" | "delete_after_ingest";
 
-function Field(props: {
+/** A Radix checkbox bound to one boolean of the form. */
+function ControlledCheckbox(props: {
+  control: Control<MailboxSettingsInput, unknown, MailboxSettings>;
+  name: BooleanField;
   id: string;
   label: string;
   hint?: string;
-  error?: string | null;
-  grow?: boolean;
-  narrow?: boolean;
-  children: ReactNode;
-}) {
+  disabled?: boolean;
+}): ReactElement {
   return (
-    <div className={`field${props.grow ? " field-grow" : ""}${props.narrow ? " field-narrow" : ""}`}>
-      <label htmlFor={props.id} className="field-label">
-        {props.label}
-      </label>
-      {props.children}
-      {props.hint ? (
-        <span id={`${props.id}-hint`} className="field-hint">
-          {props.hint}
-        </span>
-      ) : null}
-      {props.error ? (
-        <span id={`${props.id}-error`} className="field-error">
-          {props.error}
-        </span>
-      ) : null}
-    </div>
-  );
-}
-
-function Checkbox(props: { id: string; label: string; hint?: string; children: ReactNode }) {
-  return (
-    <div className="checkbox">
-      {props.children}
-      <div className="checkbox-text">
-        <label htmlFor={props.id}>{props.label}</label>
-        {props.hint ? (
-          <span id={`${props.id}-hint`} className="field-hint">
-            {props.hint}
-          </span>
-        ) : null}
-      </div>
-    </div>
+    <Controller
+      control={props.control}
+      name={props.name}
+      render={({ field }) => (
+        <CheckboxField
+          id={props.id}
+          label={props.label}
+          hint={props.hint}
+          name={field.name}
+          ref={field.ref}
+          checked={Boolean(field.value)}
+          onCheckedChange={(checked) => field.onChange(checked === true)}
+          onBlur={field.onBlur}
+          disabled={props.disabled}
+        />
+      )}
+    />
   );
 }

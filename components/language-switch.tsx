@@ -1,25 +1,20 @@
 "use client";
 
+import type { ReactElement } from "react";
 import { LOCALES } from "@/lib/i18n";
 import { useI18n } from "./i18n-provider";
+import { SegmentedButton, SegmentedGroup } from "./ui/segmented";
 
 /** Two buttons, each named in its own language, so anyone can find theirs. */
-export function LanguageSwitch() {
+export function LanguageSwitch(): ReactElement {
   const { locale, t, setLocale } = useI18n();
   return (
-    <div className="segmented" role="group" aria-label={t.language.label}>
+    <SegmentedGroup aria-label={t.language.label}>
       {LOCALES.map((l) => (
-        <button
-          key={l}
-          type="button"
-          lang={l}
-          className="segmented-option"
-          aria-pressed={locale === l}
-          onClick={() => setLocale(l)}
-        >
+        <SegmentedButton key={l} lang={l} pressed={locale === l} onClick={() => setLocale(l)}>
           {t.language[l]}
-        </button>
+        </SegmentedButton>
       ))}
-    </div>
+    </SegmentedGroup>
   );
 }

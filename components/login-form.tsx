@@ -1,14 +1,20 @@
 "use client";
 
 import { zodResolver } from "@hookform/resolvers/zod";
+import type { ReactElement } from "react";
 import { useForm } from "react-hook-form";
 import { loginSchema, type LoginInput } from "@/lib/auth/login-schema";
+import { Alert } from "./ui/alert";
+import { Button } from "./ui/button";
+import { FormControl, FormField } from "./ui/form-field";
+import { Input } from "./ui/input";
+import { Spinner } from "./ui/spinner";
 
 type ErrorResponse = { error?: { code?: string; message?: string; details?: { fields?: Record<string, string> } } };
 
 const AFTER_LOGIN = "/settings/email";
 
-export function LoginForm() {
+export function LoginForm(): ReactElement {
   const {
     register,
     handleSubmit,
@@ -43,50 +49,26 @@ export function LoginForm() {
   });
 
   return (
-    <form className="form" onSubmit={onSubmit} noValidate>
+    <form className="flex flex-col gap-4" onSubmit={onSubmit} noValidate>
       {errors.root?.server?.message ? (
-        <div className="alert alert-error" role="alert">
+        <Alert tone="error" role="alert">
           {errors.root.server.message}
-        </div>
+        </Alert>
       ) : null}
-      <div className="field">
-        <label htmlFor="login-email">Email</label>
-        <input
-          id="login-email"
-          className="input"
-          type="email"
-          autoComplete="username"
-          autoFocus
-          aria-invalid={errors.email ? "true" : "false"}
-          aria-describedby={errors.email ? "login-email-error" : undefined}
-          {...register("email")}
-        />
-        {errors.email?.message ? (
-          <span id="login-email-error" className="field-error">
-            {errors.email.message}
-          </span>
-        ) : null}
-      </div>
-      <div className="field">
-        <label htmlFor="login-password">Password</label>
-        <input
-          id="login-password"
-          className="input"
-          type="password"
-          autoComplete="current-password"
-          aria-invalid={errors.password ? "true" : "false"}
-          aria-describedby={errors.password ? "login-password-error" : undefined}
-          {...register("password")}
-        />
-        {errors.password?.message ? (
-          <span id="login-password-error" className="field-error">
-            {errors.password.message}
-          </span>
-        ) : null}
-      </div>
-      <button className="button button-primary" type="submit" disabled={isSubmitting}>
+      <FormField id="login-email" label="Email" error={errors.email?.message}>
+        <FormControl>
+          <Input type="email" autoComplete="username" autoFocus {...register("email")} />
+        </FormControl>
+      </FormField>
+      <FormField id="login-password" label="Password" error={errors.password?.message}>
+        <FormControl>
+          <Input type="password" autoComplete="current-password" {...register("password")} />
+        </FormControl>
+      </FormField>
+      <Button variant="default" type="submit" disabled={isSubmitting} aria-busy={isSubmitting}>
+        {isSubmitting ? <Spinner /> : null}
         {isSubmitting ? "Logging in…" : "Log in"}
-      </button>
+      </Button>
     </form>
   );
 }

@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useId, useRef, useState } from "react";
+import { useEffect, useId, useRef, useState, type ReactElement } from "react";
 import { fmt } from "@/lib/i18n";
 import { ConfirmDialog } from "./confirm-dialog";
 import { ConnectionHealth, displayStatus, LiveStatusBadge } from "./connection-health";
@@ -10,7 +10,15 @@ import { ForwardingPanel } from "./forwarding-panel";
 import { ImapSettingsForm } from "./imap-settings-form";
 import { MessageList } from "./message-list";
 import { OAuthConnect } from "./oauth-connect";
-import { ProviderIcon, ProviderSelect } from "./provider-select";
+import { PROVIDER_NAME, ProviderIcon, ProviderSelect } from "./provider-select";
+import { Alert } from "./ui/alert";
+import { Button } from "./ui/button";
+import { Card, SectionTitle } from "./ui/card";
+import { cn } from "./ui/cn";
+
+/** Every part of the card shares its side padding; sections below the header get a rule above. */
+const PAD_X = "px-4 sm:px-6";
+const SECTION = cn(PAD_X, "border-t border-border pt-4 sm:pt-6");
 
 type MailboxCardProps = {
   emailType: EmailType;
@@ -27,7 +35,7 @@ type MailboxCardProps = {
  * One mailbox (Booking or Stop sale): its health, how it is connected, its recent messages.
  * A connected mailbox shows a one-line summary; its settings open on demand.
  */
-export function MailboxCard({ emailType, config, health, stats, canEdit, now, onChanged }: MailboxCardProps) {
+export function MailboxCard({ emailType, config, health, stats, canEdit, now, onChanged }: MailboxCardProps): ReactElement {
   const { t, locale } = useI18n();
   const ids = useId();
   const titleId = `${emailType}-title${ids}`;
@@ -87,49 +95,54 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
   const summary = config && !isOAuth ? summaryOf(config, t.mailbox.summaryImap) : null;
 
   return (
-    <article className="card mailbox-card" aria-labelledby={titleId} id={`mailbox-${emailType}`} data-email-type={emailType}>
-      <header className="mailbox-header">
-        <div className="mailbox-heading">
-          <h2 id={titleId} ref={titleRef} tabIndex={-1} className="mailbox-title">
+    <Card
+      as="article"
+      className={cn("flex flex-col gap-4 sm:gap-6", !(config && canEdit) && "pb-4 sm:pb-6")}
+      aria-labelledby={titleId}
+      id={`mailbox-${emailType}`}
+      data-email-type={emailType}
+    >
+      <header className={cn(PAD_X, "flex flex-wrap items-start justify-between gap-x-4 gap-y-2 pt-4 sm:pt-6")}>
+        <div className="flex min-w-0 flex-[1_1_280px] flex-col gap-0.5">
+          <h2 id={titleId} ref={titleRef} tabIndex={-1} className="rounded-xs text-xl focus-visible:outline-offset-4">
             {title}
           </h2>
-          <p className="muted mailbox-description">{t.mailbox[emailType].description}</p>
+          <p className="text-sm text-muted-foreground">{t.mailbox[emailType].description}</p>
         </div>
         <LiveStatusBadge status={displayStatus(config, health)} mailboxTitle={title} />
       </header>
 
       {config ? (
-        <ConnectionHealth
-          config={config}
-          health={health}
-          stats={stats}
-          now={now}
-          errorAction={
-            config.provider === "imap" && canEdit && !expanded
-              ? {
-                  label: t.mailbox.changeSettings,
-                  onClick: () => {
-                    setExpanded(true);
-                    setNotice(null);
-                    focusForm.current = true;
-                  },
-                }
-              : undefined
-          }
-        />
+        <div className={PAD_X}>
+          <ConnectionHealth
+            config={config}
+            health={health}
+            stats={stats}
+            now={now}
+            errorAction={
+              config.provider === "imap" && canEdit && !expanded
+                ? {
+                    label: t.mailbox.changeSettings,
+                    onClick: () => {
+                      setExpanded(true);
+                      setNotice(null);
+                      focusForm.current = true;
+                    },
+                  }
+                : undefined
+            }
+          />
+        </div>
       ) : (
-        <p className="mailbox-empty">{t.mailbox.notConfigured}</p>
+        <p className={cn(PAD_X, "text-muted-foreground")}>{t.mailbox.notConfigured}</p>
       )}
 
-      <section className="settings" aria-labelledby={`${settingsId}-heading`}>
-        <div className="section-header">
-          <h3 id={`${settingsId}-heading`} className="section-title">
-            {t.mailbox.settingsHeading}
-          </h3>
+      <section className={SECTION} aria-labelledby={`${settingsId}-heading`}>
+        <div className="mb-3 flex flex-wrap items-center justify-between gap-x-3 gap-y-2">
+          <SectionTitle id={`${settingsId}-heading`}>{t.mailbox.settingsHeading}</SectionTitle>
           {config && !isOAuth ? (
-            <button
-              type="button"
-              className="button button-small"
+            <Button
+              size="sm"
               aria-expanded={expanded}
               aria-controls={settingsId}
               onClick={() => {
@@ -138,29 +151,29 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
               }}
             >
               {expanded ? t.mailbox.hideSettings : t.mailbox.changeSettings}
-            </button>
+            </Button>
           ) : null}
         </div>
 
         {summary ? (
-          <p className="settings-summary">
+          <p className="mb-3 flex items-center gap-3">
             <ProviderIcon provider={config!.provider} />
-            <span className="settings-summary-text">
-              <span className="settings-summary-address">{summary.address}</span>
-              {summary.detail ? <span className="muted">{summary.detail}</span> : null}
+            <span className="flex min-w-0 flex-col text-sm">
+              <span className="text-body font-semibold">{summary.address}</span>
+              {summary.detail ? <span className="text-muted-foreground">{summary.detail}</span> : null}
             </span>
           </p>
         ) : null}
 
         <div aria-live="polite">
           {notice ? (
-            <p ref={noticeRef} tabIndex={-1} className="alert alert-success" data-testid="mailbox-notice">
+            <Alert as="p" ref={noticeRef} tabIndex={-1} tone="success" className="mb-3" data-testid="mailbox-notice">
               {notice}
-            </p>
+            </Alert>
           ) : null}
         </div>
 
-        <div id={settingsId} hidden={!open} className="settings-body">
+        <div id={settingsId} hidden={!open} className="flex flex-col gap-6">
           {open ? (
             <>
               <ProviderSelect
@@ -204,6 +217,7 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
       </section>
 
       <MessageList
+        className={SECTION}
         emailType={emailType}
         canEdit={canEdit}
         now={now}
@@ -213,10 +227,10 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
       />
 
       {config && canEdit ? (
-        <footer className="mailbox-footer">
-          <button type="button" className="button button-danger-outline" onClick={() => setConfirmRemove(true)}>
+        <footer className={cn(PAD_X, "flex justify-end rounded-b-lg border-t border-border bg-muted py-3")}>
+          <Button variant="destructive-outline" className="max-sm:w-full" onClick={() => setConfirmRemove(true)}>
             {t.mailbox.remove}
-          </button>
+          </Button>
         </footer>
       ) : null}
 
@@ -238,7 +252,7 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
           }
         }}
       />
-    </article>
+    </Card>
   );
 }
 
@@ -252,6 +266,6 @@ function summaryOf(config: MailboxConfig, imapTemplate: string): { address: stri
   }
   return {
     address: config.oauth?.connected_email ?? config.address ?? "",
-    detail: config.provider === "google" ? "Google" : "Microsoft",
+    detail: config.provider === "forwarding" ? "" : PROVIDER_NAME[config.provider],
   };
 }

@@ -1,13 +1,18 @@
 "use client";
 
-import * as Dialog from "@radix-ui/react-dialog";
-import { useEffect, useRef, useState } from "react";
+import { Download, Paperclip, X } from "lucide-react";
+import { useEffect, useRef, useState, type ReactElement } from "react";
 import { formatBytes, formatDateTime, formatDuration } from "@/lib/i18n";
 import { api, type MessageDetail } from "./email-api";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { MessageStatusBadge } from "./message-status";
 import { SenderAuthBadges } from "./sender-auth-badges";
+import { Alert, AlertTitle } from "./ui/alert";
+import { Button } from "./ui/button";
+import { SectionTitle } from "./ui/card";
+import { Dialog, DialogClose, DialogContent, DialogFooter, DialogTitle } from "./ui/dialog";
+import { Spinner } from "./ui/spinner";
 
 type MessageDialogProps = {
   messageId: string | null;
@@ -36,7 +41,7 @@ function recipients(to: MessageDetail["to"]): string {
 }
 
 /** One received message: headers, status, why it failed, its text and attachments. */
-export function MessageDialog({ messageId, onClose, canRetry, onRetry }: MessageDialogProps) {
+export function MessageDialog({ messageId, onClose, canRetry, onRetry }: MessageDialogProps): ReactElement {
   const { t, locale } = useI18n();
   const [detail, setDetail] = useState<MessageDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -84,162 +89,156 @@ export function MessageDialog({ messageId, onClose, canRetry, onRetry }: Message
   const subject = detail ? detail.subject || t.messages.noSubject : t.common.loading;
 
   return (
-    <Dialog.Root open={messageId !== null} onOpenChange={(open) => (open ? undefined : onClose())}>
-      <Dialog.Portal>
-        <Dialog.Overlay className="dialog-overlay" />
-        <Dialog.Content
-          className="dialog dialog-large"
-          aria-describedby={undefined}
-          onOpenAutoFocus={() => {
-            // Still the row's button: focus returns there when the dialog closes.
-            openerRef.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-          }}
-          onCloseAutoFocus={(event) => {
-            const opener = openerRef.current;
-            if (opener?.isConnected) {
-              event.preventDefault();
-              opener.focus();
-            }
-          }}
-        >
-          <div className="dialog-header">
-            <Dialog.Title className="dialog-title dialog-title-wrap">{subject}</Dialog.Title>
-            <Dialog.Close asChild>
-              <button type="button" className="button button-ghost button-icon" aria-label={t.common.close}>
-                <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false">
-                  <path d="M4 4l8 8M12 4l-8 8" stroke="currentColor" strokeWidth="2" strokeLinecap="round" />
-                </svg>
-              </button>
-            </Dialog.Close>
-          </div>
+    <Dialog open={messageId !== null} onOpenChange={(open) => (open ? undefined : onClose())}>
+      <DialogContent
+        size="lg"
+        aria-describedby={undefined}
+        onOpenAutoFocus={() => {
+          // Still the row's button: focus returns there when the dialog closes.
+          openerRef.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+        }}
+        onCloseAutoFocus={(event) => {
+          const opener = openerRef.current;
+          if (opener?.isConnected) {
+            event.preventDefault();
+            opener.focus();
+          }
+        }}
+      >
+        <div className="flex items-start justify-between gap-3">
+          <DialogTitle className="[overflow-wrap:anywhere]">{subject}</DialogTitle>
+          <DialogClose asChild>
+            <Button variant="ghost" size="icon" aria-label={t.common.close}>
+              <X aria-hidden="true" className="size-4" strokeWidth={2.5} />
+            </Button>
+          </DialogClose>
+        </div>
 
-          {error ? (
-            <p className="alert alert-error" role="alert">
-              {t.message.loadError} {error}
-            </p>
-          ) : null}
-          {!detail && !error ? (
-            <p className="dialog-loading muted">
-              <span className="spinner" aria-hidden="true" />
-            </p>
-          ) : null}
+        {error ? (
+          <Alert as="p" tone="error" role="alert">
+            {t.message.loadError} {error}
+          </Alert>
+        ) : null}
+        {!detail && !error ? (
+          <p className="flex justify-center py-6 text-muted-foreground">
+            <Spinner />
+          </p>
+        ) : null}
 
-          {detail ? (
-            <div className="dialog-body">
-              <dl className="message-meta">
-                <dt>{t.message.from}</dt>
-                <dd>{detail.from ? displayAddress(detail.from) : t.messages.unknownSender}</dd>
-                {recipients(detail.to) ? (
-                  <>
-                    <dt>{t.message.to}</dt>
-                    <dd>{recipients(detail.to)}</dd>
-                  </>
+        {detail ? (
+          <div className="flex flex-col gap-3">
+            <dl data-testid="message-meta" className="m-0 grid grid-cols-1 text-sm sm:grid-cols-[max-content_minmax(0,1fr)] sm:gap-x-4 sm:gap-y-1.5 max-sm:[&_dd+dt]:mt-2">
+              <dt className="text-muted-foreground">{t.message.from}</dt>
+              <dd className="min-w-0">{detail.from ? displayAddress(detail.from) : t.messages.unknownSender}</dd>
+              {recipients(detail.to) ? (
+                <>
+                  <dt className="text-muted-foreground">{t.message.to}</dt>
+                  <dd className="min-w-0">{recipients(detail.to)}</dd>
+                </>
+              ) : null}
+              {detail.sent_at ? (
+                <>
+                  <dt className="text-muted-foreground">{t.message.sent}</dt>
+                  <dd className="min-w-0">{formatDateTime(locale, detail.sent_at)}</dd>
+                </>
+              ) : null}
+              <dt className="text-muted-foreground">{t.message.received}</dt>
+              <dd className="min-w-0">{formatDateTime(locale, detail.received_at)}</dd>
+              <dt className="text-muted-foreground">{t.message.status}</dt>
+              <dd className="min-w-0">
+                <MessageStatusBadge status={detail.status} />
+                {detail.processing_ms != null && detail.status === "processed" ? (
+                  <span className="text-muted-foreground"> · {formatDuration(locale, detail.processing_ms)}</span>
                 ) : null}
-                {detail.sent_at ? (
-                  <>
-                    <dt>{t.message.sent}</dt>
-                    <dd>{formatDateTime(locale, detail.sent_at)}</dd>
-                  </>
-                ) : null}
-                <dt>{t.message.received}</dt>
-                <dd>{formatDateTime(locale, detail.received_at)}</dd>
-                <dt>{t.message.status}</dt>
-                <dd>
-                  <MessageStatusBadge status={detail.status} />
-                  {detail.processing_ms != null && detail.status === "processed" ? (
-                    <span className="muted"> · {formatDuration(locale, detail.processing_ms)}</span>
-                  ) : null}
-                </dd>
-              </dl>
+              </dd>
+            </dl>
 
-              {detail.status === "failed" && detail.error ? (
-                <div className="alert alert-error">
-                  <strong className="alert-title">{t.message.error}</strong>
-                  <p>{detail.error}</p>
-                </div>
-              ) : null}
+            {detail.status === "failed" && detail.error ? (
+              <Alert tone="error">
+                <AlertTitle>{t.message.error}</AlertTitle>
+                <p>{detail.error}</p>
+              </Alert>
+            ) : null}
 
-              {detail.status === "too_large" && detail.error ? (
-                <div className="alert alert-warning" data-testid="message-too-large">
-                  <strong className="alert-title">{t.message.tooLarge}</strong>
-                  <p>{detail.error}</p>
-                </div>
-              ) : null}
+            {detail.status === "too_large" && detail.error ? (
+              <Alert tone="warning" data-testid="message-too-large">
+                <AlertTitle>{t.message.tooLarge}</AlertTitle>
+                <p>{detail.error}</p>
+              </Alert>
+            ) : null}
 
-              {detail.warnings?.length ? (
-                <div className="alert alert-info" data-testid="message-warnings">
-                  <strong className="alert-title">{t.message.warnings}</strong>
-                  <p>{t.message.warningsHint}</p>
-                  <ul>
-                    {detail.warnings.map((w, i) => (
-                      <li key={i}>
-                        <code>{w}</code>
-                      </li>
-                    ))}
-                  </ul>
-                </div>
-              ) : null}
-
-              <SenderAuthBadges auth={detail.sender_auth} />
-
-              <div aria-live="polite">{retryNote ? <p className="alert alert-info">{retryNote}</p> : null}</div>
-
-              <h3 className="section-title">{t.message.text}</h3>
-              {!detail.text?.trim() && detail.html ? <p className="field-hint">{t.message.htmlOnly}</p> : null}
-              {text ? (
-                <pre className="message-text" tabIndex={0}>
-                  {text}
-                </pre>
-              ) : (
-                <p className="muted">{t.message.noText}</p>
-              )}
-
-              <h3 className="section-title">{t.message.attachments}</h3>
-              {detail.attachments.length ? (
-                <ul className="attachments">
-                  {detail.attachments.map((a, i) => (
-                    <li key={`${a.filename ?? ""}-${i}`} className="attachment">
-                      <svg className="attachment-icon" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
-                        <path
-                          d="M10.5 4.5 5.8 9.2a1.3 1.3 0 0 0 1.9 1.9l5-5a2.6 2.6 0 0 0-3.7-3.7l-5 5a3.9 3.9 0 0 0 5.5 5.5l4-4"
-                          fill="none"
-                          stroke="currentColor"
-                          strokeWidth="1.4"
-                          strokeLinecap="round"
-                        />
-                      </svg>
-                      <span className="attachment-name">{a.filename || t.message.unnamed}</span>
-                      <span className="attachment-meta">
-                        {a.content_type} · {formatBytes(locale, a.size)}
-                      </span>
+            {detail.warnings?.length ? (
+              <Alert tone="info" data-testid="message-warnings">
+                <AlertTitle>{t.message.warnings}</AlertTitle>
+                <p>{t.message.warningsHint}</p>
+                <ul className="list-disc pl-5">
+                  {detail.warnings.map((w, i) => (
+                    <li key={i}>
+                      <code className="font-mono">{w}</code>
                     </li>
                   ))}
                 </ul>
-              ) : (
-                <p className="muted">{t.message.noAttachments}</p>
-              )}
-            </div>
-          ) : null}
+              </Alert>
+            ) : null}
 
-          <div className="dialog-actions">
-            {detail ? (
-              <a className="button" href={api.rawUrl(detail.id)} download>
+            <SenderAuthBadges auth={detail.sender_auth} />
+
+            <div aria-live="polite">
+              {retryNote ? (
+                <Alert as="p" tone="info">
+                  {retryNote}
+                </Alert>
+              ) : null}
+            </div>
+
+            <SectionTitle className="mt-2">{t.message.text}</SectionTitle>
+            {!detail.text?.trim() && detail.html ? <p className="text-caption text-muted-foreground">{t.message.htmlOnly}</p> : null}
+            {text ? (
+              <pre className="m-0 max-h-80 overflow-y-auto rounded-md border border-border bg-muted p-3 font-sans text-sm whitespace-pre-wrap [overflow-wrap:anywhere]" tabIndex={0}>
+                {text}
+              </pre>
+            ) : (
+              <p className="text-muted-foreground">{t.message.noText}</p>
+            )}
+
+            <SectionTitle className="mt-2">{t.message.attachments}</SectionTitle>
+            {detail.attachments.length ? (
+              <ul className="flex flex-col gap-2">
+                {detail.attachments.map((a, i) => (
+                  <li key={`${a.filename ?? ""}-${i}`} className="flex flex-wrap items-center gap-x-2 gap-y-1 rounded-md border border-border px-3 py-2 text-sm">
+                    <Paperclip aria-hidden="true" focusable="false" className="size-4 flex-none text-muted-foreground" />
+                    <span className="min-w-0 font-medium">{a.filename || t.message.unnamed}</span>
+                    <span className="ml-auto text-caption text-muted-foreground">
+                      {a.content_type} · {formatBytes(locale, a.size)}
+                    </span>
+                  </li>
+                ))}
+              </ul>
+            ) : (
+              <p className="text-muted-foreground">{t.message.noAttachments}</p>
+            )}
+          </div>
+        ) : null}
+
+        <DialogFooter>
+          {detail ? (
+            <Button asChild>
+              <a href={api.rawUrl(detail.id)} download>
+                <Download aria-hidden="true" className="size-4" />
                 {t.message.downloadRaw}
               </a>
-            ) : null}
-            {detail && detail.status === "failed" && canRetry ? (
-              <button type="button" className="button button-primary" onClick={() => void retry()} disabled={retrying}>
-                {retrying ? t.messages.retrying : t.messages.retry}
-              </button>
-            ) : null}
-            <Dialog.Close asChild>
-              <button type="button" className="button">
-                {t.common.close}
-              </button>
-            </Dialog.Close>
-          </div>
-        </Dialog.Content>
-      </Dialog.Portal>
-    </Dialog.Root>
+            </Button>
+          ) : null}
+          {detail && detail.status === "failed" && canRetry ? (
+            <Button variant="default" onClick={() => void retry()} disabled={retrying} aria-busy={retrying}>
+              {retrying ? t.messages.retrying : t.messages.retry}
+            </Button>
+          ) : null}
+          <DialogClose asChild>
+            <Button>{t.common.close}</Button>
+          </DialogClose>
+        </DialogFooter>
+      </DialogContent>
+    </Dialog>
   );
 }

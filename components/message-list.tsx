@@ -1,12 +1,18 @@
 "use client";
 
-import { useCallback, useEffect, useRef, useState } from "react";
+import { Paperclip } from "lucide-react";
+import { useCallback, useEffect, useRef, useState, type ReactElement } from "react";
 import { fmt, formatDateTime, formatRelative, plural } from "@/lib/i18n";
 import { api, type EmailType, type MessageItem, type MessageStatus } from "./email-api";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { displayAddress, MessageDialog } from "./message-dialog";
 import { MessageStatusBadge } from "./message-status";
+import { Alert } from "./ui/alert";
+import { Button } from "./ui/button";
+import { SectionTitle } from "./ui/card";
+import { cn } from "./ui/cn";
+import { SegmentedButton, SegmentedGroup } from "./ui/segmented";
 import { useVisiblePolling } from "./use-visible-polling";
 
 const PAGE_SIZE = 10;
@@ -21,7 +27,12 @@ type MessageListProps = {
   hideWhenEmpty: boolean;
   headingId: string;
   heading: string;
+  className?: string;
 };
+
+const TH = "border-b border-border px-2 pb-2 text-left text-xs font-semibold text-muted-foreground";
+const TD =
+  "overflow-hidden border-b border-border px-2 py-2.5 align-middle text-ellipsis whitespace-nowrap group-last:border-b-0 max-sm:block max-sm:border-0 max-sm:p-0";
 
 /** "Name <a@b>" -> "Name"; a bare address stays as it is. */
 function senderName(from: string | null): string | null {
@@ -34,7 +45,7 @@ function senderName(from: string | null): string | null {
  * The newest messages of one mailbox, refreshed every few seconds while the page is visible.
  * Failed messages can be retried; any message opens in a dialog.
  */
-export function MessageList({ emailType, canEdit, now, hideWhenEmpty, headingId, heading }: MessageListProps) {
+export function MessageList({ emailType, canEdit, now, hideWhenEmpty, headingId, heading, className }: MessageListProps): ReactElement | null {
   const { t, locale } = useI18n();
   const [items, setItems] = useState<MessageItem[] | null>(null);
   const [nextCursor, setNextCursor] = useState<string | null>(null);
@@ -121,107 +132,110 @@ export function MessageList({ emailType, canEdit, now, hideWhenEmpty, headingId,
   if (hideWhenEmpty && filter === "all" && (items === null || items.length === 0)) return null;
 
   return (
-    <section className="messages" aria-labelledby={headingId}>
-      <div className="section-header">
-        <h3 id={headingId} className="section-title">
-          {heading}
-        </h3>
-        <div className="segmented segmented-small" role="group" aria-label={t.messages.filterLabel}>
+    <section className={className} aria-labelledby={headingId}>
+      <div className="mb-3 flex flex-wrap items-center justify-between gap-x-3 gap-y-2">
+        <SectionTitle id={headingId}>{heading}</SectionTitle>
+        <SegmentedGroup aria-label={t.messages.filterLabel}>
           {(["all", "failed"] as const).map((f) => (
-            <button
-              key={f}
-              type="button"
-              className="segmented-option"
-              aria-pressed={filter === f}
-              onClick={() => setFilter(f)}
-            >
+            <SegmentedButton key={f} size="sm" pressed={filter === f} onClick={() => setFilter(f)}>
               {f === "all" ? t.messages.filterAll : t.messages.filterFailed}
-            </button>
+            </SegmentedButton>
           ))}
-        </div>
+        </SegmentedGroup>
       </div>
 
-      <p className="visually-hidden" aria-live="polite">
+      <p className="sr-only" aria-live="polite">
         {announcement}
       </p>
 
       {error && items === null ? (
-        <p className="alert alert-error" role="alert">
+        <Alert as="p" tone="error" role="alert">
           {t.messages.loadError} {error}
+        </Alert>
+      ) : null}
+
+      {items === null && !error ? <p className="text-muted-foreground">{t.common.loading}</p> : null}
+
+      {items && items.length === 0 ? (
+        <p className="rounded-md border border-dashed border-border px-4 py-6 text-center text-sm text-muted-foreground">
+          {filter === "failed" ? t.messages.emptyFiltered : t.messages.empty}
         </p>
       ) : null}
 
-      {items === null && !error ? <p className="muted">{t.common.loading}</p> : null}
-
-      {items && items.length === 0 ? (
-        <p className="empty">{filter === "failed" ? t.messages.emptyFiltered : t.messages.empty}</p>
-      ) : null}
-
       {items && items.length > 0 ? (
-        <table className="message-table">
-          <thead>
+        <table className="w-full table-fixed border-collapse text-sm max-sm:block">
+          <thead className="max-sm:sr-only">
             <tr>
-              <th scope="col">{t.messages.from}</th>
-              <th scope="col">{t.messages.subject}</th>
-              <th scope="col">{t.messages.received}</th>
-              <th scope="col">{t.messages.status}</th>
+              <th scope="col" className={cn(TH, "w-1/5 pl-0")}>
+                {t.messages.from}
+              </th>
+              <th scope="col" className={TH}>
+                {t.messages.subject}
+              </th>
+              <th scope="col" className={cn(TH, "w-[15%]")}>
+                {t.messages.received}
+              </th>
+              {/* Room for a status pill and the Retry button in either language. */}
+              <th scope="col" className={cn(TH, "w-[220px] pr-0")}>
+                {t.messages.status}
+              </th>
             </tr>
           </thead>
-          <tbody>
+          <tbody className="max-sm:block">
             {items.map((m) => {
               const subject = m.subject || t.messages.noSubject;
               return (
-                <tr key={m.id} data-status={m.status}>
-                  <td className="cell-from" title={m.from ? displayAddress(m.from) : undefined}>
+                <tr
+                  key={m.id}
+                  data-status={m.status}
+                  className="group hover:bg-muted max-sm:grid max-sm:grid-cols-[minmax(0,1fr)_auto] max-sm:gap-x-2 max-sm:gap-y-1 max-sm:border-b max-sm:border-border max-sm:py-3 max-sm:last:border-b-0 max-sm:hover:bg-transparent"
+                >
+                  <td className={cn(TD, "pl-0 max-sm:col-start-1 max-sm:row-start-1 max-sm:font-semibold")} title={m.from ? displayAddress(m.from) : undefined}>
                     {senderName(m.from) ?? t.messages.unknownSender}
                   </td>
-                  <td className="cell-subject">
+                  <td className={cn(TD, "max-sm:col-span-2 max-sm:row-start-2 max-sm:flex max-sm:items-start max-sm:gap-1.5 max-sm:whitespace-normal")}>
                     <button
                       type="button"
-                      className="link-button"
+                      className="inline-block max-w-[calc(100%-24px)] cursor-pointer truncate text-left align-middle font-medium text-primary hover:underline max-sm:max-w-none max-sm:whitespace-normal"
                       onClick={() => setOpenId(m.id)}
                       aria-haspopup="dialog"
                     >
                       {subject}
                     </button>
                     {m.attachments.length > 0 ? (
-                      <span className="attachment-count" title={plural(locale, t.messages.attachmentCount, m.attachments.length)}>
-                        <svg viewBox="0 0 16 16" aria-hidden="true" focusable="false">
-                          <path
-                            d="M10.5 4.5 5.8 9.2a1.3 1.3 0 0 0 1.9 1.9l5-5a2.6 2.6 0 0 0-3.7-3.7l-5 5a3.9 3.9 0 0 0 5.5 5.5l4-4"
-                            fill="none"
-                            stroke="currentColor"
-                            strokeWidth="1.4"
-                            strokeLinecap="round"
-                          />
-                        </svg>
-                        <span className="visually-hidden">{plural(locale, t.messages.attachmentCount, m.attachments.length)}</span>
+                      <span
+                        data-testid="attachment-count"
+                        className="ml-1.5 inline-flex align-middle text-muted-foreground max-sm:mt-[3px] max-sm:ml-0"
+                        title={plural(locale, t.messages.attachmentCount, m.attachments.length)}
+                      >
+                        <Paperclip aria-hidden="true" focusable="false" className="size-3.5" />
+                        <span className="sr-only">{plural(locale, t.messages.attachmentCount, m.attachments.length)}</span>
                       </span>
                     ) : null}
                   </td>
-                  <td className="cell-received">
+                  <td className={cn(TD, "text-muted-foreground max-sm:col-start-2 max-sm:row-start-1 max-sm:text-caption")}>
                     <time dateTime={m.received_at} title={formatDateTime(locale, m.received_at)}>
                       {formatRelative(locale, m.received_at, now)}
                     </time>
                   </td>
-                  <td className="cell-status">
+                  <td className={cn(TD, "overflow-visible pr-0 max-sm:col-span-2 max-sm:row-start-3 max-sm:flex max-sm:items-center max-sm:justify-between")}>
                     <MessageStatusBadge status={m.status} />
                     {m.status === "too_large" ? (
-                      <span className="field-hint" title={m.error ?? undefined}>
+                      <span className="text-caption text-muted-foreground" title={m.error ?? undefined}>
                         {" "}
                         {t.messages.tooLargeHint}
                       </span>
                     ) : null}
                     {m.status === "failed" && canEdit ? (
-                      <button
-                        type="button"
-                        className="button button-xs"
+                      <Button
+                        size="xs"
+                        className="ml-2"
                         onClick={() => void retryFromList(m.id)}
                         disabled={retrying.has(m.id)}
                         aria-label={fmt(t.messages.retryLabel, { subject })}
                       >
                         {retrying.has(m.id) ? t.messages.retrying : t.messages.retry}
-                      </button>
+                      </Button>
                     ) : null}
                   </td>
                 </tr>
@@ -232,10 +246,10 @@ export function MessageList({ emailType, canEdit, now, hideWhenEmpty, headingId,
       ) : null}
 
       {nextCursor && items && items.length > 0 ? (
-        <div className="list-footer">
-          <button type="button" className="button button-ghost" onClick={() => void loadMore()} disabled={loadingMore}>
+        <div className="mt-3 flex justify-center">
+          <Button variant="ghost" onClick={() => void loadMore()} disabled={loadingMore}>
             {loadingMore ? t.common.loading : t.messages.loadMore}
-          </button>
+          </Button>
         </div>
       ) : null}
 

@@ -1,9 +1,11 @@
 "use client";
 
+import type { ReactElement } from "react";
 import type { MessageStatus } from "./email-api";
 import { useI18n } from "./i18n-provider";
+import { Badge, type BadgeTone } from "./ui/badge";
 
-const TONE: Record<MessageStatus, string> = {
+const TONE: Record<MessageStatus, BadgeTone> = {
   queued: "neutral",
   processing: "info",
   processed: "success",
@@ -12,12 +14,12 @@ const TONE: Record<MessageStatus, string> = {
 };
 
 /** A message's processing state as a small pill: a mark and the word, not colour alone. */
-export function MessageStatusBadge({ status }: { status: MessageStatus }) {
+export function MessageStatusBadge({ status }: { status: MessageStatus }): ReactElement {
   const { t } = useI18n();
   return (
-    <span className={`badge badge-small badge-${TONE[status]}`} data-status={status}>
-      <span className="badge-dot" aria-hidden="true" />
+    <Badge size="sm" tone={TONE[status]} data-status={status}>
+      <span className="size-1.5 flex-none rounded-full bg-current" aria-hidden="true" />
       {t.messages.statuses[status]}
-    </span>
+    </Badge>
   );
 }

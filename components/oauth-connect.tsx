@@ -14,7 +14,8 @@
  *                                       IMAP with XOAUTH2. Decides the scopes asked for.
  * - needsReauth?: boolean               the health says needs_reauth: ask to reconnect.
  * - canEdit?: boolean                   false for viewers: buttons are disabled. Default true.
- * - locale?: "en" | "tr"                UI language. Default "en".
+ * - locale?: "en" | "tr"                ignored (kept so older call sites compile): the language is the
+ *                                       page's, from <I18nProvider>.
  *
  * Connect opens the provider in a popup (`window.open(url, "mailbox-oauth", "width=520,height=680")`);
  * the callback page posts the result back (origin-checked) and closes. If the popup is blocked the
@@ -24,12 +25,19 @@
  * that does not keep this component mounted at that moment can read it with useOAuthRedirectResult().
  */
 
-import * as Dialog from "@radix-ui/react-dialog";
-import { useCallback, useEffect, useId, useRef, useState } from "react";
+import { useCallback, useEffect, useId, useRef, useState, type ReactElement } from "react";
+import { fmt } from "@/lib/i18n";
 import { OAUTH_RESULT_COOKIE, OAUTH_RESULT_COOKIE_PATH, decodeOAuthResult } from "@/lib/oauth/result-cookie";
-
-type EmailType = "booking" | "stopsale";
-type OAuthProvider = "google" | "microsoft";
+import { ConfirmDialog } from "./confirm-dialog";
+import { apiFetch, ApiError, type EmailType } from "./email-api";
+import { describeApiError } from "./error-text";
+import { useI18n } from "./i18n-provider";
+import { PROVIDER_NAME, type OAuthProvider } from "./provider-select";
+import { Alert } from "./ui/alert";
+import { Button } from "./ui/button";
+import { FormControl, FormField } from "./ui/form-field";
+import { Input } from "./ui/input";
+import { Spinner } from "./ui/spinner";
 
 export type OAuthConnectProps = {
   emailType: EmailType;
@@ -46,63 +54,6 @@ const POPUP_NAME = "mailbox-oauth";
 const POPUP_FEATURES = "width=520,height=680";
 const MESSAGE_TYPE = "mailbox-oauth";
 const CHANNEL = "mailbox-oauth";
-const LABEL: Record<OAuthProvider, string> = { google: "Google", microsoft: "Microsoft" };
-
-const TEXT = {
-  en: {
-    connect: (p: string) => `Connect with ${p}`,
-    reconnect: (p: string) => `Reconnect with ${p}`,
-    connecting: (p: string) => `Waiting for ${p}…`,
-    connectedAs: "Connected as",
-    connectedVia: (p: string) => `via ${p}`,
-    connected: (email: string, p: string) => `Connected ${email} with ${p}.`,
-    needsReauth: (p: string) => `Access to this mailbox has expired or was revoked. Reconnect with ${p}.`,
-    popupClosed: "The sign-in window was closed before it finished. Nothing was changed.",
-    network: "Could not reach the server. Check your connection and try again.",
-    failed: "The connection could not be started.",
-    disconnect: "Disconnect",
-    disconnecting: "Disconnecting…",
-    disconnectTitle: "Disconnect this mailbox?",
-    disconnectBody: (email: string, p: string) =>
-      `${email} will no longer be watched. Access granted to this app at ${p} is revoked where ${p} allows it. Messages already received are kept.`,
-    disconnected: "The mailbox was disconnected.",
-    cancel: "Cancel",
-    ownApp: "Use your organization's own app registration",
-    ownAppHint: "Only if your Google Workspace or Microsoft Entra administrator requires it. Leave empty to use this service's app.",
-    clientId: "Client ID",
-    clientSecret: "Client secret",
-    clientSecretHint: "Stored encrypted and never shown again. Leave empty to keep the saved one.",
-    tenantId: "Microsoft tenant ID",
-    tenantIdHint: "A GUID or domain; empty uses “common”.",
-  },
-  tr: {
-    connect: (p: string) => `${p} ile bağlan`,
-    reconnect: (p: string) => `${p} ile yeniden bağlan`,
-    connecting: (p: string) => `${p} bekleniyor…`,
-    connectedAs: "Bağlı hesap:",
-    connectedVia: (p: string) => `(${p})`,
-    connected: (email: string, p: string) => `${email}, ${p} ile bağlandı.`,
-    needsReauth: (p: string) => `Bu posta kutusuna erişimin süresi doldu veya erişim geri alındı. ${p} ile yeniden bağlanın.`,
-    popupClosed: "Oturum açma penceresi işlem bitmeden kapatıldı. Hiçbir şey değiştirilmedi.",
-    network: "Sunucuya ulaşılamadı. Bağlantınızı kontrol edip tekrar deneyin.",
-    failed: "Bağlantı başlatılamadı.",
-    disconnect: "Bağlantıyı kes",
-    disconnecting: "Bağlantı kesiliyor…",
-    disconnectTitle: "Bu posta kutusunun bağlantısı kesilsin mi?",
-    disconnectBody: (email: string, p: string) =>
-      `${email} artık izlenmeyecek. ${p} bu uygulamaya verilen erişimi, izin verdiği durumlarda geri alır. Gelmiş e-postalar saklanır.`,
-    disconnected: "Posta kutusunun bağlantısı kesildi.",
-    cancel: "Vazgeç",
-    ownApp: "Kuruluşunuzun kendi uygulama kaydını kullanın",
-    ownAppHint: "Yalnızca Google Workspace veya Microsoft Entra yöneticiniz gerektiriyorsa. Boş bırakırsanız bu hizmetin uygulaması kullanılır.",
-    clientId: "İstemci kimliği (Client ID)",
-    clientSecret: "İstemci parolası (Client secret)",
-    clientSecretHint: "Şifreli saklanır ve bir daha gösterilmez. Kayıtlı olanı korumak için boş bırakın.",
-    tenantId: "Microsoft kiracı kimliği (Tenant ID)",
-    tenantIdHint: "GUID veya alan adı; boşsa “common” kullanılır.",
-  },
-} as const;
-
 type ResultMessage = {
   type: typeof MESSAGE_TYPE;
   id?: string;
@@ -111,6 +62,8 @@ type ResultMessage = {
   connected_email: string | null;
   email_type: string | null;
   provider?: string;
+  /** Sent by callbacks that know it: translated by code. */
+  code?: string;
 };
 
 function isResultMessage(data: unknown): data is ResultMessage {
@@ -126,15 +79,6 @@ function isResultMessage(data: unknown): data is ResultMessage {
 
 function isProvider(value: unknown): value is OAuthProvider {
   return value === "google" || value === "microsoft";
-}
-
-async function errorMessageOf(res: Response, fallback: string): Promise<string> {
-  try {
-    const body = (await res.json()) as { error?: { message?: unknown } };
-    return typeof body.error?.message === "string" ? body.error.message : fallback;
-  } catch {
-    return fallback;
-  }
 }
 
 export type OAuthRedirectResult = {
@@ -195,9 +139,9 @@ export function OAuthConnect({
   access = "api",
   needsReauth = false,
   canEdit = true,
-  locale = "en",
-}: OAuthConnectProps) {
-  const t = TEXT[locale];
+}: OAuthConnectProps): ReactElement {
+  const { t: dict, locale } = useI18n();
+  const t = dict.oauth;
   const ids = useId();
   const providers: OAuthProvider[] = provider ? [provider] : ["google", "microsoft"];
 
@@ -213,8 +157,6 @@ export function OAuthConnect({
   }
   const connected = local !== undefined ? local : connectedEmail ? { email: connectedEmail, provider: provider ?? null } : null;
   const [confirmOpen, setConfirmOpen] = useState(false);
-  const [disconnecting, setDisconnecting] = useState(false);
-  const [disconnectError, setDisconnectError] = useState<string | null>(null);
   const [ownApp, setOwnApp] = useState({ clientId: "", clientSecret: "", tenantId: "" });
 
   const popupRef = useRef<Window | null>(null);
@@ -225,6 +167,18 @@ export function OAuthConnect({
   useEffect(() => {
     onChangeRef.current = onChange;
   }, [onChange]);
+
+  /**
+   * A failure in the page's language: the server's code decides (a mail or HTTP error it knows), its
+   * English sentence is shown only in English, and anything else is "could not be started".
+   */
+  const describeFailure = useCallback(
+    (err: unknown): string => {
+      const text = describeApiError(dict, locale, err);
+      return text === dict.errors.generic ? t.failed : text;
+    },
+    [dict, locale, t],
+  );
 
   const stopWaiting = useCallback(() => {
     window.clearInterval(pollRef.current);
@@ -247,13 +201,13 @@ export function OAuthConnect({
       stopWaiting();
       if (msg.success && msg.connected_email) {
         setConnected({ email: msg.connected_email, provider: from });
-        setNotice({ kind: "success", text: t.connected(msg.connected_email, from ? LABEL[from] : "OAuth") });
+        setNotice({ kind: "success", text: fmt(t.connected, { email: msg.connected_email, provider: from ? PROVIDER_NAME[from] : "OAuth" }) });
         onChangeRef.current?.();
       } else {
-        setNotice({ kind: "error", text: msg.message });
+        setNotice({ kind: "error", text: describeFailure(new ApiError(400, msg.code ?? "oauth_failed", msg.message)) });
       }
     },
-    [emailType, stopWaiting, t],
+    [emailType, stopWaiting, t, describeFailure],
   );
 
   // Results from the popup (postMessage, exact origin) or, if its opener link was cut, a BroadcastChannel.
@@ -282,10 +236,13 @@ export function OAuthConnect({
   useOAuthRedirectResult(emailType, (result) => {
     if (result.success && result.connectedEmail) {
       setConnected({ email: result.connectedEmail, provider: result.provider });
-      setNotice({ kind: "success", text: t.connected(result.connectedEmail, result.provider ? LABEL[result.provider] : "OAuth") });
+      setNotice({
+        kind: "success",
+        text: fmt(t.connected, { email: result.connectedEmail, provider: result.provider ? PROVIDER_NAME[result.provider] : "OAuth" }),
+      });
       onChangeRef.current?.();
     } else {
-      setNotice({ kind: "error", text: result.message || t.failed });
+      setNotice({ kind: "error", text: describeFailure(new ApiError(400, "oauth_failed", result.message)) });
     }
   });
 
@@ -311,19 +268,13 @@ export function OAuthConnect({
 
     let authorizationUrl: string;
     try {
-      const res = await fetch(`/api/oauth/${p}/authorize`, {
-        method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json" },
-        body: JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(await errorMessageOf(res, t.failed));
-      const data = (await res.json()) as { authorization_url?: unknown };
-      if (typeof data.authorization_url !== "string") throw new Error(t.failed);
+      const data = await apiFetch<{ authorization_url?: unknown }>(`/api/oauth/${p}/authorize`, { method: "POST", body });
+      if (typeof data?.authorization_url !== "string") throw new ApiError(200, "bad_response", "");
       authorizationUrl = data.authorization_url;
     } catch (err) {
       popup?.close();
       stopWaiting();
-      setNotice({ kind: "error", text: err instanceof TypeError ? t.network : err instanceof Error ? err.message : t.failed });
+      setNotice({ kind: "error", text: describeFailure(err) });
       return;
     }
     setOwnApp((v) => ({ ...v, clientSecret: "" }));
@@ -349,164 +300,119 @@ export function OAuthConnect({
     }, 500);
   };
 
+  /** Throws on failure: the confirm dialog stays open and shows why. */
   const disconnect = async (): Promise<void> => {
     const p = connected?.provider ?? provider;
     if (!p) return;
-    setDisconnecting(true);
-    setDisconnectError(null);
-    try {
-      const res = await fetch(`/api/oauth/${p}/disconnect?email_type=${emailType}`, {
-        method: "DELETE",
-        headers: { accept: "application/json" },
-      });
-      if (!res.ok) throw new Error(await errorMessageOf(res, t.failed));
-      setConfirmOpen(false);
-      setConnected(null);
-      setNotice({ kind: "success", text: t.disconnected });
-      onChangeRef.current?.();
-    } catch (err) {
-      setDisconnectError(err instanceof TypeError ? t.network : err instanceof Error ? err.message : t.failed);
-    } finally {
-      setDisconnecting(false);
-    }
+    await apiFetch<unknown>(`/api/oauth/${p}/disconnect?email_type=${emailType}`, { method: "DELETE" });
+    setConnected(null);
+    setNotice({ kind: "success", text: t.disconnected });
+    onChangeRef.current?.();
   };
 
   const connectedProvider = connected?.provider ?? provider ?? null;
   const showOwnApp = canEdit && !connected;
 
   return (
-    <div className="oauth-connect" data-email-type={emailType}>
-      <div aria-live="polite">
+    <div className="flex max-w-[760px] flex-col gap-3" data-email-type={emailType}>
+      <div aria-live="polite" className="empty:hidden">
         {notice ? (
-          <p className={notice.kind === "success" ? "alert alert-success" : "alert alert-error"} role={notice.kind === "error" ? "alert" : "status"}>
+          <Alert as="p" tone={notice.kind === "success" ? "success" : "error"} role={notice.kind === "error" ? "alert" : "status"}>
             {notice.text}
-          </p>
+          </Alert>
         ) : null}
       </div>
 
       {needsReauth && connectedProvider ? (
-        <p className="alert alert-error" role="alert">
-          {t.needsReauth(LABEL[connectedProvider])}
-        </p>
+        <Alert as="p" tone="error" role="alert">
+          {fmt(t.needsReauth, { provider: PROVIDER_NAME[connectedProvider] })}
+        </Alert>
       ) : null}
 
       {connected ? (
-        <p className="oauth-connected" data-testid={`oauth-connected-${emailType}`}>
-          <span className="muted">{t.connectedAs}</span> <strong>{connected.email}</strong>
-          {connectedProvider ? <span className="muted"> {t.connectedVia(LABEL[connectedProvider])}</span> : null}
+        <p data-testid={`oauth-connected-${emailType}`}>
+          <span className="text-muted-foreground">{t.connectedAs}</span> <strong>{connected.email}</strong>
+          {connectedProvider ? <span className="text-muted-foreground"> {fmt(t.connectedVia, { provider: PROVIDER_NAME[connectedProvider] })}</span> : null}
         </p>
       ) : null}
 
-      <div className="oauth-actions">
+      <div className="flex flex-wrap gap-3">
         {providers.map((p) => (
-          <button
+          <Button
             key={p}
-            type="button"
-            className={connected ? "button" : "button button-primary"}
+            variant={connected ? "outline" : "default"}
             data-provider={p}
             disabled={!canEdit || pending !== null}
             aria-busy={pending === p}
             onClick={() => void connect(p)}
           >
-            {pending === p ? t.connecting(LABEL[p]) : connected || needsReauth ? t.reconnect(LABEL[p]) : t.connect(LABEL[p])}
-          </button>
+            {pending === p ? <Spinner /> : null}
+            {fmt(pending === p ? t.connecting : connected || needsReauth ? t.reconnect : t.connect, { provider: PROVIDER_NAME[p] })}
+          </Button>
         ))}
         {connected && connectedProvider && canEdit ? (
-          <button type="button" className="button button-danger-outline" onClick={() => setConfirmOpen(true)} disabled={pending !== null}>
+          <Button variant="destructive-outline" onClick={() => setConfirmOpen(true)} disabled={pending !== null}>
             {t.disconnect}
-          </button>
+          </Button>
         ) : null}
       </div>
 
       {showOwnApp ? (
-        <details className="oauth-own-app">
-          <summary>{t.ownApp}</summary>
-          <p className="muted">{t.ownAppHint}</p>
-          <div className="field">
-            <label htmlFor={`${ids}-client-id`}>{t.clientId}</label>
-            <input
-              id={`${ids}-client-id`}
-              className="input"
-              autoComplete="off"
-              spellCheck={false}
-              value={ownApp.clientId}
-              onChange={(e) => setOwnApp((v) => ({ ...v, clientId: e.target.value }))}
-            />
+        <details className="group rounded-md border border-border bg-muted px-3 text-sm open:pb-3">
+          <summary className="py-2.5 font-medium">{t.ownApp}</summary>
+          <div className="flex flex-col gap-3">
+            <p className="text-muted-foreground">{t.ownAppHint}</p>
+            <FormField id={`${ids}-client-id`} label={t.clientId}>
+              <FormControl>
+                <Input
+                  autoComplete="off"
+                  spellCheck={false}
+                  value={ownApp.clientId}
+                  onChange={(e) => setOwnApp((v) => ({ ...v, clientId: e.target.value }))}
+                />
+              </FormControl>
+            </FormField>
+            <FormField id={`${ids}-client-secret`} label={t.clientSecret} hint={t.clientSecretHint}>
+              <FormControl>
+                <Input
+                  type="password"
+                  autoComplete="new-password"
+                  value={ownApp.clientSecret}
+                  onChange={(e) => setOwnApp((v) => ({ ...v, clientSecret: e.target.value }))}
+                />
+              </FormControl>
+            </FormField>
+            {providers.includes("microsoft") ? (
+              <FormField id={`${ids}-tenant-id`} label={t.tenantId} hint={t.tenantIdHint}>
+                <FormControl>
+                  <Input
+                    autoComplete="off"
+                    spellCheck={false}
+                    value={ownApp.tenantId}
+                    onChange={(e) => setOwnApp((v) => ({ ...v, tenantId: e.target.value }))}
+                  />
+                </FormControl>
+              </FormField>
+            ) : null}
           </div>
-          <div className="field">
-            <label htmlFor={`${ids}-client-secret`}>{t.clientSecret}</label>
-            <input
-              id={`${ids}-client-secret`}
-              className="input"
-              type="password"
-              autoComplete="new-password"
-              value={ownApp.clientSecret}
-              aria-describedby={`${ids}-client-secret-hint`}
-              onChange={(e) => setOwnApp((v) => ({ ...v, clientSecret: e.target.value }))}
-            />
-            <span id={`${ids}-client-secret-hint`} className="muted">
-              {t.clientSecretHint}
-            </span>
-          </div>
-          {providers.includes("microsoft") ? (
-            <div className="field">
-              <label htmlFor={`${ids}-tenant-id`}>{t.tenantId}</label>
-              <input
-                id={`${ids}-tenant-id`}
-                className="input"
-                autoComplete="off"
-                spellCheck={false}
-                value={ownApp.tenantId}
-                aria-describedby={`${ids}-tenant-id-hint`}
-                onChange={(e) => setOwnApp((v) => ({ ...v, tenantId: e.target.value }))}
-              />
-              <span id={`${ids}-tenant-id-hint`} className="muted">
-                {t.tenantIdHint}
-              </span>
-            </div>
-          ) : null}
         </details>
       ) : null}
 
-      <Dialog.Root
+      <ConfirmDialog
         open={confirmOpen}
-        onOpenChange={(open) => {
-          if (disconnecting) return;
-          if (!open) setDisconnectError(null);
-          setConfirmOpen(open);
-        }}
-      >
-        <Dialog.Portal>
-          <Dialog.Overlay className="dialog-overlay" />
-          <Dialog.Content className="dialog dialog-small" role="alertdialog">
-            <Dialog.Title className="dialog-title">{t.disconnectTitle}</Dialog.Title>
-            <Dialog.Description className="dialog-description">
-              {connected && connectedProvider ? t.disconnectBody(connected.email, LABEL[connectedProvider]) : null}
-            </Dialog.Description>
-            {disconnectError ? (
-              <p className="alert alert-error" role="alert">
-                {disconnectError}
-              </p>
-            ) : null}
-            <div className="dialog-actions">
-              <Dialog.Close asChild>
-                <button type="button" className="button" disabled={disconnecting} autoFocus>
-                  {t.cancel}
-                </button>
-              </Dialog.Close>
-              <button
-                type="button"
-                className="button button-danger"
-                onClick={() => void disconnect()}
-                disabled={disconnecting}
-                aria-busy={disconnecting}
-              >
-                {disconnecting ? t.disconnecting : t.disconnect}
-              </button>
-            </div>
-          </Dialog.Content>
-        </Dialog.Portal>
-      </Dialog.Root>
+        onOpenChange={setConfirmOpen}
+        title={t.disconnectTitle}
+        description={
+          connected && connectedProvider ? (
+            <p>{fmt(t.disconnectBody, { email: connected.email, provider: PROVIDER_NAME[connectedProvider] })}</p>
+          ) : null
+        }
+        confirmLabel={t.disconnect}
+        pendingLabel={t.disconnecting}
+        destructive
+        onConfirm={disconnect}
+        describeError={describeFailure}
+      />
     </div>
   );
 }

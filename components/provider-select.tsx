@@ -1,8 +1,11 @@
 "use client";
 
-import { useId } from "react";
+import { Mail } from "lucide-react";
+import { useId, type ReactElement } from "react";
 import type { Provider } from "./email-api";
 import { useI18n } from "./i18n-provider";
+import { cn } from "./ui/cn";
+import { RadioCard, RadioGroup } from "./ui/radio-group";
 
 type ProviderSelectProps = {
   name: string;
@@ -11,48 +14,60 @@ type ProviderSelectProps = {
   disabled?: boolean;
 };
 
+export type OAuthProvider = "google" | "microsoft";
+
+/** The providers' own names (brands, never translated): the one map every component uses. */
+export const PROVIDER_NAME: Record<OAuthProvider, string> = { google: "Google", microsoft: "Microsoft" };
+
 const PROVIDERS: readonly Provider[] = ["google", "microsoft", "imap", "forwarding"];
 
 /** Three large radio cards: Google, Microsoft, or any other server over IMAP/POP3. */
-export function ProviderSelect({ name, value, onChange, disabled }: ProviderSelectProps) {
+export function ProviderSelect({ name, value, onChange, disabled }: ProviderSelectProps): ReactElement {
   const { t } = useI18n();
   const uid = useId();
+  const legendId = `${name}-legend${uid}`;
   return (
-    <fieldset className="provider-select" disabled={disabled}>
-      <legend className="field-label">{t.provider.legend}</legend>
-      <div className="provider-options">
+    <div className="flex min-w-0 flex-col gap-2">
+      <span id={legendId} className="text-sm font-medium">
+        {t.provider.legend}
+      </span>
+      <RadioGroup
+        name={name}
+        value={value ?? ""}
+        onValueChange={(v) => onChange(v as Provider)}
+        disabled={disabled}
+        aria-labelledby={legendId}
+        className="grid-cols-1 gap-2 sm:grid-cols-3 sm:gap-3"
+      >
         {PROVIDERS.map((p) => (
-          <label key={p} className="provider-option" data-provider={p}>
-            <input
-              type="radio"
-              className="visually-hidden"
-              name={name}
-              value={p}
-              checked={value === p}
-              onChange={() => onChange(p)}
-              aria-labelledby={`${name}-${p}-name${uid}`}
-              aria-describedby={`${name}-${p}-hint${uid}`}
-            />
+          <RadioCard
+            key={p}
+            value={p}
+            data-provider={p}
+            aria-labelledby={`${name}-${p}-name${uid}`}
+            aria-describedby={`${name}-${p}-hint${uid}`}
+          >
             <ProviderIcon provider={p} />
-            <span className="provider-text">
-              <span className="provider-name" id={`${name}-${p}-name${uid}`}>
+            <span className="flex min-w-0 flex-col">
+              <span className="font-semibold" id={`${name}-${p}-name${uid}`}>
                 {t.provider[p].label}
               </span>
-              <span className="provider-hint" id={`${name}-${p}-hint${uid}`}>
+              <span className="text-caption leading-snug text-muted-foreground" id={`${name}-${p}-hint${uid}`}>
                 {t.provider[p].hint}
               </span>
             </span>
-          </label>
+          </RadioCard>
         ))}
-      </div>
-    </fieldset>
+      </RadioGroup>
+    </div>
   );
 }
 
-export function ProviderIcon({ provider }: { provider: Provider }) {
+export function ProviderIcon({ provider, className }: { provider: Provider; className?: string }): ReactElement {
+  const cls = cn("size-6 shrink-0", className);
   if (provider === "google") {
     return (
-      <svg className="provider-icon" viewBox="0 0 48 48" aria-hidden="true" focusable="false">
+      <svg className={cls} viewBox="0 0 48 48" aria-hidden="true" focusable="false">
         <path fill="#EA4335" d="M24 9.5c3.54 0 6.71 1.22 9.21 3.6l6.85-6.85C35.9 2.38 30.47 0 24 0 14.62 0 6.51 5.38 2.56 13.22l7.98 6.19C12.43 13.72 17.74 9.5 24 9.5z" />
         <path fill="#4285F4" d="M46.98 24.55c0-1.57-.15-3.09-.38-4.55H24v9.02h12.94c-.58 2.96-2.26 5.48-4.78 7.18l7.73 6c4.51-4.18 7.09-10.36 7.09-17.65z" />
         <path fill="#FBBC05" d="M10.53 28.59c-.48-1.45-.76-2.99-.76-4.59s.27-3.14.76-4.59l-7.98-6.19C.92 16.46 0 20.12 0 24c0 3.88.92 7.54 2.56 10.78l7.97-6.19z" />
@@ -62,7 +77,7 @@ export function ProviderIcon({ provider }: { provider: Provider }) {
   }
   if (provider === "microsoft") {
     return (
-      <svg className="provider-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+      <svg className={cls} viewBox="0 0 24 24" aria-hidden="true" focusable="false">
         <rect x="1" y="1" width="10.5" height="10.5" fill="#F25022" />
         <rect x="12.5" y="1" width="10.5" height="10.5" fill="#7FBA00" />
         <rect x="1" y="12.5" width="10.5" height="10.5" fill="#00A4EF" />
@@ -70,10 +85,5 @@ export function ProviderIcon({ provider }: { provider: Provider }) {
       </svg>
     );
   }
-  return (
-    <svg className="provider-icon provider-icon-mail" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
-      <rect x="2.5" y="5" width="19" height="14" rx="2" fill="none" stroke="currentColor" strokeWidth="1.8" />
-      <path d="M3.5 6.5 12 13l8.5-6.5" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinejoin="round" />
-    </svg>
-  );
+  return <Mail className={cn(cls, "text-muted-foreground")} aria-hidden="true" focusable="false" strokeWidth={1.8} />;
 }

@@ -31,8 +31,8 @@ const VIEWPORTS = [
   { name: "phone", width: 375, height: 812 },
 ] as const;
 const LANGUAGES = [
-  { lang: "en", acceptLocale: "en-GB", title: "Email settings", booking: "Booking mailbox" },
-  { lang: "tr", acceptLocale: "tr-TR", title: "E-posta ayarları", booking: "Rezervasyon posta kutusu" },
+  { lang: "en", acceptLocale: "en-GB", title: "Email settings", booking: "Booking mailbox", test: "Test connection" },
+  { lang: "tr", acceptLocale: "tr-TR", title: "E-posta ayarları", booking: "Rezervasyon posta kutusu", test: "Bağlantıyı test et" },
 ] as const;
 
 /** Text that must never reach a user: raw objects, missing values, unfilled placeholders. */
@@ -167,7 +167,7 @@ describe("settings page screenshots", { skip }, () => {
     const booking = page.getByRole("article", { name: lang.booking });
     await booking.locator('[data-status="connected"]').waitFor();
     await booking.locator("tbody tr").nth(3).waitFor();
-    await booking.locator(".chart-bar-processed").first().waitFor();
+    await booking.locator('rect[data-series="processed"]').first().waitFor();
     // Let fonts and the first poll settle; the shots are for people, not for pixel diffs.
     await page.waitForTimeout(500);
     return { context, page };
@@ -207,16 +207,17 @@ describe("settings page screenshots", { skip }, () => {
           // The IMAP form of the failing mailbox, opened, with a failed connection test.
           const stopsale = page.locator("#mailbox-stopsale");
           await stopsale.locator('button[aria-expanded="false"]').click();
-          await stopsale.locator(".imap-form").waitFor();
-          await stopsale.locator('.imap-form button[type="button"]').last().click();
+          const form = stopsale.locator("form");
+          await form.waitFor();
+          await form.getByRole("button", { name: lang.test }).click();
           await stopsale.getByTestId("test-result").waitFor();
           await assertLooksFinished(page, `${lang.lang} ${viewport.name} with the form open`);
           await stopsale.screenshot({ path: path.join(OUT_DIR, `settings-${lang.lang}-${viewport.name}-form.png`) });
 
           // A message with an attachment, opened in its dialog.
-          await page.locator("#mailbox-booking tbody tr", { has: page.locator(".attachment-count") }).locator(".link-button").click();
+          await page.locator("#mailbox-booking").getByRole("button", { name: /New booking #AX-48213/ }).click();
           const dialog = page.getByRole("dialog");
-          await dialog.locator(".message-meta").waitFor();
+          await dialog.getByText("voucher-AX-48213.pdf").waitFor();
           await assertLooksFinished(page, `${lang.lang} ${viewport.name} with a message open`);
           await page.screenshot({ path: path.join(OUT_DIR, `settings-${lang.lang}-${viewport.name}-message.png`) });
           await page.keyboard.press("Escape");

@@ -211,16 +211,16 @@ describe("email settings page in a browser", { skip }, () => {
     await page.evaluate(() => {
       (window as unknown as { __noReload: boolean }).__noReload = true;
     });
-    const processed = card.locator(".stat", { hasText: "Processed (24 h)" }).locator("dd");
+    const processed = card.locator("dl > div", { hasText: "Processed (24 h)" }).locator("dd");
     assert.equal((await processed.innerText()).trim(), "0");
 
     await dovecot.append(MAIL_USER, messageWithAttachment("Reservation 4711 — 2 adults, 7 nights"));
     const row = card.getByRole("row", { name: /Reservation 4711/ });
     await row.waitFor({ timeout: 60_000 });
     await row.getByText("Processed").waitFor();
-    await card.locator(".stat", { hasText: "Processed (24 h)" }).locator("dd", { hasText: /^1$/ }).waitFor();
+    await card.locator("dl > div", { hasText: "Processed (24 h)" }).locator("dd", { hasText: /^1$/ }).waitFor();
     await card.getByText(/Last 24 hours: 1 processed and 0 failed/).waitFor();
-    assert.notEqual(await card.locator(".stat", { hasText: "Last sync" }).locator("dd").innerText(), "Never");
+    assert.notEqual(await card.locator("dl > div", { hasText: "Last sync" }).locator("dd").innerText(), "Never");
     assert.equal(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload), true);
 
     // Open it: text and attachments in a dialog that Escape closes.

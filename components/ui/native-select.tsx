@@ -1,0 +1,19 @@
+import { ChevronDown } from "lucide-react";
+import type { ComponentProps, ReactElement } from "react";
+import { cn } from "./cn";
+import { controlClass } from "./input";
+
+/**
+ * A styled native <select>. Chosen over a Radix listbox for the settings form: phones show their own
+ * picker, react-hook-form registers it like any input, and form autofill and keyboard search work.
+ */
+export function NativeSelect({ className, children, ...props }: ComponentProps<"select">): ReactElement {
+  return (
+    <span className="relative block min-w-0">
+      <select data-slot="native-select" className={cn(controlClass, "cursor-pointer appearance-none pr-8", className)} {...props}>
+        {children}
+      </select>
+      <ChevronDown aria-hidden="true" className="pointer-events-none absolute top-1/2 right-2.5 size-4 -translate-y-1/2 text-muted-foreground" />
+    </span>
+  );
+}

@@ -1,0 +1,39 @@
+"use client";
+
+import * as RadioGroupPrimitive from "@radix-ui/react-radio-group";
+import type { ComponentProps, ReactElement } from "react";
+import { cn } from "./cn";
+import { segmentedItemClass } from "./segmented";
+
+export function RadioGroup({ className, ...props }: ComponentProps<typeof RadioGroupPrimitive.Root>): ReactElement {
+  return <RadioGroupPrimitive.Root data-slot="radio-group" className={cn("grid gap-3", className)} {...props} />;
+}
+
+/** A whole card that is one radio: icon, name, hint (the provider choice). */
+export function RadioCard({ className, ...props }: ComponentProps<typeof RadioGroupPrimitive.Item>): ReactElement {
+  return (
+    <RadioGroupPrimitive.Item
+      data-slot="radio-card"
+      className={cn(
+        "flex min-w-0 cursor-pointer items-center gap-3 rounded-lg border border-border bg-card px-4 py-3 text-left transition-colors hover:enabled:border-border-strong disabled:cursor-not-allowed disabled:opacity-70 data-[state=checked]:border-primary data-[state=checked]:bg-primary-soft data-[state=checked]:shadow-[inset_0_0_0_1px_var(--primary)]",
+        className,
+      )}
+      {...props}
+    />
+  );
+}
+
+/** Radios that look like a segmented control (IMAP | POP3). */
+export function RadioSegmentedGroup({ className, ...props }: ComponentProps<typeof RadioGroupPrimitive.Root>): ReactElement {
+  return (
+    <RadioGroupPrimitive.Root
+      data-slot="radio-segmented"
+      className={cn("inline-flex gap-0.5 self-start rounded-lg border border-border bg-secondary p-0.5", className)}
+      {...props}
+    />
+  );
+}
+
+export function RadioSegmentedItem({ className, ...props }: ComponentProps<typeof RadioGroupPrimitive.Item>): ReactElement {
+  return <RadioGroupPrimitive.Item className={cn(segmentedItemClass, "data-[state=checked]:border-border data-[state=checked]:bg-card data-[state=checked]:text-foreground data-[state=checked]:shadow-xs", className)} {...props} />;
+}
