@@ -90,7 +90,7 @@ export async function requestClientCredentialsToken(opts: {
   const started = now();
   const res = await postForm(buildClientCredentialsRequest(opts), opts.timeoutMs, "Microsoft");
   const text = await res.text().catch(() => "");
-  let json: unknown = null;
+  let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
