@@ -20,7 +20,6 @@ import {
   isValidMicrosoftTenant,
   platformApp,
   PROVIDER_LABEL,
-  scopesFor,
   scopesForMailbox,
   type OAuthAccess,
   type OAuthApp,

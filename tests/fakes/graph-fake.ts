@@ -86,7 +86,10 @@ export type GraphFakeSubscription = {
 };
 
 /** Who a bearer token speaks for (issue 18): a signed-in user, or an application (client credentials). */
-export type GraphFakePrincipal = { kind: "user"; email: string } | { kind: "app"; appId: string; roles: string[] };
+export type GraphFakePrincipal =
+  /** `scopes`, when known, must hold Mail.ReadWrite.Shared (or Mail.Read.Shared to read) for another user's mailbox. */
+  | { kind: "user"; email: string; scopes?: string[] }
+  | { kind: "app"; appId: string; roles: string[] };
 
 export type GraphFake = {
   /** e.g. http://127.0.0.1:PORT/v1.0 (no trailing slash), as GRAPH_API_BASE_URL. */
@@ -391,6 +394,8 @@ export async function startGraphFake(
     if (principal.kind === "user") {
       if (target === principal.email.toLowerCase()) return user(principal.email);
       if (!delegations.get(principal.email.toLowerCase())?.has(target)) throw accessDenied();
+      const shared = method === "GET" ? ["Mail.Read.Shared", "Mail.ReadWrite.Shared"] : ["Mail.ReadWrite.Shared"];
+      if (principal.scopes && !principal.scopes.some((x) => shared.includes(x))) throw accessDenied();
     } else {
       const needed = method === "GET" ? ["Mail.Read", "Mail.ReadWrite"] : ["Mail.ReadWrite"];
       if (!principal.roles.some((r) => needed.includes(r))) throw accessDenied();
