@@ -9,6 +9,7 @@ import { useI18n } from "./i18n-provider";
 import { ImapSettingsForm } from "./imap-settings-form";
 import { MessageList } from "./message-list";
 import { OAuthConnect } from "./oauth-connect";
+import { OrganisationMailboxForm } from "./organisation-mailbox-form";
 import { ProviderIcon, ProviderSelect } from "./provider-select";
 
 type MailboxCardProps = {
@@ -181,6 +182,7 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
                 />
               ) : null}
               {provider === "google" || provider === "microsoft" ? (
+                <OrganisationMailboxForm emailType={emailType} provider={provider} config={config} canEdit={canEdit} onSaved={onSaved} ownConnect={
                 <OAuthConnect
                   key={provider}
                   emailType={emailType}
@@ -192,7 +194,7 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
                   canEdit={canEdit}
                   locale={locale}
                   onChange={() => onChanged()}
-                />
+                />} />
               ) : null}
             </>
           ) : null}

@@ -1,4 +1,5 @@
 import type { Mailbox } from "../db/schema";
+import { getEnv } from "../env";
 import type { EmailType } from "./email-type";
 import { effectiveTlsMode, type TlsMode } from "./tls-mode";
 
@@ -139,6 +140,6 @@ export function toMailboxConfig(row: Mailbox, errorCount24h: number, opts: { mic
     last_error: row.lastError,
     error_count_24h: errorCount24h,
     mailbox_kind: row.mailboxKind,
-    organisation: organisationView(row, opts.microsoftAuthority),
+    organisation: organisationView(row, opts.microsoftAuthority ?? (row.mailboxKind === "app_only" ? getEnv().MICROSOFT_OAUTH_AUTHORITY : undefined)),
   };
 }

@@ -295,6 +295,41 @@ export const en = {
   time: {
     justNow: "just now",
   },
+  /** Issue 18: organisation mailboxes (shared, app-only, domain-wide delegation). */
+  organisation: {
+    legend: "Which mailbox?",
+    kinds: {
+      own: "My own mailbox (sign in as it)",
+      shared: "A shared mailbox (sign in as an admin who has access)",
+      app_only: "Any mailbox of the organisation (app-only access, no sign-in)",
+      delegated: "Any mailbox of the Workspace domain (domain-wide delegation)",
+    },
+    address: "Mailbox address",
+    sharedHint: "Sign in with your own account; it needs Full Access to this mailbox. Microsoft sends no change notifications for shared mailboxes, so new mail is found by polling every 15 seconds.",
+    sharedConnect: "Sign in and connect the shared mailbox",
+    tenantId: "Directory (tenant) id",
+    clientId: "Application (client) id",
+    clientSecret: "Client secret",
+    keepSecret: "Leave empty to keep the saved secret.",
+    appSteps: "In the Microsoft Entra admin centre: register an app (or use yours), add the application permission Microsoft Graph Mail.ReadWrite, create a client secret, then grant admin consent with the link below. Restrict the app to this mailbox with an application access policy (New-ApplicationAccessPolicy in Exchange Online PowerShell).",
+    consentLink: "Open the admin consent page",
+    serviceAccountKey: "Service account key (JSON)",
+    keepKey: "Leave empty to keep the saved key.",
+    delegatedSteps: "In Google Cloud: create a service account and a JSON key, and enable the Gmail API. In the Google Admin console, under Security > API controls > Domain-wide delegation, add the service account's client id with the scope https://www.googleapis.com/auth/gmail.modify.",
+    delegatedClientId: "Client id to authorise: {clientId}",
+    startMode: "On the first connect, import",
+    startModes: { unread: "unread mail", since: "mail since a date", new_only: "only new mail" },
+    startSince: "Import mail since",
+    afterIngest: "After a message is stored",
+    afterIngestModes: { mark_read: "mark it read", none: "leave it as it is", move: "move it to a folder" },
+    moveTo: "Folder to move to",
+    save: "Save and connect",
+    saving: "Checking the credentials…",
+    summaryShared: "Shared mailbox, read through {account} · polled",
+    summaryAppOnly: "App-only Microsoft Graph · app {clientId}",
+    summaryDelegated: "Domain-wide delegation · {serviceAccount}",
+    failed: "The mailbox could not be saved.",
+  },
 };
 
 export type Dictionary = typeof en;
