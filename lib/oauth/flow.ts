@@ -381,6 +381,9 @@ export async function disconnectOAuth(params: {
       oauthTokenExpiry: null,
       oauthScopes: [],
       oauthConnectedEmail: null,
+      // Issue 18: an organisation mailbox's credentials go too (nothing to revoke at the provider).
+      ...(mailbox.mailboxKind === "app_only" ? { oauthClientSecretEncrypted: null } : {}),
+      ...(mailbox.mailboxKind === "delegated" ? { serviceAccountKeyEncrypted: null } : {}),
       enabled: false,
       status: "disconnected",
       lastError: null,
