@@ -10,6 +10,7 @@ import { ForwardingPanel } from "./forwarding-panel";
 import { ImapSettingsForm } from "./imap-settings-form";
 import { MessageList } from "./message-list";
 import { OAuthConnect } from "./oauth-connect";
+import { OrganisationMailboxForm } from "./organisation-mailbox-form";
 import { PROVIDER_NAME, ProviderIcon, ProviderSelect } from "./provider-select";
 import { Alert } from "./ui/alert";
 import { Button } from "./ui/button";
@@ -198,6 +199,7 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
                 <ForwardingPanel emailType={emailType} config={config} canEdit={canEdit} onChange={(saved) => onChanged(saved)} />
               ) : null}
               {provider === "google" || provider === "microsoft" ? (
+                <OrganisationMailboxForm emailType={emailType} provider={provider} config={config} canEdit={canEdit} onSaved={onSaved} ownConnect={
                 <OAuthConnect
                   key={provider}
                   emailType={emailType}
@@ -209,7 +211,7 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
                   canEdit={canEdit}
                   locale={locale}
                   onChange={() => onChanged()}
-                />
+                />} />
               ) : null}
             </>
           ) : null}

@@ -67,6 +67,8 @@ const schema = z.object({
   MICROSOFT_OAUTH_AUTHORITY: url("https://login.microsoftonline.com"),
   GRAPH_API_BASE_URL: url("https://graph.microsoft.com/v1.0"),
   GRAPH_POLL_SECONDS: int(10, 1),
+  /** Issue 18: delta poll interval of Microsoft 365 shared mailboxes (no change notifications for them). */
+  GRAPH_SHARED_POLL_SECONDS: int(15, 1),
   /** Public https URL of /api/webhooks/graph; set it to turn on Graph change notifications. */
   GRAPH_NOTIFICATION_URL: optionalUrl,
   /** Graph caps Outlook message subscriptions at 10,080 minutes; renewed at half their lifetime. */

@@ -30,6 +30,10 @@ export const REDACT_PATHS = [
   "*.oauthAccessTokenEncrypted",
   "*.oauthRefreshTokenEncrypted",
   "*.oauthClientSecretEncrypted",
+  // Issue 18: service account keys (encrypted column, and the parsed key).
+  "*.serviceAccountKeyEncrypted",
+  "*.private_key",
+  "*.service_account_key",
 ];
 
 /** Keys whose values are data from a query or a message, never written whatever they hold. */

@@ -23,6 +23,12 @@ export const mailboxPurpose = pgEnum("mailbox_purpose", ["booking", "stopsale"])
 export const mailProvider = pgEnum("mail_provider", ["imap", "google", "microsoft", "forwarding"]);
 export const mailAccess = pgEnum("mail_access", ["imap", "pop3", "gmail_api", "graph_api", "forwarding"]);
 export const authMethod = pgEnum("auth_method", ["password", "app_password", "oauth2"]);
+/**
+ * Issue 18, organisation mailboxes: own = the signed-in account's mailbox; shared = a Microsoft 365
+ * shared/delegated mailbox read through the signed-in admin (/users/{address}); app_only = Graph
+ * with client credentials; delegated = Google Workspace domain-wide delegation.
+ */
+export const mailboxKind = pgEnum("mailbox_kind", ["own", "shared", "app_only", "delegated"]);
 /** implicit: TLS from the first byte; starttls: upgrade required (fail if not offered); none: plaintext, chosen explicitly. */
 export const mailTlsMode = pgEnum("mail_tls_mode", ["implicit", "starttls", "none"]);
 export const mailboxStatus = pgEnum("mailbox_status", [
@@ -191,6 +197,9 @@ export const mailboxes = pgTable(
     oauthTokenExpiry: timestamp("oauth_token_expiry", { withTimezone: true }),
     oauthScopes: text("oauth_scopes").array().notNull().default(sql`'{}'::text[]`),
     oauthConnectedEmail: text("oauth_connected_email"),
+    // Organisation mailboxes (issue 18): the kind, and a Google service account key (Fernet).
+    mailboxKind: mailboxKind("mailbox_kind").notNull().default("own"),
+    serviceAccountKeyEncrypted: text("service_account_key_encrypted"),
     // Health (seed §3.1 *_email_* columns); 24 h counts come from mailbox_events
     status: mailboxStatus("status").notNull().default("disconnected"),
     statusChangedAt: timestamp("status_changed_at", { withTimezone: true }).notNull().defaultNow(),

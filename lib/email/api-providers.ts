@@ -61,8 +61,10 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
       const state = await freshState(mailbox);
       const providerLog = childLog(mailbox);
       const { lastReceivedAt, ...ingest } = policy(mailbox, state);
+      const org = graphOrgOptions(mailbox, env);
       return new GraphProvider({
         ...ingest,
+        ...org.provider,
         baseUrl: env.GRAPH_API_BASE_URL,
         // Graph names the inbox "inbox"; an IMAP-style "INBOX" from the form means the same.
         folder: !mailbox.folder || mailbox.folder.toUpperCase() === "INBOX" ? "inbox" : mailbox.folder,
@@ -76,8 +78,8 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
           ...(state.graphSubscriptionResource ? { subscriptionResource: state.graphSubscriptionResource } : {}),
         },
         onSyncState: (patch) => updateSyncState({ mailboxId: mailbox.id, patch }),
-        pollIntervalMs: env.GRAPH_POLL_SECONDS * 1000,
-        ...(env.GRAPH_NOTIFICATION_URL
+        pollIntervalMs: org.pollSeconds * 1000,
+        ...(env.GRAPH_NOTIFICATION_URL && org.push
           ? {
               push: {
                 notificationUrl: env.GRAPH_NOTIFICATION_URL,
@@ -91,4 +93,38 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
       });
     },
   };
+}
+
+/**
+ * Issue 18: how a Graph mailbox is read per kind. A shared mailbox goes through the signed-in
+ * admin's token at /users/{address}; Graph sends no change notifications for it under delegated
+ * permissions, so it polls delta every GRAPH_SHARED_POLL_SECONDS instead of subscribing. App-only
+ * reads /users/{address} too and subscribes like an own mailbox.
+ */
+export function graphOrgOptions(
+  mailbox: Pick<Mailbox, "mailboxKind" | "address" | "oauthConnectedEmail">,
+  env: ReturnType<typeof getEnv>,
+): { provider: { mailboxAddress?: string; accessDeniedMessage?: string }; pollSeconds: number; push: boolean } {
+  const address = mailbox.address ?? "";
+  if (mailbox.mailboxKind === "shared" && address) {
+    return {
+      provider: {
+        mailboxAddress: address,
+        accessDeniedMessage: `${mailbox.oauthConnectedEmail ?? "The signed-in account"} no longer has access to the shared mailbox ${address} (Microsoft Graph ErrorAccessDenied). Give the account Full Access to the mailbox again, or reconnect with an account that has it.`,
+      },
+      pollSeconds: env.GRAPH_SHARED_POLL_SECONDS,
+      push: false,
+    };
+  }
+  if (mailbox.mailboxKind === "app_only" && address) {
+    return {
+      provider: {
+        mailboxAddress: address,
+        accessDeniedMessage: `The app may not read ${address} (Microsoft Graph ErrorAccessDenied): the Mail.ReadWrite application permission was removed, or an application access policy excludes this mailbox. Grant it again, then save the settings.`,
+      },
+      pollSeconds: env.GRAPH_POLL_SECONDS,
+      push: true,
+    };
+  }
+  return { provider: {}, pollSeconds: env.GRAPH_POLL_SECONDS, push: true };
 }

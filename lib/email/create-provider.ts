@@ -3,6 +3,7 @@ import { getMailboxSyncState } from "../db/queries/mailboxes";
 import { listStoredProviderIds } from "../db/queries/stored-provider-ids";
 import type { Mailbox } from "../db/schema";
 import { getEnv } from "../env";
+import { createOrgTokenSource, isOrgTokenMailbox } from "../oauth/org-token-source";
 import { createAccessTokenSource } from "../oauth/token-manager";
 import { TokenRenewingProvider } from "../oauth/token-renewing-provider";
 import { resolveMailHost } from "./host-check";
@@ -62,7 +63,10 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
   if (mailbox.access === "gmail_api" || mailbox.access === "graph_api") {
     const build = deps.apiProviders?.[mailbox.access];
     // OAuth mailboxes get their tokens from the token manager unless the caller injects a source.
-    const getAccessToken = deps.getAccessToken ?? (mailbox.authMethod === "oauth2" ? createAccessTokenSource(mailbox) : undefined);
+    // App-only Graph and delegated Gmail (issue 18) get tokens from the organisation's credentials.
+    const getAccessToken =
+      deps.getAccessToken ??
+      (isOrgTokenMailbox(mailbox) ? createOrgTokenSource(mailbox) : mailbox.authMethod === "oauth2" ? createAccessTokenSource(mailbox) : undefined);
     if (!build || !getAccessToken) {
       throw new MailError("config", `The ${mailbox.access} provider is not available in this process.`);
     }

@@ -51,6 +51,14 @@ export type GraphProviderOptions = IngestPolicy & {
   retry?: Partial<GraphRetryPolicy>;
   /** Parallel $value downloads; Outlook allows 4 concurrent requests per mailbox and app. */
   fetchConcurrency?: number;
+  /**
+   * Issue 18: read another mailbox than the token's own, as `/users/{address}/...` (a shared or
+   * delegated mailbox with Mail.ReadWrite.Shared, or any mailbox with app-only Mail.ReadWrite).
+   * Unset = `/me/...`.
+   */
+  mailboxAddress?: string;
+  /** Issue 18: what a 403 access-denied means for this kind of mailbox, shown as the needs_reauth reason. */
+  accessDeniedMessage?: string;
 };
 
 export type GraphRetryPolicy = {
@@ -163,6 +171,8 @@ export class GraphProvider implements MailProvider {
   private readonly baseUrl: string;
   private readonly folder: string;
   private readonly folderPath: string;
+  /** `/me` or `/users/{address}` (issue 18). */
+  private readonly userPath: string;
   private readonly pollIntervalMs: number;
   private readonly retryPolicy: GraphRetryPolicy;
   private readonly fetchConcurrency: number;
@@ -201,7 +211,8 @@ export class GraphProvider implements MailProvider {
       defaultVersion: version,
     });
     this.folder = opts.folder ?? "inbox";
-    this.folderPath = `/me/mailFolders/${encodeURIComponent(this.folder)}`;
+    this.userPath = opts.mailboxAddress ? `/users/${encodeURIComponent(opts.mailboxAddress)}` : "/me";
+    this.folderPath = `${this.userPath}/mailFolders/${encodeURIComponent(this.folder)}`;
     this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
     this.retryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 60_000, ...opts.retry };
     this.fetchConcurrency = Math.max(1, Math.min(4, opts.fetchConcurrency ?? 4));
@@ -458,7 +469,7 @@ export class GraphProvider implements MailProvider {
   private async getMetadata(id: string): Promise<GraphMeta | null> {
     const expand = encodeURIComponent(`singleValueExtendedProperties($filter=id eq '${MESSAGE_SIZE_PROPERTY}')`);
     const res = await this.call(
-      { method: "GET", path: `/me/messages/${encodeURIComponent(id)}?$select=id,receivedDateTime&$expand=${expand}`, headers: { Prefer: IMMUTABLE_IDS } },
+      { method: "GET", path: `${this.userPath}/messages/${encodeURIComponent(id)}?$select=id,receivedDateTime&$expand=${expand}`, headers: { Prefer: IMMUTABLE_IDS } },
       json(messageMetaSchema),
     );
     if (!res.ok) return null;
@@ -474,7 +485,7 @@ export class GraphProvider implements MailProvider {
   /** $value, or internetMessageHeaders only when above maxMessageBytes. null: deleted meanwhile. */
   private async fetchSized(meta: GraphMeta): Promise<FetchedMessage | null> {
     const base = meta.receivedAt ? { receivedAt: meta.receivedAt } : {};
-    const path = `/me/messages/${encodeURIComponent(meta.id)}`;
+    const path = `${this.userPath}/messages/${encodeURIComponent(meta.id)}`;
     if (meta.size > this.maxMessageBytes) {
       const res = await this.call({ method: "GET", path: `${path}?$select=internetMessageHeaders`, headers: { Prefer: IMMUTABLE_IDS } }, json(headersSchema));
       if (!res.ok) return null;
@@ -640,7 +651,7 @@ export class GraphProvider implements MailProvider {
   }
 
   private subscriptionResourcePath(): string {
-    return `me/mailFolders('${this.folder.replace(/'/g, "''")}')/messages`;
+    return `${this.userPath.slice(1)}/mailFolders('${this.folder.replace(/'/g, "''")}')/messages`;
   }
 
   /** DELETE the subscription; one that is already gone is fine. */
@@ -677,14 +688,14 @@ export class GraphProvider implements MailProvider {
           ? {
               id: String(index),
               method: "POST",
-              url: `/me/messages/${encodeURIComponent(id)}/move`,
+              url: `${this.userPath}/messages/${encodeURIComponent(id)}/move`,
               headers: { "Content-Type": "application/json", Prefer: IMMUTABLE_IDS },
               body: { destinationId },
             }
           : {
               id: String(index),
               method: "PATCH",
-              url: `/me/messages/${encodeURIComponent(id)}`,
+              url: `${this.userPath}/messages/${encodeURIComponent(id)}`,
               headers: { "Content-Type": "application/json", Prefer: IMMUTABLE_IDS },
               body: { isRead: true },
             },
@@ -706,7 +717,7 @@ export class GraphProvider implements MailProvider {
         const code = graphErrorCode(item.body);
         if (item.status === 401) throw new MailError("needs_reauth", "Microsoft rejected the access token; reconnect the mailbox.");
         if (item.status === 403 && REAUTH_CODES.has(code.toLowerCase())) {
-          throw new MailError("needs_reauth", "The Microsoft grant does not allow changing mail; reconnect the mailbox.", { cause: { status: 403, code } });
+          throw new MailError("needs_reauth", this.opts.accessDeniedMessage ?? "The Microsoft grant does not allow changing mail; reconnect the mailbox.", { cause: { status: 403, code } });
         }
         throw new MailError("protocol", `Microsoft Graph refused to ${destinationId ? "move" : "mark read"} a message (HTTP ${item.status} ${code}).`, {
           cause: { status: item.status, code },
@@ -797,7 +808,7 @@ export class GraphProvider implements MailProvider {
         this.lastActivityAt = new Date();
         if (response.status === 404 && !MAILBOX_CONFIG_CODES.has(code.toLowerCase())) return { ok: false, status: 404, code };
         if (passThrough?.(response.status, code)) return { ok: false, status: response.status, code };
-        failure = classifyGraphResponse(response.status, code, graphErrorMessage(body), response.headers.get("retry-after"));
+        failure = classifyGraphResponse(response.status, code, graphErrorMessage(body), response.headers.get("retry-after"), this.opts.accessDeniedMessage);
       } catch (err) {
         if (signal.aborted) throw closed();
         if (err instanceof MailError) throw err;
@@ -888,7 +899,7 @@ type GraphFailure =
   | { kind: "fatal"; error: MailError }
   | { kind: "retry"; code: MailErrorCode; message: string; retryAfterMs?: number; cause: unknown };
 
-function classifyGraphResponse(status: number, code: string, message: string, retryAfter: string | null): GraphFailure {
+function classifyGraphResponse(status: number, code: string, message: string, retryAfter: string | null, accessDeniedMessage?: string): GraphFailure {
   const cause = { status, code, message };
   const retryAfterMs = parseRetryAfter(retryAfter);
   const retry = (c: MailErrorCode, m: string): GraphFailure =>
@@ -902,7 +913,7 @@ function classifyGraphResponse(status: number, code: string, message: string, re
   }
   if (status === 403) {
     if (REAUTH_CODES.has(lower)) {
-      return { kind: "fatal", error: new MailError("needs_reauth", "The Microsoft grant does not allow mail access; reconnect the mailbox.", { cause }) };
+      return { kind: "fatal", error: new MailError("needs_reauth", accessDeniedMessage ?? "The Microsoft grant does not allow mail access; reconnect the mailbox.", { cause }) };
     }
     return { kind: "fatal", error: new MailError("auth", "Microsoft refused access to this mailbox.", { cause }) };
   }

@@ -1,4 +1,5 @@
 import type { Mailbox } from "../db/schema";
+import { getEnv } from "../env";
 import type { EmailType } from "./email-type";
 import type { ForwardingConfig } from "./forwarding/forwarding-settings";
 import { effectiveTlsMode, type TlsMode } from "./tls-mode";
@@ -44,7 +45,58 @@ export type MailboxConfig = {
   error_count_24h: number;
   /** Forwarding mailboxes only (issue 16): the address, sender policy, verification mail, health. */
   forwarding?: ForwardingConfig | null;
+
+  /** Issue 18: own | shared | app_only | delegated (organisation mailboxes). */
+  mailbox_kind: Mailbox["mailboxKind"];
+  /** Issue 18: what identifies an organisation mailbox's access, never a secret; null for own mailboxes. */
+  organisation: OrganisationView | null;
 };
+
+export type OrganisationView = {
+  /** shared: the signed-in admin who reads it; delegated: null. */
+  via_account: string | null;
+  tenant_id: string | null;
+  client_id: string | null;
+  has_client_secret: boolean;
+  service_account_email: string | null;
+  has_service_account_key: boolean;
+  /** push = change notifications / Pub/Sub; poll = delta polling only (shared mailboxes). */
+  notifications: "push" | "poll";
+  /** Entra's admin-consent page for the app (app_only). */
+  admin_consent_url: string | null;
+};
+
+/** Entra's admin-consent URL for an app in a tenant (v2.0 endpoint, Graph's `.default` scope). */
+export function adminConsentUrl({ authority = "https://login.microsoftonline.com", tenantId, clientId }: { authority?: string; tenantId: string; clientId: string }): string {
+  const url = new URL(`${authority.replace(/\/+$/, "")}/${encodeURIComponent(tenantId)}/v2.0/adminconsent`);
+  url.searchParams.set("client_id", clientId);
+  url.searchParams.set("scope", "https://graph.microsoft.com/.default");
+  return url.toString();
+}
+
+function organisationView(row: Mailbox, authority: string | undefined): OrganisationView | null {
+  if (row.mailboxKind === "own") return null;
+  return {
+    via_account: row.mailboxKind === "shared" ? row.oauthConnectedEmail : null,
+    tenant_id: row.mailboxKind === "app_only" ? row.oauthTenantId : null,
+    client_id: row.mailboxKind === "shared" ? null : row.oauthClientId,
+    has_client_secret: row.mailboxKind === "app_only" && Boolean(row.oauthClientSecretEncrypted),
+    service_account_email: row.mailboxKind === "delegated" ? row.username : null,
+    has_service_account_key: Boolean(row.serviceAccountKeyEncrypted),
+    notifications: row.mailboxKind === "shared" ? "poll" : "push",
+    admin_consent_url:
+      row.mailboxKind === "app_only" && row.oauthTenantId && row.oauthClientId
+        ? adminConsentUrl({ ...(authority ? { authority } : {}), tenantId: row.oauthTenantId, clientId: row.oauthClientId })
+        : null,
+  };
+}
+
+/** Org kinds without a user token are connected when their credential is stored. */
+function isOAuthConnected(row: Mailbox): boolean {
+  if (row.mailboxKind === "app_only") return Boolean(row.oauthClientSecretEncrypted);
+  if (row.mailboxKind === "delegated") return Boolean(row.serviceAccountKeyEncrypted);
+  return Boolean(row.oauthRefreshTokenEncrypted || row.oauthAccessTokenEncrypted);
+}
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -53,7 +105,7 @@ function hasCursor(state: Mailbox["syncState"]): boolean {
   return Boolean(state.imapUidValidity || state.gmailHistoryId || state.graphDeltaLink);
 }
 
-export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxConfig {
+export function toMailboxConfig(row: Mailbox, errorCount24h: number, opts: { microsoftAuthority?: string } = {}): MailboxConfig {
   return {
     email_type: row.purpose,
     provider: row.provider,
@@ -82,7 +134,7 @@ export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxCon
       ? {
           provider: row.oauthProvider,
           connected_email: row.oauthConnectedEmail,
-          is_connected: Boolean(row.oauthRefreshTokenEncrypted || row.oauthAccessTokenEncrypted),
+          is_connected: isOAuthConnected(row),
           scopes: row.oauthScopes,
           token_expiry: iso(row.oauthTokenExpiry),
           uses_own_app: Boolean(row.oauthClientId),
@@ -91,5 +143,7 @@ export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxCon
     last_success_at: iso(row.lastSuccessAt),
     last_error: row.lastError,
     error_count_24h: errorCount24h,
+    mailbox_kind: row.mailboxKind,
+    organisation: organisationView(row, opts.microsoftAuthority ?? (row.mailboxKind === "app_only" ? getEnv().MICROSOFT_OAUTH_AUTHORITY : undefined)),
   };
 }

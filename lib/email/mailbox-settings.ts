@@ -126,6 +126,9 @@ export async function saveMailboxSettings({
       tlsMode,
       allowInvalidCertificate: input.allow_invalid_certificate,
       authMethod: input.auth_method,
+      // Issue 18: server settings make it an ordinary mailbox again (no organisation credentials).
+      mailboxKind: "own",
+      serviceAccountKeyEncrypted: null,
       ...(newPassword ? { passwordEncrypted: getSecretBox().encrypt(newPassword) } : {}),
       useIdle: input.use_idle,
       folder: input.folder,

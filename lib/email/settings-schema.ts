@@ -123,3 +123,52 @@ export type ForwardingSettings = z.output<typeof forwardingSettingsSchema>;
 export function isForwardingBody(body: unknown): boolean {
   return typeof body === "object" && body !== null && (body as { access?: unknown }).access === "forwarding";
 }
+
+/* ------------------------------------------------------------------------------------------------
+ * Organisation mailboxes (issue 18): PUT /api/tenant/email/organisation/{email_type}
+ * ---------------------------------------------------------------------------------------------- */
+
+/** Kinds of the Microsoft and Google connections; `own` and `shared` connect by sign-in (OAuth). */
+export const MICROSOFT_MAILBOX_KINDS = ["own", "shared", "app_only"] as const;
+export const GOOGLE_MAILBOX_KINDS = ["own", "delegated"] as const;
+
+/** The first-connect and after-ingest choices every organisation mailbox shares with the others. */
+const organisationCommon = {
+  address: z.string().trim().max(254).pipe(z.email("Enter the mailbox's email address.")),
+  folder: z.string().trim().min(1, "Enter a folder name, for example INBOX.").max(255).default("INBOX"),
+  enabled: z.boolean().default(true),
+  start_mode: z.enum(["unread", "since", "new_only"], "Choose unread, since or new_only.").default("unread"),
+  start_since: z.preprocess((v) => (v === "" ? null : v), z.coerce.date("Enter a valid date.").nullable()).optional(),
+  after_ingest: z.enum(["mark_read", "none", "move"], "Choose mark_read, none or move.").default("mark_read"),
+  move_to_folder: z.string().trim().max(255, "The folder name is too long.").nullable().optional().transform((v) => (v ? v : null)),
+};
+
+const organisationMailboxFields = z.discriminatedUnion("mailbox_kind", [
+  z
+    .object({
+      /** Microsoft Graph with client credentials: the tenant's Entra app with Mail.ReadWrite (application). */
+      mailbox_kind: z.literal("app_only"),
+      ...organisationCommon,
+      tenant_id: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$/, "Enter the Entra tenant id (a GUID) or its domain, e.g. contoso.onmicrosoft.com."),
+      client_id: z.string().trim().min(1, "Enter the application (client) id.").max(255),
+      /** Omitted or empty: keep the stored secret of the same app. */
+      client_secret: z.string().max(1024, "The client secret is too long.").optional(),
+    })
+    .strict(),
+  z
+    .object({
+      /** Google Workspace domain-wide delegation: a service account key with gmail.modify delegated. */
+      mailbox_kind: z.literal("delegated"),
+      ...organisationCommon,
+      /** The key file's JSON text. Omitted or empty: keep the stored key. Never returned. */
+      service_account_key: z.string().max(20_000, "The key file is too large.").optional(),
+    })
+    .strict(),
+]);
+
+export const organisationMailboxSchema = organisationMailboxFields.superRefine(checkStartAndAfter);
+export type OrganisationMailboxInput = z.input<typeof organisationMailboxSchema>;
+export type OrganisationMailboxSettings = z.output<typeof organisationMailboxSchema>;
+
+/** POST /api/oauth/microsoft/authorize: `mailbox_kind: "shared"` with the shared mailbox's address. */
+export const sharedMailboxAddressSchema = z.string().trim().max(254).pipe(z.email("Enter the shared mailbox's email address."));

@@ -20,7 +20,7 @@ import {
   isValidMicrosoftTenant,
   platformApp,
   PROVIDER_LABEL,
-  scopesFor,
+  scopesForMailbox,
   type OAuthAccess,
   type OAuthApp,
   type OAuthProviderName,
@@ -48,6 +48,8 @@ const flowSecretsSchema = z.object({
     tenant: z.string().nullable(),
     custom: z.boolean(),
   }),
+  /** Issue 18: the shared mailbox the signed-in admin will read (Microsoft only). */
+  shared: z.string().optional(),
 });
 type FlowSecrets = z.infer<typeof flowSecretsSchema>;
 
@@ -86,8 +88,15 @@ export async function startAuthorization(params: {
   emailType: EmailType;
   access: OAuthAccess;
   app: CustomAppInput;
+  /** Issue 18: connect this shared mailbox through the signing-in account (Microsoft Graph only). */
+  sharedAddress?: string | undefined;
 }): Promise<{ authorization_url: string; state: string }> {
   const { provider, emailType, access } = params;
+  if (params.sharedAddress && (provider !== "microsoft" || access !== "graph_api")) {
+    throw new AppError(400, "invalid_mailbox_kind", "Shared mailboxes are read through Microsoft Graph: choose Microsoft with API access.", {
+      fields: { mailbox_kind: "Shared mailboxes need Microsoft with API access." },
+    });
+  }
   const mailbox = await getMailbox({ tenantId: params.tenantId, purpose: emailType });
   const app = resolveApp(provider, mailbox, params.app);
   const endpoints = endpointsFor(provider, app);
@@ -96,6 +105,7 @@ export async function startAuthorization(params: {
   const secrets: FlowSecrets = {
     v: codeVerifier,
     app: { id: app.clientId, secret: app.clientSecret, tenant: app.tenantId ?? null, custom: app.custom },
+    ...(params.sharedAddress ? { shared: params.sharedAddress } : {}),
   };
   await createOAuthFlow({
     id: flowId,
@@ -113,7 +123,7 @@ export async function startAuthorization(params: {
     state,
     CodeChallengeMethod.S256,
     codeVerifier,
-    scopesFor(provider, access),
+    scopesForMailbox(provider, access, params.sharedAddress ? "shared" : "own"),
   );
   for (const [key, value] of Object.entries(extraAuthorizationParams(provider))) url.searchParams.set(key, value);
   const hint = mailbox?.oauthProvider === provider ? mailbox.oauthConnectedEmail : null;
@@ -247,7 +257,16 @@ export async function completeAuthorization(params: {
   }
 
   const existing = await getMailbox({ tenantId: session.tenantId, purpose: emailType });
-  const sameAccount = existing?.oauthProvider === provider && existing.oauthConnectedEmail === connectedEmail && existing.access === access;
+  // Issue 18: a shared mailbox keeps its own address; the signed-in account is only the way in.
+  const sharedAddress = provider === "microsoft" && access === "graph_api" ? (secrets.shared ?? null) : null;
+  const mailboxKind = sharedAddress ? "shared" : "own";
+  const address = sharedAddress ?? connectedEmail;
+  const sameAccount =
+    existing?.oauthProvider === provider &&
+    existing.oauthConnectedEmail === connectedEmail &&
+    existing.access === access &&
+    existing.mailboxKind === mailboxKind &&
+    (existing.address ?? "").toLowerCase() === address.toLowerCase();
   let refreshTokenEncrypted = tokens.refreshToken ? getSecretBox().encrypt(tokens.refreshToken) : null;
   // Some providers send a refresh token only on first consent: keep the one of the same grant.
   if (!refreshTokenEncrypted && sameAccount && existing.oauthClientId === (app.custom ? app.clientId : null)) {
@@ -275,8 +294,10 @@ export async function completeAuthorization(params: {
       port: imap?.port ?? 993,
       useSsl: true,
       allowInvalidCertificate: false,
-      address: connectedEmail,
+      address,
       username: connectedEmail,
+      mailboxKind,
+      serviceAccountKeyEncrypted: null,
       authMethod: "oauth2",
       // The mailbox now signs in with OAuth; an old password has no use and is not kept.
       passwordEncrypted: null,
@@ -290,16 +311,17 @@ export async function completeAuthorization(params: {
       oauthAccessTokenEncrypted: box.encrypt(tokens.accessToken),
       oauthRefreshTokenEncrypted: refreshTokenEncrypted,
       oauthTokenExpiry: tokens.expiresAt,
-      oauthScopes: tokens.scopes ?? scopesFor(provider, access),
+      oauthScopes: tokens.scopes ?? scopesForMailbox(provider, access, mailboxKind),
       oauthConnectedEmail: connectedEmail,
       ...(sameAccount ? {} : { syncState: {} }),
     },
   });
-  await recordMailboxEvent({ mailboxId: saved.id, kind: "connected", message: `Connected ${connectedEmail} with ${label}.` });
+  const connectedMessage = sharedAddress ? `Connected the shared mailbox ${sharedAddress} through ${connectedEmail} with ${label}.` : `Connected ${connectedEmail} with ${label}.`;
+  await recordMailboxEvent({ mailboxId: saved.id, kind: "connected", message: connectedMessage });
   log.info({ event: "oauth_connected", provider, email_type: emailType, access, custom_app: app.custom }, "mailbox connected by OAuth");
   return {
     success: true,
-    message: `Connected ${connectedEmail} with ${label}.`,
+    message: connectedMessage,
     connected_email: connectedEmail,
     email_type: emailType,
     status: 200,
@@ -359,6 +381,9 @@ export async function disconnectOAuth(params: {
       oauthTokenExpiry: null,
       oauthScopes: [],
       oauthConnectedEmail: null,
+      // Issue 18: an organisation mailbox's credentials go too (nothing to revoke at the provider).
+      ...(mailbox.mailboxKind === "app_only" ? { oauthClientSecretEncrypted: null } : {}),
+      ...(mailbox.mailboxKind === "delegated" ? { serviceAccountKeyEncrypted: null } : {}),
       enabled: false,
       status: "disconnected",
       lastError: null,

@@ -1,6 +1,6 @@
 import { OAuth2Client } from "arctic";
 import { z } from "zod";
-import type { MailAccess } from "@/lib/db/schema";
+import type { MailAccess, Mailbox } from "@/lib/db/schema";
 import { getEnv, type Env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 
@@ -84,6 +84,17 @@ const SCOPES: Record<OAuthProviderName, Record<"api" | "imap", string[]>> = {
 
 export function scopesFor(provider: OAuthProviderName, access: MailAccess): string[] {
   return [...SCOPES[provider][access === "imap" ? "imap" : "api"]];
+}
+
+/**
+ * Issue 18: a Microsoft 365 shared (or delegated) mailbox is read through the signed-in admin's
+ * token at /users/{address}; Mail.ReadWrite.Shared covers reading, marking read and moving there.
+ */
+export const SHARED_MAILBOX_SCOPE = "Mail.ReadWrite.Shared";
+
+export function scopesForMailbox(provider: OAuthProviderName, access: MailAccess, kind: Mailbox["mailboxKind"]): string[] {
+  const scopes = scopesFor(provider, access);
+  return provider === "microsoft" && kind === "shared" ? [...scopes, SHARED_MAILBOX_SCOPE] : scopes;
 }
 
 /** Where an OAuth mailbox reaches the provider over IMAP. */

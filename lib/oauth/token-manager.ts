@@ -9,7 +9,7 @@ import { MailError } from "@/lib/email/provider";
 import { getEnv } from "@/lib/env";
 import { getLogger } from "@/lib/logger";
 import { appForMailbox } from "./mailbox-app";
-import { createOAuthClient, endpointsFor, oauthProviderSchema, PROVIDER_LABEL, scopesFor, type OAuthProviderName } from "./providers";
+import { createOAuthClient, endpointsFor, oauthProviderSchema, PROVIDER_LABEL, scopesForMailbox, type OAuthProviderName } from "./providers";
 import { classifyOAuthError, parseTokenResponse, withTimeout, type OAuthFailure } from "./token-response";
 
 /**
@@ -134,7 +134,8 @@ async function refreshUnderLock(
       const client = createOAuthClient(provider, app);
       const endpoints = endpointsFor(provider, app);
       // Google refreshes the grant as it was consented; Microsoft's v2 endpoint wants the scopes again.
-      const scopes = provider === "microsoft" ? scopesFor(provider, row.access) : [];
+      // A shared mailbox's grant includes Mail.ReadWrite.Shared (issue 18): ask for it again too.
+      const scopes = provider === "microsoft" ? scopesForMailbox(provider, row.access, row.mailboxKind) : [];
       let tokens;
       try {
         const response = await withTimeout(

@@ -68,6 +68,11 @@ export type GmailFake = {
   currentHistoryId(user?: string): string;
   /** Replaces the tokens accepted for `user` (default user when omitted). Others get 401. */
   setValidTokens(tokens: string[], user?: string): void;
+  /**
+   * Tokens the static list does not know are asked here (issue 18: the local OAuth server's JWTs,
+   * e.g. a domain-wide-delegation token, answers the impersonated user's address).
+   */
+  setTokenResolver(resolve: ((token: string) => Promise<string | null>) | null): void;
   injectFault(fault: GmailFault): void;
   /** Drops all history up to now: any older startHistoryId is then answered with 404. */
   expireHistory(user?: string): void;
@@ -226,7 +231,10 @@ function intParam(params: URLSearchParams, name: string, fallback: number, max: 
   return Math.min(n, max);
 }
 
-export async function startGmailFake(opts: { user?: string; tokens?: string[] } = {}): Promise<GmailFake> {
+export async function startGmailFake(
+  opts: { user?: string; tokens?: string[]; tokenResolver?: (token: string) => Promise<string | null> } = {},
+): Promise<GmailFake> {
+  let tokenResolver = opts.tokenResolver ?? null;
   const defaultUser = opts.user ?? "user@example.com";
   const users = new Map<string, UserState>();
   const tokens = new Map<string, string>();
@@ -312,10 +320,11 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
     return fault;
   }
 
-  function authenticate(req: IncomingMessage): string {
+  async function authenticate(req: IncomingMessage): Promise<string> {
     const header = req.headers.authorization ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    const email = match?.[1] ? tokens.get(match[1]) : undefined;
+    const token = match?.[1];
+    const email = token ? (tokens.get(token) ?? (tokenResolver ? await tokenResolver(token) : null)) : null;
     if (!email) throw unauthenticated();
     return email;
   }
@@ -415,7 +424,7 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
   async function route(req: IncomingMessage, url: URL): Promise<{ status: number; body?: unknown }> {
     const match = /^\/gmail\/v1\/users\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (!match?.[1] || !match[2]) throw notFound();
-    const email = authenticate(req);
+    const email = await authenticate(req);
     const userId = decodeURIComponent(match[1]);
     if (userId !== "me" && userId !== email) {
       throw new HttpError(403, "PERMISSION_DENIED", "forbidden", `Delegation denied for ${email}`);
@@ -559,6 +568,9 @@ export async function startGmailFake(opts: { user?: string; tokens?: string[] } 
     },
     currentHistoryId(email = defaultUser) {
       return String(user(email).historyId);
+    },
+    setTokenResolver(resolve) {
+      tokenResolver = resolve;
     },
     setValidTokens(list, email = defaultUser) {
       for (const [token, owner] of [...tokens]) if (owner === email) tokens.delete(token);

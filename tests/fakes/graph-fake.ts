@@ -24,6 +24,13 @@
  * - Subscriptions: creation runs the validation handshake against notificationUrl (POST
  *   ?validationToken=..., expects 200 text/plain echo); created messages are then notified.
  *   Unlike Graph, http:// notification URLs are accepted (no TLS locally).
+ * - Other mailboxes (issue 18): `/users/{address}/...` is the same API on that mailbox. A delegated
+ *   token may use it for its own mailbox or one it was given access to (`grantMailboxAccess`, like
+ *   Exchange's Full Access + Mail.ReadWrite.Shared); otherwise 403 ErrorAccessDenied. An app-only
+ *   token (`tokenResolver` answering `{kind:"app"}`) needs the Mail.ReadWrite role and passes the
+ *   application access policy (`setAppAccessPolicy`, else 403 ErrorAccessDenied "[RAOP]"), and
+ *   gets Graph's 400 for `/me`. Change notifications for another user's mailbox under delegated
+ *   permissions are refused (403 ExtensionError), as Graph documents for shared mailboxes.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
@@ -74,7 +81,15 @@ export type GraphFakeSubscription = {
   expirationDateTime: string;
   folderId: string | null;
   user: string;
+  /** Who created it (a user's address or `app:{appId}`): only they may read, renew or delete it. */
+  creator: string;
 };
+
+/** Who a bearer token speaks for (issue 18): a signed-in user, or an application (client credentials). */
+export type GraphFakePrincipal =
+  /** `scopes`, when known, must hold Mail.ReadWrite.Shared (or Mail.Read.Shared to read) for another user's mailbox. */
+  | { kind: "user"; email: string; scopes?: string[] }
+  | { kind: "app"; appId: string; roles: string[] };
 
 export type GraphFake = {
   /** e.g. http://127.0.0.1:PORT/v1.0 (no trailing slash), as GRAPH_API_BASE_URL. */
@@ -87,6 +102,13 @@ export type GraphFake = {
   moveMessage(user: string, id: string, folder: string): void;
   deleteMessage(user: string, id: string): void;
   setValidTokens(tokens: string[], user?: string): void;
+  /** Tokens the static list does not know are asked here (e.g. the local OAuth server's JWTs). */
+  setTokenResolver(resolve: ((token: string) => Promise<GraphFakePrincipal | null>) | null): void;
+  /** `delegate` may open `mailbox` (Exchange Full Access); revoke removes that right. */
+  grantMailboxAccess(delegate: string, mailbox: string): void;
+  revokeMailboxAccess(delegate: string, mailbox: string): void;
+  /** Application access policy: the app may reach only these mailboxes (null = no policy). */
+  setAppAccessPolicy(appId: string, mailboxes: string[] | null): void;
   injectFault(fault: GraphFault): void;
   /** Invalidates every delta token issued so far. */
   expireDeltaTokens(opts?: { status?: 410 | 400; code?: string }): void;
@@ -268,7 +290,9 @@ function matches(m: StoredMessage, clauses: Clause[]): boolean {
   });
 }
 
-export async function startGraphFake(opts: { user?: string; tokens?: string[] } = {}): Promise<GraphFake> {
+export async function startGraphFake(
+  opts: { user?: string; tokens?: string[]; tokenResolver?: (token: string) => Promise<GraphFakePrincipal | null> } = {},
+): Promise<GraphFake> {
   const defaultUser = opts.user ?? "user@contoso.example";
   const users = new Map<string, UserState>();
   const tokens = new Map<string, string>();
@@ -279,6 +303,9 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
   let generation = 1;
   let expiredAs: { status: 410 | 400; code: string } = { status: 410, code: "SyncStateNotFound" };
   let base = "";
+  let tokenResolver = opts.tokenResolver ?? null;
+  const delegations = new Map<string, Set<string>>();
+  const appPolicies = new Map<string, Set<string>>();
 
   const newId = (prefix: string): string => `${prefix}${randomBytes(33).toString("base64url")}AAA=`;
 
@@ -347,11 +374,100 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
     return fault;
   }
 
-  function authenticate(header: string | undefined): UserState {
+  async function authenticate(header: string | undefined): Promise<GraphFakePrincipal> {
     const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
-    const email = match?.[1] ? tokens.get(match[1]) : undefined;
-    if (!email) throw unauthenticated();
-    return user(email);
+    const token = match?.[1];
+    if (!token) throw unauthenticated();
+    const email = tokens.get(token);
+    if (email) return { kind: "user", email };
+    const resolved = tokenResolver ? await tokenResolver(token) : null;
+    if (!resolved) throw unauthenticated();
+    return resolved;
+  }
+
+  const principalKey = (p: GraphFakePrincipal): string => (p.kind === "user" ? p.email.toLowerCase() : `app:${p.appId}`);
+  const accessDenied = (): GraphHttpError => new GraphHttpError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.");
+
+  /** The mailbox a principal may open, or Graph's refusal. */
+  function mailboxFor(principal: GraphFakePrincipal, address: string, method: string): UserState {
+    const target = address.toLowerCase();
+    if (principal.kind === "user") {
+      if (target === principal.email.toLowerCase()) return user(principal.email);
+      if (!delegations.get(principal.email.toLowerCase())?.has(target)) throw accessDenied();
+      const shared = method === "GET" ? ["Mail.Read.Shared", "Mail.ReadWrite.Shared"] : ["Mail.ReadWrite.Shared"];
+      if (principal.scopes && !principal.scopes.some((x) => shared.includes(x))) throw accessDenied();
+    } else {
+      const needed = method === "GET" ? ["Mail.Read", "Mail.ReadWrite"] : ["Mail.ReadWrite"];
+      if (!principal.roles.some((r) => needed.includes(r))) throw accessDenied();
+      const policy = appPolicies.get(principal.appId);
+      if (policy && !policy.has(target)) {
+        throw new GraphHttpError(403, "ErrorAccessDenied", "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.");
+      }
+    }
+    const known = [...users.values()].find((u) => u.email.toLowerCase() === target);
+    if (!known) throw new GraphHttpError(404, "ErrorInvalidUser", `The requested user '${address}' is invalid.`);
+    return known;
+  }
+
+  /** `/users/{id}/rest` → that mailbox and `/me/rest`; `/me` needs a delegated token. */
+  function resolvePath(principal: GraphFakePrincipal, method: string, path: string): { state: UserState | null; path: string; prefix: string } {
+    const m = /^\/users\/([^/]+)(\/.*)?$/i.exec(path);
+    if (m) {
+      const address = decodeURIComponent(m[1]!);
+      return { state: mailboxFor(principal, address, method), path: `/me${m[2] ?? ""}`, prefix: `/users/${m[1]}` };
+    }
+    if (path === "/me" || path.startsWith("/me/")) {
+      if (principal.kind === "app") throw badRequest("/me request is only valid with delegated authentication flow.");
+      return { state: user(principal.email), path, prefix: "/me" };
+    }
+    return { state: principal.kind === "user" ? user(principal.email) : null, path, prefix: "/me" };
+  }
+
+  /** Links the routes build for /me point at the mailbox the request named. */
+  function relink(result: RouteResult, prefix: string): RouteResult {
+    if (prefix === "/me" || !result.json || typeof result.json !== "object") return result;
+    const json = result.json as Record<string, unknown>;
+    for (const key of ["@odata.nextLink", "@odata.deltaLink"]) {
+      const v = json[key];
+      if (typeof v === "string" && v.startsWith(`${base}/me/`)) json[key] = `${base}${prefix}/${v.slice(`${base}/me/`.length)}`;
+    }
+    return result;
+  }
+
+  async function dispatch(
+    principal: GraphFakePrincipal,
+    method: string,
+    rawPath: string,
+    params: URLSearchParams,
+    headers: Record<string, string | string[] | undefined>,
+    body: () => Promise<Record<string, unknown>>,
+  ): Promise<RouteResult> {
+    if (rawPath === "/subscriptions" && method === "POST") {
+      const b = await body();
+      const resource = typeof b.resource === "string" ? b.resource : "";
+      const rm = /^\/?users\/([^/]+)\//i.exec(resource);
+      let state: UserState;
+      if (rm) {
+        const address = decodeURIComponent(rm[1]!);
+        state = mailboxFor(principal, address, "GET");
+        if (principal.kind === "user" && address.toLowerCase() !== principal.email.toLowerCase()) {
+          throw new GraphHttpError(403, "ExtensionError", "Operation: Create; Exception: [Status Code: Forbidden; Reason: Access is denied. Check credentials and try again.]");
+        }
+      } else {
+        if (principal.kind === "app") throw badRequest("/me request is only valid with delegated authentication flow.");
+        state = user(principal.email);
+      }
+      return { status: 201, json: await createSubscription(state, b, principalKey(principal)) };
+    }
+    const sm = /^\/subscriptions\/([^/]+)$/.exec(rawPath);
+    if (sm) {
+      const sub = subscriptions.get(sm[1]!);
+      if (!sub || sub.creator !== principalKey(principal)) throw new GraphHttpError(404, "ResourceNotFound", `The object was not found.`);
+      return route(user(sub.user), method, rawPath, params, headers, body);
+    }
+    const { state, path, prefix } = resolvePath(principal, method, rawPath);
+    if (!state) throw badRequest(`Resource not found for the segment '${rawPath.split("/").filter(Boolean).at(-1) ?? ""}'.`);
+    return relink(await route(state, method, path, params, headers, body), prefix);
   }
 
   function deltaPage(state: UserState, folderId: string, t: TokenState, pageSize: number): Record<string, unknown> {
@@ -408,7 +524,7 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
     }
   }
 
-  async function createSubscription(state: UserState, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async function createSubscription(state: UserState, body: Record<string, unknown>, creator: string): Promise<Record<string, unknown>> {
     const { changeType, notificationUrl, resource, expirationDateTime, clientState, lifecycleNotificationUrl } = body;
     if (typeof changeType !== "string" || typeof notificationUrl !== "string" || typeof resource !== "string" || typeof expirationDateTime !== "string") {
       throw badRequest("Subscription must have changeType, notificationUrl, resource and expirationDateTime.", "InvalidRequest");
@@ -445,6 +561,7 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
       expirationDateTime: new Date(expires).toISOString(),
       folderId,
       user: state.email,
+      creator,
     };
     if (typeof clientState === "string") sub.clientState = clientState;
     if (typeof lifecycleNotificationUrl === "string") sub.lifecycleNotificationUrl = lifecycleNotificationUrl;
@@ -577,10 +694,9 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
         return { status: 200, json: messageJson(state, msg, null) };
       }
     }
-    if (path === "/subscriptions" && method === "POST") return { status: 201, json: await createSubscription(state, await body()) };
     if ((m = /^\/subscriptions\/([^/]+)$/.exec(path))) {
       const sub = subscriptions.get(m[1]!);
-      if (!sub || sub.user !== state.email) throw new GraphHttpError(404, "ResourceNotFound", `The object was not found.`);
+      if (!sub || sub.user !== state.email) throw new GraphHttpError(404, "ResourceNotFound", `The object was not found.`); // creator checked in dispatch
       if (method === "GET") return { status: 200, json: subscriptionJson(sub) };
       if (method === "DELETE") {
         subscriptions.delete(sub.id);
@@ -639,7 +755,7 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
     return { status: 200, json };
   }
 
-  async function handleBatch(state: UserState, body: Record<string, unknown>): Promise<RouteResult> {
+  async function handleBatch(principal: GraphFakePrincipal, body: Record<string, unknown>): Promise<RouteResult> {
     const items = body.requests;
     if (!Array.isArray(items)) throw badRequest("Invalid batch payload.");
     if (items.length > 20) throw badRequest("Number of batch requests exceeds the limit of 20.");
@@ -662,7 +778,7 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
         if (item.body !== undefined && !itemHeaders["content-type"]) {
           throw badRequest("Content-Type header is required for a request with a body.");
         }
-        result = await route(state, method, url.pathname, url.searchParams, itemHeaders, async () => parseJson(item.body));
+        result = await dispatch(principal, method, url.pathname, url.searchParams, itemHeaders, async () => parseJson(item.body));
       } catch (err) {
         const e = err instanceof GraphHttpError ? err : new GraphHttpError(500, "InternalServerError", String(err));
         result = { status: e.status, json: errorBody(e), headers: e.headers };
@@ -703,12 +819,12 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
           return;
         }
         if (fault) throw faultError(fault);
-        const state = authenticate(req.headers.authorization);
+        const principal = await authenticate(req.headers.authorization);
         const method = req.method ?? "GET";
         let bodyCache: Record<string, unknown> | undefined;
         const body = async (): Promise<Record<string, unknown>> => (bodyCache ??= parseJson(await readBody(req)));
-        if (path === "/$batch" && method === "POST") send(await handleBatch(state, await body()));
-        else send(await route(state, method, path, url.searchParams, req.headers, body));
+        if (path === "/$batch" && method === "POST") send(await handleBatch(principal, await body()));
+        else send(await dispatch(principal, method, path, url.searchParams, req.headers, body));
       } catch (err) {
         const e = err instanceof GraphHttpError ? err : new GraphHttpError(500, "InternalServerError", String(err));
         send({ status: e.status, json: errorBody(e), headers: e.headers });
@@ -781,6 +897,22 @@ export async function startGraphFake(opts: { user?: string; tokens?: string[] } 
     setValidTokens(list, email = defaultUser) {
       for (const [token, owner] of [...tokens]) if (owner === email) tokens.delete(token);
       for (const token of list) tokens.set(token, email);
+    },
+    setTokenResolver(resolve) {
+      tokenResolver = resolve;
+    },
+    grantMailboxAccess(delegate, mailbox) {
+      user(mailbox);
+      const set = delegations.get(delegate.toLowerCase()) ?? new Set<string>();
+      set.add(mailbox.toLowerCase());
+      delegations.set(delegate.toLowerCase(), set);
+    },
+    revokeMailboxAccess(delegate, mailbox) {
+      delegations.get(delegate.toLowerCase())?.delete(mailbox.toLowerCase());
+    },
+    setAppAccessPolicy(appId, mailboxes) {
+      if (mailboxes === null) appPolicies.delete(appId);
+      else appPolicies.set(appId, new Set(mailboxes.map((m) => m.toLowerCase())));
     },
     injectFault(fault) {
       faults.push({ ...fault, remaining: fault.count ?? 1 });

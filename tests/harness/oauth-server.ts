@@ -16,11 +16,17 @@
  * - scripted denials (`access_denied`), token endpoint outages, and short token lifetimes;
  * - an RFC 7662 introspection endpoint that Dovecot's oauth2 passdb can use: form-encoded `token`,
  *   answered with `{active, username}` after checking the JWT against the server's own keys.
+ * - organisation grants (issue 18): Microsoft's client credentials grant (the package issues the
+ *   token; this harness checks the client, the `/.default` scope and the tenant's admin consent,
+ *   and puts `roles`, `appid`, `tid`, `idtyp: "app"` in it), and Google's JWT bearer grant for
+ *   domain-wide delegation (RFC 7523, which the package lacks: handled here), checking the
+ *   service account's signature, `aud`, lifetime, the delegated scopes and the Workspace user,
+ *   with Google's documented error bodies. `resolveToken` tells the mail fakes who a token is.
  */
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from "jose";
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
 import { OAuth2Server, type MutableRedirectUri, type MutableResponse, type MutableToken } from "oauth2-mock-server";
 
 export type Provider = "google" | "microsoft";
@@ -90,6 +96,21 @@ export type OAuthTestServer = {
   /** The current refresh token of the user's newest grant (to compare with what the app stored). */
   currentRefreshToken(email: string): string | null;
   grantsOf(email: string): ReadonlyArray<Readonly<Grant>>;
+  /** Issue 18: the Entra admin consents application permissions (e.g. Mail.ReadWrite) for an app in a tenant. */
+  consentApp(opts: { clientId: string; secret: string; tenant: string; roles: string[] }): void;
+  /** Changes (or with null removes) the app's consent: later client credentials tokens follow it. */
+  setAppRoles(clientId: string, roles: string[] | null): void;
+  /** A Google service account with a fresh RSA key; returns the key file JSON as the console downloads it. */
+  addServiceAccount(opts?: { email?: string }): { key: Record<string, string>; clientId: string; clientEmail: string };
+  /** Admin console domain-wide delegation for the service account's client id (null = removed). */
+  setDomainWideDelegation(clientId: string, scopes: string[] | null): void;
+  /** Users of the Workspace domain (a delegation subject must be one). */
+  addWorkspaceUser(email: string): void;
+  removeWorkspaceUser(email: string): void;
+  /** Who a token the server issued speaks for, or null (bad signature, expired, grant revoked). */
+  resolveToken(token: string): Promise<{ kind: "user"; email: string; scope: string } | { kind: "app"; appId: string; tenant: string; roles: string[] } | null>;
+  /** The JWT bearer assertions received (decoded claims and header), for byte-level checks. */
+  jwtAssertions: { header: Record<string, unknown>; claims: JWTPayload }[];
   tokenRequests: TokenRequestRecord[];
   introspections: IntrospectionRecord[];
   revocations: { token: string; found: boolean }[];
@@ -166,6 +187,13 @@ export async function startOAuthServer(opts: { googleUser?: string; microsoftUse
   const revocations: { token: string; found: boolean }[] = [];
   const authorizeRequests: URL[] = [];
 
+  // Issue 18: organisation grants.
+  const appConsents = new Map<string, { tenant: string; roles: string[] }>();
+  type ServiceAccount = { clientEmail: string; clientId: string; publicKey: KeyObject; delegation: Set<string> | null };
+  const serviceAccounts = new Map<string, ServiceAccount>();
+  const workspaceUsers = new Set<string>();
+  const jwtAssertions: { header: Record<string, unknown>; claims: JWTPayload }[] = [];
+
   /** The grant a token request is about, looked up before the token is signed. */
   const grantFor = (req: ProviderRequest): { email: string; grantId: string | null; scope: string } | null => {
     const body = req.body ?? {};
@@ -182,6 +210,23 @@ export async function startOAuthServer(opts: { googleUser?: string; microsoftUse
 
   // Identity and lifetime go into both JWTs (access token: has `scope`; id_token: has `aud`).
   service.on("beforeTokenSigning", (token: MutableToken, req: ProviderRequest) => {
+    if (req.body?.grant_type === "client_credentials") {
+      // An app-only token as Entra shapes it: the app's identity and the consented roles, no user.
+      const clientId = clientCredentials(req).id ?? "";
+      const consent = appConsents.get(clientId);
+      const p = token.payload;
+      p.aud = "https://graph.microsoft.com";
+      p.sub = `app-${clientId}`;
+      p.appid = clientId;
+      p.azp = clientId;
+      p.idtyp = "app";
+      p.tid = req.oauthTenant ?? "";
+      p.roles = consent?.roles ?? [];
+      p.exp = p.iat + accessTtl;
+      p.jti = randomUUID();
+      delete p.scope;
+      return;
+    }
     const who = grantFor(req);
     if (!who) return;
     const p = token.payload;
@@ -214,15 +259,19 @@ export async function startOAuthServer(opts: { googleUser?: string; microsoftUse
         at: Date.now(),
       });
     };
-    const fail = (status: number, error: string, clientId: string | null): void => {
+    const fail = (status: number, error: string, clientId: string | null, description?: string): void => {
       response.statusCode = status;
-      response.body = { error, error_description: `test server: ${error}` };
+      response.body = { error, error_description: description ?? `test server: ${error}` };
       record(error, clientId);
     };
     const creds = clientCredentials(req);
     if (!creds.id || !registered.has(creds.id)) return fail(401, "invalid_client", creds.id);
     const expectedSecret = registered.get(creds.id) ?? null;
-    if (expectedSecret !== null && creds.secret !== expectedSecret) return fail(401, "invalid_client", creds.id);
+    if (expectedSecret !== null && creds.secret !== expectedSecret) {
+      // Entra's documented answer to a wrong or expired secret.
+      const aad = provider === "microsoft" ? "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID." : undefined;
+      return fail(401, "invalid_client", creds.id, aad);
+    }
     const out = response.body === "" ? {} : response.body;
     response.body = out;
     const remember = (): void => {
@@ -279,8 +328,71 @@ export async function startOAuthServer(opts: { googleUser?: string; microsoftUse
       record("ok", creds.id);
       return;
     }
+    if (body.grant_type === "client_credentials" && provider === "microsoft") {
+      const scope = typeof body.scope === "string" ? body.scope : "";
+      if (!/^\S+\/\.default$/.test(scope)) {
+        return fail(400, "invalid_scope", creds.id, `AADSTS1002012: The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`);
+      }
+      const consent = appConsents.get(creds.id);
+      if (!consent || !same(consent.tenant, req.oauthTenant ?? "")) {
+        return fail(400, "unauthorized_client", creds.id, `AADSTS700016: Application with identifier '${creds.id}' was not found in the directory '${req.oauthTenant ?? ""}'.`);
+      }
+      delete out.scope;
+      out.expires_in = accessTtl;
+      out.ext_expires_in = accessTtl;
+      remember();
+      record("ok", creds.id);
+      return;
+    }
     return fail(400, "unsupported_grant_type", creds.id);
   });
+
+  /** Google's JWT bearer grant (domain-wide delegation), with Google's documented error bodies. */
+  const handleJwtBearer = async (form: URLSearchParams, res: ServerResponse): Promise<void> => {
+    const assertion = form.get("assertion") ?? "";
+    const reply = (status: number, body: Record<string, unknown>, clientId: string | null, scope: string | null): void => {
+      tokenRequests.push({ provider: "google", grantType: "urn:ietf:params:oauth:grant-type:jwt-bearer", clientId, tenant: null, scope, outcome: typeof body.error === "string" ? body.error : "ok", at: Date.now() });
+      sendJson(res, status, body);
+    };
+    let claims: JWTPayload;
+    try {
+      claims = decodeJwt(assertion);
+      const [h] = assertion.split(".");
+      jwtAssertions.push({ header: JSON.parse(Buffer.from(h ?? "", "base64url").toString("utf8")) as Record<string, unknown>, claims });
+    } catch {
+      return reply(400, { error: "invalid_grant", error_description: "Invalid JWT: Malformed." }, null, null);
+    }
+    const scope = typeof claims.scope === "string" ? claims.scope : "";
+    const sa = typeof claims.iss === "string" ? serviceAccounts.get(claims.iss) : undefined;
+    if (!sa) return reply(400, { error: "invalid_grant", error_description: "Invalid grant: account not found" }, null, scope);
+    try {
+      await jwtVerify(assertion, sa.publicKey, { audience: [`${base}/token`, "https://oauth2.googleapis.com/token"], algorithms: ["RS256"] });
+    } catch {
+      return reply(400, { error: "invalid_grant", error_description: "Invalid JWT Signature." }, sa.clientId, scope);
+    }
+    if (typeof claims.iat !== "number" || typeof claims.exp !== "number" || claims.exp - claims.iat > 3600) {
+      return reply(400, { error: "invalid_grant", error_description: "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim." }, sa.clientId, scope);
+    }
+    const scopes = scope.split(/\s+/).filter(Boolean);
+    const subject = typeof claims.sub === "string" ? claims.sub : "";
+    if (!subject || !sa.delegation || scopes.length === 0 || scopes.some((x) => !sa.delegation?.has(x))) {
+      return reply(401, { error: "unauthorized_client", error_description: "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested." }, sa.clientId, scope);
+    }
+    if (!workspaceUsers.has(subject.toLowerCase())) return reply(400, { error: "invalid_grant", error_description: "Invalid email or User ID" }, sa.clientId, scope);
+    const accessToken = await mock.issuer.buildToken({
+      expiresIn: accessTtl,
+      scopesOrTransform: (_h, p) => {
+        p.sub = `user-${Buffer.from(subject).toString("hex").slice(0, 24)}`;
+        p.email = subject;
+        p.scope = scope;
+        p.azp = sa.clientId;
+        p.delegated = true;
+        p.jti = randomUUID();
+      },
+    });
+    issued.push(accessToken);
+    reply(200, { access_token: accessToken, expires_in: accessTtl, token_type: "Bearer" }, sa.clientId, scope);
+  };
 
   // The package approves every authorization; a scripted one signs in as someone else or is denied.
   service.on("beforeAuthorizeRedirect", (redirect: MutableRedirectUri, req: ProviderRequest) => {
@@ -351,6 +463,12 @@ export async function startOAuthServer(opts: { googleUser?: string; microsoftUse
         }
         if (tokenMode === "error") return sendJson(res, 503, { error: "temporarily_unavailable" });
         if (tokenDelayMs > 0) await new Promise((r) => setTimeout(r, tokenDelayMs));
+        if (req.oauthProvider === "google" && req.method === "POST") {
+          // Read here to see the grant type; the package's body parser skips a consumed body and uses req.body.
+          const form = new URLSearchParams(await readBody(req));
+          if (form.get("grant_type") === "urn:ietf:params:oauth:grant-type:jwt-bearer") return handleJwtBearer(form, res);
+          req.body = Object.fromEntries(form);
+        }
       }
       if (path === "/introspect" && req.method === "POST") {
         // RFC 7662 as Dovecot speaks it: form-encoded `token`, answer {active, username}.
@@ -443,6 +561,52 @@ export async function startOAuthServer(opts: { googleUser?: string; microsoftUse
       return mine.at(-1)?.refreshToken ?? null;
     },
     grantsOf: (email) => [...grants.values()].filter((g) => same(g.email, email)),
+    consentApp: ({ clientId, secret, tenant, roles }) => {
+      registered.set(clientId, secret);
+      appConsents.set(clientId, { tenant, roles: [...roles] });
+    },
+    setAppRoles: (clientId, roles) => {
+      const consent = appConsents.get(clientId);
+      if (roles === null) appConsents.delete(clientId);
+      else if (consent) consent.roles = [...roles];
+    },
+    addServiceAccount: (o = {}) => {
+      const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      const clientId = String(100_000_000_000_000_000_000n + BigInt(serviceAccounts.size + 1));
+      const clientEmail = o.email ?? `mail-reader-${serviceAccounts.size + 1}@org-project.iam.gserviceaccount.com`;
+      serviceAccounts.set(clientEmail, { clientEmail, clientId, publicKey, delegation: null });
+      const key = {
+        type: "service_account",
+        project_id: "org-project",
+        private_key_id: randomUUID().replace(/-/g, ""),
+        private_key: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+        client_email: clientEmail,
+        client_id: clientId,
+        auth_uri: "https://accounts.google.com/o/oauth2/auth",
+        token_uri: "https://oauth2.googleapis.com/token",
+      };
+      issued.push(key.private_key);
+      return { key, clientId, clientEmail };
+    },
+    setDomainWideDelegation: (clientId, scopes) => {
+      for (const sa of serviceAccounts.values()) if (sa.clientId === clientId) sa.delegation = scopes ? new Set(scopes) : null;
+    },
+    addWorkspaceUser: (email) => void workspaceUsers.add(email.toLowerCase()),
+    removeWorkspaceUser: (email) => void workspaceUsers.delete(email.toLowerCase()),
+    resolveToken: async (token) => {
+      try {
+        const { payload } = await jwtVerify(token, jwks(), { issuer: mock.issuer.url });
+        if (payload.idtyp === "app" && typeof payload.appid === "string") {
+          return { kind: "app", appId: payload.appid, tenant: String(payload.tid ?? ""), roles: Array.isArray(payload.roles) ? payload.roles.map(String) : [] };
+        }
+        if (payload.delegated === true && typeof payload.email === "string") return { kind: "user", email: payload.email, scope: String(payload.scope ?? "") };
+      } catch {
+        return null;
+      }
+      const who = await checkAccessToken(token);
+      return who ? { kind: "user", email: who.email, scope: who.scope } : null;
+    },
+    jwtAssertions,
     tokenRequests,
     introspections,
     revocations,

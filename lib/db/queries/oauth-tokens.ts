@@ -17,6 +17,7 @@ export type MailboxTokenRow = Pick<
   | "oauthTokenExpiry"
   | "oauthScopes"
   | "access"
+  | "mailboxKind"
 >;
 
 const tokenColumns = {
@@ -32,6 +33,7 @@ const tokenColumns = {
   oauthTokenExpiry: mailboxes.oauthTokenExpiry,
   oauthScopes: mailboxes.oauthScopes,
   access: mailboxes.access,
+  mailboxKind: mailboxes.mailboxKind,
 };
 
 export async function getMailboxTokens(params: { mailboxId: string }): Promise<MailboxTokenRow | null> {

@@ -9,6 +9,8 @@ const ENCRYPTED_COLUMNS = {
   "mailboxes.oauth_client_secret_encrypted": { table: mailboxes, id: mailboxes.id, column: mailboxes.oauthClientSecretEncrypted, key: "oauthClientSecretEncrypted" },
   "mailboxes.oauth_access_token_encrypted": { table: mailboxes, id: mailboxes.id, column: mailboxes.oauthAccessTokenEncrypted, key: "oauthAccessTokenEncrypted" },
   "mailboxes.oauth_refresh_token_encrypted": { table: mailboxes, id: mailboxes.id, column: mailboxes.oauthRefreshTokenEncrypted, key: "oauthRefreshTokenEncrypted" },
+  // Issue 18: Google service account keys (domain-wide delegation).
+  "mailboxes.service_account_key_encrypted": { table: mailboxes, id: mailboxes.id, column: mailboxes.serviceAccountKeyEncrypted, key: "serviceAccountKeyEncrypted" },
   "oauth_flows.code_verifier_encrypted": { table: oauthFlows, id: oauthFlows.id, column: oauthFlows.codeVerifierEncrypted, key: "codeVerifierEncrypted" },
 } satisfies Record<string, { table: PgTable; id: PgColumn; column: PgColumn; key: string }>;
 

@@ -3,6 +3,8 @@ import { parseEmailType } from "@/lib/email/email-type";
 import { parseJson, withRoute } from "@/lib/http/route";
 import { startAuthorization } from "@/lib/oauth/flow";
 import { parseAccess, parseOAuthProvider } from "@/lib/oauth/providers";
+import { sharedMailboxAddressSchema } from "@/lib/email/settings-schema";
+import { AppError } from "@/lib/errors";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
@@ -19,6 +21,9 @@ const bodySchema = z
     client_id: z.string().trim().max(255).nullable().optional(),
     client_secret: z.string().max(1024).nullable().optional(),
     tenant_id: z.string().trim().max(100).nullable().optional(),
+    /** Issue 18: "shared" with shared_address = a Microsoft 365 shared mailbox read through this sign-in. */
+    mailbox_kind: z.enum(["own", "shared"]).optional(),
+    shared_address: sharedMailboxAddressSchema.optional(),
   })
   .optional();
 
@@ -28,6 +33,9 @@ export const POST = withRoute<{ provider: string }>({ auth: "admin" }, async ({ 
   const query = new URL(req.url).searchParams;
   const emailType = parseEmailType(body.email_type ?? query.get("email_type") ?? undefined);
   const access = parseAccess(provider, body.access ?? query.get("access") ?? undefined);
+  if (body.mailbox_kind === "shared" && !body.shared_address) {
+    throw new AppError(400, "validation_failed", "Some fields are invalid.", { fields: { shared_address: "Enter the shared mailbox's email address." } });
+  }
   const result = await startAuthorization({
     provider,
     tenantId,
@@ -35,6 +43,7 @@ export const POST = withRoute<{ provider: string }>({ auth: "admin" }, async ({ 
     emailType,
     access,
     app: { client_id: body.client_id, client_secret: body.client_secret, tenant_id: body.tenant_id },
+    sharedAddress: body.mailbox_kind === "shared" ? body.shared_address : undefined,
   });
   log.info({ event: "oauth_authorize", provider, email_type: emailType, access, custom_app: body.client_id != null }, "oauth authorization started");
   return Response.json(result, { headers: { "cache-control": "no-store" } });
