@@ -45,7 +45,7 @@ export async function startWatcherRuntime({
   const orchestrator = new Orchestrator({
     log,
     // 5 s: a killed replica's mailboxes are claimed by the others within one tick (issue 7).
-    reconcileIntervalMs: Number(process.env.WATCHER_RECONCILE_SECONDS ?? 5) * 1000,
+    reconcileIntervalMs: env.WATCHER_RECONCILE_SECONDS * 1000,
     connectionDeps: {
       createProvider: (mailbox) => createProvider(mailbox, providerDeps),
       connectLimiter: new Semaphore(env.EMAIL_CONNECTION_POOL_SIZE),

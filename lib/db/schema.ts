@@ -186,6 +186,8 @@ export const mailboxes = pgTable(
     lastSuccessAt: timestamp("last_success_at", { withTimezone: true }),
     lastError: text("last_error"),
     lastErrorAt: timestamp("last_error_at", { withTimezone: true }),
+    /** last_error's stable code (lib/api/error-codes.ts): what the UI translates; null without error. */
+    lastErrorCode: text("last_error_code"),
     /** Unread messages seen at the provider and not yet stored: the "queue" an admin waits on. */
     backlog: integer("backlog").notNull().default(0),
     syncState: jsonb("sync_state").$type<SyncState>().notNull().default({}),

@@ -2,7 +2,7 @@
 import { gmail, type gmail_v1 } from "googleapis/build/src/apis/gmail/index.js";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { PushEvent } from "../db/queries/mailboxes";
+import type { PushEvent } from "./provider";
 import type { MailAccess, SyncState } from "../db/schema";
 import {
   abortableSleep,
@@ -190,7 +190,7 @@ export class GmailProvider implements MailProvider {
   private watchRetryAt = 0;
 
   constructor(private readonly opts: GmailProviderOptions) {
-    const root = opts.rootUrl ?? process.env.GMAIL_API_BASE_URL ?? DEFAULT_ROOT_URL;
+    const root = opts.rootUrl ?? DEFAULT_ROOT_URL;
     this.gmail = gmail({
       version: "v1",
       rootUrl: root.endsWith("/") ? root : `${root}/`,

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
-import { findGmailPushMailboxes, notifyMailboxPush } from "../db/queries/mailboxes";
+import { notifyMailboxPush } from "../db/queries/mailbox-changes";
+import { findGmailPushMailboxes } from "../db/queries/mailboxes";
 import { AppError } from "../errors";
 
 /**

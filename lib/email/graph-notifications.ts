@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { findMailboxesByGraphSubscriptions, notifyMailboxPush, type PushEvent } from "../db/queries/mailboxes";
+import { notifyMailboxPush } from "../db/queries/mailbox-changes";
+import { findMailboxesByGraphSubscriptions } from "../db/queries/mailboxes";
+import type { PushEvent } from "./provider";
 import { AppError } from "../errors";
 
 /**

@@ -1,53 +1,21 @@
-import type { Mailbox } from "../db/schema";
-import type { EmailType } from "./email-type";
-import { effectiveTlsMode, type TlsMode } from "./tls-mode";
+import { isMailErrorCode } from "@/lib/api/error-codes";
+import type { MailboxConfig } from "@/lib/api/types";
+import type { Mailbox } from "@/lib/db/schema";
+import { effectiveTlsMode } from "./tls-mode";
 
-/** API.md MailboxConfig: everything an admin may see about a mailbox, and never a secret. */
-export type MailboxConfig = {
-  email_type: EmailType;
-  provider: Mailbox["provider"];
-  access: Mailbox["access"];
-  protocol: "imap" | "pop3";
-  host: string | null;
-  port: number;
-  address: string | null;
-  username: string | null;
-  /** true exactly when tls_mode is "implicit" (kept for older clients). */
-  use_ssl: boolean;
-  tls_mode: TlsMode;
-  allow_invalid_certificate: boolean;
-  auth_method: Mailbox["authMethod"];
-  has_password: boolean;
-  use_idle: boolean;
-  folder: string;
-  enabled: boolean;
-  poll_interval_seconds: number;
-  delete_after_ingest: boolean;
-  /** Read on the first connect only; `started` says whether that has happened. */
-  start_mode: Mailbox["startMode"];
-  start_since: string | null;
-  /** True once discovery has a cursor: changing start_mode then imports nothing again. */
-  started: boolean;
-  after_ingest: Mailbox["afterIngest"];
-  move_to_folder: string | null;
-  oauth: null | {
-    provider: Mailbox["provider"];
-    connected_email: string | null;
-    is_connected: boolean;
-    scopes: string[];
-    token_expiry: string | null;
-    uses_own_app: boolean;
-  };
-  last_success_at: string | null;
-  last_error: string | null;
-  error_count_24h: number;
-};
+export type { MailboxConfig };
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** Any provider's discovery cursor (IMAP UID, Gmail history id, Graph delta link). */
 function hasCursor(state: Mailbox["syncState"]): boolean {
   return Boolean(state.imapUidValidity || state.gmailHistoryId || state.graphDeltaLink);
+}
+
+/** last_error's code as stored; a row with an error but no (known) code reads as "unknown". */
+export function storedErrorCode(row: Pick<Mailbox, "lastError" | "lastErrorCode">): MailboxConfig["last_error_code"] {
+  if (!row.lastError) return null;
+  return isMailErrorCode(row.lastErrorCode) ? row.lastErrorCode : "unknown";
 }
 
 export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxConfig {
@@ -87,6 +55,7 @@ export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxCon
       : null,
     last_success_at: iso(row.lastSuccessAt),
     last_error: row.lastError,
+    last_error_code: storedErrorCode(row),
     error_count_24h: errorCount24h,
   };
 }

@@ -201,6 +201,14 @@ export const en = {
       title: "The mailbox settings are incomplete.",
       advice: "Open the settings, fill in every field and save again.",
     },
+    storage: {
+      title: "New mail could not be stored in the database.",
+      advice: "Nothing was lost: the watcher keeps retrying. If this lasts, ask the operator to check the database.",
+    },
+    too_large_held: {
+      title: "Some messages are larger than the size limit and were not fetched.",
+      advice: "Only their headers were stored and they were left at the mail server. Open them in a mail client, or ask the operator to raise the limit.",
+    },
     unknown: {
       title: "The mail server returned an unexpected error.",
       advice: "Check the settings and try again. If it keeps happening, contact support.",

@@ -362,6 +362,7 @@ export async function disconnectOAuth(params: {
       enabled: false,
       status: "disconnected",
       lastError: null,
+      lastErrorCode: null,
     },
   });
   await recordMailboxEvent({

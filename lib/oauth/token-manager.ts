@@ -1,10 +1,9 @@
 import { getSecretBox } from "@/lib/crypto/secret-box";
 import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
-import { getMailbox, setMailboxStatus } from "@/lib/db/queries/mailboxes";
+import { setMailboxStatus } from "@/lib/db/queries/mailboxes";
 import { getMailboxTokens, withMailboxTokenLock, type MailboxTokenRow } from "@/lib/db/queries/oauth-tokens";
 import type { Mailbox } from "@/lib/db/schema";
 import type { AccessTokenSource } from "@/lib/email/create-provider";
-import type { EmailType } from "@/lib/email/email-type";
 import { MailError } from "@/lib/email/provider";
 import { getEnv } from "@/lib/env";
 import { getLogger } from "@/lib/logger";
@@ -178,7 +177,7 @@ async function refreshUnderLock(
   log.warn({ event: "token_refresh_failed", kind: failure.kind, code: failure.code }, "OAuth token refresh failed");
   if (failure.kind === "grant") {
     const message = reconnectMessage(provider);
-    await setMailboxStatus({ mailboxId, status: "needs_reauth", error: message });
+    await setMailboxStatus({ mailboxId, status: "needs_reauth", error: message, errorCode: "needs_reauth" });
     await recordMailboxEvent({ mailboxId, kind: "auth_failed", message: `${label} refused the refresh token (${failure.code}).` });
     throw new MailError("needs_reauth", message, { eventRecorded: true });
   }
@@ -206,16 +205,6 @@ export function createAccessTokenSource(mailbox: Pick<Mailbox, "id">): AccessTok
     last = info.accessToken;
     return info.accessToken;
   };
-}
-
-/** Seed §5.3 `refresh_token_if_needed(tenant_id, email_type)`: true when a new token was obtained. */
-export async function refreshTokenIfNeeded({ tenantId, emailType }: { tenantId: string; emailType: EmailType }): Promise<boolean> {
-  const mailbox = await getMailbox({ tenantId, purpose: emailType });
-  if (!mailbox || mailbox.authMethod !== "oauth2") return false;
-  const before = mailbox.oauthAccessTokenEncrypted;
-  await getAccessToken(mailbox.id);
-  const after = await getMailboxTokens({ mailboxId: mailbox.id });
-  return after?.oauthAccessTokenEncrypted !== before;
 }
 
 /** For tests: forget in-process bookkeeping. */

@@ -320,6 +320,7 @@ describe("IMAP discovery by cursor", () => {
       const row = await getMailboxById({ mailboxId });
       assert.match(row?.lastError ?? "", /^Storing 1 new message\(s\) failed in the database, so none of them was stored; the watcher keeps retrying\./);
       assert.ok(!(row?.lastError ?? "").includes("disk full"), "the database's own words stay in the logs");
+      assert.equal(row?.lastErrorCode, "storage");
       assert.ok((await metric("ingest_store_failures_total")) >= 1);
     } finally {
       await sqlExec("DROP TRIGGER refuse_insert ON ingested_messages");

@@ -82,6 +82,7 @@ describe("a message above the size cap", () => {
     const mailbox = await getMailboxById({ mailboxId: bigId });
     assert.equal(mailbox?.status, "connected");
     assert.match(mailbox?.lastError ?? "", /1 message\(s\) larger than 1 MiB were not fetched.*EMAIL_MAX_MESSAGE_BYTES/);
+    assert.equal(mailbox?.lastErrorCode, "too_large_held");
     assert.equal((await getMailboxById({ mailboxId: calmId }))?.lastError, null);
 
     assert.equal(watcher.child.exitCode, null, "the watcher is still running");

@@ -22,7 +22,8 @@ Object.assign(process.env, oauth.env(), { OAUTH_REFRESH_SKEW_SECONDS: "300", LOG
 const { hashPassword } = await import("@/lib/auth/password");
 const { createTenantWithAdmin } = await import("@/lib/db/queries/tenants");
 const { createUser } = await import("@/lib/db/queries/users");
-const { getMailbox, getMailboxById, listenForMailboxChanges } = await import("@/lib/db/queries/mailboxes");
+const { getMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { listenForMailboxChanges } = await import("@/lib/db/queries/mailbox-changes");
 const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
 const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { closeDb } = await import("@/lib/db/client");

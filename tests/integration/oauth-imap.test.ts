@@ -172,6 +172,7 @@ describe("OAuth mailbox over IMAP (XOAUTH2) in the watcher process", () => {
     assert.equal(row?.status, "needs_reauth");
     assert.equal(row?.oauthRefreshTokenEncrypted, null);
     assert.equal(row?.lastError, "Access to the mailbox was revoked or has expired. Reconnect it with Google.");
+    assert.equal(row?.lastErrorCode, "needs_reauth");
     // Recorded once, by the token manager: the watcher does not count the same failure twice.
     const authFailures = (await listRecentEvents({ mailboxId, limit: 50 })).filter((e) => e.kind === "auth_failed");
     assert.equal(authFailures.length, 1);

@@ -1,7 +1,7 @@
 import { and, desc, eq, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { getDb } from "../client";
-import { notifyChange } from "./mailboxes";
+import { notifyChange } from "./mailbox-changes";
 import { sanitizeJson, sanitizeText } from "../../ingest/sanitize";
 import {
   ingestedMessages,
