@@ -140,3 +140,17 @@ export class MailError extends Error {
     return this.code === "auth" || this.code === "needs_reauth";
   }
 }
+
+/**
+ * The AccessTokenSource the API providers take, from a mailbox's token lookup: it remembers the
+ * token it handed out, so a forceRefresh (after a 401) names the rejected one and a token someone
+ * else refreshed meanwhile is tried before refreshing again.
+ */
+export function accessTokenSourceFrom(lookup: AccessTokenLookup): AccessTokenSource {
+  let last: string | undefined;
+  return async (opts) => {
+    const info = await lookup(opts?.forceRefresh ? { forceRefresh: true, ...(last !== undefined ? { rejectedToken: last } : {}) } : {});
+    last = info.accessToken;
+    return info.accessToken;
+  };
+}

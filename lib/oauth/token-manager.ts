@@ -3,12 +3,11 @@ import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
 import { setMailboxStatus } from "@/lib/db/queries/mailboxes";
 import { getMailboxTokens, withMailboxTokenLock, type MailboxTokenRow } from "@/lib/db/queries/oauth-tokens";
 import type { Mailbox } from "@/lib/db/schema";
-import type { AccessTokenSource } from "@/lib/email/create-provider";
-import { MailError } from "@/lib/email/provider";
+import { accessTokenSourceFrom, MailError, type AccessTokenInfo, type AccessTokenSource } from "@/lib/email/provider";
 import { getEnv } from "@/lib/env";
 import { getLogger } from "@/lib/logger";
 import { appForMailbox } from "./mailbox-app";
-import { createOAuthClient, endpointsFor, oauthProviderSchema, PROVIDER_LABEL, scopesFor, type OAuthProviderName } from "./providers";
+import { createOAuthClient, endpointsFor, OAUTH_PROVIDER_SPECS, oauthProviderSchema, PROVIDER_LABEL, scopesFor, type OAuthProviderName } from "./providers";
 import { classifyOAuthError, parseTokenResponse, withTimeout, type OAuthFailure } from "./token-response";
 
 /**
@@ -22,7 +21,7 @@ import { classifyOAuthError, parseTokenResponse, withTimeout, type OAuthFailure 
  * - an unreachable or failing provider is a network error, never an auth failure.
  */
 
-export type AccessTokenInfo = { accessToken: string; expiresAt: Date | null };
+export type { AccessTokenInfo };
 
 export type GetAccessTokenOptions = {
   /** The provider rejected the current token (401): get a new one unless someone already did. */
@@ -133,7 +132,7 @@ async function refreshUnderLock(
       const client = createOAuthClient(provider, app);
       const endpoints = endpointsFor(provider, app);
       // Google refreshes the grant as it was consented; Microsoft's v2 endpoint wants the scopes again.
-      const scopes = provider === "microsoft" ? scopesFor(provider, row.access) : [];
+      const scopes = OAUTH_PROVIDER_SPECS[provider].refreshSendsScopes ? scopesFor(provider, row.access) : [];
       let tokens;
       try {
         const response = await withTimeout(
@@ -197,14 +196,7 @@ async function refreshUnderLock(
 
 /** The AccessTokenSource the mail providers take; remembers what it handed out for forceRefresh. */
 export function createAccessTokenSource(mailbox: Pick<Mailbox, "id">): AccessTokenSource {
-  let last: string | undefined;
-  return async (opts) => {
-    const info = await getAccessToken(mailbox.id, {
-      ...(opts?.forceRefresh ? { forceRefresh: true, ...(last !== undefined ? { rejectedToken: last } : {}) } : {}),
-    });
-    last = info.accessToken;
-    return info.accessToken;
-  };
+  return accessTokenSourceFrom((opts) => getAccessToken(mailbox.id, opts));
 }
 
 /** For tests: forget in-process bookkeeping. */
