@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import { getMailboxSyncState, updateSyncState } from "../db/queries/mailboxes";
-import { listStoredProviderIds } from "../db/queries/stored-provider-ids";
-import type { Mailbox, SyncState } from "../db/schema";
-import { getEnv } from "../env";
+import { getMailboxSyncState, updateSyncState } from "@/lib/db/queries/mailboxes";
+import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
+import type { Mailbox, SyncState } from "@/lib/db/schema";
+import { getEnv } from "@/lib/env";
 import type { IngestPolicy } from "./api-http";
 import type { ProviderDeps } from "./create-provider";
 import { GmailProvider } from "./gmail-provider";

@@ -1,8 +1,8 @@
-import { getSecretBox } from "../crypto/secret-box";
-import { getMailboxSyncState } from "../db/queries/mailboxes";
-import { listStoredProviderIds } from "../db/queries/stored-provider-ids";
-import type { Mailbox } from "../db/schema";
-import { getEnv } from "../env";
+import { getSecretBox } from "@/lib/crypto/secret-box";
+import { getMailboxSyncState } from "@/lib/db/queries/mailboxes";
+import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
+import type { Mailbox } from "@/lib/db/schema";
+import { getEnv } from "@/lib/env";
 import { resolveMailHost } from "./host-check";
 import { livenessFromEnv } from "./imap-liveness";
 import { ImapProvider, type ImapAuth } from "./imap-provider";

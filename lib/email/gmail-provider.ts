@@ -3,7 +3,7 @@ import { gmail, type gmail_v1 } from "googleapis/build/src/apis/gmail/index.js";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { PushEvent } from "./provider";
-import type { MailAccess, SyncState } from "../db/schema";
+import type { MailAccess, SyncState } from "@/lib/db/schema";
 import {
   abortableSleep,
   backoffDelay,
@@ -21,7 +21,7 @@ import {
   type IngestPolicy,
   fetchIdsSized,
 } from "./api-http";
-import { mapLimit } from "../util/map-limit";
+import { mapLimit } from "@/lib/util/map-limit";
 import { ChangePoller } from "./change-poller";
 import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";

@@ -1,8 +1,8 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
-import { notifyMailboxPush } from "../db/queries/mailbox-changes";
-import { findGmailPushMailboxes } from "../db/queries/mailboxes";
-import { AppError } from "../errors";
+import { notifyMailboxPush } from "@/lib/db/queries/mailbox-changes";
+import { findGmailPushMailboxes } from "@/lib/db/queries/mailboxes";
+import { AppError } from "@/lib/errors";
 
 /**
  * Gmail push (seed §5.2): Gmail publishes "something changed for emailAddress" to a Pub/Sub

@@ -1,9 +1,9 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { notifyMailboxPush } from "../db/queries/mailbox-changes";
-import { findMailboxesByGraphSubscriptions } from "../db/queries/mailboxes";
+import { notifyMailboxPush } from "@/lib/db/queries/mailbox-changes";
+import { findMailboxesByGraphSubscriptions } from "@/lib/db/queries/mailboxes";
 import type { PushEvent } from "./provider";
-import { AppError } from "../errors";
+import { AppError } from "@/lib/errors";
 
 /**
  * Microsoft Graph change notifications (seed §5.2): Graph POSTs "a message was created" or a

@@ -2,7 +2,7 @@ import { Client, GraphClientError, ResponseType, type Context, type Middleware }
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { PushEvent } from "./provider";
-import type { MailAccess, SyncState } from "../db/schema";
+import type { MailAccess, SyncState } from "@/lib/db/schema";
 import {
   abortableSleep,
   backoffDelay,

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { getMessage, listMessages, requeueFailedMessage, type MessageSummary } from "../db/queries/messages";
-import type { IngestedMessage } from "../db/schema";
-import { AppError, notFound } from "../errors";
+import { getMessage, listMessages, requeueFailedMessage, type MessageSummary } from "@/lib/db/queries/messages";
+import type { IngestedMessage } from "@/lib/db/schema";
+import { AppError, notFound } from "@/lib/errors";
 import type { MessageDetail, MessageItem, MessagePage } from "@/lib/api/types";
 import { emailTypeSchema } from "./email-type";
 

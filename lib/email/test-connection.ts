@@ -1,6 +1,6 @@
 import { ImapFlow } from "imapflow";
 import type { TestResult } from "@/lib/api/types";
-import { getEnv } from "../env";
+import { getEnv } from "@/lib/env";
 import { resolveMailHost } from "./host-check";
 import { describeImapError } from "./imap-errors";
 import { imapSocketTimeoutMs, livenessFromEnv, noAnswerError, withResponseTimeout } from "./imap-liveness";

@@ -4,11 +4,11 @@ import {
   completeMessageProcessing,
   insertIngestedMessages,
   renewMessageLeases,
-} from "../db/queries/messages";
-import type { Mailbox, NewIngestedMessage, SyncState } from "../db/schema";
-import type { FetchedMessage } from "../email/provider";
-import { getEnv } from "../env";
-import { mapLimit } from "../util/map-limit";
+} from "@/lib/db/queries/messages";
+import type { Mailbox, NewIngestedMessage, SyncState } from "@/lib/db/schema";
+import type { FetchedMessage } from "@/lib/email/provider";
+import { getEnv } from "@/lib/env";
+import { mapLimit } from "@/lib/util/map-limit";
 import { getParsePool, type ParsePool } from "./parse-pool";
 import { sanitizeJson, sanitizeNullableText, sanitizeText } from "./sanitize";
 

@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { startFakeImapServer, type FakeImapServer } from "../harness/fake-imap-server";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { savePlainImapMailbox } from "../harness/imap-mailbox";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { startFakeImapServer, type FakeImapServer } from "@/tests/harness/fake-imap-server";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { savePlainImapMailbox } from "@/tests/harness/imap-mailbox";
 
 const database = await useFreshDatabase();
 const { createTenant } = await import("@/lib/db/queries/tenants");

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { UNREADABLE_ERROR, UNREADABLE_MESSAGE } from "../fixtures/odd-mail/corpus";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { savePlainImapMailbox, type MailboxExtra } from "../harness/imap-mailbox";
+import { UNREADABLE_ERROR, UNREADABLE_MESSAGE } from "@/tests/fixtures/odd-mail/corpus";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { savePlainImapMailbox, type MailboxExtra } from "@/tests/harness/imap-mailbox";
 
 // Fresh database before any lib/db module runs a query.
 const database = await useFreshDatabase();

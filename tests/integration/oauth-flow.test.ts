@@ -10,9 +10,9 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { useFreshDatabase } from "../harness/database";
-import { startTestWebApp, type TestWebApp } from "../harness/oauth-app";
-import { startOAuthServer, type OAuthTestServer } from "../harness/oauth-server";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { startTestWebApp, type TestWebApp } from "@/tests/harness/oauth-app";
+import { startOAuthServer, type OAuthTestServer } from "@/tests/harness/oauth-server";
 
 const database = await useFreshDatabase();
 const oauth: OAuthTestServer = await startOAuthServer();

@@ -10,12 +10,12 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { startTestWebApp, type TestWebApp } from "../harness/oauth-app";
-import { startOAuthServer, type OAuthTestServer } from "../harness/oauth-server";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { startTestWebApp, type TestWebApp } from "@/tests/harness/oauth-app";
+import { startOAuthServer, type OAuthTestServer } from "@/tests/harness/oauth-server";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 
 const execFileAsync = promisify(execFile);
 const database = await useFreshDatabase();

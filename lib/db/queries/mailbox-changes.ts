@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { PushEvent } from "@/lib/email/provider";
-import { getDb, getPool } from "../client";
+import { getDb, getPool } from "@/lib/db/client";
 
 /**
  * The NOTIFY protocol between the web process and the watchers: one channel, one JSON payload

@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { MailErrorCode } from "@/lib/api/error-codes";
-import { getDb } from "../client";
+import { getDb } from "@/lib/db/client";
 import { notifyChange } from "./mailbox-changes";
 import {
   mailboxes,
@@ -10,7 +10,7 @@ import {
   type MailboxStatus,
   type NewMailbox,
   type SyncState,
-} from "../schema";
+} from "@/lib/db/schema";
 
 export async function getMailbox({
   tenantId,

@@ -1,8 +1,8 @@
 import { and, desc, eq, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
-import { getDb } from "../client";
+import { getDb } from "@/lib/db/client";
 import { notifyChange } from "./mailbox-changes";
-import { sanitizeJson, sanitizeText } from "../../ingest/sanitize";
+import { sanitizeJson, sanitizeText } from "@/lib/ingest/sanitize";
 import {
   ingestedMessages,
   mailboxes,
@@ -10,7 +10,7 @@ import {
   type MailboxPurpose,
   type NewIngestedMessage,
   type SyncState,
-} from "../schema";
+} from "@/lib/db/schema";
 
 export type MessageSummary = Omit<IngestedMessage, "raw" | "textBody" | "htmlBody">;
 

@@ -1,7 +1,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type pg from "pg";
-import { getDb, getPool } from "../client";
-import { mailboxes, tenants, type Mailbox } from "../schema";
+import { getDb, getPool } from "@/lib/db/client";
+import { mailboxes, tenants, type Mailbox } from "@/lib/db/schema";
 import { isWatchable } from "./mailboxes";
 import { serializeQueries } from "./serial-client";
 
