@@ -76,13 +76,23 @@ export function endpointsFor(provider: OAuthProviderName, app: OAuthApp | null, 
   return OAUTH_PROVIDER_SPECS[provider].endpoints(env, app);
 }
 
+/** The platform app's variables: {PREFIX}_OAUTH_CLIENT_ID, _CLIENT_SECRET, _REDIRECT_URI. */
+function envApp(provider: OAuthProviderName, env: Env): { clientId: string | undefined; clientSecret: string | undefined; redirectUri: string | undefined } {
+  const prefix = OAUTH_PROVIDER_SPECS[provider].envPrefix;
+  return {
+    clientId: env[`${prefix}_OAUTH_CLIENT_ID`],
+    clientSecret: env[`${prefix}_OAUTH_CLIENT_SECRET`],
+    redirectUri: env[`${prefix}_OAUTH_REDIRECT_URI`],
+  };
+}
+
 export function redirectUriFor(provider: OAuthProviderName, env: Env = getEnv()): string {
-  return OAUTH_PROVIDER_SPECS[provider].envApp(env).redirectUri ?? `${env.APP_URL}/api/oauth/${provider}/callback`;
+  return envApp(provider, env).redirectUri ?? `${env.APP_URL}/api/oauth/${provider}/callback`;
 }
 
 /** The platform's app from the environment, or null when this deployment has none for the provider. */
 export function platformApp(provider: OAuthProviderName, env: Env = getEnv()): OAuthApp | null {
-  const { clientId, clientSecret } = OAUTH_PROVIDER_SPECS[provider].envApp(env);
+  const { clientId, clientSecret } = envApp(provider, env);
   if (!clientId) return null;
   return { clientId, clientSecret: clientSecret ?? null, tenantId: null, custom: false };
 }
@@ -106,7 +116,6 @@ export type OAuthProviderSpec = {
   imap: { host: string; port: number; useSsl: boolean };
   /** The variable prefix of the platform app (GOOGLE_OAUTH_*, MICROSOFT_OAUTH_*). */
   envPrefix: "GOOGLE" | "MICROSOFT";
-  envApp: (env: Env) => { clientId: string | undefined; clientSecret: string | undefined; redirectUri: string | undefined };
   endpoints: (env: Env, app: OAuthApp | null) => ProviderEndpoints;
   authorizationParams: Readonly<Record<string, string>>;
   /** An app registration lives in a directory tenant (Entra), saved per mailbox. */
@@ -134,11 +143,6 @@ export const OAUTH_PROVIDER_SPECS: Record<OAuthProviderName, OAuthProviderSpec> 
     },
     imap: { host: "imap.gmail.com", port: 993, useSsl: true },
     envPrefix: "GOOGLE",
-    envApp: (env) => ({
-      clientId: env.GOOGLE_OAUTH_CLIENT_ID,
-      clientSecret: env.GOOGLE_OAUTH_CLIENT_SECRET,
-      redirectUri: env.GOOGLE_OAUTH_REDIRECT_URI,
-    }),
     endpoints: (env) => ({
       authorization: env.GOOGLE_OAUTH_AUTHORIZATION_URL,
       token: env.GOOGLE_OAUTH_TOKEN_URL,
@@ -165,11 +169,6 @@ export const OAUTH_PROVIDER_SPECS: Record<OAuthProviderName, OAuthProviderSpec> 
     },
     imap: { host: "outlook.office365.com", port: 993, useSsl: true },
     envPrefix: "MICROSOFT",
-    envApp: (env) => ({
-      clientId: env.MICROSOFT_OAUTH_CLIENT_ID,
-      clientSecret: env.MICROSOFT_OAUTH_CLIENT_SECRET,
-      redirectUri: env.MICROSOFT_OAUTH_REDIRECT_URI,
-    }),
     endpoints: (env, app) => {
       const tenant = app?.tenantId || env.MICROSOFT_OAUTH_TENANT_ID;
       if (!isValidMicrosoftTenant(tenant)) {
