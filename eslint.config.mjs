@@ -2,6 +2,34 @@ import js from "@eslint/js";
 import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
+/** One import style: `@/…` outside the file's own folder (scripts/rewrite-imports.ts converts). */
+const PARENT_IMPORT = { group: ["../*", "../**"], message: "Import with @/… instead of ../ (scripts/rewrite-imports.ts)." };
+
+/** Modules that only the web process may load (docs/architecture.md, Boundaries). */
+const WEB_ONLY = [
+  "next",
+  "next/*",
+  "react",
+  "react-dom",
+  "@/app/*",
+  "@/components/*",
+  "@/lib/http/*",
+  "@/lib/auth/*",
+  "@/lib/oauth/flow",
+  "@/lib/oauth/callback-page",
+  "@/lib/oauth/result-cookie",
+  "@/lib/email/mailbox-settings",
+  "@/lib/email/settings-schema",
+  "@/lib/email/mailbox-config",
+  "@/lib/email/mailbox-health",
+  "@/lib/email/message-views",
+  "@/lib/email/test-connection",
+  "@/lib/email/test-pop3-connection",
+];
+
+/** no-restricted-imports for a folder: the parent-import rule plus the folder's own boundaries. */
+const restrict = (...patterns) => ({ "no-restricted-imports": ["error", { patterns: [PARENT_IMPORT, ...patterns] }] });
+
 export default tseslint.config(
   { ignores: ["node_modules/**", ".next/**", ".data/**", "drizzle/**", "next-env.d.ts", "test-results/**"] },
   js.configs.recommended,
@@ -16,6 +44,27 @@ export default tseslint.config(
       "no-constant-condition": ["error", { checkLoops: false }],
       eqeqeq: ["error", "smart"],
     },
+  },
+  { files: ["**/*.ts", "**/*.tsx"], rules: restrict() },
+  {
+    files: ["components/**/*.ts", "components/**/*.tsx"],
+    rules: restrict({ group: ["@/lib/db", "@/lib/db/*", "@/lib/db/**"], message: "components get data through the API (types from @/lib/api), never from lib/db." }),
+  },
+  {
+    files: ["lib/**/*.ts"],
+    rules: restrict({ group: ["@/watcher", "@/watcher/*", "@/watcher/**"], message: "lib never imports watcher: the watcher composes lib." }),
+  },
+  {
+    files: ["lib/email/**/*.ts"],
+    rules: restrict(
+      { group: ["@/watcher", "@/watcher/*", "@/watcher/**"], message: "lib never imports watcher: the watcher composes lib." },
+      { group: ["@/lib/oauth", "@/lib/oauth/*", "@/lib/oauth/**"], message: "lib/email imports nothing from lib/oauth: tokens are injected (ProviderDeps.tokens)." },
+    ),
+  },
+  {
+    files: ["watcher/**/*.ts"],
+    ignores: ["watcher/**/*.test.ts"],
+    rules: restrict({ group: WEB_ONLY, message: "web-only module: the watcher process must not load it." }),
   },
   {
     files: ["app/**/*.tsx", "components/**/*.tsx"],

@@ -16,9 +16,9 @@ import { parseArgs } from "node:util";
 import { GmailProvider } from "@/lib/email/gmail-provider";
 import { GraphProvider } from "@/lib/email/graph-provider";
 import type { MailProvider } from "@/lib/email/provider";
-import { startGmailFake } from "../tests/fakes/gmail-fake";
-import { sampleMime } from "../tests/fakes/sample-mime";
-import { startGraphFake } from "../tests/fakes/graph-fake";
+import { startGmailFake } from "@/tests/fakes/gmail-fake";
+import { sampleMime } from "@/tests/fakes/sample-mime";
+import { startGraphFake } from "@/tests/fakes/graph-fake";
 
 type Usage = { calls: number; quotaUnits: number };
 type Measured = { messages: number; calls: number; quotaUnits: number; callsPerMessage: number; quotaUnitsPerMessage: number };

@@ -23,8 +23,8 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { ImapFlow } from "imapflow";
 import pg from "pg";
-import { makeMessage, startDovecot, type DovecotInstance } from "../tests/harness/dovecot";
-import { getFreePort } from "../tests/harness/ports";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { getFreePort } from "@/tests/harness/ports";
 import { median, startBenchDatabase } from "./peers";
 
 const root = path.resolve(import.meta.dirname, "..");

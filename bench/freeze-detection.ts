@@ -11,9 +11,9 @@
  * EMAIL_IDLE_KEEPALIVE_SECONDS for the watcher (left out: the defaults, 60, 30 and 130).
  */
 import { parseArgs } from "node:util";
-import { makeMessage, startDovecot } from "../tests/harness/dovecot";
-import { startTcpRelay, type TcpRelay } from "../tests/harness/tcp-relay";
-import { startWatcherProcess } from "../tests/harness/watcher-process";
+import { makeMessage, startDovecot } from "@/tests/harness/dovecot";
+import { startTcpRelay, type TcpRelay } from "@/tests/harness/tcp-relay";
+import { startWatcherProcess } from "@/tests/harness/watcher-process";
 import { median, startBenchDatabase } from "./peers";
 
 const { values } = parseArgs({

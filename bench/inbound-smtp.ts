@@ -10,8 +10,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import path from "node:path";
-import { startTestDnsServer } from "../tests/harness/dns-server";
-import { getFreePort, waitFor } from "../tests/harness/ports";
+import { startTestDnsServer } from "@/tests/harness/dns-server";
+import { getFreePort, waitFor } from "@/tests/harness/ports";
 import { median, startBenchDatabase } from "./peers";
 
 const root = path.resolve(import.meta.dirname, "..");

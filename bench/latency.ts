@@ -8,8 +8,8 @@
  */
 import { parseArgs } from "node:util";
 import { ImapFlow } from "imapflow";
-import { makeMessage, startDovecot } from "../tests/harness/dovecot";
-import { startWatcherProcess } from "../tests/harness/watcher-process";
+import { makeMessage, startDovecot } from "@/tests/harness/dovecot";
+import { startWatcherProcess } from "@/tests/harness/watcher-process";
 import { median, percentile, startBenchDatabase } from "./peers";
 
 const { values } = parseArgs({ options: { messages: { type: "string", default: "30" }, "gap-ms": { type: "string", default: "700" } } });

@@ -8,9 +8,9 @@
  * message into its thread and back; what it buys is that a runaway parse cannot take the watcher.
  */
 import { parseArgs } from "node:util";
-import { makeMessage } from "../tests/harness/dovecot";
-import { parseMessage } from "../lib/ingest/parse-message";
-import { createParsePool } from "../lib/ingest/parse-pool";
+import { makeMessage } from "@/tests/harness/dovecot";
+import { parseMessage } from "@/lib/ingest/parse-message";
+import { createParsePool } from "@/lib/ingest/parse-pool";
 import { median } from "./peers";
 
 const { values } = parseArgs({

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ensureDatabase, startEmbeddedPostgres } from "@/lib/db/embedded-server";
 import { runMigrations } from "@/lib/db/migrate";
-import { getFreePort } from "../tests/harness/ports";
+import { getFreePort } from "@/tests/harness/ports";
 
 /** An embedded PostgreSQL with a migrated database, for benchmarks (DATABASE_URL overrides). */
 export async function startBenchDatabase(): Promise<{ url: string; stop: () => Promise<void> }> {

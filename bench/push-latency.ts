@@ -10,12 +10,12 @@
  */
 import { parseArgs } from "node:util";
 import { OAuth2Server } from "oauth2-mock-server";
-import { startGmailFake } from "../tests/fakes/gmail-fake";
-import { sampleMime } from "../tests/fakes/sample-mime";
-import { startGraphFake } from "../tests/fakes/graph-fake";
-import { createApiMailbox } from "../tests/harness/api-mailbox";
-import { startTestWebApp } from "../tests/harness/oauth-app";
-import { startWatcherProcess, type WatcherProcess } from "../tests/harness/watcher-process";
+import { startGmailFake } from "@/tests/fakes/gmail-fake";
+import { sampleMime } from "@/tests/fakes/sample-mime";
+import { startGraphFake } from "@/tests/fakes/graph-fake";
+import { createApiMailbox } from "@/tests/harness/api-mailbox";
+import { startTestWebApp } from "@/tests/harness/oauth-app";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 import { median, percentile, startBenchDatabase } from "./peers";
 
 const { values } = parseArgs({ options: { messages: { type: "string", default: "20" }, "gap-ms": { type: "string", default: "300" } } });

@@ -14,8 +14,8 @@ import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { median, percentile, startBenchDatabase } from "./peers";
-import { getFreePort } from "../tests/harness/ports";
-import { verifyStandardWebhook } from "../tests/harness/webhook-receiver";
+import { getFreePort } from "@/tests/harness/ports";
+import { verifyStandardWebhook } from "@/tests/harness/webhook-receiver";
 
 const { values } = parseArgs({ options: { messages: { type: "string", default: "1000" }, runs: { type: "string", default: "3" } } });
 const N = Number(values.messages);

@@ -3,7 +3,8 @@
 import { useCallback, useEffect, useState } from "react";
 import { fmt, formatRelative } from "@/lib/i18n";
 import { apiFetch, type EmailType } from "./email-api";
-import { describeApiError, isMailErrorCode } from "./error-text";
+import { isMailErrorCode } from "@/lib/api/error-codes";
+import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { useVisiblePolling } from "./use-visible-polling";
 
@@ -61,7 +62,7 @@ export function AlertNotices({ canEdit }: { canEdit: boolean }) {
       {notices.map((n) => {
         const mailbox = a.mailbox[n.email_type];
         const since = n.since ? formatRelative(locale, n.since) : "";
-        const error = n.kind === "failure" && isMailErrorCode(t, n.code) ? t.mailErrors[n.code] : null;
+        const error = n.kind === "failure" && isMailErrorCode(n.code) ? t.mailErrors[n.code] : null;
         return (
           <div key={`${n.email_type}-${n.kind}`} className={`alert ${n.kind === "quiet" ? "alert-warning" : "alert-error"}`} role="status">
             <p>{n.kind === "quiet" ? fmt(a.noticeQuiet, { mailbox }) : fmt(a.noticeFailure, { mailbox, since })}</p>

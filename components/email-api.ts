@@ -1,115 +1,44 @@
 /**
- * The browser side of the HTTP contract in /work/shared/API.md: response types and one fetch
- * helper. Errors become an ApiError with the server's code, so components translate by code and
- * never show a raw error object.
+ * The browser side of the HTTP contract in /work/shared/API.md: the server's response types
+ * (lib/api/types.ts) and one fetch helper. Errors become an ApiError with the server's code, so
+ * components translate by code and never show a raw error object.
  */
 
-export type EmailType = "booking" | "stopsale";
+import type {
+  EmailType,
+  HealthResponse,
+  MailboxConfig,
+  MessageDetail,
+  MessagePage,
+  MessageStatus,
+  SettingsResponse,
+  StatsResponse,
+  TestResult,
+} from "@/lib/api/types";
+
+// The response types are the server's own (lib/api/types.ts), never re-declared here.
+export type {
+  Attachment,
+  EmailType,
+  HealthResponse,
+  HourlyPoint,
+  MailboxConfig,
+  MailboxHealth,
+  MailboxStats,
+  MailboxStatus,
+  MessageDetail,
+  MessageItem,
+  MessagePage,
+  MessageStatus,
+  OAuthInfo,
+  Protocol,
+  Provider,
+  SettingsResponse,
+  StatsResponse,
+  TestResult,
+} from "@/lib/api/types";
+
 export const EMAIL_TYPES: readonly EmailType[] = ["booking", "stopsale"];
-
-export type Provider = "imap" | "google" | "microsoft" | "forwarding";
-export type Protocol = "imap" | "pop3";
-
-export type OAuthInfo = {
-  provider: string;
-  connected_email: string | null;
-  is_connected: boolean;
-  scopes: string[];
-  token_expiry: string | null;
-};
-
-export type MailboxConfig = {
-  email_type: EmailType;
-  provider: Provider;
-  access: "imap" | "pop3" | "gmail_api" | "graph_api" | "forwarding";
-  protocol: Protocol;
-  host: string | null;
-  port: number | null;
-  address: string | null;
-  username: string | null;
-  use_ssl: boolean;
-  /** Absent from servers older than TLS modes: derive from use_ssl. */
-  tls_mode?: "implicit" | "starttls" | "none";
-  allow_invalid_certificate: boolean;
-  auth_method: "password" | "app_password" | "oauth2";
-  has_password: boolean;
-  use_idle: boolean;
-  folder: string | null;
-  enabled: boolean;
-  poll_interval_seconds?: number;
-  delete_after_ingest?: boolean;
-  start_mode?: "unread" | "since" | "new_only";
-  start_since?: string | null;
-  started?: boolean;
-  after_ingest?: "mark_read" | "none" | "move";
-  move_to_folder?: string | null;
-  oauth: OAuthInfo | null;
-  last_success_at: string | null;
-  last_error: string | null;
-  error_count_24h: number;
-};
-
-export type SettingsResponse = Record<EmailType, MailboxConfig | null>;
-
-export type MailboxStatus = "connected" | "connecting" | "disconnected" | "error" | "needs_reauth" | "paused" | "not_configured";
-
-export type HourlyPoint = { hour: string; processed: number; failed: number };
-
-export type MailboxHealth = {
-  status: MailboxStatus;
-  last_sync: string | null;
-  last_error: string | null;
-  /** Not in the contract's minimum; used when the server sends it, else guessed from the text. */
-  last_error_code?: string | null;
-  error_count: number;
-  backlog?: number;
-  /** A first import still running (issue 13): imported so far of its total. */
-  first_import?: { imported: number; total: number } | null;
-  hourly?: HourlyPoint[];
-};
-
-export type HealthResponse = Record<EmailType, MailboxHealth>;
-
-export type MailboxStats = {
-  processed_24h: number;
-  failed_24h: number;
-  avg_processing_time_ms: number;
-  queue_size: number;
-};
-
-export type StatsResponse = MailboxStats & { by_type: Record<EmailType, MailboxStats> };
-
-export type MessageStatus = "queued" | "processing" | "processed" | "failed" | "too_large";
-
-export type Attachment = { filename: string | null; content_type: string; size: number };
-
-export type MessageItem = {
-  id: string;
-  email_type: EmailType;
-  message_id: string | null;
-  from: string | null;
-  to: string | string[] | null;
-  subject: string | null;
-  sent_at: string | null;
-  received_at: string;
-  status: MessageStatus;
-  error: string | null;
-  processing_ms: number | null;
-  size: number | null;
-  attachments: Attachment[];
-  /** Parse defects, each naming its defect ("mbox_from_line: ..."): shown, not failed. */
-  warnings: string[];
-  /** Forwarding mailboxes only (issue 16). */
-  sender_auth?: import("./forwarding-api").SenderAuth | null;
-};
-
-export type MessageDetail = MessageItem & { text: string | null; html: string | null };
-
-export type MessagePage = { items: MessageItem[]; next_cursor: string | null };
-
-export type TestResult =
-  | { ok: true; folder?: string; exists?: number; unseen?: number; start_counts?: { unread: number; since: number | null; total: number } }
-  | { ok: false; error: { code: string; message: string } };
 
 /** A failed request: HTTP status (0 = no answer), the server's code and message, field messages. */
 export class ApiError extends Error {
@@ -124,7 +53,8 @@ export class ApiError extends Error {
   }
 }
 
-type ErrorBody = { error?: { code?: unknown; message?: unknown; details?: { fields?: unknown } } };
+/** What an error body may look like on the wire (ErrorBody of lib/api/types.ts, read defensively). */
+type WireErrorBody = { error?: { code?: unknown; message?: unknown; details?: { fields?: unknown } } };
 
 export async function apiFetch<T>(path: string, init: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
   const method = init.method ?? "GET";
@@ -157,7 +87,7 @@ export async function apiFetch<T>(path: string, init: { method?: string; body?: 
     }
   }
   if (!res.ok) {
-    const error = (json as ErrorBody | undefined)?.error;
+    const error = (json as WireErrorBody | undefined)?.error;
     const fields: Record<string, string> = {};
     const rawFields = error?.details?.fields;
     if (rawFields && typeof rawFields === "object") {

@@ -1,42 +1,24 @@
+import { isMailErrorCode as isKnownMailErrorCode, type MailErrorCode } from "@/lib/api/error-codes";
 import { fmt, type Dictionary, type Locale } from "@/lib/i18n";
 import { ApiError } from "./email-api";
 
-export type MailErrorCode = keyof Dictionary["mailErrors"];
+export type { MailErrorCode };
 
 /**
- * The watcher stores its last error as a sentence (lib/email/imap-errors.ts writes them); the
- * health API may not send a code with it. These patterns recover the code from that sentence so the
- * advice can be shown in the reader's language.
+ * A mail error code the dictionary has words for. Every code of lib/api/error-codes.ts has en/tr
+ * texts (lib/i18n/i18n.test.ts checks it), so this is the contract's own check.
  */
-const MESSAGE_PATTERNS: Array<[RegExp, MailErrorCode]> = [
-  [/username or password|authenticat|credentials|login failed/i, "auth"],
-  [/reconnect|expired|revoked|invalid_grant|lacks the .* permission/i, "needs_reauth"],
-  [/could not be found \(DNS\)|ENOTFOUND|EAI_AGAIN/i, "dns"],
-  [/refused|ECONNREFUSED/i, "refused"],
-  [/did not answer in time|timed? ?out/i, "timeout"],
-  [/TLS|certificate|SSL/i, "tls"],
-  [/folder .* does not exist|NONEXISTENT/i, "folder_missing"],
-  [/not allowed: it points to a private network/i, "host_not_allowed"],
-  [/rate limit|too many/i, "rate_limited"],
-  [/connection .* (failed|closed)|ECONNRESET|EPIPE|unreach/i, "network"],
-  [/has no (username|password|server)|not enabled|no password/i, "config"],
-];
-
-export function isMailErrorCode(t: Dictionary, code: string | null | undefined): code is MailErrorCode {
-  return typeof code === "string" && Object.prototype.hasOwnProperty.call(t.mailErrors, code);
-}
-
-export function guessMailErrorCode(message: string | null | undefined): MailErrorCode {
-  if (!message) return "unknown";
-  for (const [pattern, code] of MESSAGE_PATTERNS) if (pattern.test(message)) return code;
-  return "unknown";
+export function isMailErrorCode(code: string | null | undefined): code is MailErrorCode {
+  return isKnownMailErrorCode(code);
 }
 
 export type MailErrorText = { title: string; advice: string };
 
 /**
- * A mail failure in plain words plus what to do. English readers get the server's own sentence
- * (it names the exact host, port or folder); others get the translation for its code.
+ * A mail failure in plain words plus what to do, chosen by the server's stable code (stored with
+ * the mailbox's last error, returned by the Test call); the sentence is never parsed. English
+ * readers get the server's own sentence as the title (it names the exact host, port or folder);
+ * others get the translation for the code.
  */
 export function describeMailError(
   t: Dictionary,
@@ -44,7 +26,7 @@ export function describeMailError(
   error: { code?: string | null; message?: string | null },
   context: { host?: string | null; port?: number | string | null; folder?: string | null; protocol?: string | null },
 ): MailErrorText {
-  const code: MailErrorCode = isMailErrorCode(t, error.code) ? error.code : guessMailErrorCode(error.message);
+  const code: MailErrorCode = isMailErrorCode(error.code) ? error.code : "unknown";
   const vars = {
     host: context.host || "?",
     port: context.port ?? "?",
@@ -65,7 +47,7 @@ export function describeApiError(t: Dictionary, locale: Locale, err: unknown): s
     if (err.status === 403) return t.errors.forbidden;
     if (err.status === 404) return t.errors.notFound;
     if (err.status === 429) return t.errors.rateLimited;
-    if (isMailErrorCode(t, err.code)) return describeMailError(t, locale, err, {}).title;
+    if (isMailErrorCode(err.code)) return describeMailError(t, locale, err, {}).title;
     if (locale === "en" && err.message && err.status < 500) return err.message;
   }
   return t.errors.generic;

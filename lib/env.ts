@@ -202,6 +202,14 @@ const schema = z.object({
   ALERT_QUIET_FACTOR: int(3, 1),
   ALERT_QUIET_MIN_SECONDS: int(4 * 3600, 0),
   ALERT_QUIET_SCAN_SECONDS: int(300, 1),
+
+  // Read elsewhere before issue 17; validated here now like everything else.
+  /** Connections in each process's database pool. */
+  DB_POOL_SIZE: int(10, 1),
+  /** The watcher's full reload from the database (safety net for NOTIFY); 5 s: a killed replica's mailboxes are claimed within one tick. */
+  WATCHER_RECONCILE_SECONDS: int(5, 1),
+  /** The `service` field of every log line ("web" or "watcher"). */
+  SERVICE_NAME: z.string().trim().min(1).default("web"),
 });
 
 type ParsedEnv = z.infer<typeof schema>;
@@ -279,6 +287,16 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     SESSION_SECRET: secret("SESSION_SECRET"),
     INTERNAL_API_TOKEN: secret("INTERNAL_API_TOKEN"),
   };
+}
+
+/**
+ * What the logger needs, without validating (and so without being able to fail on) the rest of
+ * the configuration: a ConfigError must still be logged. Same defaults as the schema.
+ */
+export function getLogSettings(): { level: Env["LOG_LEVEL"]; service: string } {
+  const level = schema.shape.LOG_LEVEL.safeParse(process.env.LOG_LEVEL);
+  const service = schema.shape.SERVICE_NAME.safeParse(process.env.SERVICE_NAME);
+  return { level: level.success ? level.data : "info", service: service.success ? service.data : "web" };
 }
 
 let cached: Env | undefined;

@@ -1,6 +1,7 @@
 import { ZodError } from "zod";
+import type { ErrorBody } from "@/lib/api/types";
 
-export type ErrorBody = { error: { code: string; message: string; details?: Record<string, unknown> } };
+export type { ErrorBody };
 
 /**
  * The one error type that may reach a client. Its message and details are written for the user;

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import pino, { type Logger } from "pino";
+import { getLogSettings } from "@/lib/env";
 
 /** Paths that could carry a secret; pino replaces their values before a line is written. */
 export const REDACT_PATHS = [
@@ -113,8 +114,8 @@ let root: Logger | undefined;
 
 export function getLogger(): Logger {
   root ??= pino({
-    level: process.env.LOG_LEVEL ?? "info",
-    base: { service: process.env.SERVICE_NAME ?? "web" },
+    level: getLogSettings().level,
+    base: { service: getLogSettings().service },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     serializers: { err: (err: unknown) => (err instanceof Error ? serializeError(err) : scrubLogValue(err)) },
     // Every other field too: a buffer or a query's parameters may sit under any key.

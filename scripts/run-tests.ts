@@ -10,9 +10,9 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { ensureDatabase, startEmbeddedPostgres, type EmbeddedServer } from "../lib/db/embedded-server";
-import { runMigrations } from "../lib/db/migrate";
-import { getFreePort, waitFor } from "../tests/harness/ports";
+import { ensureDatabase, startEmbeddedPostgres, type EmbeddedServer } from "@/lib/db/embedded-server";
+import { runMigrations } from "@/lib/db/migrate";
+import { getFreePort, waitFor } from "@/tests/harness/ports";
 
 const root = path.resolve(import.meta.dirname, "..");
 const nextBin = createRequire(import.meta.url).resolve("next/dist/bin/next");

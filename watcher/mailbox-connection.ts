@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
 import { countAuthFailures } from "@/lib/db/queries/mailbox-alerts";
 import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
-import { recordMailboxSync, setMailboxStatus, type PushEvent } from "@/lib/db/queries/mailboxes";
+import { recordMailboxSync, setMailboxStatus } from "@/lib/db/queries/mailboxes";
 import { countTooLargeMessages } from "@/lib/db/queries/messages";
 import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
 import type { Mailbox } from "@/lib/db/schema";
-import { MailError, type FetchBatch, type FetchedMessage, type MailProvider } from "@/lib/email/provider";
+import { MailError, type FetchBatch, type FetchedMessage, type MailProvider, type PushEvent } from "@/lib/email/provider";
 import { ingestFetchedMessages } from "@/lib/ingest/ingest-messages";
 import { computeBackoffMs, nextAttempt, type BackoffPolicy } from "./backoff";
 import type { WatcherMetrics } from "./metrics";
@@ -140,7 +140,7 @@ export class MailboxConnection {
       this.committedCursor = null;
       this.lastReconcileAt = Date.now();
       this.healthNote = await this.describeHeldMessages();
-      await setMailboxStatus({ mailboxId: this.mailbox.id, status: "connected", error: this.healthNote, code: null, success: true });
+      await setMailboxStatus({ mailboxId: this.mailbox.id, status: "connected", ...this.healthNoteFields(), success: true });
       await recordMailboxEvent({ mailboxId: this.mailbox.id, kind: "connected" });
       await this.watch(provider, signal);
     } catch (err) {
@@ -228,7 +228,7 @@ export class MailboxConnection {
       this.deps.metrics.tooLarge.inc(result.tooLarge);
       this.log.warn({ event: "too_large", count: result.tooLarge, ids: result.tooLargeIds }, "messages above the size cap stored with headers only");
       this.healthNote = await this.describeHeldMessages();
-      await setMailboxStatus({ mailboxId: this.mailbox.id, status: "connected", error: this.healthNote });
+      await setMailboxStatus({ mailboxId: this.mailbox.id, status: "connected", ...this.healthNoteFields() });
     }
     const tooLarge = new Set(result.tooLargeIds);
     return { inserted: result.inserted, storedProviderIds: result.storedProviderIds.filter((id) => !tooLarge.has(id)) };
@@ -269,6 +269,10 @@ export class MailboxConnection {
     }
   }
 
+  private healthNoteFields(): { error: string | null; errorCode: "too_large_held" | null } {
+    return { error: this.healthNote, errorCode: this.healthNote ? "too_large_held" : null };
+  }
+
   /** The admin's note while too-large messages wait at the provider (last 7 days), or null. */
   private async describeHeldMessages(): Promise<string | null> {
     const n = await countTooLargeMessages({ mailboxId: this.mailbox.id, since: new Date(Date.now() - 7 * 24 * 3600_000) });
@@ -291,7 +295,7 @@ export class MailboxConnection {
     await setMailboxStatus({
       mailboxId: this.mailbox.id,
       status: "paused",
-      code: "paused",
+      errorCode: "paused",
       error: `Sign-in failed ${failures} times within ${hours} h, so the watcher stopped trying to avoid locking the account. Check the username and password, then save the settings or press Try again.`,
     });
     this.log.warn({ event: "mailbox_paused", failures }, "mailbox paused after repeated sign-in failures");
@@ -315,7 +319,7 @@ export class MailboxConnection {
         mailboxId: this.mailbox.id,
         status: needsReauth ? "needs_reauth" : "error",
         error: error.message,
-        code: error.code,
+        errorCode: error.code,
       });
       if (!error.options.eventRecorded) {
         await recordMailboxEvent({

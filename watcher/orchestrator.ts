@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { openLockSession, type LockSession } from "@/lib/db/queries/mailbox-locks";
-import { getWatchableMailbox, listenForMailboxChanges, type MailboxChange } from "@/lib/db/queries/mailboxes";
+import { listenForMailboxChanges, type MailboxChange } from "@/lib/db/queries/mailbox-changes";
+import { getWatchableMailbox } from "@/lib/db/queries/mailboxes";
 import {
   getWatchableMailboxes,
   listMailboxClaims,

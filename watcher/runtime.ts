@@ -4,7 +4,8 @@ import type { Logger } from "pino";
 import { closeDb } from "@/lib/db/client";
 import { pingDatabase } from "@/lib/db/queries/health";
 import { buildApiProviders } from "@/lib/email/api-providers";
-import { onTokenRefreshed } from "@/lib/oauth/token-manager";
+import { createOrgTokenSource, isOrgTokenMailbox } from "@/lib/oauth/org-token-source";
+import { getAccessToken, onTokenRefreshed } from "@/lib/oauth/token-manager";
 import { createProvider, type ProviderDeps } from "@/lib/email/create-provider";
 import type { Env } from "@/lib/env";
 import { closeParsePool, getParsePool } from "@/lib/ingest/parse-pool";
@@ -36,7 +37,7 @@ export function backoffFromEnv(env: Env): BackoffPolicy {
 export async function startWatcherRuntime({
   env,
   log,
-  providerDeps = { apiProviders: buildApiProviders({ log }) },
+  providerDeps = {},
   metrics = createWatcherMetrics(),
 }: {
   env: Env;
@@ -46,12 +47,20 @@ export async function startWatcherRuntime({
   metrics?: WatcherMetrics;
 }): Promise<WatcherRuntime> {
   onTokenRefreshed(() => metrics.tokenRefreshes.inc());
+  // The composition root: the mail providers get their OAuth tokens from lib/oauth through this
+  // injected lookup, and the Gmail/Graph builders only here (the web process never loads them).
+  const deps: ProviderDeps = {
+    apiProviders: buildApiProviders({ log }),
+    tokens: (mailboxId) => (opts) => getAccessToken(mailboxId, opts),
+    organisationTokens: (mailbox) => (isOrgTokenMailbox(mailbox) ? createOrgTokenSource(mailbox) : undefined),
+    ...providerDeps,
+  };
   const orchestrator = new Orchestrator({
     log,
     // 5 s: a killed replica's mailboxes are claimed by the others within one tick (issue 7).
-    reconcileIntervalMs: Number(process.env.WATCHER_RECONCILE_SECONDS ?? 5) * 1000,
+    reconcileIntervalMs: env.WATCHER_RECONCILE_SECONDS * 1000,
     connectionDeps: {
-      createProvider: (mailbox) => createProvider(mailbox, providerDeps),
+      createProvider: (mailbox) => createProvider(mailbox, deps),
       connectLimiter: new AdaptiveConnectGate({ initial: env.EMAIL_CONNECTION_POOL_SIZE, max: env.EMAIL_CONNECTION_POOL_MAX }),
       backoff: backoffFromEnv(env),
       batchSize: env.EMAIL_FETCH_BATCH_SIZE,

@@ -3,7 +3,7 @@ import {
   listEncryptedValues,
   replaceEncryptedValue,
   type EncryptedColumnName,
-} from "../db/queries/secret-rotation";
+} from "@/lib/db/queries/secret-rotation";
 import type { SecretBox } from "./secret-box";
 
 export type ColumnRotationCounts = {

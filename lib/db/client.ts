@@ -1,6 +1,6 @@
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
-import { getEnv } from "../env";
+import { getEnv } from "@/lib/env";
 import * as schema from "./schema";
 
 export type Database = NodePgDatabase<typeof schema>;
@@ -15,7 +15,7 @@ export function getPool(): pg.Pool {
     const statementMs = env.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000;
     pool = new pg.Pool({
       connectionString: env.DATABASE_URL,
-      max: Number(process.env.DB_POOL_SIZE ?? 10),
+      max: env.DB_POOL_SIZE,
       idleTimeoutMillis: 30_000,
       // A hung or unreachable server must fail a request or batch, not stall it forever: waiting
       // for a pooled (or new) connection is bounded, PostgreSQL cancels a statement that runs too

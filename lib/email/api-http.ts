@@ -1,5 +1,5 @@
-import type { SyncState } from "../db/schema";
-import { mapLimit } from "../util/map-limit";
+import type { SyncState } from "@/lib/db/schema";
+import { mapLimit } from "@/lib/util/map-limit";
 import type { FetchedMessage, MailErrorCode } from "./provider";
 
 /** HTTP plumbing shared by the Gmail and Graph providers: retry timing, concurrency, error shapes. */

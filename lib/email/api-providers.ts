@@ -1,14 +1,14 @@
 import type { Logger } from "pino";
-import { getMailboxSyncState, updateSyncState } from "../db/queries/mailboxes";
-import { listStoredProviderIds } from "../db/queries/stored-provider-ids";
-import type { Mailbox, SyncState } from "../db/schema";
-import { getEnv } from "../env";
+import { getMailboxSyncState, updateSyncState } from "@/lib/db/queries/mailboxes";
+import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
+import type { Mailbox, SyncState } from "@/lib/db/schema";
+import { getEnv } from "@/lib/env";
 import type { IngestPolicy } from "./api-http";
-import type { AccessTokenSource, ProviderDeps } from "./create-provider";
+import type { ProviderDeps } from "./create-provider";
 import { GmailProvider } from "./gmail-provider";
 import { deriveGraphClientState } from "./graph-notifications";
 import { GraphProvider } from "./graph-provider";
-import type { MailProvider } from "./provider";
+import type { AccessTokenSource, MailProvider } from "./provider";
 
 /**
  * Builders for the API providers, registered by the watcher. Kept out of create-provider.ts so the

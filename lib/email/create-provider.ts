@@ -1,22 +1,37 @@
-import { getSecretBox } from "../crypto/secret-box";
-import { getMailboxSyncState } from "../db/queries/mailboxes";
-import { listStoredProviderIds } from "../db/queries/stored-provider-ids";
-import type { Mailbox } from "../db/schema";
-import { getEnv } from "../env";
-import { createOrgTokenSource, isOrgTokenMailbox } from "../oauth/org-token-source";
-import { createAccessTokenSource } from "../oauth/token-manager";
-import { TokenRenewingProvider } from "../oauth/token-renewing-provider";
+import { getSecretBox } from "@/lib/crypto/secret-box";
+import { getMailboxSyncState } from "@/lib/db/queries/mailboxes";
+import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
+import type { Mailbox } from "@/lib/db/schema";
+import { getEnv } from "@/lib/env";
 import { resolveMailHost } from "./host-check";
 import { livenessFromEnv } from "./imap-liveness";
 import { ImapProvider, type ImapAuth } from "./imap-provider";
 import { Pop3Provider } from "./pop3-provider";
-import { MailError, type MailProvider, type ProviderSyncOptions } from "./provider";
+import {
+  accessTokenSourceFrom,
+  MailError,
+  type AccessTokenLookup,
+  type AccessTokenSource,
+  type MailProvider,
+  type ProviderSyncOptions,
+} from "./provider";
 import { effectiveTlsMode } from "./tls-mode";
+import { TokenRenewingProvider } from "./token-renewing-provider";
 
-export type AccessTokenSource = (opts?: { forceRefresh?: boolean }) => Promise<string>;
+export type { AccessTokenSource };
 
 export type ProviderDeps = {
-  /** OAuth access token for this mailbox, refreshed before expiry (token manager). */
+  /**
+   * An OAuth mailbox's tokens, refreshed before expiry: lib/oauth's token manager, injected by
+   * watcher/runtime.ts (the composition root), so lib/email never imports lib/oauth.
+   */
+  tokens?: (mailboxId: string) => AccessTokenLookup;
+  /**
+   * Organisation mailboxes (issue 18: app-only Graph, delegated Gmail): a token source from the
+   * organisation's credentials, or undefined for any other mailbox. Injected like `tokens`.
+   */
+  organisationTokens?: (mailbox: Mailbox) => AccessTokenSource | undefined;
+  /** A fixed access-token source instead of `tokens` (tests); no session renewal then. */
   getAccessToken?: AccessTokenSource;
   /** Extra trust anchors (private CAs; tests use a self-signed one). */
   ca?: string;
@@ -62,11 +77,14 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
   const env = getEnv();
   if (mailbox.access === "gmail_api" || mailbox.access === "graph_api") {
     const build = deps.apiProviders?.[mailbox.access];
-    // OAuth mailboxes get their tokens from the token manager unless the caller injects a source.
-    // App-only Graph and delegated Gmail (issue 18) get tokens from the organisation's credentials.
+    // OAuth mailboxes get their tokens from the injected lookups (watcher/runtime.ts) unless the
+    // caller gives a fixed source; app-only Graph and delegated Gmail (issue 18) from the
+    // organisation's credentials, the others from the token manager.
+    const tokens = deps.tokens;
     const getAccessToken =
       deps.getAccessToken ??
-      (isOrgTokenMailbox(mailbox) ? createOrgTokenSource(mailbox) : mailbox.authMethod === "oauth2" ? createAccessTokenSource(mailbox) : undefined);
+      deps.organisationTokens?.(mailbox) ??
+      (mailbox.authMethod === "oauth2" && tokens ? accessTokenSourceFrom(tokens(mailbox.id)) : undefined);
     if (!build || !getAccessToken) {
       throw new MailError("config", `The ${mailbox.access} provider is not available in this process.`);
     }
@@ -129,7 +147,13 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
     // XOAUTH2 with tokens from the token manager; the session is renewed before the token expires.
     const user = mailbox.oauthConnectedEmail || mailbox.username || mailbox.address;
     if (!user) throw new MailError("config", "The mailbox has no username or address.");
-    return new TokenRenewingProvider({ mailboxId: mailbox.id, access: "imap", build: (accessToken) => imap({ user, accessToken }) });
+    if (!deps.tokens) throw new MailError("config", "OAuth tokens are not available in this process.");
+    return new TokenRenewingProvider({
+      access: "imap",
+      build: (accessToken) => imap({ user, accessToken }),
+      getToken: deps.tokens(mailbox.id),
+      renewBeforeMs: env.OAUTH_REFRESH_SKEW_SECONDS * 1000,
+    });
   }
   return imap(await resolveImapAuth(mailbox, deps));
 }

@@ -2,8 +2,8 @@
 import { gmail, type gmail_v1 } from "googleapis/build/src/apis/gmail/index.js";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { PushEvent } from "../db/queries/mailboxes";
-import type { MailAccess, SyncState } from "../db/schema";
+import type { PushEvent } from "./provider";
+import type { MailAccess, SyncState } from "@/lib/db/schema";
 import {
   abortableSleep,
   backoffDelay,
@@ -21,7 +21,7 @@ import {
   type IngestPolicy,
   fetchIdsSized,
 } from "./api-http";
-import { mapLimit } from "../util/map-limit";
+import { mapLimit } from "@/lib/util/map-limit";
 import { ChangePoller } from "./change-poller";
 import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
@@ -196,7 +196,7 @@ export class GmailProvider implements MailProvider {
   private watchRetryAt = 0;
 
   constructor(private readonly opts: GmailProviderOptions) {
-    const root = opts.rootUrl ?? process.env.GMAIL_API_BASE_URL ?? DEFAULT_ROOT_URL;
+    const root = opts.rootUrl ?? DEFAULT_ROOT_URL;
     this.gmail = gmail({
       version: "v1",
       rootUrl: root.endsWith("/") ? root : `${root}/`,

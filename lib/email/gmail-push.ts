@@ -1,7 +1,8 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
-import { findGmailPushMailboxes, notifyMailboxPush } from "../db/queries/mailboxes";
-import { AppError } from "../errors";
+import { notifyMailboxPush } from "@/lib/db/queries/mailbox-changes";
+import { findGmailPushMailboxes } from "@/lib/db/queries/mailboxes";
+import { AppError } from "@/lib/errors";
 
 /**
  * Gmail push (seed §5.2): Gmail publishes "something changed for emailAddress" to a Pub/Sub

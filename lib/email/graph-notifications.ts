@@ -1,7 +1,9 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { findMailboxesByGraphSubscriptions, notifyMailboxPush, type PushEvent } from "../db/queries/mailboxes";
-import { AppError } from "../errors";
+import { notifyMailboxPush } from "@/lib/db/queries/mailbox-changes";
+import { findMailboxesByGraphSubscriptions } from "@/lib/db/queries/mailboxes";
+import type { PushEvent } from "./provider";
+import { AppError } from "@/lib/errors";
 
 /**
  * Microsoft Graph change notifications (seed §5.2): Graph POSTs "a message was created" or a

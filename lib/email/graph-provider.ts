@@ -1,8 +1,8 @@
 import { Client, GraphClientError, ResponseType, type Context, type Middleware } from "@microsoft/microsoft-graph-client";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { PushEvent } from "../db/queries/mailboxes";
-import type { MailAccess, SyncState } from "../db/schema";
+import type { PushEvent } from "./provider";
+import type { MailAccess, SyncState } from "@/lib/db/schema";
 import {
   abortableSleep,
   backoffDelay,
@@ -200,7 +200,7 @@ export class GraphProvider implements MailProvider {
   private pendingLifecycle: "reauthorize" | "resubscribe" | null = null;
 
   constructor(private readonly opts: GraphProviderOptions) {
-    this.baseUrl = (opts.baseUrl ?? process.env.GRAPH_API_BASE_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
+    this.baseUrl = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
     const url = new URL(this.baseUrl);
     const segments = url.pathname.split("/").filter(Boolean);
     // The client joins baseUrl + version + path; the last segment of the configured URL is the version.

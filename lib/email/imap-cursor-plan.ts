@@ -1,4 +1,4 @@
-import type { MailboxStartMode, SyncState } from "../db/schema";
+import type { MailboxStartMode, SyncState } from "@/lib/db/schema";
 
 /**
  * How the IMAP provider finds new mail: by a durable cursor, never by \Seen.

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
-import type { MailAccess, SyncState } from "../db/schema";
+import type { MailAccess, SyncState } from "@/lib/db/schema";
 import { describeImapError } from "./imap-errors";
 import { imapTlsSwitches, type TlsMode } from "./tls-mode";
 import {

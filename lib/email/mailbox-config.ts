@@ -1,70 +1,12 @@
-import type { Mailbox } from "../db/schema";
-import { getEnv } from "../env";
-import type { EmailType } from "./email-type";
-import type { ForwardingConfig } from "./forwarding/forwarding-settings";
-import { effectiveTlsMode, type TlsMode } from "./tls-mode";
+import { isMailErrorCode } from "@/lib/api/error-codes";
+import type { MailboxConfig, OrganisationView } from "@/lib/api/types";
+import type { Mailbox } from "@/lib/db/schema";
+import { getEnv } from "@/lib/env";
+import { effectiveTlsMode } from "./tls-mode";
 
-/** API.md MailboxConfig: everything an admin may see about a mailbox, and never a secret. */
-export type MailboxConfig = {
-  email_type: EmailType;
-  provider: Mailbox["provider"];
-  access: Mailbox["access"];
-  protocol: "imap" | "pop3";
-  host: string | null;
-  port: number;
-  address: string | null;
-  username: string | null;
-  /** true exactly when tls_mode is "implicit" (kept for older clients). */
-  use_ssl: boolean;
-  tls_mode: TlsMode;
-  allow_invalid_certificate: boolean;
-  auth_method: Mailbox["authMethod"];
-  has_password: boolean;
-  use_idle: boolean;
-  folder: string;
-  enabled: boolean;
-  poll_interval_seconds: number;
-  delete_after_ingest: boolean;
-  /** Read on the first connect only; `started` says whether that has happened. */
-  start_mode: Mailbox["startMode"];
-  start_since: string | null;
-  /** True once discovery has a cursor: changing start_mode then imports nothing again. */
-  started: boolean;
-  after_ingest: Mailbox["afterIngest"];
-  move_to_folder: string | null;
-  oauth: null | {
-    provider: Mailbox["provider"];
-    connected_email: string | null;
-    is_connected: boolean;
-    scopes: string[];
-    token_expiry: string | null;
-    uses_own_app: boolean;
-  };
-  last_success_at: string | null;
-  last_error: string | null;
-  error_count_24h: number;
-  /** Forwarding mailboxes only (issue 16): the address, sender policy, verification mail, health. */
-  forwarding?: ForwardingConfig | null;
+export type { MailboxConfig };
 
-  /** Issue 18: own | shared | app_only | delegated (organisation mailboxes). */
-  mailbox_kind: Mailbox["mailboxKind"];
-  /** Issue 18: what identifies an organisation mailbox's access, never a secret; null for own mailboxes. */
-  organisation: OrganisationView | null;
-};
-
-export type OrganisationView = {
-  /** shared: the signed-in admin who reads it; delegated: null. */
-  via_account: string | null;
-  tenant_id: string | null;
-  client_id: string | null;
-  has_client_secret: boolean;
-  service_account_email: string | null;
-  has_service_account_key: boolean;
-  /** push = change notifications / Pub/Sub; poll = delta polling only (shared mailboxes). */
-  notifications: "push" | "poll";
-  /** Entra's admin-consent page for the app (app_only). */
-  admin_consent_url: string | null;
-};
+export type { OrganisationView };
 
 /** Entra's admin-consent URL for an app in a tenant (v2.0 endpoint, Graph's `.default` scope). */
 export function adminConsentUrl({ authority = "https://login.microsoftonline.com", tenantId, clientId }: { authority?: string; tenantId: string; clientId: string }): string {
@@ -105,7 +47,13 @@ function hasCursor(state: Mailbox["syncState"]): boolean {
   return Boolean(state.imapUidValidity || state.gmailHistoryId || state.graphDeltaLink);
 }
 
-export function toMailboxConfig(row: Mailbox, errorCount24h: number, opts: { microsoftAuthority?: string } = {}): MailboxConfig {
+/** last_error's code as stored; a row with an error but no (known) code reads as "unknown". */
+export function storedErrorCode(row: Pick<Mailbox, "lastError" | "lastErrorCode">): MailboxConfig["last_error_code"] {
+  if (!row.lastError) return null;
+  return isMailErrorCode(row.lastErrorCode) ? row.lastErrorCode : "unknown";
+}
+
+export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxConfig {
   return {
     email_type: row.purpose,
     provider: row.provider,
@@ -142,8 +90,9 @@ export function toMailboxConfig(row: Mailbox, errorCount24h: number, opts: { mic
       : null,
     last_success_at: iso(row.lastSuccessAt),
     last_error: row.lastError,
+    last_error_code: storedErrorCode(row),
     error_count_24h: errorCount24h,
     mailbox_kind: row.mailboxKind,
-    organisation: organisationView(row, opts.microsoftAuthority ?? (row.mailboxKind === "app_only" ? getEnv().MICROSOFT_OAUTH_AUTHORITY : undefined)),
+    organisation: organisationView(row, row.mailboxKind === "app_only" ? getEnv().MICROSOFT_OAUTH_AUTHORITY : undefined),
   };
 }

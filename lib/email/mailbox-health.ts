@@ -1,37 +1,17 @@
-import { countRecentErrors } from "../db/queries/mailbox-events";
-import { listTenantMailboxes } from "../db/queries/mailboxes";
-import { getHourlyMessageCounts, getMessageStats, type HourlyPoint, type PurposeStats } from "../db/queries/messages";
-import type { Mailbox } from "../db/schema";
-import { EMAIL_TYPES, type EmailType } from "./email-type";
+import type { HealthResponse, MailboxHealth, MailboxStatus, StatsResponse } from "@/lib/api/types";
+import { countRecentErrors } from "@/lib/db/queries/mailbox-events";
+import { listTenantMailboxes } from "@/lib/db/queries/mailboxes";
+import { getHourlyMessageCounts, getMessageStats, type PurposeStats } from "@/lib/db/queries/messages";
+import type { Mailbox } from "@/lib/db/schema";
+import { EMAIL_TYPES } from "./email-type";
 import { baselineProgress, readImapCursor } from "./imap-cursor-plan";
+import { storedErrorCode } from "./mailbox-config";
+
+export type { MailboxHealth };
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export type HealthStatus = "connected" | "connecting" | "disconnected" | "error" | "needs_reauth" | "paused" | "not_configured";
-
-/** API.md H: the seed's EmailHealthStatus plus what the health card shows. */
-export type MailboxHealth = {
-  status: HealthStatus;
-  enabled: boolean;
-  provider: Mailbox["provider"] | null;
-  access: Mailbox["access"] | null;
-  address: string | null;
-  status_since: string | null;
-  last_sync: string | null;
-  last_error: string | null;
-  last_error_at: string | null;
-  error_count: number;
-  backlog: number;
-  /** A first import (or re-baseline) still running: messages imported so far of its total; else null. */
-  first_import: { imported: number; total: number } | null;
-  processed_24h: number;
-  failed_24h: number;
-  avg_processing_time_ms: number;
-  queue_size: number;
-  hourly: HourlyPoint[];
-};
-
-function statusOf(row: Mailbox | undefined): HealthStatus {
+function statusOf(row: Mailbox | undefined): MailboxStatus {
   if (!row) return "not_configured";
   if (!row.enabled) return "disconnected";
   return row.status;
@@ -43,7 +23,7 @@ function firstImportOf(row: Mailbox | undefined): MailboxHealth["first_import"] 
   return baselineProgress(readImapCursor(row.syncState));
 }
 
-export async function getTenantMailboxHealth({ tenantId }: { tenantId: string }): Promise<Record<EmailType, MailboxHealth>> {
+export async function getTenantMailboxHealth({ tenantId }: { tenantId: string }): Promise<HealthResponse> {
   const since = new Date(Date.now() - DAY_MS);
   const rows = await listTenantMailboxes({ tenantId });
   const [errors, stats, ...hourly] = await Promise.all([
@@ -51,7 +31,7 @@ export async function getTenantMailboxHealth({ tenantId }: { tenantId: string })
     getMessageStats({ tenantId, since }),
     ...EMAIL_TYPES.map((purpose) => getHourlyMessageCounts({ tenantId, purpose, since })),
   ]);
-  const result = {} as Record<EmailType, MailboxHealth>;
+  const result = {} as HealthResponse;
   EMAIL_TYPES.forEach((purpose, i) => {
     const row = rows.find((r) => r.purpose === purpose);
     const s: PurposeStats = stats[purpose];
@@ -64,6 +44,7 @@ export async function getTenantMailboxHealth({ tenantId }: { tenantId: string })
       status_since: row?.statusChangedAt.toISOString() ?? null,
       last_sync: row?.lastSuccessAt?.toISOString() ?? null,
       last_error: row?.lastError ?? null,
+      last_error_code: row ? storedErrorCode(row) : null,
       last_error_at: row?.lastErrorAt?.toISOString() ?? null,
       error_count: row ? (errors.get(row.id) ?? 0) : 0,
       backlog: row?.backlog ?? 0,
@@ -80,7 +61,7 @@ export async function getTenantMessageStats({
   tenantId,
 }: {
   tenantId: string;
-}): Promise<PurposeStats & { by_type: Record<EmailType, PurposeStats> }> {
+}): Promise<StatsResponse> {
   const stats = await getMessageStats({ tenantId, since: new Date(Date.now() - DAY_MS) });
   const processed = stats.booking.processed_24h + stats.stopsale.processed_24h;
   const weighted =

@@ -1,9 +1,9 @@
-import { getSecretBox } from "../crypto/secret-box";
-import { countRecentErrors } from "../db/queries/mailbox-events";
-import { deleteMailbox, getMailbox, listTenantMailboxes, saveMailbox } from "../db/queries/mailboxes";
-import type { Mailbox } from "../db/schema";
-import { getEnv } from "../env";
-import { AppError } from "../errors";
+import { getSecretBox } from "@/lib/crypto/secret-box";
+import { countRecentErrors } from "@/lib/db/queries/mailbox-events";
+import { deleteMailbox, getMailbox, listTenantMailboxes, saveMailbox } from "@/lib/db/queries/mailboxes";
+import type { Mailbox } from "@/lib/db/schema";
+import { getEnv } from "@/lib/env";
+import { AppError } from "@/lib/errors";
 import type { EmailType } from "./email-type";
 import { buildForwardingConfig } from "./forwarding/forwarding-settings";
 import { assertHostAllowed } from "./host-check";

@@ -1,28 +1,9 @@
 import { z } from "zod";
-import { getMessage, listMessages, requeueFailedMessage, type MessageSummary } from "../db/queries/messages";
-import type { IngestedMessage } from "../db/schema";
-import { AppError, notFound } from "../errors";
-import { emailTypeSchema, type EmailType } from "./email-type";
-
-export type MessageItem = {
-  id: string;
-  email_type: EmailType;
-  message_id: string | null;
-  from: string | null;
-  to: string | null;
-  subject: string | null;
-  sent_at: string | null;
-  received_at: string;
-  status: IngestedMessage["status"];
-  error: string | null;
-  processing_ms: number | null;
-  size: number;
-  attachments: IngestedMessage["attachments"];
-  /** Parse defects, each naming its defect; the message is still shown. */
-  warnings: string[];
-  /** SPF/DKIM/DMARC/ARC of mail received through a forwarding address (issue 16); null for fetched mail. */
-  sender_auth: { spf: string; dkim: string; dmarc: string; arc: string; dkim_domains: string[] } | null;
-};
+import { getMessage, listMessages, requeueFailedMessage, type MessageSummary } from "@/lib/db/queries/messages";
+import type { IngestedMessage } from "@/lib/db/schema";
+import { AppError, notFound } from "@/lib/errors";
+import type { MessageDetail, MessageItem, MessagePage } from "@/lib/api/types";
+import { emailTypeSchema } from "./email-type";
 
 export const listMessagesQuerySchema = z.object({
   email_type: emailTypeSchema.optional(),
@@ -75,7 +56,7 @@ export async function listTenantMessages({
 }: {
   tenantId: string;
   query: z.infer<typeof listMessagesQuerySchema>;
-}): Promise<{ items: MessageItem[]; next_cursor: string | null }> {
+}): Promise<MessagePage> {
   const rows = await listMessages({
     tenantId,
     limit: query.limit + 1,
@@ -101,7 +82,7 @@ export async function getTenantMessage({
   return row;
 }
 
-export function toMessageDetail(row: IngestedMessage): MessageItem & { text: string | null; html: string | null } {
+export function toMessageDetail(row: IngestedMessage): MessageDetail {
   return { ...toItem(row), text: row.textBody, html: row.htmlBody };
 }
 

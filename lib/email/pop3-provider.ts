@@ -1,6 +1,6 @@
-import { listStoredProviderIds } from "../db/queries/stored-provider-ids";
-import { listSkippedPop3Uids, recordSkippedPop3Uids } from "../db/queries/pop3-skipped";
-import type { MailAccess, SyncState } from "../db/schema";
+import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
+import { listSkippedPop3Uids, recordSkippedPop3Uids } from "@/lib/db/queries/pop3-skipped";
+import type { MailAccess, SyncState } from "@/lib/db/schema";
 import { DEFAULT_MAX_MESSAGE_BYTES, takeBatch } from "./api-http";
 import { describePop3Error, Pop3Client, type Pop3ClientOptions, type Pop3Limits, type UidlEntry } from "./pop3-client";
 import type { TlsMode } from "./tls-mode";

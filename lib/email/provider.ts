@@ -1,5 +1,28 @@
-import type { PushEvent } from "../db/queries/mailboxes";
-import type { MailAccess, MailboxAfterIngest, MailboxStartMode, SyncState } from "../db/schema";
+import type { MailErrorCode } from "@/lib/api/error-codes";
+import type { StartCandidateCounts } from "@/lib/api/types";
+import type { MailAccess, MailboxAfterIngest, MailboxStartMode, SyncState } from "@/lib/db/schema";
+
+export type { MailErrorCode, StartCandidateCounts };
+
+/**
+ * What a push notification asks of the watcher that owns the mailbox: "changed" (new mail may be
+ * there), "missed" (Graph lost notifications: catch up by delta), "reauthorize" (Graph wants the
+ * subscription renewed now), "resubscribe" (Graph removed the subscription: create a new one).
+ */
+export type PushEvent = "changed" | "missed" | "reauthorize" | "resubscribe";
+
+/**
+ * An OAuth mailbox's access token, injected by the composition root (watcher/runtime.ts builds it
+ * from lib/oauth's token manager), so lib/email never imports lib/oauth. `forceRefresh`: the
+ * provider rejected the token it was given (401); the source knows which token that was.
+ */
+export type AccessTokenSource = (opts?: { forceRefresh?: boolean }) => Promise<string>;
+
+/** An access token with its expiry, for sessions that must renew before it (IMAP XOAUTH2). */
+export type AccessTokenInfo = { accessToken: string; expiresAt: Date | null };
+
+/** Per mailbox: the token with its expiry; forceRefresh with the token the server rejected. */
+export type AccessTokenLookup = (opts?: { forceRefresh?: boolean; rejectedToken?: string }) => Promise<AccessTokenInfo>;
 
 /** One message as the provider holds it: raw RFC 5322 source and the provider's stable id. */
 export type FetchedMessage = {
@@ -35,8 +58,6 @@ export type FetchBatch = {
   backlog?: number;
 };
 
-/** How many messages each start mode would import now (Test call / settings form). */
-export type StartCandidateCounts = { unread: number; since: number | null; total: number };
 
 export type WaitResult = "changed" | "timeout" | "closed";
 
@@ -107,23 +128,6 @@ export type ProviderSyncOptions = {
   knownIds: (ids: string[]) => Promise<Set<string>>;
 };
 
-export type MailErrorCode =
-  | "dns"
-  | "refused"
-  | "timeout"
-  | "tls"
-  | "auth"
-  | "needs_reauth"
-  | "folder_missing"
-  | "host_not_allowed"
-  | "rate_limited"
-  | "protocol"
-  | "network"
-  | "config"
-  /** The database refused to store a batch: nothing of it is committed, the cursor did not move. */
-  | "storage"
-  | "unknown";
-
 /** A provider failure in words an admin can act on; `cause` stays in logs only. */
 export class MailError extends Error {
   override name = "MailError";
@@ -140,4 +144,18 @@ export class MailError extends Error {
   get isAuthFailure(): boolean {
     return this.code === "auth" || this.code === "needs_reauth";
   }
+}
+
+/**
+ * The AccessTokenSource the API providers take, from a mailbox's token lookup: it remembers the
+ * token it handed out, so a forceRefresh (after a 401) names the rejected one and a token someone
+ * else refreshed meanwhile is tried before refreshing again.
+ */
+export function accessTokenSourceFrom(lookup: AccessTokenLookup): AccessTokenSource {
+  let last: string | undefined;
+  return async (opts) => {
+    const info = await lookup(opts?.forceRefresh ? { forceRefresh: true, ...(last !== undefined ? { rejectedToken: last } : {}) } : {});
+    last = info.accessToken;
+    return info.accessToken;
+  };
 }

@@ -1,9 +1,10 @@
 import { ImapFlow } from "imapflow";
-import { getEnv } from "../env";
+import type { TestResult } from "@/lib/api/types";
+import { getEnv } from "@/lib/env";
 import { resolveMailHost } from "./host-check";
 import { describeImapError } from "./imap-errors";
 import { imapSocketTimeoutMs, livenessFromEnv, noAnswerError, withResponseTimeout } from "./imap-liveness";
-import { MailError, type MailErrorCode, type StartCandidateCounts } from "./provider";
+import { MailError } from "./provider";
 import { imapTlsSwitches, type TlsMode } from "./tls-mode";
 
 export type ConnectionTestTarget = {
@@ -18,9 +19,8 @@ export type ConnectionTestTarget = {
   startSince?: Date | null;
 };
 
-export type ConnectionTestResult =
-  | { ok: true; folder: string; exists: number; unseen: number; start_counts?: StartCandidateCounts }
-  | { ok: false; error: { code: MailErrorCode; message: string } };
+/** The Test call's answer is the contract's TestResult. */
+export type ConnectionTestResult = TestResult;
 
 /**
  * The Test button talks to a server the tenant chose, from the web process: everything it reads is

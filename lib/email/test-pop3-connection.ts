@@ -1,4 +1,4 @@
-import { getEnv } from "../env";
+import { getEnv } from "@/lib/env";
 import { resolveMailHost } from "./host-check";
 import { probePop3Mailbox } from "./pop3-provider";
 import { MailError } from "./provider";

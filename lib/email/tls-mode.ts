@@ -1,4 +1,4 @@
-import type { Mailbox } from "../db/schema";
+import type { Mailbox } from "@/lib/db/schema";
 
 /**
  * How a mailbox connection is encrypted. "starttls" is required, never opportunistic: a server (or

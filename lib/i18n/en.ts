@@ -207,6 +207,14 @@ export const en = {
       title: "Sign-in failed again and again, so we stopped trying to avoid locking the account.",
       advice: "Check the username and password (Gmail, iCloud and Yahoo need an app password), then save the settings or press Try again.",
     },
+    storage: {
+      title: "New mail could not be stored in the database.",
+      advice: "Nothing was lost: the watcher keeps retrying. If this lasts, ask the operator to check the database.",
+    },
+    too_large_held: {
+      title: "Some messages are larger than the size limit and were not fetched.",
+      advice: "Only their headers were stored and they were left at the mail server. Open them in a mail client, or ask the operator to raise the limit.",
+    },
     unknown: {
       title: "The mail server returned an unexpected error.",
       advice: "Check the settings and try again. If it keeps happening, contact support.",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { MAIL_ERROR_CODES } from "@/lib/api/error-codes";
 import { en } from "./en";
 import { fmt, formatRelative, localeFromAcceptLanguage, plural, resolveLocale } from "./index";
 import { tr } from "./tr";
@@ -56,5 +57,16 @@ describe("dictionaries", () => {
     assert.equal(formatRelative("en", new Date(now - 3000), now), "just now");
     assert.equal(formatRelative("en", new Date(now - 5 * 60_000), now), "5 minutes ago");
     assert.equal(formatRelative("tr", new Date(now - 2 * 3_600_000), now), "2 saat önce");
+  });
+});
+
+describe("mail error codes", () => {
+  test("every stable code of lib/api/error-codes.ts has a title and advice in both languages, and nothing else is there", () => {
+    assert.deepEqual(Object.keys(en.mailErrors).sort(), [...MAIL_ERROR_CODES].sort());
+    assert.deepEqual(Object.keys(tr.mailErrors).sort(), [...MAIL_ERROR_CODES].sort());
+    for (const code of MAIL_ERROR_CODES) {
+      assert.ok(en.mailErrors[code].title && en.mailErrors[code].advice, code);
+      assert.ok(tr.mailErrors[code].title && tr.mailErrors[code].advice, code);
+    }
   });
 });

@@ -219,6 +219,14 @@ export const tr: Dictionary = {
       title: "Oturum açma tekrar tekrar başarısız oldu; hesabın kilitlenmemesi için denemeyi durdurduk.",
       advice: "Kullanıcı adını ve parolayı kontrol edin (Gmail, iCloud ve Yahoo uygulama şifresi ister), ardından ayarları kaydedin veya Tekrar dene'ye basın.",
     },
+    storage: {
+      title: "Yeni e-postalar veritabanına kaydedilemedi.",
+      advice: "Hiçbir şey kaybolmadı: izleyici yeniden denemeye devam ediyor. Sürerse sistem yöneticisinden veritabanını kontrol etmesini isteyin.",
+    },
+    too_large_held: {
+      title: "Bazı iletiler boyut sınırını aştığı için alınmadı.",
+      advice: "Yalnızca üst bilgileri kaydedildi ve iletiler posta sunucusunda bırakıldı. Onları bir e-posta istemcisinde açın veya sistem yöneticisinden sınırı yükseltmesini isteyin.",
+    },
     unknown: {
       title: "Posta sunucusu beklenmedik bir hata döndürdü.",
       advice: "Ayarları kontrol edip tekrar deneyin. Tekrarlanırsa destek ekibine başvurun.",

@@ -1,8 +1,8 @@
 import { hostname } from "node:os";
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Logger } from "pino";
-import { findForwardingMailbox } from "../db/queries/forwarding";
-import type { Mailbox } from "../db/schema";
+import { findForwardingMailbox } from "@/lib/db/queries/forwarding";
+import type { Mailbox } from "@/lib/db/schema";
 import { ClientLimits } from "./client-limits";
 import type { DnsResolve } from "./dns-resolver";
 import { parseForwardingToken } from "./forwarding-address";

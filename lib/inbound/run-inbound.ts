@@ -3,9 +3,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { SMTPServer } from "smtp-server";
-import { closeDb } from "../db/client";
-import type { Env } from "../env";
-import { closeParsePool } from "../ingest/parse-pool";
+import { closeDb } from "@/lib/db/client";
+import type { Env } from "@/lib/env";
+import { closeParsePool } from "@/lib/ingest/parse-pool";
 import { createDnsResolver } from "./dns-resolver";
 import { createInboundServer } from "./inbound-server";
 

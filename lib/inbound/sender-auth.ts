@@ -1,5 +1,5 @@
 import { authenticate } from "mailauth";
-import type { SenderAuthResults } from "../db/schema";
+import type { SenderAuthResults } from "@/lib/db/schema";
 import type { DnsResolve } from "./dns-resolver";
 
 type Envelope = { clientIp: string | null; helo: string | null; envelopeFrom: string | null };

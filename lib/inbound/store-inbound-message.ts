@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { saveForwardingVerification } from "../db/queries/forwarding";
-import { recordMailboxEvent } from "../db/queries/mailbox-events";
-import type { Mailbox, SenderAuthResults } from "../db/schema";
-import { hashContent, ingestFetchedMessages } from "../ingest/ingest-messages";
-import { getParsePool, type ParsePool } from "../ingest/parse-pool";
+import { saveForwardingVerification } from "@/lib/db/queries/forwarding";
+import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
+import type { Mailbox, SenderAuthResults } from "@/lib/db/schema";
+import { hashContent, ingestFetchedMessages } from "@/lib/ingest/ingest-messages";
+import { getParsePool, type ParsePool } from "@/lib/ingest/parse-pool";
 import { readRawHeader } from "./raw-headers";
 import { checkSenderPolicy, extractAddress, type SenderRefusal } from "./sender-policy";
 import { detectVerificationMail } from "./verification-mail";

@@ -1,4 +1,4 @@
-import type { ForwardingVerification } from "../db/schema";
+import type { ForwardingVerification } from "@/lib/db/schema";
 import { extractAddress } from "./sender-policy";
 
 type MailFields = { from: string | null; subject: string | null; text: string | null };

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { insertIngestedMessagesGrouped } from "../db/queries/message-group-commit";
-import { claimQueuedMessages, completeMessageProcessing, renewMessageLeases } from "../db/queries/messages";
-import type { Mailbox, NewIngestedMessage, SenderAuthResults, SyncState } from "../db/schema";
-import type { FetchedMessage } from "../email/provider";
-import { getEnv } from "../env";
-import { mapLimit } from "../util/map-limit";
+import { insertIngestedMessagesGrouped } from "@/lib/db/queries/message-group-commit";
+import { claimQueuedMessages, completeMessageProcessing, renewMessageLeases } from "@/lib/db/queries/messages";
+import type { Mailbox, NewIngestedMessage, SenderAuthResults, SyncState } from "@/lib/db/schema";
+import type { FetchedMessage } from "@/lib/email/provider";
+import { getEnv } from "@/lib/env";
+import { mapLimit } from "@/lib/util/map-limit";
 import { getParsePool, type ParsePool } from "./parse-pool";
 import { sanitizeJson, sanitizeNullableText, sanitizeText } from "./sanitize";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadOddMail } from "../../tests/fixtures/odd-mail/corpus";
+import { loadOddMail } from "@/tests/fixtures/odd-mail/corpus";
 import { parseMessage } from "./parse-message";
 
 const crlf = (s: string): Buffer => Buffer.from(s.replace(/\r?\n/g, "\r\n"));

@@ -1,5 +1,5 @@
 import { simpleParser, type AddressObject, type ParsedMail } from "mailparser";
-import type { AttachmentInfo } from "../db/schema";
+import type { AttachmentInfo } from "@/lib/db/schema";
 import { repairMessage, scanHeaders } from "./mime-repair";
 import { describeUnstorable, sanitizeJson, sanitizeNullableText } from "./sanitize";
 

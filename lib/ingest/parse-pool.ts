@@ -1,8 +1,8 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { getEnv } from "../env";
-import { getLogger } from "../logger";
+import { getEnv } from "@/lib/env";
+import { getLogger } from "@/lib/logger";
 import { headerValue, scanHeaders } from "./mime-repair";
 import type { HeaderFields, HeaderOnlyFields, ParseResult } from "./parse-message";
 import { sanitizeText } from "./sanitize";

@@ -18,6 +18,7 @@ import {
   extraAuthorizationParams,
   IMAP_ENDPOINTS,
   isValidMicrosoftTenant,
+  OAUTH_PROVIDER_SPECS,
   platformApp,
   PROVIDER_LABEL,
   scopesForMailbox,
@@ -55,13 +56,13 @@ type FlowSecrets = z.infer<typeof flowSecretsSchema>;
 
 function resolveApp(provider: OAuthProviderName, mailbox: Mailbox | null, input: CustomAppInput): OAuthApp {
   const sameProvider = mailbox?.oauthProvider === provider;
-  const tenantInput = provider === "microsoft" ? input.tenant_id : undefined;
+  const tenantInput = OAUTH_PROVIDER_SPECS[provider].hasDirectoryTenant ? input.tenant_id : undefined;
   if (tenantInput && !isValidMicrosoftTenant(tenantInput)) {
     throw new AppError(400, "validation_failed", "Some fields are invalid.", {
       fields: { tenant_id: "A Microsoft tenant id is a GUID or a domain name." },
     });
   }
-  const storedTenant = sameProvider && provider === "microsoft" ? mailbox.oauthTenantId : null;
+  const storedTenant = sameProvider && OAUTH_PROVIDER_SPECS[provider].hasDirectoryTenant ? mailbox.oauthTenantId : null;
   const tenantId = tenantInput === undefined ? storedTenant : tenantInput || null;
 
   if (typeof input.client_id === "string" && input.client_id.trim() !== "") {
@@ -177,10 +178,9 @@ function providerErrorMessage(provider: OAuthProviderName, error: string): Callb
 
 /** Google lets the user untick scopes on the consent screen: without mail access the connection is useless. */
 function missingScope(provider: OAuthProviderName, access: OAuthAccess, granted: string[] | null): boolean {
-  if (provider !== "google" || !granted) return false;
-  const full = granted.includes("https://mail.google.com/");
-  if (access === "imap") return !full;
-  return !full && !granted.includes("https://www.googleapis.com/auth/gmail.modify");
+  const required = OAUTH_PROVIDER_SPECS[provider].requiredScopes;
+  if (!required || !granted) return false;
+  return !required[access === "imap" ? "imap" : "api"].some((scope) => granted.includes(scope));
 }
 
 export async function completeAuthorization(params: {
@@ -307,7 +307,7 @@ export async function completeAuthorization(params: {
       oauthProvider: provider,
       oauthClientId: app.custom ? app.clientId : null,
       oauthClientSecretEncrypted: app.custom && app.clientSecret ? box.encrypt(app.clientSecret) : null,
-      oauthTenantId: provider === "microsoft" ? (app.tenantId ?? null) : null,
+      oauthTenantId: OAUTH_PROVIDER_SPECS[provider].hasDirectoryTenant ? (app.tenantId ?? null) : null,
       oauthAccessTokenEncrypted: box.encrypt(tokens.accessToken),
       oauthRefreshTokenEncrypted: refreshTokenEncrypted,
       oauthTokenExpiry: tokens.expiresAt,
@@ -387,6 +387,7 @@ export async function disconnectOAuth(params: {
       enabled: false,
       status: "disconnected",
       lastError: null,
+      lastErrorCode: null,
     },
   });
   await recordMailboxEvent({

@@ -1,7 +1,7 @@
 import { decodeJwt } from "jose";
 import { z } from "zod";
-import { getEnv } from "@/lib/env";
-import type { OAuthProviderName, ProviderEndpoints } from "./providers";
+import { getEnv, type Env } from "@/lib/env";
+import { OAUTH_PROVIDER_SPECS, type OAuthProviderName, type ProviderEndpoints } from "./providers";
 import type { TokenSet } from "./token-response";
 
 const email = z.email().max(320);
@@ -16,18 +16,18 @@ const claimsSchema = z.object({
 });
 type Claims = z.infer<typeof claimsSchema>;
 
+/** Which claims name the mailbox, best first, per provider. */
+const EMAIL_CLAIMS: Record<OAuthProviderName, (claims: Claims) => (string | undefined)[]> = {
+  // Google: `email`, unless Google says it is unverified.
+  google: (claims) => (claims.email_verified === false || claims.email_verified === "false" ? [] : [claims.email]),
+  // Microsoft: the preferred username / UPN is the sign-in name, which for Exchange Online is the
+  // mailbox address; the optional `email` claim may be any address the user typed into their
+  // profile, so it only counts when neither is an address.
+  microsoft: (claims) => [claims.preferred_username, claims.upn, claims.email],
+};
+
 function pickEmail(provider: OAuthProviderName, claims: Claims): string | null {
-  const candidates =
-    provider === "google"
-      ? // Google: `email`, unless Google says it is unverified.
-        claims.email_verified === false || claims.email_verified === "false"
-        ? []
-        : [claims.email]
-      : // Microsoft: the preferred username / UPN is the sign-in name, which for Exchange Online is
-        // the mailbox address; the optional `email` claim may be any address the user typed into
-        // their profile, so it only counts when neither is an address.
-        [claims.preferred_username, claims.upn, claims.email];
-  for (const c of candidates) {
+  for (const c of EMAIL_CLAIMS[provider](claims)) {
     const parsed = email.safeParse(c?.trim());
     if (parsed.success) return parsed.data.toLowerCase();
   }
@@ -75,18 +75,27 @@ const gmailProfileSchema = z.object({ emailAddress: z.string() });
 const graphMeSchema = z.object({ mail: z.string().nullish(), userPrincipalName: z.string().nullish() });
 
 /** The mail API's own idea of whose mailbox this is (Gmail profile, Graph /me). */
+const MAIL_API_PROFILE: Record<OAuthProviderName, { url: (env: Env) => string; addresses: (body: unknown) => (string | null | undefined)[] }> = {
+  google: {
+    url: (env) => `${env.GMAIL_API_BASE_URL}/gmail/v1/users/me/profile`,
+    addresses: (body) => {
+      const parsed = gmailProfileSchema.safeParse(body);
+      return parsed.success ? [parsed.data.emailAddress] : [];
+    },
+  },
+  microsoft: {
+    url: (env) => `${env.GRAPH_API_BASE_URL}/me`,
+    addresses: (body) => {
+      const parsed = graphMeSchema.safeParse(body);
+      return parsed.success ? [parsed.data.mail, parsed.data.userPrincipalName] : [];
+    },
+  },
+};
+
 async function fromMailApi(provider: OAuthProviderName, accessToken: string, timeoutMs: number): Promise<string | null> {
-  const env = getEnv();
-  if (provider === "google") {
-    const body = gmailProfileSchema.safeParse(
-      await getJson(`${env.GMAIL_API_BASE_URL}/gmail/v1/users/me/profile`, accessToken, timeoutMs).catch(() => null),
-    );
-    const parsed = body.success ? email.safeParse(body.data.emailAddress) : null;
-    return parsed?.success ? parsed.data.toLowerCase() : null;
-  }
-  const body = graphMeSchema.safeParse(await getJson(`${env.GRAPH_API_BASE_URL}/me`, accessToken, timeoutMs).catch(() => null));
-  if (!body.success) return null;
-  for (const c of [body.data.mail, body.data.userPrincipalName]) {
+  const profile = MAIL_API_PROFILE[provider];
+  const body: unknown = await getJson(profile.url(getEnv()), accessToken, timeoutMs).catch(() => null);
+  for (const c of profile.addresses(body)) {
     const parsed = email.safeParse(c ?? undefined);
     if (parsed.success) return parsed.data.toLowerCase();
   }
@@ -106,12 +115,11 @@ export async function findConnectedEmail(params: {
   const { provider, tokens } = params;
   const fromToken = fromIdToken(provider, tokens.idToken, params.clientId);
   if (fromToken) return fromToken;
-  const canUseUserinfo = provider === "google" || params.access === "graph_api";
-  if (canUseUserinfo) {
+  const spec = OAUTH_PROVIDER_SPECS[provider];
+  if (spec.userinfoAccepts(params.access)) {
     const fromInfo = await fromUserinfo(provider, params.endpoints.userinfo, tokens.accessToken, timeoutMs);
     if (fromInfo) return fromInfo;
   }
-  // A Microsoft token for Outlook's IMAP resource can't call Graph; Google's https://mail.google.com/ can call Gmail.
-  if (provider === "microsoft" && params.access === "imap") return null;
+  if (!spec.mailApiAccepts(params.access)) return null;
   return fromMailApi(provider, tokens.accessToken, timeoutMs);
 }

@@ -1,6 +1,6 @@
 import { getSecretBox } from "@/lib/crypto/secret-box";
 import type { Mailbox } from "@/lib/db/schema";
-import { platformApp, PROVIDER_LABEL, type OAuthApp, type OAuthProviderName } from "./providers";
+import { OAUTH_PROVIDER_SPECS, platformApp, PROVIDER_LABEL, type OAuthApp, type OAuthProviderName } from "./providers";
 
 /**
  * The app registration a connected mailbox uses for refresh and revoke: its own when the tenant
@@ -11,7 +11,7 @@ export function appForMailbox(
   provider: OAuthProviderName,
   mailbox: Pick<Mailbox, "oauthClientId" | "oauthClientSecretEncrypted" | "oauthTenantId">,
 ): OAuthApp | null {
-  const tenantId = provider === "microsoft" ? mailbox.oauthTenantId : null;
+  const tenantId = OAUTH_PROVIDER_SPECS[provider].hasDirectoryTenant ? mailbox.oauthTenantId : null;
   if (mailbox.oauthClientId) {
     return {
       clientId: mailbox.oauthClientId,
@@ -25,7 +25,5 @@ export function appForMailbox(
 }
 
 export function notConfiguredMessage(provider: OAuthProviderName): string {
-  return `${PROVIDER_LABEL[provider]} sign-in is not configured on this server: set the ${
-    provider === "google" ? "GOOGLE" : "MICROSOFT"
-  }_OAUTH_CLIENT_ID / _CLIENT_SECRET variables, or enter your own app's client id and secret.`;
+  return `${PROVIDER_LABEL[provider]} sign-in is not configured on this server: set the ${OAUTH_PROVIDER_SPECS[provider].envPrefix}_OAUTH_CLIENT_ID / _CLIENT_SECRET variables, or enter your own app's client id and secret.`;
 }

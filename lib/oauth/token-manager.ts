@@ -1,15 +1,13 @@
 import { getSecretBox } from "@/lib/crypto/secret-box";
 import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
-import { getMailbox, setMailboxStatus } from "@/lib/db/queries/mailboxes";
+import { setMailboxStatus } from "@/lib/db/queries/mailboxes";
 import { getMailboxTokens, withMailboxTokenLock, type MailboxTokenRow } from "@/lib/db/queries/oauth-tokens";
 import type { Mailbox } from "@/lib/db/schema";
-import type { AccessTokenSource } from "@/lib/email/create-provider";
-import type { EmailType } from "@/lib/email/email-type";
-import { MailError } from "@/lib/email/provider";
+import { accessTokenSourceFrom, MailError, type AccessTokenInfo, type AccessTokenSource } from "@/lib/email/provider";
 import { getEnv } from "@/lib/env";
 import { getLogger } from "@/lib/logger";
 import { appForMailbox } from "./mailbox-app";
-import { createOAuthClient, endpointsFor, oauthProviderSchema, PROVIDER_LABEL, scopesForMailbox, type OAuthProviderName } from "./providers";
+import { createOAuthClient, endpointsFor, OAUTH_PROVIDER_SPECS, oauthProviderSchema, PROVIDER_LABEL, scopesForMailbox, type OAuthProviderName } from "./providers";
 import { classifyOAuthError, parseTokenResponse, withTimeout, type OAuthFailure } from "./token-response";
 
 /**
@@ -23,7 +21,7 @@ import { classifyOAuthError, parseTokenResponse, withTimeout, type OAuthFailure 
  * - an unreachable or failing provider is a network error, never an auth failure.
  */
 
-export type AccessTokenInfo = { accessToken: string; expiresAt: Date | null };
+export type { AccessTokenInfo };
 
 export type GetAccessTokenOptions = {
   /** The provider rejected the current token (401): get a new one unless someone already did. */
@@ -135,7 +133,7 @@ async function refreshUnderLock(
       const endpoints = endpointsFor(provider, app);
       // Google refreshes the grant as it was consented; Microsoft's v2 endpoint wants the scopes again.
       // A shared mailbox's grant includes Mail.ReadWrite.Shared (issue 18): ask for it again too.
-      const scopes = provider === "microsoft" ? scopesForMailbox(provider, row.access, row.mailboxKind) : [];
+      const scopes = OAUTH_PROVIDER_SPECS[provider].refreshSendsScopes ? scopesForMailbox(provider, row.access, row.mailboxKind) : [];
       let tokens;
       try {
         const response = await withTimeout(
@@ -179,7 +177,7 @@ async function refreshUnderLock(
   log.warn({ event: "token_refresh_failed", kind: failure.kind, code: failure.code }, "OAuth token refresh failed");
   if (failure.kind === "grant") {
     const message = reconnectMessage(provider);
-    await setMailboxStatus({ mailboxId, status: "needs_reauth", error: message, code: "needs_reauth" });
+    await setMailboxStatus({ mailboxId, status: "needs_reauth", error: message, errorCode: "needs_reauth" });
     await recordMailboxEvent({ mailboxId, kind: "auth_failed", message: `${label} refused the refresh token (${failure.code}).` });
     throw new MailError("needs_reauth", message, { eventRecorded: true });
   }
@@ -199,24 +197,7 @@ async function refreshUnderLock(
 
 /** The AccessTokenSource the mail providers take; remembers what it handed out for forceRefresh. */
 export function createAccessTokenSource(mailbox: Pick<Mailbox, "id">): AccessTokenSource {
-  let last: string | undefined;
-  return async (opts) => {
-    const info = await getAccessToken(mailbox.id, {
-      ...(opts?.forceRefresh ? { forceRefresh: true, ...(last !== undefined ? { rejectedToken: last } : {}) } : {}),
-    });
-    last = info.accessToken;
-    return info.accessToken;
-  };
-}
-
-/** Seed §5.3 `refresh_token_if_needed(tenant_id, email_type)`: true when a new token was obtained. */
-export async function refreshTokenIfNeeded({ tenantId, emailType }: { tenantId: string; emailType: EmailType }): Promise<boolean> {
-  const mailbox = await getMailbox({ tenantId, purpose: emailType });
-  if (!mailbox || mailbox.authMethod !== "oauth2") return false;
-  const before = mailbox.oauthAccessTokenEncrypted;
-  await getAccessToken(mailbox.id);
-  const after = await getMailboxTokens({ mailboxId: mailbox.id });
-  return after?.oauthAccessTokenEncrypted !== before;
+  return accessTokenSourceFrom((opts) => getAccessToken(mailbox.id, opts));
 }
 
 /** For tests: forget in-process bookkeeping. */

@@ -12,8 +12,8 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { hashPassword } from "@/lib/auth/password";
 import { closeDb } from "@/lib/db/client";
 import { createTenantWithAdmin } from "@/lib/db/queries/tenants";
-import { launchBrowser } from "../harness/browser";
-import { startInboundProcess, type InboundProcess } from "../harness/inbound-process";
+import { launchBrowser } from "@/tests/harness/browser";
+import { startInboundProcess, type InboundProcess } from "@/tests/harness/inbound-process";
 
 const UI_TIMEOUT = 30_000;
 

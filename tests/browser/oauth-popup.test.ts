@@ -14,9 +14,9 @@ import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
-import { useFreshDatabase } from "../harness/database";
-import { startTestWebApp, type TestWebApp } from "../harness/oauth-app";
-import { startOAuthServer, type OAuthTestServer } from "../harness/oauth-server";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { startTestWebApp, type TestWebApp } from "@/tests/harness/oauth-app";
+import { startOAuthServer, type OAuthTestServer } from "@/tests/harness/oauth-server";
 
 const CHROMIUM = "/usr/bin/chromium";
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install -y chromium)`;

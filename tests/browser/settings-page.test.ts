@@ -12,10 +12,10 @@ import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { hashPassword } from "@/lib/auth/password";
 import { closeDb } from "@/lib/db/client";
 import { createTenantWithAdmin } from "@/lib/db/queries/tenants";
-import { UNREADABLE_MESSAGE } from "../fixtures/odd-mail/corpus";
-import { launchBrowser } from "../harness/browser";
-import { startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { UNREADABLE_MESSAGE } from "@/tests/fixtures/odd-mail/corpus";
+import { launchBrowser } from "@/tests/harness/browser";
+import { startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 
 const APP_URL = process.env.TEST_APP_URL?.replace(/\/+$/, "");
 const skip =

@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { useFreshDatabase } from "../harness/database";
-import { startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { savePlainImapMailbox } from "../harness/imap-mailbox";
-import { waitFor } from "../harness/ports";
-import { startSmtpSink, type SinkMail, type SmtpSink } from "../harness/smtp-sink";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { savePlainImapMailbox } from "@/tests/harness/imap-mailbox";
+import { waitFor } from "@/tests/harness/ports";
+import { startSmtpSink, type SinkMail, type SmtpSink } from "@/tests/harness/smtp-sink";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 
 const database = await useFreshDatabase();
 const { createTenant } = await import("@/lib/db/queries/tenants");

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createApiMailbox } from "../harness/api-mailbox";
-import { useFreshDatabase } from "../harness/database";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { startGmailFake, type GmailFake } from "../fakes/gmail-fake";
-import { sampleMime } from "../fakes/sample-mime";
-import { startGraphFake, type GraphFake } from "../fakes/graph-fake";
+import { createApiMailbox } from "@/tests/harness/api-mailbox";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { startGmailFake, type GmailFake } from "@/tests/fakes/gmail-fake";
+import { sampleMime } from "@/tests/fakes/sample-mime";
+import { startGraphFake, type GraphFake } from "@/tests/fakes/graph-fake";
 
 const database = await useFreshDatabase();
 const { getMailboxById } = await import("@/lib/db/queries/mailboxes");

@@ -79,9 +79,9 @@ const OAUTH_SECRET_KEYS = ["GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET
 const looksSecret = (name: string): boolean =>
   SECRET_KEYS.includes(name) || OAUTH_SECRET_KEYS.includes(name) || /SECRET|TOKEN|PASSWORD|PRIVATE_KEY|ENCRYPTION_KEY/i.test(name);
 
-/** Environment variable names the code reads: lib/env.ts's schema plus the few read directly. */
+/** Environment variable names the code reads: lib/env.ts's schema plus what Node and npm read. */
 function knownEnvNames(): Set<string> {
-  const names = new Set(["NODE_ENV", "SERVICE_NAME", "WATCHER_RECONCILE_SECONDS", "DB_POOL_SIZE", "NPM_CONFIG_CACHE"]);
+  const names = new Set(["NODE_ENV", "NPM_CONFIG_CACHE"]);
   for (const m of readFileSync(path.join(root, "lib/env.ts"), "utf8").matchAll(/^\s{2}([A-Z][A-Z0-9_]+):/gm)) names.add(m[1]!);
   return names;
 }

@@ -9,8 +9,8 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { GmailProvider, type GmailProviderOptions } from "@/lib/email/gmail-provider";
 import { parseGmailPushNotification } from "@/lib/email/gmail-push";
 import { MailError, type FetchBatch, type FetchedMessage } from "@/lib/email/provider";
-import { startGmailFake, type GmailFake } from "../fakes/gmail-fake";
-import { sampleMime } from "../fakes/sample-mime";
+import { startGmailFake, type GmailFake } from "@/tests/fakes/gmail-fake";
+import { sampleMime } from "@/tests/fakes/sample-mime";
 
 const TOKEN = "gmail-test-token";
 let fake: GmailFake;

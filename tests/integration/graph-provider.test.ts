@@ -9,8 +9,8 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { GraphProvider, type GraphProviderOptions } from "@/lib/email/graph-provider";
 import { handleGraphValidation, isSameClientState, parseGraphNotifications } from "@/lib/email/graph-notifications";
 import { MailError, type FetchBatch, type FetchedMessage } from "@/lib/email/provider";
-import { startGraphFake, type GraphFake } from "../fakes/graph-fake";
-import { sampleMime } from "../fakes/sample-mime";
+import { startGraphFake, type GraphFake } from "@/tests/fakes/graph-fake";
+import { sampleMime } from "@/tests/fakes/sample-mime";
 
 const TOKEN = "graph-test-token";
 let fake: GraphFake;

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
-import { useFreshDatabase } from "../harness/database";
+import { useFreshDatabase } from "@/tests/harness/database";
 
 const database = await useFreshDatabase();
 const { getDb, closeDb } = await import("@/lib/db/client");

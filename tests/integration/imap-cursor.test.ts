@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ImapFlow } from "imapflow";
 import pg from "pg";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { savePlainImapMailbox, type MailboxExtra } from "../harness/imap-mailbox";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { savePlainImapMailbox, type MailboxExtra } from "@/tests/harness/imap-mailbox";
 
 const database = await useFreshDatabase();
 const { createTenant } = await import("@/lib/db/queries/tenants");
@@ -320,6 +320,7 @@ describe("IMAP discovery by cursor", () => {
       const row = await getMailboxById({ mailboxId });
       assert.match(row?.lastError ?? "", /^Storing 1 new message\(s\) failed in the database, so none of them was stored; the watcher keeps retrying\./);
       assert.ok(!(row?.lastError ?? "").includes("disk full"), "the database's own words stay in the logs");
+      assert.equal(row?.lastErrorCode, "storage");
       assert.ok((await metric("ingest_store_failures_total")) >= 1);
     } finally {
       await sqlExec("DROP TRIGGER refuse_insert ON ingested_messages");

@@ -9,11 +9,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ImapFlow } from "imapflow";
 import pg from "pg";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { savePlainImapMailbox } from "../harness/imap-mailbox";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { savePlainImapMailbox } from "@/tests/harness/imap-mailbox";
 
 const database = await useFreshDatabase();
 const { createTenant } = await import("@/lib/db/queries/tenants");

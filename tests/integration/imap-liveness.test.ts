@@ -9,12 +9,12 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { waitFor } from "../harness/ports";
-import { startTcpRelay, type TcpRelay } from "../harness/tcp-relay";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { savePlainImapMailbox, type MailboxExtra } from "../harness/imap-mailbox";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { waitFor } from "@/tests/harness/ports";
+import { startTcpRelay, type TcpRelay } from "@/tests/harness/tcp-relay";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { savePlainImapMailbox, type MailboxExtra } from "@/tests/harness/imap-mailbox";
 
 // The Test button runs in this process: short budgets so its bound is checked in seconds.
 process.env.EMAIL_CONNECT_TIMEOUT_SECONDS = "2";

@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { startFakeImapServer, type FakeImapServer } from "../harness/fake-imap-server";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { savePlainImapMailbox } from "../harness/imap-mailbox";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { startFakeImapServer, type FakeImapServer } from "@/tests/harness/fake-imap-server";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { savePlainImapMailbox } from "@/tests/harness/imap-mailbox";
 
 const database = await useFreshDatabase();
 const { createTenant } = await import("@/lib/db/queries/tenants");
@@ -88,6 +88,7 @@ describe("a message above the size cap", () => {
     const mailbox = await getMailboxById({ mailboxId: bigId });
     assert.equal(mailbox?.status, "connected");
     assert.match(mailbox?.lastError ?? "", /1 message\(s\) larger than 1 MiB were not fetched.*EMAIL_MAX_MESSAGE_BYTES/);
+    assert.equal(mailbox?.lastErrorCode, "too_large_held");
     assert.equal((await getMailboxById({ mailboxId: calmId }))?.lastError, null);
 
     assert.equal(watcher.child.exitCode, null, "the watcher is still running");

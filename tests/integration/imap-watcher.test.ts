@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { UNREADABLE_ERROR, UNREADABLE_MESSAGE } from "../fixtures/odd-mail/corpus";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { savePlainImapMailbox, type MailboxExtra } from "../harness/imap-mailbox";
+import { UNREADABLE_ERROR, UNREADABLE_MESSAGE } from "@/tests/fixtures/odd-mail/corpus";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { savePlainImapMailbox, type MailboxExtra } from "@/tests/harness/imap-mailbox";
 
 // Fresh database before any lib/db module runs a query.
 const database = await useFreshDatabase();
@@ -78,6 +78,7 @@ describe("IMAP mailbox watched by the watcher process", () => {
     await waitForStatus(mailboxId, "error");
     const row = await getMailboxById({ mailboxId });
     assert.equal(row?.lastError, "The server rejected the username or password.");
+    assert.equal(row?.lastErrorCode, "auth", "stored with its stable code, which the UI translates");
     await new Promise((r) => setTimeout(r, 4000));
     const events = await listRecentEvents({ mailboxId, limit: 50 });
     // Backoff here is 1-2 s for network errors; auth failures wait 15 minutes, so one attempt only.
@@ -86,6 +87,7 @@ describe("IMAP mailbox watched by the watcher process", () => {
     await configure(tenant.id, "booking", "wrong", "wrong-secret");
     await waitForStatus(mailboxId, "connected");
     assert.equal((await getMailboxById({ mailboxId }))?.lastError, null);
+    assert.equal((await getMailboxById({ mailboxId }))?.lastErrorCode, null);
   });
 
   it("stores unreadable mail as failed with its raw source, and the next good message still arrives", async () => {

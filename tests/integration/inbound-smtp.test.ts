@@ -14,12 +14,12 @@ import { after, before, describe, it } from "node:test";
 import { createInterface } from "node:readline";
 import { dkimSign } from "mailauth/lib/dkim/sign";
 import nodemailer from "nodemailer";
-import { createLoggedInAdmin, type AppClient } from "../harness/app-client";
-import { startTestDnsServer, type TestDnsServer } from "../harness/dns-server";
-import { startInboundProcess, type InboundProcess } from "../harness/inbound-process";
-import { waitFor } from "../harness/ports";
-import { startSwitchableRelay, type SwitchableRelay } from "../harness/switchable-relay";
-import { createTestCa, type TestCa } from "../harness/test-ca";
+import { createLoggedInAdmin, type AppClient } from "@/tests/harness/app-client";
+import { startTestDnsServer, type TestDnsServer } from "@/tests/harness/dns-server";
+import { startInboundProcess, type InboundProcess } from "@/tests/harness/inbound-process";
+import { waitFor } from "@/tests/harness/ports";
+import { startSwitchableRelay, type SwitchableRelay } from "@/tests/harness/switchable-relay";
+import { createTestCa, type TestCa } from "@/tests/harness/test-ca";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const work = mkdtempSync(path.join(tmpdir(), "inbound-smtp-"));

@@ -8,8 +8,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
-import { useFreshDatabase } from "../harness/database";
-import { loadOddMail } from "../fixtures/odd-mail/corpus";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { loadOddMail } from "@/tests/fixtures/odd-mail/corpus";
 
 const database = await useFreshDatabase();
 const { getDb, closeDb } = await import("@/lib/db/client");

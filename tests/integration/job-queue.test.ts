@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
 import pino from "pino";
-import { useFreshDatabase } from "../harness/database";
+import { useFreshDatabase } from "@/tests/harness/database";
 
 process.env.JOBS_POLL_MS = "500";
 process.env.JOBS_MAINTENANCE_SECONDS = "1";

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { createSecretBox } from "@/lib/crypto/secret-box";
 import { generateFernetKey } from "@/lib/crypto/fernet";
-import { useFreshDatabase } from "../harness/database";
+import { useFreshDatabase } from "@/tests/harness/database";
 
 // `npm run cli -- key rotate` as an operator runs it: a child process against this suite's database.
 const db = await useFreshDatabase();

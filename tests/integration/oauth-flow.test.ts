@@ -10,9 +10,9 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { useFreshDatabase } from "../harness/database";
-import { startTestWebApp, type TestWebApp } from "../harness/oauth-app";
-import { startOAuthServer, type OAuthTestServer } from "../harness/oauth-server";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { startTestWebApp, type TestWebApp } from "@/tests/harness/oauth-app";
+import { startOAuthServer, type OAuthTestServer } from "@/tests/harness/oauth-server";
 
 const database = await useFreshDatabase();
 const oauth: OAuthTestServer = await startOAuthServer();
@@ -22,7 +22,8 @@ Object.assign(process.env, oauth.env(), { OAUTH_REFRESH_SKEW_SECONDS: "300", LOG
 const { hashPassword } = await import("@/lib/auth/password");
 const { createTenantWithAdmin } = await import("@/lib/db/queries/tenants");
 const { createUser } = await import("@/lib/db/queries/users");
-const { getMailbox, getMailboxById, listenForMailboxChanges } = await import("@/lib/db/queries/mailboxes");
+const { getMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { listenForMailboxChanges } = await import("@/lib/db/queries/mailbox-changes");
 const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
 const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { closeDb } = await import("@/lib/db/client");

@@ -10,12 +10,12 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { startTestWebApp, type TestWebApp } from "../harness/oauth-app";
-import { startOAuthServer, type OAuthTestServer } from "../harness/oauth-server";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { startTestWebApp, type TestWebApp } from "@/tests/harness/oauth-app";
+import { startOAuthServer, type OAuthTestServer } from "@/tests/harness/oauth-server";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 
 const execFileAsync = promisify(execFile);
 const database = await useFreshDatabase();
@@ -172,6 +172,7 @@ describe("OAuth mailbox over IMAP (XOAUTH2) in the watcher process", () => {
     assert.equal(row?.status, "needs_reauth");
     assert.equal(row?.oauthRefreshTokenEncrypted, null);
     assert.equal(row?.lastError, "Access to the mailbox was revoked or has expired. Reconnect it with Google.");
+    assert.equal(row?.lastErrorCode, "needs_reauth");
     // Recorded once, by the token manager: the watcher does not count the same failure twice.
     const authFailures = (await listRecentEvents({ mailboxId, limit: 50 })).filter((e) => e.kind === "auth_failed");
     assert.equal(authFailures.length, 1);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
 import pino from "pino";
-import { useFreshDatabase } from "../harness/database";
+import { useFreshDatabase } from "@/tests/harness/database";
 
 const database = await useFreshDatabase();
 const { getDb, closeDb } = await import("@/lib/db/client");

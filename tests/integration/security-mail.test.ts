@@ -9,10 +9,10 @@ import { readFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createLoggedInAdmin, getAppUrl, type AppClient } from "../harness/app-client";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { createLoggedInAdmin, getAppUrl, type AppClient } from "@/tests/harness/app-client";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 
 const { closeDb } = await import("@/lib/db/client");
 const { getMailbox } = await import("@/lib/db/queries/mailboxes");

@@ -9,10 +9,10 @@ import { randomUUID } from "node:crypto";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 
 const database = await useFreshDatabase();
 const { getSecretBox } = await import("@/lib/crypto/secret-box");

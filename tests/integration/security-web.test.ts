@@ -10,13 +10,13 @@ import { randomUUID } from "node:crypto";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { useFreshDatabase } from "../harness/database";
-import { startTestWebApp, type TestWebApp } from "../harness/oauth-app";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { startTestWebApp, type TestWebApp } from "@/tests/harness/oauth-app";
 
 const database = await useFreshDatabase();
 const { hashPassword } = await import("@/lib/auth/password");
 const { createTenantWithAdmin } = await import("@/lib/db/queries/tenants");
-const { createApiMailbox } = await import("../harness/api-mailbox");
+const { createApiMailbox } = await import("@/tests/harness/api-mailbox");
 const { updateSyncState } = await import("@/lib/db/queries/mailboxes");
 const { deriveGraphClientState } = await import("@/lib/email/graph-notifications");
 const { closeDb } = await import("@/lib/db/client");

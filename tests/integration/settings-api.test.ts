@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ImapFlow } from "imapflow";
-import { UNREADABLE_ERROR, UNREADABLE_MESSAGE } from "../fixtures/odd-mail/corpus";
-import { createLoggedInAdmin, getAppUrl, type AppClient } from "../harness/app-client";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
+import { UNREADABLE_ERROR, UNREADABLE_MESSAGE } from "@/tests/fixtures/odd-mail/corpus";
+import { createLoggedInAdmin, getAppUrl, type AppClient } from "@/tests/harness/app-client";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 
 // The app under test and this process share DATABASE_URL (set by scripts/run-tests.ts).
 const { closeDb } = await import("@/lib/db/client");

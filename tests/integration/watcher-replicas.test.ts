@@ -13,10 +13,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { getFreePort, waitFor } from "../harness/ports";
-import type { WatcherProcess } from "../harness/watcher-process";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { getFreePort, waitFor } from "@/tests/harness/ports";
+import type { WatcherProcess } from "@/tests/harness/watcher-process";
 
 const database = await useFreshDatabase();
 const pgPort = Number(new URL(database.url).port || 5432);

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
 import pino from "pino";
-import { useFreshDatabase } from "../harness/database";
-import { getFreePort, waitFor } from "../harness/ports";
-import { startWebhookReceiver } from "../harness/webhook-receiver";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { getFreePort, waitFor } from "@/tests/harness/ports";
+import { startWebhookReceiver } from "@/tests/harness/webhook-receiver";
 
 Object.assign(process.env, {
   WEBHOOK_RETRY_BASE_SECONDS: "1",

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
-import { useFreshDatabase } from "../harness/database";
+import { useFreshDatabase } from "@/tests/harness/database";
 
 process.env.MAIL_ALLOW_PRIVATE_HOSTS = "false";
 const database = await useFreshDatabase();

@@ -9,12 +9,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
-import { useFreshDatabase } from "../harness/database";
-import { makeMessage, startDovecot, type DovecotInstance } from "../harness/dovecot";
-import { savePlainImapMailbox } from "../harness/imap-mailbox";
-import { getFreePort, waitFor } from "../harness/ports";
-import { startWatcherProcess, type WatcherProcess } from "../harness/watcher-process";
-import { startWebhookReceiver } from "../harness/webhook-receiver";
+import { useFreshDatabase } from "@/tests/harness/database";
+import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
+import { savePlainImapMailbox } from "@/tests/harness/imap-mailbox";
+import { getFreePort, waitFor } from "@/tests/harness/ports";
+import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { startWebhookReceiver } from "@/tests/harness/webhook-receiver";
 
 const database = await useFreshDatabase();
 const { getDb, closeDb } = await import("@/lib/db/client");

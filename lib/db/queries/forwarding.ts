@@ -1,7 +1,7 @@
 import { and, count, eq, gte, max, sql } from "drizzle-orm";
-import { getDb } from "../client";
-import { notifyChange } from "./mailboxes";
-import { ingestedMessages, mailboxes, tenants, type ForwardingVerification, type Mailbox, type MailboxPurpose } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { notifyChange } from "./mailbox-changes";
+import { ingestedMessages, mailboxes, tenants, type ForwardingVerification, type Mailbox, type MailboxPurpose } from "@/lib/db/schema";
 
 /** The enabled forwarding mailbox of an active tenant that owns this token, or null (550 5.1.1 at RCPT). */
 export async function findForwardingMailbox({ token }: { token: string }): Promise<Mailbox | null> {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { getDb } from "../client";
+import { getDb } from "@/lib/db/client";
 
 /** True when a round trip to the database succeeds; never throws, so /health can answer 503. */
 export async function pingDatabase(params: { timeoutMs?: number } = {}): Promise<boolean> {

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { getDb, getPool, type Database } from "../client";
+import { getDb, getPool, type Database } from "@/lib/db/client";
 
 /** What pg-boss calls to run SQL (its `Db` interface): the app's own pool or one transaction's client. */
 export type SqlExecutor = { executeSql: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> };

@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, inArray, lt, count, sql } from "drizzle-orm";
-import { getDb } from "../client";
-import { loginAttempts } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { loginAttempts } from "@/lib/db/schema";
 
 /** Advisory lock class for login limiting (migrations 7230001, mailbox locks 7230002, replica presence 7230003). */
 const LOGIN_LOCK_CLASS = 7230004;

@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-
 import { evaluateAlert, INITIAL_ALERT_STATE, observeStatus, type AlertPolicy, type AlertState, type AlertToSend } from "@/lib/alerts/alert-state";
 import { ALERT_MAIL_QUEUE } from "@/lib/alerts/alert-mail-queue";
 import { sendJob } from "@/lib/jobs/job-queue";
-import { getDb, type Database } from "../client";
+import { getDb, type Database } from "@/lib/db/client";
 import {
   alertDeliveries,
   alertNotifications,
@@ -15,7 +15,7 @@ import {
   type MailboxAlert,
   type MailboxStatus,
   type User,
-} from "../schema";
+} from "@/lib/db/schema";
 
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 

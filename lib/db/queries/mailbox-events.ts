@@ -1,6 +1,6 @@
 import { and, count, eq, gte, inArray, sql } from "drizzle-orm";
-import { getDb } from "../client";
-import { mailboxEvents, type MailboxEvent } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { mailboxEvents, type MailboxEvent } from "@/lib/db/schema";
 
 type EventKind = MailboxEvent["kind"];
 

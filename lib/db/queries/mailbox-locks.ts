@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { getPool } from "../client";
+import { getPool } from "@/lib/db/client";
 import { serializeQueries } from "./serial-client";
 
 export type LockSession = {

@@ -1,7 +1,10 @@
-import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, sql, type SQL } from "drizzle-orm";
 import { getAlertPolicy } from "@/lib/alerts/alert-policy";
-import { getDb, getPool } from "../client";
+import type { MailErrorCode } from "@/lib/api/error-codes";
+import { getDb } from "@/lib/db/client";
+import { recordMailboxStatusEvent } from "@/lib/webhooks/record-events";
 import { recordAlertObservation } from "./mailbox-alerts";
+import { notifyChange } from "./mailbox-changes";
 import {
   mailboxes,
   tenants,
@@ -10,36 +13,7 @@ import {
   type MailboxStatus,
   type NewMailbox,
   type SyncState,
-} from "../schema";
-import { recordMailboxStatusEvent } from "../../webhooks/record-events";
-
-export const MAILBOX_CHANNEL = "mailbox_changed";
-
-export type MailboxChange =
-  | { op: "upsert" | "delete"; mailbox_id: string; tenant_id: string }
-  | { op: "tenant"; tenant_id: string }
-  | { op: "queued"; message_id: string }
-  | { op: "push"; mailbox_id: string; event: PushEvent }
-  | { op: "reload" };
-
-/**
- * What a push notification asks of the watcher that owns the mailbox: "changed" (new mail may be
- * there), "missed" (Graph lost notifications: catch up by delta), "reauthorize" (Graph wants the
- * subscription renewed now), "resubscribe" (Graph removed the subscription: create a new one).
- */
-export type PushEvent = "changed" | "missed" | "reauthorize" | "resubscribe";
-
-/** NOTIFY runs inside the caller's transaction when given one, so a rolled-back change is never announced. */
-export async function notifyChange(
-  change: MailboxChange,
-  tx: Pick<ReturnType<typeof getDb>, "execute"> = getDb(),
-): Promise<void> {
-  await tx.execute(sql`SELECT pg_notify(${MAILBOX_CHANNEL}, ${JSON.stringify(change)})`);
-}
-
-export async function requestWatcherReload(): Promise<void> {
-  await notifyChange({ op: "reload" });
-}
+} from "@/lib/db/schema";
 
 export async function getMailbox({
   tenantId,
@@ -64,15 +38,13 @@ export async function getMailboxById({ mailboxId }: { mailboxId: string }): Prom
   return row ?? null;
 }
 
-/** What a watcher should run: enabled mailboxes of active tenants that have something to connect with. */
-export async function listWatchableMailboxes(): Promise<Mailbox[]> {
-  const rows = await getDb()
-    .select({ mailbox: mailboxes })
-    .from(mailboxes)
-    .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
-    // Forwarding mailboxes have nothing to connect to: the inbound SMTP server receives their mail.
-    .where(and(eq(tenants.isActive, true), eq(mailboxes.enabled, true), ne(mailboxes.access, "forwarding")));
-  return rows.map((r) => r.mailbox);
+/**
+ * The one "watchable mailbox" filter: enabled, of an active tenant. Every query that decides what
+ * a watcher runs (or a push may wake) joins tenants and uses this, so the rule lives in one place.
+ */
+export function isWatchable(): SQL {
+  // Forwarding mailboxes (issue 16) have nothing to connect to: the inbound SMTP server receives their mail.
+  return and(eq(tenants.isActive, true), eq(mailboxes.enabled, true), ne(mailboxes.access, "forwarding")) as SQL;
 }
 
 export async function getWatchableMailbox({ mailboxId }: { mailboxId: string }): Promise<Mailbox | null> {
@@ -80,7 +52,7 @@ export async function getWatchableMailbox({ mailboxId }: { mailboxId: string }):
     .select({ mailbox: mailboxes })
     .from(mailboxes)
     .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
-    .where(and(eq(mailboxes.id, mailboxId), eq(tenants.isActive, true), eq(mailboxes.enabled, true), ne(mailboxes.access, "forwarding")));
+    .where(and(eq(mailboxes.id, mailboxId), isWatchable()));
   return row?.mailbox ?? null;
 }
 
@@ -164,24 +136,25 @@ export async function updateMailboxAndNotify({
 }
 
 /**
- * Watcher-side status change; `statusChangedAt` moves only when the status really changes. The
- * alert state (issue 15) moves in the same transaction, so an alert never misses or invents a change.
+ * Watcher-side status change; `statusChangedAt` moves only when the status really changes. An
+ * error is stored with its stable code (the UI translates the code, never the sentence). The
+ * mailbox.status_changed webhook event and the alert state (issue 15) commit in the same
+ * transaction, so neither misses nor invents a change.
  */
 export async function setMailboxStatus({
   mailboxId,
   status,
   error,
-  code,
+  errorCode,
   success,
 }: {
   mailboxId: string;
   status: MailboxStatus;
   error?: string | null;
-  /** The MailErrorCode behind `error` (null clears it); alerts and notices are worded from it. */
-  code?: string | null;
+  errorCode?: MailErrorCode | null;
   success?: boolean;
 }): Promise<void> {
-  // Issue 15: the mailbox.status_changed webhook event and the alert state commit with the status.
+  const code = error ? (errorCode ?? "unknown") : error === null ? null : errorCode;
   await getDb().transaction(async (tx) => {
     const [row] = await tx
       .update(mailboxes)
@@ -189,13 +162,12 @@ export async function setMailboxStatus({
         status,
         statusChangedAt: sql`CASE WHEN ${mailboxes.status} = ${status}::mailbox_status THEN ${mailboxes.statusChangedAt} ELSE now() END`,
         ...(error !== undefined ? { lastError: error, ...(error ? { lastErrorAt: sql`now()` } : {}) } : {}),
-        ...(code !== undefined ? { lastErrorCode: code } : error === null ? { lastErrorCode: null } : {}),
+        ...(code !== undefined ? { lastErrorCode: code } : {}),
         ...(success ? { lastSuccessAt: sql`now()` } : {}),
       })
       .where(eq(mailboxes.id, mailboxId))
       .returning({ tenantId: mailboxes.tenantId });
     await recordMailboxStatusEvent({ tx, mailboxId, status, error: error ?? null });
-    // Issue 15 alerts: recorded with the status it describes.
     if (row) await recordAlertObservation(tx, { mailboxId, tenantId: row.tenantId, status, code: code ?? null, policy: getAlertPolicy() });
   });
 }
@@ -266,8 +238,7 @@ export async function findGmailPushMailboxes({ emailAddress }: { emailAddress: s
       and(
         eq(mailboxes.access, "gmail_api"),
         sql`lower(${mailboxes.oauthConnectedEmail}) = lower(${emailAddress})`,
-        eq(mailboxes.enabled, true),
-        eq(tenants.isActive, true),
+        isWatchable(),
       ),
     );
 }
@@ -291,60 +262,6 @@ export async function findMailboxesByGraphSubscriptions({ subscriptionIds }: { s
     .from(mailboxes)
     .where(and(eq(mailboxes.access, "graph_api"), inArray(subscription, subscriptionIds)));
   return new Map(rows.map((r) => [r.subscriptionId, r.id]));
-}
-
-/** Wakes the watcher that owns the mailbox (the others ignore it). */
-export async function notifyMailboxPush({ mailboxId, event }: { mailboxId: string; event: PushEvent }): Promise<void> {
-  await notifyChange({ op: "push", mailbox_id: mailboxId, event });
-}
-
-export async function saveOAuthTokens({
-  mailboxId,
-  accessTokenEncrypted,
-  refreshTokenEncrypted,
-  expiresAt,
-}: {
-  mailboxId: string;
-  accessTokenEncrypted: string;
-  refreshTokenEncrypted?: string | null;
-  expiresAt: Date | null;
-}): Promise<void> {
-  await getDb()
-    .update(mailboxes)
-    .set({
-      oauthAccessTokenEncrypted: accessTokenEncrypted,
-      ...(refreshTokenEncrypted ? { oauthRefreshTokenEncrypted: refreshTokenEncrypted } : {}),
-      oauthTokenExpiry: expiresAt,
-    })
-    .where(eq(mailboxes.id, mailboxId));
-}
-
-/** A dedicated connection for LISTEN: pooled clients would drop the subscription. */
-export async function listenForMailboxChanges({
-  onChange,
-  onError,
-}: {
-  onChange: (change: MailboxChange) => void;
-  onError: (err: Error) => void;
-}): Promise<{ close: () => Promise<void> }> {
-  const client = await getPool().connect();
-  client.on("notification", (msg) => {
-    if (msg.channel !== MAILBOX_CHANNEL || !msg.payload) return;
-    try {
-      onChange(JSON.parse(msg.payload) as MailboxChange);
-    } catch {
-      // A malformed payload is not ours; ignore it rather than stop listening.
-    }
-  });
-  client.on("error", onError);
-  await client.query(`LISTEN ${MAILBOX_CHANNEL}`);
-  return {
-    close: async () => {
-      client.removeAllListeners("notification");
-      await client.query(`UNLISTEN ${MAILBOX_CHANNEL}`).catch(() => {});
-      client.release(true);
-    },
-  };
 }
 
 /** Issue 15: the per-mailbox quiet warning switch (the watcher's quiet scan reads it each time). */

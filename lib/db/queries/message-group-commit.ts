@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
-import { getDb } from "../client";
-import { sanitizeJson } from "../../ingest/sanitize";
-import { ingestedMessages, mailboxes } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { sanitizeJson } from "@/lib/ingest/sanitize";
+import { ingestedMessages, mailboxes } from "@/lib/db/schema";
 import { insertIngestedMessages, upgradeTooLargeRows, type BatchCommit, type InsertOutcome } from "./messages";
 import { listTenantsWithWebhooks } from "./webhooks";
 

@@ -1,9 +1,9 @@
 import { and, desc, eq, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
-import { getDb } from "../client";
-import { notifyChange } from "./mailboxes";
-import { sanitizeJson, sanitizeText } from "../../ingest/sanitize";
-import { recordWebhookEvents } from "../../webhooks/record-events";
+import { getDb } from "@/lib/db/client";
+import { notifyChange } from "./mailbox-changes";
+import { sanitizeJson, sanitizeText } from "@/lib/ingest/sanitize";
+import { recordWebhookEvents } from "@/lib/webhooks/record-events";
 import { tenantHasWebhooks } from "./webhooks";
 import {
   ingestedMessages,
@@ -12,7 +12,7 @@ import {
   type MailboxPurpose,
   type NewIngestedMessage,
   type SyncState,
-} from "../schema";
+} from "@/lib/db/schema";
 
 export type MessageSummary = Omit<IngestedMessage, "raw" | "textBody" | "htmlBody">;
 

@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
-import { getDb } from "../client";
-import { oauthFlows, type MailAccess, type MailboxPurpose, type OAuthFlow } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { oauthFlows, type MailAccess, type MailboxPurpose, type OAuthFlow } from "@/lib/db/schema";
 
 type OAuthFlowProvider = "google" | "microsoft";
 

@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
-import { getDb } from "../client";
-import { mailboxEvents, mailboxes, type Mailbox } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { mailboxEvents, mailboxes, type Mailbox } from "@/lib/db/schema";
 
 /** The columns the token manager reads under its lock. */
 export type MailboxTokenRow = Pick<

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { getDb } from "../client";
+import { getDb } from "@/lib/db/client";
 
 /**
  * Empties raw sources received before `before`, in batches (one huge UPDATE would hold locks and

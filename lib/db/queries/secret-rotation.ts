@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNotNull, type SQL } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
-import { getDb } from "../client";
-import { mailboxes, oauthFlows } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { mailboxes, oauthFlows } from "@/lib/db/schema";
 
 /** Every column that holds a Fernet token. A new encrypted column must be added here to be rotated. */
 const ENCRYPTED_COLUMNS = {

@@ -1,6 +1,6 @@
 import { and, eq, gt, lt, sql } from "drizzle-orm";
-import { getDb } from "../client";
-import { sessions, tenants, users, type Session, type Tenant, type User } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { sessions, tenants, users, type Session, type Tenant, type User } from "@/lib/db/schema";
 
 export type SessionWithUser = {
   session: Session;

@@ -1,6 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
-import { getDb } from "../client";
-import { ingestedMessages } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { ingestedMessages } from "@/lib/db/schema";
 
 /** Keeps each statement well below PostgreSQL's 65535 bind parameters. */
 const CHUNK = 5000;

@@ -1,8 +1,8 @@
 import { count, eq, sql } from "drizzle-orm";
 import { AppError } from "@/lib/errors";
-import { getDb } from "../client";
-import { isUniqueViolation } from "../pg-errors";
-import { tenants, users, type Tenant, type User } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { isUniqueViolation } from "@/lib/db/pg-errors";
+import { tenants, users, type Tenant, type User } from "@/lib/db/schema";
 
 export type UserRole = User["role"];
 

@@ -1,8 +1,8 @@
 import { eq, sql } from "drizzle-orm";
 import { AppError, notFound } from "@/lib/errors";
-import { getDb } from "../client";
-import { isForeignKeyViolation, isUniqueViolation } from "../pg-errors";
-import { tenants, users, type Tenant, type User } from "../schema";
+import { getDb } from "@/lib/db/client";
+import { isForeignKeyViolation, isUniqueViolation } from "@/lib/db/pg-errors";
+import { tenants, users, type Tenant, type User } from "@/lib/db/schema";
 
 export type UserWithTenant = User & { tenant: Pick<Tenant, "id" | "name" | "isActive"> };
 

@@ -1,7 +1,8 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type pg from "pg";
-import { getDb, getPool } from "../client";
-import { mailboxes, tenants, type Mailbox } from "../schema";
+import { getDb, getPool } from "@/lib/db/client";
+import { mailboxes, tenants, type Mailbox } from "@/lib/db/schema";
+import { isWatchable } from "./mailboxes";
 import { serializeQueries } from "./serial-client";
 
 /** Must equal the first key of the mailbox advisory locks in ./mailbox-locks.ts. */
@@ -155,38 +156,19 @@ export async function listMailboxClaims(mailboxIds: string[]): Promise<MailboxCl
   return rows;
 }
 
-/** Live replicas with their start and heartbeat times (operators, tests). */
-export async function listLiveReplicas({ liveWithinMs }: { liveWithinMs: number }): Promise<
-  { id: string; startedAt: Date; heartbeatAt: Date }[]
-> {
-  const { rows } = await getPool().query<{ id: string; startedAt: Date; heartbeatAt: Date }>(
-    `SELECT r.id, r.started_at AS "startedAt", r.heartbeat_at AS "heartbeatAt"
-       FROM watcher_replicas r
-      WHERE r.heartbeat_at > now() - make_interval(secs => $1)
-        AND EXISTS (
-          SELECT 1 FROM pg_locks l
-           WHERE l.locktype = 'advisory' AND l.granted AND l.database = ${CURRENT_DB}
-             AND l.classid = $2 AND l.objsubid = 2 AND l.objid = hashtext(r.id)::oid
-        )
-      ORDER BY r.started_at`,
-    [liveWithinMs / 1000, PRESENCE_LOCK_CLASS],
-  );
-  return rows;
-}
-
 export type MailboxVersion = { id: string; configVersion: number };
 
 /**
  * What a watcher should run, as ids and settings versions only: the reconcile tick runs every few
  * seconds, and loading every full row (secrets, sync state) for thousands of mailboxes each time
- * was measurable idle CPU. Same filter as listWatchableMailboxes in ./mailboxes.ts.
+ * was measurable idle CPU. The filter is isWatchable() of ./mailboxes.ts.
  */
 export async function listWatchableMailboxVersions(): Promise<MailboxVersion[]> {
   return getDb()
     .select({ id: mailboxes.id, configVersion: mailboxes.configVersion })
     .from(mailboxes)
     .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
-    .where(and(eq(tenants.isActive, true), eq(mailboxes.enabled, true)));
+    .where(isWatchable());
 }
 
 /** Full rows of these mailboxes, if still watchable (claims and settings changes). */
@@ -196,6 +178,6 @@ export async function getWatchableMailboxes(mailboxIds: string[]): Promise<Mailb
     .select({ mailbox: mailboxes })
     .from(mailboxes)
     .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
-    .where(and(inArray(mailboxes.id, mailboxIds), eq(tenants.isActive, true), eq(mailboxes.enabled, true)));
+    .where(and(inArray(mailboxes.id, mailboxIds), isWatchable()));
   return rows.map((r) => r.mailbox);
 }

@@ -1,5 +1,5 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import { getDb } from "../client";
+import { getDb } from "@/lib/db/client";
 import {
   ingestedMessages,
   mailboxes,
@@ -10,7 +10,7 @@ import {
   type WebhookDelivery,
   type WebhookEndpoint,
   type WebhookEvent,
-} from "../schema";
+} from "@/lib/db/schema";
 import type { Transaction } from "./job-queue";
 
 export type WebhookEventType = "message.received" | "mailbox.status_changed";

@@ -1,12 +1,12 @@
-import { getForwardingStats, replaceForwardingToken } from "../../db/queries/forwarding";
-import { getMailbox, saveMailbox } from "../../db/queries/mailboxes";
-import type { ForwardingVerification, Mailbox } from "../../db/schema";
-import { getEnv } from "../../env";
-import { AppError } from "../../errors";
-import { buildForwardingAddress, generateForwardingToken } from "../../inbound/forwarding-address";
-import type { EmailType } from "../email-type";
-import { toMailboxConfig, type MailboxConfig } from "../mailbox-config";
-import type { ForwardingSettings } from "../settings-schema";
+import { getForwardingStats, replaceForwardingToken } from "@/lib/db/queries/forwarding";
+import { getMailbox, saveMailbox } from "@/lib/db/queries/mailboxes";
+import type { ForwardingVerification, Mailbox } from "@/lib/db/schema";
+import { getEnv } from "@/lib/env";
+import { AppError } from "@/lib/errors";
+import { buildForwardingAddress, generateForwardingToken } from "@/lib/inbound/forwarding-address";
+import type { EmailType } from "@/lib/email/email-type";
+import { toMailboxConfig, type MailboxConfig } from "@/lib/email/mailbox-config";
+import type { ForwardingSettings } from "@/lib/email/settings-schema";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

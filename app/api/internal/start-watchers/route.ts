@@ -1,4 +1,4 @@
-import { requestWatcherReload } from "@/lib/db/queries/mailboxes";
+import { requestWatcherReload } from "@/lib/db/queries/mailbox-changes";
 import { withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

@@ -1,5 +1,5 @@
 import { parseEmailType } from "@/lib/email/email-type";
-import { saveOrganisationMailbox } from "@/lib/email/organisation-settings";
+import { saveOrganisationMailbox } from "@/lib/mailboxes/organisation-settings";
 import { organisationMailboxSchema } from "@/lib/email/settings-schema";
 import { parseJson, withRoute } from "@/lib/http/route";
 

@@ -1,25 +1,23 @@
 import type { MailAccess } from "@/lib/db/schema";
 import {
   MailError,
+  type AccessTokenLookup,
   type FetchBatch,
   type FetchedMessage,
   type MailProvider,
   type ProviderHealth,
   type StartCandidateCounts,
   type WaitResult,
-} from "@/lib/email/provider";
-import { getEnv } from "@/lib/env";
-import { getAccessToken, type AccessTokenInfo, type GetAccessTokenOptions } from "./token-manager";
+} from "./provider";
 
 export type TokenRenewingProviderOptions = {
-  mailboxId: string;
   access: MailAccess;
   /** A new, unconnected provider (e.g. ImapProvider with XOAUTH2) that logs in with this token. */
   build: (accessToken: string) => MailProvider;
-  /** Defaults to the token manager. */
-  getToken?: (opts?: GetAccessTokenOptions) => Promise<AccessTokenInfo>;
-  /** Defaults to OAUTH_REFRESH_SKEW_SECONDS. */
-  renewBeforeMs?: number;
+  /** The mailbox's tokens (the token manager, injected by the composition root). */
+  getToken: AccessTokenLookup;
+  /** Renew this long before the token expires (OAUTH_REFRESH_SKEW_SECONDS). */
+  renewBeforeMs: number;
 };
 
 /**
@@ -34,13 +32,13 @@ export class TokenRenewingProvider implements MailProvider {
   readonly access: MailAccess;
   private inner: MailProvider | null = null;
   private tokenExpiresAt: Date | null = null;
-  private readonly getToken: (opts?: GetAccessTokenOptions) => Promise<AccessTokenInfo>;
+  private readonly getToken: AccessTokenLookup;
   /** How many sessions were opened with a renewed token (for metrics and tests). */
   renewals = 0;
 
   constructor(private readonly opts: TokenRenewingProviderOptions) {
     this.access = opts.access;
-    this.getToken = opts.getToken ?? ((o) => getAccessToken(opts.mailboxId, o));
+    this.getToken = opts.getToken;
   }
 
   get isConnected(): boolean {
@@ -106,7 +104,7 @@ export class TokenRenewingProvider implements MailProvider {
   private renewDelayMs(): number | null {
     if (!this.tokenExpiresAt) return null;
     const left = this.tokenExpiresAt.getTime() - Date.now();
-    const skew = this.opts.renewBeforeMs ?? getEnv().OAUTH_REFRESH_SKEW_SECONDS * 1000;
+    const skew = this.opts.renewBeforeMs;
     // Half the remaining lifetime at least, so a short-lived token can't make it reconnect in a loop.
     return Math.max(left - skew, left / 2, 1000);
   }

@@ -1,14 +1,14 @@
-import { getSecretBox } from "../crypto/secret-box";
-import { recordMailboxEvent } from "../db/queries/mailbox-events";
-import { getMailbox, saveMailbox } from "../db/queries/mailboxes";
-import type { Mailbox } from "../db/schema";
-import { AppError } from "../errors";
-import { describeServiceAccountKey, parseServiceAccountKey, type ServiceAccountKey } from "../oauth/org-tokens";
-import { requestOrgToken, type OrgMailbox } from "../oauth/org-token-source";
-import type { EmailType } from "./email-type";
-import { toMailboxConfig, type MailboxConfig } from "./mailbox-config";
-import { MailError } from "./provider";
-import type { OrganisationMailboxSettings } from "./settings-schema";
+import { getSecretBox } from "@/lib/crypto/secret-box";
+import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
+import { getMailbox, saveMailbox } from "@/lib/db/queries/mailboxes";
+import type { Mailbox } from "@/lib/db/schema";
+import { AppError } from "@/lib/errors";
+import { describeServiceAccountKey, parseServiceAccountKey, type ServiceAccountKey } from "@/lib/oauth/org-tokens";
+import { requestOrgToken, type OrgMailbox } from "@/lib/oauth/org-token-source";
+import type { EmailType } from "@/lib/email/email-type";
+import { toMailboxConfig, type MailboxConfig } from "@/lib/email/mailbox-config";
+import { MailError } from "@/lib/email/provider";
+import type { OrganisationMailboxSettings } from "@/lib/email/settings-schema";
 
 function fieldError(field: string, message: string, code = "validation_failed"): AppError {
   return new AppError(400, code, message, { fields: { [field]: message } });
