@@ -18,13 +18,8 @@ const WEB_ONLY = [
   "@/lib/oauth/flow",
   "@/lib/oauth/callback-page",
   "@/lib/oauth/result-cookie",
-  "@/lib/email/mailbox-settings",
-  "@/lib/email/settings-schema",
-  "@/lib/email/mailbox-config",
-  "@/lib/email/mailbox-health",
-  "@/lib/email/message-views",
-  "@/lib/email/test-connection",
-  "@/lib/email/test-pop3-connection",
+  "@/lib/mailboxes",
+  "@/lib/mailboxes/*",
 ];
 
 /** no-restricted-imports for a folder: the parent-import rule plus the folder's own boundaries. */
@@ -59,11 +54,13 @@ export default tseslint.config(
     rules: restrict(
       { group: ["@/watcher", "@/watcher/*", "@/watcher/**"], message: "lib never imports watcher: the watcher composes lib." },
       { group: ["@/lib/oauth", "@/lib/oauth/*", "@/lib/oauth/**"], message: "lib/email imports nothing from lib/oauth: tokens are injected (ProviderDeps.tokens)." },
+      { group: ["@/lib/mailboxes", "@/lib/mailboxes/*", "@/lib/mailboxes/**"], message: "lib/email is the protocol layer both processes load; web-side mailbox logic (lib/mailboxes) builds on it, never the reverse." },
+      { group: ["@/lib/http", "@/lib/http/*", "@/lib/auth", "@/lib/auth/*"], message: "lib/email loads in the watcher: no web-only modules." },
     ),
   },
   {
-    files: ["watcher/**/*.ts"],
-    ignores: ["watcher/**/*.test.ts"],
+    files: ["watcher/**/*.ts", "inbound/**/*.ts"],
+    ignores: ["watcher/**/*.test.ts", "inbound/**/*.test.ts"],
     rules: restrict({ group: WEB_ONLY, message: "web-only module: the watcher process must not load it." }),
   },
   {

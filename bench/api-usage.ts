@@ -13,8 +13,8 @@
  * - idle:    one waitForChange poll with nothing new (the steady cost per poll interval).
  */
 import { parseArgs } from "node:util";
-import { GmailProvider } from "@/lib/email/gmail-provider";
-import { GraphProvider } from "@/lib/email/graph-provider";
+import { GmailProvider } from "@/lib/email/gmail/gmail-provider";
+import { GraphProvider } from "@/lib/email/graph/graph-provider";
 import type { MailProvider } from "@/lib/email/provider";
 import { startGmailFake } from "@/tests/fakes/gmail-fake";
 import { sampleMime } from "@/tests/fakes/sample-mime";

@@ -10,7 +10,7 @@
  */
 import net from "node:net";
 import { parseArgs } from "node:util";
-import { ImapProvider } from "@/lib/email/imap-provider";
+import { ImapProvider } from "@/lib/email/imap/imap-provider";
 import { makeMessage, startDovecot } from "@/tests/harness/dovecot";
 
 const { values: args } = parseArgs({ options: { messages: { type: "string", default: "20" } } });

@@ -9,7 +9,7 @@ import {
   mailboxSettingsSchema,
   type MailboxSettings,
   type MailboxSettingsInput,
-} from "@/lib/email/settings-schema";
+} from "@/lib/mailboxes/settings-schema";
 import { en } from "@/lib/i18n/en";
 import { fmt, plural } from "@/lib/i18n";
 import { api, ApiError, type EmailType, type MailboxConfig, type Protocol } from "./email-api";

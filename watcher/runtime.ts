@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { Logger } from "pino";
 import { closeDb } from "@/lib/db/client";
 import { pingDatabase } from "@/lib/db/queries/health";
-import { buildApiProviders } from "@/lib/email/api-providers";
+import { buildApiProviders } from "@/lib/email/api/api-providers";
 import { createOrgTokenSource, isOrgTokenMailbox } from "@/lib/oauth/org-token-source";
 import { getAccessToken, onTokenRefreshed } from "@/lib/oauth/token-manager";
 import { createProvider, type ProviderDeps } from "@/lib/email/create-provider";

@@ -3,7 +3,7 @@
  * client (components/email-api.ts) and the tests read them. Pure types and constants only, so the
  * browser bundle can import it; the server-side mappers check their rows against it.
  */
-import type { ForwardingConfig } from "@/lib/email/forwarding/forwarding-settings";
+import type { ForwardingConfig } from "@/lib/mailboxes/forwarding-settings";
 import type { MailErrorCode } from "./error-codes";
 
 export type EmailType = "booking" | "stopsale";

@@ -4,9 +4,9 @@ import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
 import type { Mailbox } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
 import { resolveMailHost } from "./host-check";
-import { livenessFromEnv } from "./imap-liveness";
-import { ImapProvider, type ImapAuth } from "./imap-provider";
-import { Pop3Provider } from "./pop3-provider";
+import { livenessFromEnv } from "@/lib/email/imap/imap-liveness";
+import { ImapProvider, type ImapAuth } from "@/lib/email/imap/imap-provider";
+import { Pop3Provider } from "@/lib/email/pop3/pop3-provider";
 import {
   accessTokenSourceFrom,
   MailError,
@@ -15,7 +15,7 @@ import {
   type MailProvider,
   type ProviderSyncOptions,
 } from "./provider";
-import { effectiveTlsMode } from "./tls-mode";
+import { effectiveTlsMode } from "@/lib/email/mail-socket/tls-mode";
 import { TokenRenewingProvider } from "./token-renewing-provider";
 
 export type { AccessTokenSource };

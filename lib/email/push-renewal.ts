@@ -1,4 +1,4 @@
-import { describeCause } from "./api-http";
+import { describeCause } from "@/lib/email/api/api-http";
 import { MailError } from "./provider";
 
 /**

@@ -6,9 +6,9 @@ import { AppError } from "@/lib/errors";
 import { describeServiceAccountKey, parseServiceAccountKey, type ServiceAccountKey } from "@/lib/oauth/org-tokens";
 import { requestOrgToken, type OrgMailbox } from "@/lib/oauth/org-token-source";
 import type { EmailType } from "@/lib/email/email-type";
-import { toMailboxConfig, type MailboxConfig } from "@/lib/email/mailbox-config";
+import { toMailboxConfig, type MailboxConfig } from "./mailbox-config";
 import { MailError } from "@/lib/email/provider";
-import type { OrganisationMailboxSettings } from "@/lib/email/settings-schema";
+import type { OrganisationMailboxSettings } from "./settings-schema";
 
 function fieldError(field: string, message: string, code = "validation_failed"): AppError {
   return new AppError(400, code, message, { fields: { [field]: message } });

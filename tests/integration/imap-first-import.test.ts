@@ -19,7 +19,7 @@ const database = await useFreshDatabase();
 const { createTenant } = await import("@/lib/db/queries/tenants");
 const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { countMailboxMessages } = await import("@/lib/db/queries/messages");
-const { getTenantMailboxHealth } = await import("@/lib/email/mailbox-health");
+const { getTenantMailboxHealth } = await import("@/lib/mailboxes/mailbox-health");
 const { closeDb } = await import("@/lib/db/client");
 
 const N = 1500;

@@ -25,8 +25,8 @@ const { createTenant } = await import("@/lib/db/queries/tenants");
 const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { countMailboxMessages } = await import("@/lib/db/queries/messages");
 const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
-const { testImapConnection } = await import("@/lib/email/test-connection");
-const { testPop3Connection } = await import("@/lib/email/test-pop3-connection");
+const { testImapConnection } = await import("@/lib/mailboxes/check-connection");
+const { testPop3Connection } = await import("@/lib/mailboxes/check-pop3-connection");
 const { closeDb } = await import("@/lib/db/client");
 
 const THREE_MINUTES = 180_000;

@@ -19,8 +19,8 @@ const { listStoredProviderIds } = await import("@/lib/db/queries/stored-provider
 const { ingestFetchedMessages } = await import("@/lib/ingest/ingest-messages");
 /** The POP3 provider still returns pre-issue-13 messages (no size) until its port lands. */
 const withSize = <T extends { raw: Buffer }>(m: T): T & { size: number } => ({ ...m, size: m.raw.length });
-const { Pop3Provider } = await import("@/lib/email/pop3-provider");
-const { Pop3Client } = await import("@/lib/email/pop3-client");
+const { Pop3Provider } = await import("@/lib/email/pop3/pop3-provider");
+const { Pop3Client } = await import("@/lib/email/pop3/pop3-client");
 const { MailError } = await import("@/lib/email/provider");
 const { closeDb } = await import("@/lib/db/client");
 

@@ -23,7 +23,7 @@ const database = await useFreshDatabase();
 const { getMailboxById, updateSyncState, updateMailboxAndNotify } = await import("@/lib/db/queries/mailboxes");
 const { countMailboxMessages, listMessages } = await import("@/lib/db/queries/messages");
 const { closeDb } = await import("@/lib/db/client");
-const { deriveGraphClientState } = await import("@/lib/email/graph-notifications");
+const { deriveGraphClientState } = await import("@/lib/email/graph/graph-notifications");
 
 const PUSH_ACCOUNT = "gmail-push@fake-project.iam.gserviceaccount.com";
 const TOPIC = "projects/fake-project/topics/gmail";

@@ -18,7 +18,7 @@ const { hashPassword } = await import("@/lib/auth/password");
 const { createTenantWithAdmin } = await import("@/lib/db/queries/tenants");
 const { createApiMailbox } = await import("@/tests/harness/api-mailbox");
 const { updateSyncState } = await import("@/lib/db/queries/mailboxes");
-const { deriveGraphClientState } = await import("@/lib/email/graph-notifications");
+const { deriveGraphClientState } = await import("@/lib/email/graph/graph-notifications");
 const { closeDb } = await import("@/lib/db/client");
 
 const TOKEN = process.env.INTERNAL_API_TOKEN ?? "test-internal-token";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { receiveGmailPush, verifyGmailPushToken } from "@/lib/email/gmail-push";
+import { receiveGmailPush, verifyGmailPushToken } from "@/lib/email/gmail/gmail-push";
 import { getEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { parseJson, withRoute } from "@/lib/http/route";

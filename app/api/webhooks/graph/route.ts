@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { handleGraphValidation, receiveGraphNotifications } from "@/lib/email/graph-notifications";
+import { handleGraphValidation, receiveGraphNotifications } from "@/lib/email/graph/graph-notifications";
 import { getEnv } from "@/lib/env";
 import { parseJson, withRoute } from "@/lib/http/route";
 

@@ -3,7 +3,7 @@ import { parseEmailType } from "@/lib/email/email-type";
 import { parseJson, withRoute } from "@/lib/http/route";
 import { startAuthorization } from "@/lib/oauth/flow";
 import { parseAccess, parseOAuthProvider } from "@/lib/oauth/providers";
-import { sharedMailboxAddressSchema } from "@/lib/email/settings-schema";
+import { sharedMailboxAddressSchema } from "@/lib/mailboxes/settings-schema";
 import { AppError } from "@/lib/errors";
 
 export const dynamic = "force-dynamic";

@@ -1,4 +1,4 @@
-import { getTenantMailboxHealth } from "@/lib/email/mailbox-health";
+import { getTenantMailboxHealth } from "@/lib/mailboxes/mailbox-health";
 import { withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

@@ -1,4 +1,4 @@
-import { listMessagesQuerySchema, listTenantMessages } from "@/lib/email/message-views";
+import { listMessagesQuerySchema, listTenantMessages } from "@/lib/mailboxes/message-views";
 import { withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

@@ -1,4 +1,4 @@
-import { getTenantMailboxConfigs } from "@/lib/email/mailbox-settings";
+import { getTenantMailboxConfigs } from "@/lib/mailboxes/mailbox-settings";
 import { withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

@@ -1,4 +1,4 @@
-import { getTenantMessageStats } from "@/lib/email/mailbox-health";
+import { getTenantMessageStats } from "@/lib/mailboxes/mailbox-health";
 import { withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

@@ -1,4 +1,4 @@
-import { getTenantMessage, toMessageDetail } from "@/lib/email/message-views";
+import { getTenantMessage, toMessageDetail } from "@/lib/mailboxes/message-views";
 import { withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

@@ -1,6 +1,6 @@
 import { parseEmailType } from "@/lib/email/email-type";
 import { saveOrganisationMailbox } from "@/lib/mailboxes/organisation-settings";
-import { organisationMailboxSchema } from "@/lib/email/settings-schema";
+import { organisationMailboxSchema } from "@/lib/mailboxes/settings-schema";
 import { parseJson, withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

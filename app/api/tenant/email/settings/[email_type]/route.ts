@@ -1,7 +1,7 @@
 import { parseEmailType } from "@/lib/email/email-type";
-import { removeMailboxSettings, saveMailboxSettings } from "@/lib/email/mailbox-settings";
-import { forwardingSettingsSchema, isForwardingBody, mailboxSettingsSchema } from "@/lib/email/settings-schema";
-import { saveForwardingSettings } from "@/lib/email/forwarding/forwarding-settings";
+import { removeMailboxSettings, saveMailboxSettings } from "@/lib/mailboxes/mailbox-settings";
+import { forwardingSettingsSchema, isForwardingBody, mailboxSettingsSchema } from "@/lib/mailboxes/settings-schema";
+import { saveForwardingSettings } from "@/lib/mailboxes/forwarding-settings";
 import { z } from "zod";
 import { parseJson, withRoute } from "@/lib/http/route";
 

@@ -1,4 +1,4 @@
-import { getTenantMessage } from "@/lib/email/message-views";
+import { getTenantMessage } from "@/lib/mailboxes/message-views";
 import { withRoute } from "@/lib/http/route";
 import { isRawPruned } from "@/lib/db/queries/retention";
 import { AppError } from "@/lib/errors";

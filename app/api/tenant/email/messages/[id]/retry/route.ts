@@ -1,4 +1,4 @@
-import { retryTenantMessage } from "@/lib/email/message-views";
+import { retryTenantMessage } from "@/lib/mailboxes/message-views";
 import { withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

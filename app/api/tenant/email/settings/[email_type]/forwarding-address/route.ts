@@ -1,5 +1,5 @@
 import { parseEmailType } from "@/lib/email/email-type";
-import { regenerateForwardingAddress } from "@/lib/email/forwarding/forwarding-settings";
+import { regenerateForwardingAddress } from "@/lib/mailboxes/forwarding-settings";
 import { withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

@@ -1,6 +1,6 @@
 import { parseEmailType } from "@/lib/email/email-type";
-import { testMailboxSettings } from "@/lib/email/mailbox-settings";
-import { mailboxTestSchema } from "@/lib/email/settings-schema";
+import { testMailboxSettings } from "@/lib/mailboxes/mailbox-settings";
+import { mailboxTestSchema } from "@/lib/mailboxes/settings-schema";
 import { parseJson, withRoute } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";

@@ -1,5 +1,5 @@
-import { MailError } from "./provider";
-import { getLivenessWheel } from "./timer-wheel";
+import { MailError } from "@/lib/email/provider";
+import { getLivenessWheel } from "@/lib/email/timer-wheel";
 
 /**
  * Live-connection checks for IMAP (issue 13, item 6). A NAT or firewall that drops a flow sends no

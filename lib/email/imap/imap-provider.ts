@@ -1,8 +1,8 @@
 import type { Socket } from "node:net";
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
 import type { MailAccess, SyncState } from "@/lib/db/schema";
-import { describeImapError } from "./imap-errors";
-import { imapTlsSwitches, type TlsMode } from "./tls-mode";
+import { describeImapError } from "@/lib/email/mail-socket/socket-errors";
+import { imapTlsSwitches, type TlsMode } from "@/lib/email/mail-socket/tls-mode";
 import {
   advanceImapCursor,
   advanceLiveCursor,
@@ -26,7 +26,7 @@ import {
   type ProviderSyncOptions,
   type StartCandidateCounts,
   type WaitResult,
-} from "./provider";
+} from "@/lib/email/provider";
 import {
   imapSocketTimeoutMs,
   livenessFromEnv,

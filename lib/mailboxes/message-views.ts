@@ -3,7 +3,7 @@ import { getMessage, listMessages, requeueFailedMessage, type MessageSummary } f
 import type { IngestedMessage } from "@/lib/db/schema";
 import { AppError, notFound } from "@/lib/errors";
 import type { MessageDetail, MessageItem, MessagePage } from "@/lib/api/types";
-import { emailTypeSchema } from "./email-type";
+import { emailTypeSchema } from "@/lib/email/email-type";
 
 export const listMessagesQuerySchema = z.object({
   email_type: emailTypeSchema.optional(),

@@ -1,10 +1,10 @@
 import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
 import { listSkippedPop3Uids, recordSkippedPop3Uids } from "@/lib/db/queries/pop3-skipped";
 import type { MailAccess, SyncState } from "@/lib/db/schema";
-import { DEFAULT_MAX_MESSAGE_BYTES, takeBatch } from "./api-http";
+import { DEFAULT_MAX_MESSAGE_BYTES, takeBatch } from "@/lib/email/api/api-http";
 import { describePop3Error, Pop3Client, type Pop3ClientOptions, type Pop3Limits, type UidlEntry } from "./pop3-client";
-import type { TlsMode } from "./tls-mode";
-import { MailError, type FetchBatch, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import type { TlsMode } from "@/lib/email/mail-socket/tls-mode";
+import { MailError, type FetchBatch, type FetchedMessage, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
 
 export type Pop3ProviderOptions = {
   /** Stored rows of this mailbox are what POP3 "read" means. */

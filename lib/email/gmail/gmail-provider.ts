@@ -2,7 +2,7 @@
 import { gmail, type gmail_v1 } from "googleapis/build/src/apis/gmail/index.js";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { PushEvent } from "./provider";
+import type { PushEvent } from "@/lib/email/provider";
 import type { MailAccess, SyncState } from "@/lib/db/schema";
 import {
   abortableSleep,
@@ -20,11 +20,11 @@ import {
   type IdQueue,
   type IngestPolicy,
   fetchIdsSized,
-} from "./api-http";
+} from "@/lib/email/api/api-http";
 import { mapLimit } from "@/lib/util/map-limit";
-import { ChangePoller } from "./change-poller";
-import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
-import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+import { ChangePoller } from "@/lib/email/change-poller";
+import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
+import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
 
 export type GmailProviderOptions = IngestPolicy & {
   /** How often a large queue looks for newer mail to take first; default 2 s (tests: 0). */

@@ -1,7 +1,7 @@
 import { Client, GraphClientError, ResponseType, type Context, type Middleware } from "@microsoft/microsoft-graph-client";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { PushEvent } from "./provider";
+import type { PushEvent } from "@/lib/email/provider";
 import type { MailAccess, SyncState } from "@/lib/db/schema";
 import {
   abortableSleep,
@@ -18,10 +18,10 @@ import {
   type IdQueue,
   type IngestPolicy,
   fetchIdsSized,
-} from "./api-http";
-import { ChangePoller } from "./change-poller";
-import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "./push-renewal";
-import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "./provider";
+} from "@/lib/email/api/api-http";
+import { ChangePoller } from "@/lib/email/change-poller";
+import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
+import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
 
 export type GraphProviderOptions = IngestPolicy & {
   /** How often a large queue looks for newer mail to take first; default 2 s (tests: 0). */

@@ -12,8 +12,8 @@
 import { createHash } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
-import { describeImapError } from "./imap-errors";
-import { MailError } from "./provider";
+import { describeImapError } from "@/lib/email/mail-socket/socket-errors";
+import { MailError } from "@/lib/email/provider";
 
 // ---------------------------------------------------------------------------------------------
 // Pure wire handling

@@ -2,7 +2,7 @@ import { isMailErrorCode } from "@/lib/api/error-codes";
 import type { MailboxConfig, OrganisationView } from "@/lib/api/types";
 import type { Mailbox } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
-import { effectiveTlsMode } from "./tls-mode";
+import { effectiveTlsMode } from "@/lib/email/mail-socket/tls-mode";
 
 export type { MailboxConfig };
 

@@ -19,7 +19,7 @@ import {
   type Pop3Reply,
   type Pop3ReplyKind,
 } from "./pop3-client";
-import { MailError } from "./provider";
+import { MailError } from "@/lib/email/provider";
 
 const b = (s: string): Buffer => Buffer.from(s, "latin1");
 

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { notifyMailboxPush } from "@/lib/db/queries/mailbox-changes";
 import { findMailboxesByGraphSubscriptions } from "@/lib/db/queries/mailboxes";
-import type { PushEvent } from "./provider";
+import type { PushEvent } from "@/lib/email/provider";
 import { AppError } from "@/lib/errors";
 
 /**

@@ -1,6 +1,6 @@
 import type { SyncState } from "@/lib/db/schema";
 import { mapLimit } from "@/lib/util/map-limit";
-import type { FetchedMessage, MailErrorCode } from "./provider";
+import type { FetchedMessage, MailErrorCode } from "@/lib/email/provider";
 
 /** HTTP plumbing shared by the Gmail and Graph providers: retry timing, concurrency, error shapes. */
 

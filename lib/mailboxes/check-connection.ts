@@ -1,11 +1,11 @@
 import { ImapFlow } from "imapflow";
 import type { TestResult } from "@/lib/api/types";
 import { getEnv } from "@/lib/env";
-import { resolveMailHost } from "./host-check";
-import { describeImapError } from "./imap-errors";
-import { imapSocketTimeoutMs, livenessFromEnv, noAnswerError, withResponseTimeout } from "./imap-liveness";
-import { MailError } from "./provider";
-import { imapTlsSwitches, type TlsMode } from "./tls-mode";
+import { resolveMailHost } from "@/lib/email/host-check";
+import { describeImapError } from "@/lib/email/mail-socket/socket-errors";
+import { imapSocketTimeoutMs, livenessFromEnv, noAnswerError, withResponseTimeout } from "@/lib/email/imap/imap-liveness";
+import { MailError } from "@/lib/email/provider";
+import { imapTlsSwitches, type TlsMode } from "@/lib/email/mail-socket/tls-mode";
 
 export type ConnectionTestTarget = {
   protocol: "imap" | "pop3";

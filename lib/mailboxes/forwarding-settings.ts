@@ -5,8 +5,8 @@ import { getEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { buildForwardingAddress, generateForwardingToken } from "@/lib/inbound/forwarding-address";
 import type { EmailType } from "@/lib/email/email-type";
-import { toMailboxConfig, type MailboxConfig } from "@/lib/email/mailbox-config";
-import type { ForwardingSettings } from "@/lib/email/settings-schema";
+import { toMailboxConfig, type MailboxConfig } from "./mailbox-config";
+import type { ForwardingSettings } from "./settings-schema";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -1,4 +1,4 @@
-import { MailError } from "./provider";
+import { MailError } from "@/lib/email/provider";
 
 type ErrorLike = {
   code?: string;

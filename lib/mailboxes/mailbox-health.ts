@@ -3,8 +3,8 @@ import { countRecentErrors } from "@/lib/db/queries/mailbox-events";
 import { listTenantMailboxes } from "@/lib/db/queries/mailboxes";
 import { getHourlyMessageCounts, getMessageStats, type PurposeStats } from "@/lib/db/queries/messages";
 import type { Mailbox } from "@/lib/db/schema";
-import { EMAIL_TYPES } from "./email-type";
-import { baselineProgress, readImapCursor } from "./imap-cursor-plan";
+import { EMAIL_TYPES } from "@/lib/email/email-type";
+import { baselineProgress, readImapCursor } from "@/lib/email/imap/imap-cursor-plan";
 import { storedErrorCode } from "./mailbox-config";
 
 export type { MailboxHealth };

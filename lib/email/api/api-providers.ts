@@ -4,11 +4,11 @@ import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
 import type { Mailbox, SyncState } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
 import type { IngestPolicy } from "./api-http";
-import type { ProviderDeps } from "./create-provider";
-import { GmailProvider } from "./gmail-provider";
-import { deriveGraphClientState } from "./graph-notifications";
-import { GraphProvider } from "./graph-provider";
-import type { AccessTokenSource, MailProvider } from "./provider";
+import type { ProviderDeps } from "@/lib/email/create-provider";
+import { GmailProvider } from "@/lib/email/gmail/gmail-provider";
+import { deriveGraphClientState } from "@/lib/email/graph/graph-notifications";
+import { GraphProvider } from "@/lib/email/graph/graph-provider";
+import type { AccessTokenSource, MailProvider } from "@/lib/email/provider";
 
 /**
  * Builders for the API providers, registered by the watcher. Kept out of create-provider.ts so the

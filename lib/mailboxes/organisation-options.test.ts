@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { graphOrgOptions } from "./api-providers";
+import { graphOrgOptions } from "@/lib/email/api/api-providers";
 import { adminConsentUrl } from "./mailbox-config";
 
 let dataDir: string;

@@ -1,8 +1,8 @@
 import { getEnv } from "@/lib/env";
-import { resolveMailHost } from "./host-check";
-import { probePop3Mailbox } from "./pop3-provider";
-import { MailError } from "./provider";
-import { TEST_CONNECTION_LIMITS, type ConnectionTestResult, type ConnectionTestTarget } from "./test-connection";
+import { resolveMailHost } from "@/lib/email/host-check";
+import { probePop3Mailbox } from "@/lib/email/pop3/pop3-provider";
+import { MailError } from "@/lib/email/provider";
+import { TEST_CONNECTION_LIMITS, type ConnectionTestResult, type ConnectionTestTarget } from "./check-connection";
 
 /**
  * Logs in over POP3 and lists the maildrop. POP3 has no read flags, so every message on the server

@@ -4,15 +4,15 @@ import { deleteMailbox, getMailbox, listTenantMailboxes, saveMailbox } from "@/l
 import type { Mailbox } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
-import type { EmailType } from "./email-type";
-import { buildForwardingConfig } from "./forwarding/forwarding-settings";
-import { assertHostAllowed } from "./host-check";
+import type { EmailType } from "@/lib/email/email-type";
+import { buildForwardingConfig } from "./forwarding-settings";
+import { assertHostAllowed } from "@/lib/email/host-check";
 import { toMailboxConfig, type MailboxConfig } from "./mailbox-config";
-import { effectiveTlsMode, tlsModeFromInput, type TlsMode } from "./tls-mode";
-import { MailError } from "./provider";
+import { effectiveTlsMode, tlsModeFromInput, type TlsMode } from "@/lib/email/mail-socket/tls-mode";
+import { MailError } from "@/lib/email/provider";
 import type { MailboxSettings, MailboxTestInput } from "./settings-schema";
-import { testImapConnection, type ConnectionTestResult, type ConnectionTestTarget } from "./test-connection";
-import { testPop3Connection } from "./test-pop3-connection";
+import { testImapConnection, type ConnectionTestResult, type ConnectionTestTarget } from "./check-connection";
+import { testPop3Connection } from "./check-pop3-connection";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TLS_MODES } from "./tls-mode";
+import { TLS_MODES } from "@/lib/email/mail-socket/tls-mode";
 
 /** Default ports per protocol and TLS mode, used by the form and when a client omits the port. */
 export const DEFAULT_PORTS = {

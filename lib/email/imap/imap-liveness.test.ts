@@ -10,7 +10,7 @@ import {
   withResponseTimeout,
   type LivenessClock,
 } from "./imap-liveness";
-import { MailError } from "./provider";
+import { MailError } from "@/lib/email/provider";
 
 /** A clock whose time moves only when the test says so; due timers run in time order. */
 function fakeClock(): LivenessClock & { advance: (ms: number) => Promise<void>; pending: () => number } {
