@@ -321,13 +321,11 @@ export class MailboxConnection {
         error: error.message,
         errorCode: error.code,
       });
-      if (!error.options.eventRecorded) {
-        await recordMailboxEvent({
-          mailboxId: this.mailbox.id,
-          kind: error.isAuthFailure ? "auth_failed" : "error",
-          message: error.message,
-        });
-      }
+      await recordMailboxEvent({
+        mailboxId: this.mailbox.id,
+        kind: error.isAuthFailure ? "auth_failed" : "error",
+        message: error.options.eventMessage ?? error.message,
+      });
       if (error.code === "auth" && (await this.pauseIfSignInKeepsFailing())) return;
       // A revoked grant cannot heal by retrying; the admin reconnects, which restarts this loop.
       if (needsReauth) {

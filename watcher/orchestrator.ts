@@ -13,8 +13,10 @@ import {
   type ReplicaSession,
 } from "@/lib/db/queries/watcher-replicas";
 import type { Mailbox } from "@/lib/db/schema";
-import { processQueuedMessages } from "@/lib/ingest/ingest-messages";
 import { MailboxConnection, type ConnectionDeps } from "./mailbox-connection";
+import { ClaimOrder, fairShareOf, shuffle } from "./ownership";
+import { retryUntilStopped } from "./retry-until-stopped";
+import { RetryQueue } from "./retry-queue";
 
 export type OrchestratorOptions = {
   connectionDeps: ConnectionDeps;
@@ -48,8 +50,7 @@ export class Orchestrator {
   readonly replicaId: string;
   private readonly chains = new Map<string, Promise<void>>();
   /** Claim order: surplus is released newest first, so long-held mailboxes stay where they are. */
-  private readonly claimedAt = new Map<string, number>();
-  private claimSeq = 0;
+  private readonly claimOrder = new ClaimOrder();
   private lockSession: LockSession | null = null;
   private listener: { close: () => Promise<void> } | null = null;
   private replica: ReplicaSession | null = null;
@@ -63,12 +64,13 @@ export class Orchestrator {
   private totalMailboxes = 0;
   private stopping = false;
   private recovering = false;
-  private queueRunning = false;
   private ready = false;
+  private readonly retryQueue: RetryQueue;
 
   constructor(private readonly opts: OrchestratorOptions) {
     this.replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
     opts.connectionDeps.metrics.mailboxStates = () => [...this.connections.values()].map((c) => c.status);
+    this.retryQueue = new RetryQueue({ owner: this.replicaId, log: opts.log, isStopping: () => this.stopping });
   }
 
   get isReady(): boolean {
@@ -81,7 +83,7 @@ export class Orchestrator {
   }
 
   private shareOf(total: number): number {
-    return Math.max(1, Math.ceil(total / Math.max(1, this.liveReplicas)));
+    return fairShareOf(total, this.liveReplicas);
   }
 
   async start(): Promise<void> {
@@ -182,15 +184,11 @@ export class Orchestrator {
 
   /** Only the presence connection died: mailbox locks are intact, keep watching and reconnect it. */
   private async reopenReplica(): Promise<void> {
-    for (let delay = 1000; !this.stopping && !this.recovering && !this.replica; delay = Math.min(delay * 2, 30_000)) {
-      try {
-        await this.openReplica();
-        return;
-      } catch (err) {
-        this.opts.log.error({ err }, "could not reopen the replica connection");
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    await retryUntilStopped({
+      attempt: () => this.openReplica(),
+      shouldStop: () => this.stopping || this.recovering || this.replica !== null,
+      onError: (err) => this.opts.log.error({ err }, "could not reopen the replica connection"),
+    });
   }
 
   /** Our locks died with their connection: another replica may own our mailboxes now. */
@@ -210,17 +208,15 @@ export class Orchestrator {
       await this.lockSession?.close().catch(() => {});
       this.lockSession = null;
       this.listener = null;
-      for (let delay = 1000; !this.stopping; delay = Math.min(delay * 2, 30_000)) {
-        try {
+      await retryUntilStopped({
+        attempt: async () => {
           await this.openSessions();
           await this.reconcileAll();
           this.ready = true;
-          return;
-        } catch (err) {
-          this.opts.log.error({ err }, "could not reopen database sessions");
-          await new Promise((r) => setTimeout(r, delay));
-        }
-      }
+        },
+        shouldStop: () => this.stopping,
+        onError: (err) => this.opts.log.error({ err }, "could not reopen database sessions"),
+      });
     } finally {
       this.recovering = false;
     }
@@ -339,9 +335,7 @@ export class Orchestrator {
 
   /** Gives up the newest claims; the others are told so they take them over at once. */
   private async releaseSurplus(count: number): Promise<void> {
-    const newest = [...this.connections.keys()]
-      .sort((a, b) => (this.claimedAt.get(b) ?? 0) - (this.claimedAt.get(a) ?? 0))
-      .slice(0, count);
+    const newest = this.claimOrder.newest(this.connections.keys(), count);
     await Promise.all(newest.map((id) => this.serialize(id, () => this.remove(id, true, "rebalance"))));
     this.opts.log.info(
       { released: newest.length, held: this.connections.size, fair_share: this.fairShare, live_replicas: this.liveReplicas },
@@ -392,7 +386,7 @@ export class Orchestrator {
     }
     const connection = new MailboxConnection(row, this.opts.connectionDeps);
     this.connections.set(row.id, connection);
-    this.claimedAt.set(row.id, ++this.claimSeq);
+    this.claimOrder.claimed(row.id);
     this.opts.connectionDeps.metrics.claims.inc();
     connection.start();
   }
@@ -401,7 +395,7 @@ export class Orchestrator {
     const connection = this.connections.get(mailboxId);
     if (!connection) return;
     this.connections.delete(mailboxId);
-    this.claimedAt.delete(mailboxId);
+    this.claimOrder.released(mailboxId);
     // Close first: an in-flight batch is stored and marked read before another replica may start.
     await connection.close({ stopPush: reason === "removed" });
     if (unlock) await this.lockSession?.unlock(mailboxId).catch(() => {});
@@ -409,25 +403,7 @@ export class Orchestrator {
     this.opts.log.info({ mailbox_id: mailboxId, tenant_id: connection.mailbox.tenantId, reason }, "mailbox stopped");
   }
 
-  private async processQueue(): Promise<void> {
-    if (this.queueRunning || this.stopping) return;
-    this.queueRunning = true;
-    try {
-      while (!this.stopping && (await processQueuedMessages({ limit: 50, owner: this.replicaId })) > 0) {
-        // keep going until the queue is empty
-      }
-    } catch (err) {
-      this.opts.log.error({ err }, "processing queued messages failed");
-    } finally {
-      this.queueRunning = false;
-    }
+  private processQueue(): Promise<void> {
+    return this.retryQueue.drain();
   }
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
-  }
-  return items;
 }

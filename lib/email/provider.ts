@@ -134,8 +134,12 @@ export class MailError extends Error {
   constructor(
     readonly code: MailErrorCode,
     message: string,
-    /** eventRecorded: the thrower already wrote the mailbox event, so the watcher must not repeat it. */
-    readonly options: { cause?: unknown; retryAfterMs?: number; eventRecorded?: boolean } = {},
+    /**
+     * eventMessage: what the mailbox event should say when the thrower knows more than the status
+     * text (e.g. which refresh-token error). The mailbox connection records it: it is the only
+     * writer of mailbox status and events.
+     */
+    readonly options: { cause?: unknown; retryAfterMs?: number; eventMessage?: string } = {},
   ) {
     super(message);
   }

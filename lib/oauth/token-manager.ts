@@ -1,6 +1,4 @@
 import { getSecretBox } from "@/lib/crypto/secret-box";
-import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
-import { setMailboxStatus } from "@/lib/db/queries/mailboxes";
 import { getMailboxTokens, withMailboxTokenLock, type MailboxTokenRow } from "@/lib/db/queries/oauth-tokens";
 import type { Mailbox } from "@/lib/db/schema";
 import { accessTokenSourceFrom, MailError, type AccessTokenInfo, type AccessTokenSource } from "@/lib/email/provider";
@@ -16,8 +14,10 @@ import { classifyOAuthError, parseTokenResponse, withTimeout, type OAuthFailure 
  * - one refresh per mailbox at a time: an in-process map of running refreshes, plus the mailbox
  *   row lock (SELECT ... FOR UPDATE) so the web process and watchers never both refresh;
  * - a rotated refresh token is always stored, in the same transaction as the access token;
- * - invalid_grant (revoked, expired, consent withdrawn) erases the dead tokens, puts the mailbox in
- *   needs_reauth and records auth_failed; later calls fail at once without asking the provider;
+ * - invalid_grant (revoked, expired, consent withdrawn) erases the dead tokens and throws
+ *   needs_reauth (with the provider's refusal as eventMessage); later calls fail at once without
+ *   asking the provider. The caller's mailbox connection writes the status and the auth_failed
+ *   event: it is the only writer of mailbox status;
  * - an unreachable or failing provider is a network error, never an auth failure.
  */
 
@@ -177,9 +177,7 @@ async function refreshUnderLock(
   log.warn({ event: "token_refresh_failed", kind: failure.kind, code: failure.code }, "OAuth token refresh failed");
   if (failure.kind === "grant") {
     const message = reconnectMessage(provider);
-    await setMailboxStatus({ mailboxId, status: "needs_reauth", error: message, errorCode: "needs_reauth" });
-    await recordMailboxEvent({ mailboxId, kind: "auth_failed", message: `${label} refused the refresh token (${failure.code}).` });
-    throw new MailError("needs_reauth", message, { eventRecorded: true });
+    throw new MailError("needs_reauth", message, { eventMessage: `${label} refused the refresh token (${failure.code}).` });
   }
   if (failure.kind === "network") {
     throw new MailError("network", `${label}'s token endpoint could not be reached (${failure.code}); will retry.`);

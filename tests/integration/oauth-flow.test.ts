@@ -519,20 +519,28 @@ process.stdout.write(t.accessToken);`;
     }
   });
 
-  it("invalid_grant (revoked consent) ends in needs_reauth, erases the dead tokens and never asks the provider again", async () => {
+  it("invalid_grant (revoked consent) throws needs_reauth, erases the dead tokens and never asks the provider again", async () => {
     const { mailboxId } = await connectedMailbox("revoked@gmail.test");
     oauth.revokeGrant("revoked@gmail.test");
     await setExpiry(mailboxId, 10);
     const before = refreshCount();
-    await assert.rejects(getAccessToken(mailboxId), (err: unknown) => err instanceof MailError && err.code === "needs_reauth");
+    const statusBefore = (await getMailboxById({ mailboxId }))?.status;
+    await assert.rejects(
+      getAccessToken(mailboxId),
+      (err: unknown) =>
+        err instanceof MailError &&
+        err.code === "needs_reauth" &&
+        err.message === "Access to the mailbox was revoked or has expired. Reconnect it with Google." &&
+        err.options.eventMessage === "Google refused the refresh token (invalid_grant).",
+    );
     assert.equal(refreshCount(), before + 1);
     const row = await getMailboxById({ mailboxId });
-    assert.equal(row?.status, "needs_reauth");
-    assert.equal(row?.lastError, "Access to the mailbox was revoked or has expired. Reconnect it with Google.");
+    // The mailbox connection is the only writer of status and events (watcher-side tests check it).
+    assert.equal(row?.status, statusBefore, "the token manager does not write the mailbox status");
+    assert.ok(!(await listRecentEvents({ mailboxId, limit: 5 })).some((e) => e.kind === "auth_failed"), "nor its events");
     assert.equal(row?.oauthRefreshTokenEncrypted, null);
     assert.equal(row?.oauthAccessTokenEncrypted, null);
     assert.equal(row?.oauthConnectedEmail, "revoked@gmail.test", "the UI can still say which account to reconnect");
-    assert.ok((await listRecentEvents({ mailboxId, limit: 5 })).some((e) => e.kind === "auth_failed"));
     for (let i = 0; i < 3; i++) {
       await assert.rejects(createAccessTokenSource({ id: mailboxId })(), (err: unknown) => err instanceof MailError && err.code === "needs_reauth");
     }

@@ -173,9 +173,10 @@ describe("OAuth mailbox over IMAP (XOAUTH2) in the watcher process", () => {
     assert.equal(row?.oauthRefreshTokenEncrypted, null);
     assert.equal(row?.lastError, "Access to the mailbox was revoked or has expired. Reconnect it with Google.");
     assert.equal(row?.lastErrorCode, "needs_reauth");
-    // Recorded once, by the token manager: the watcher does not count the same failure twice.
+    // Recorded once, by the mailbox connection (the only writer of status and events), with the provider's refusal.
     const authFailures = (await listRecentEvents({ mailboxId, limit: 50 })).filter((e) => e.kind === "auth_failed");
     assert.equal(authFailures.length, 1);
+    assert.equal(authFailures[0]?.message, "Google refused the refresh token (invalid_grant).");
     const logs = watcher.logs.join("\n");
     for (const secret of oauth.issuedSecrets()) assert.ok(!logs.includes(secret), "a token appears in the watcher's logs");
   });
