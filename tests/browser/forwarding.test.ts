@@ -110,7 +110,9 @@ describe("forwarding mailbox in a browser", () => {
         }
       },
       prepare: async () => {
-        await row.getByRole("button", { name: new RegExp(subject) }).click();
+        // The card's name is translated: find it by its mailbox type.
+        const anyLanguageRow = page.locator('article[data-email-type="booking"]').getByRole("row", { name: new RegExp(subject) });
+        await anyLanguageRow.getByRole("button", { name: new RegExp(subject) }).click();
         await dialog.getByTestId("sender-auth").waitFor();
       },
     });
