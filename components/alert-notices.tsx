@@ -21,6 +21,11 @@ type Preferences = { alert_email: boolean; locale: "en" | "tr" };
 
 const POLL_MS = 5000;
 
+/** The mailbox's name opens some sentences ("rezervasyon posta kutusu için…"): a sentence starts upper-case. */
+function capitalise(text: string, locale: string): string {
+  return text.charAt(0).toLocaleUpperCase(locale) + text.slice(1);
+}
+
 /**
  * Issue 15: the alerts the admins were mailed (same source as the mail), a "Try again" for a
  * mailbox paused after failed sign-ins, and the reader's own alert email switch and language.
@@ -79,7 +84,7 @@ export function AlertNotices({ canEdit }: { canEdit: boolean }): ReactElement {
           <Alert key={`${n.email_type}-${n.kind}`} tone={n.kind === "quiet" ? "warning" : "error"} role="status" className="flex-row items-start gap-2.5">
             <CircleAlert aria-hidden="true" className="mt-0.5 size-4 flex-none" />
             <div className="flex min-w-0 flex-1 flex-col gap-1">
-              <AlertTitle>{n.kind === "quiet" ? fmt(a.noticeQuiet, { mailbox }) : fmt(a.noticeFailure, { mailbox, since })}</AlertTitle>
+              <AlertTitle>{capitalise(n.kind === "quiet" ? fmt(a.noticeQuiet, { mailbox }) : fmt(a.noticeFailure, { mailbox, since }), locale)}</AlertTitle>
               {error ? (
                 <>
                   <p>{error.title.replace(/\{\w+\}/g, "…")}</p>

@@ -125,7 +125,7 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
               readOnly
               value={address}
               data-testid="forwarding-address"
-              className="min-w-0 flex-[1_1_260px] font-mono text-sm"
+              className="min-w-0 flex-[1_1_100%] font-mono text-sm"
               onFocus={(e) => e.currentTarget.select()}
             />
           </FormControl>

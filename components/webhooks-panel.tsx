@@ -231,9 +231,10 @@ function WebhooksPage({ canEdit }: { canEdit: boolean }): ReactElement {
           {deliveries.length === 0 ? (
             <p className="text-sm text-muted-foreground">{w.noDeliveries}</p>
           ) : (
-            <div className="overflow-x-auto rounded-md border border-border">
-              <table className="w-full min-w-[640px] border-collapse text-sm">
-                <thead className="bg-muted text-left text-caption text-muted-foreground">
+            // relative: the screen-reader-only header text stays inside the scrolling box on a phone.
+            <div className="relative overflow-x-auto rounded-md border border-border">
+              <table className="w-full min-w-[680px] border-collapse text-sm [overflow-wrap:normal]">
+                <thead className="bg-muted text-left text-caption whitespace-nowrap text-muted-foreground">
                   <tr>
                     <th className="px-3 py-2 font-medium">{w.event}</th>
                     <th className="px-3 py-2 font-medium">

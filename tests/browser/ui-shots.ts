@@ -43,13 +43,20 @@ export async function shootStates(page: Page, name: string, options: ShotOptions
     for (const viewport of VIEWPORTS) {
       await page.setViewportSize({ width: viewport.width, height: viewport.height });
       await page.waitForTimeout(250);
-      if (viewport.name === "phone") {
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-        assert.ok(overflow <= 0, `${name} (${lang}) overflows sideways by ${overflow}px at 375 px`);
-      }
       const file = path.join(dir, `${name}-${lang}-${viewport.name}.png`);
       if (options.target) await options.target().screenshot({ path: file, animations: "disabled" });
       else await page.screenshot({ path: file, fullPage: true, animations: "disabled" });
+      if (viewport.name === "phone") {
+        // The widest elements sticking out on the right, so a failure says where to look.
+        const wide = await page.evaluate(() =>
+          [...document.querySelectorAll("body *")]
+            .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 4)
+            .map((el) => `${el.tagName.toLowerCase()}.${(el.getAttribute("class") ?? "").split(" ").slice(0, 4).join(".")} → ${Math.round(el.getBoundingClientRect().right)}px`),
+        );
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `${name} (${lang}) overflows sideways by ${overflow}px at 375 px: ${wide.join("; ")}`);
+      }
       files.push(file);
     }
   }
