@@ -1,11 +1,19 @@
 "use client";
 
-import { useCallback, useEffect, useState } from "react";
+import { BellRing, CircleAlert, RotateCw } from "lucide-react";
+import { useCallback, useEffect, useId, useState, type ReactElement } from "react";
 import { fmt, formatRelative } from "@/lib/i18n";
 import { apiFetch, type EmailType } from "./email-api";
 import { isMailErrorCode } from "@/lib/api/error-codes";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
+import { Alert, AlertTitle } from "./ui/alert";
+import { Button } from "./ui/button";
+import { Card } from "./ui/card";
+import { CheckboxField } from "./ui/checkbox";
+import { FormControl, FormField } from "./ui/form-field";
+import { NativeSelect } from "./ui/native-select";
+import { Spinner } from "./ui/spinner";
 import { useVisiblePolling } from "./use-visible-polling";
 
 type Notice = { email_type: EmailType; kind: "failure" | "quiet"; code: string | null; since: string | null; status: string };
@@ -13,13 +21,19 @@ type Preferences = { alert_email: boolean; locale: "en" | "tr" };
 
 const POLL_MS = 5000;
 
+/** The mailbox's name opens some sentences ("rezervasyon posta kutusu için…"): a sentence starts upper-case. */
+function capitalise(text: string, locale: string): string {
+  return text.charAt(0).toLocaleUpperCase(locale) + text.slice(1);
+}
+
 /**
  * Issue 15: the alerts the admins were mailed (same source as the mail), a "Try again" for a
  * mailbox paused after failed sign-ins, and the reader's own alert email switch and language.
  */
-export function AlertNotices({ canEdit }: { canEdit: boolean }) {
+export function AlertNotices({ canEdit }: { canEdit: boolean }): ReactElement {
   const { t, locale } = useI18n();
   const a = t.alerts;
+  const uid = useId();
   const [notices, setNotices] = useState<Notice[]>([]);
   const [prefs, setPrefs] = useState<Preferences | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -57,45 +71,61 @@ export function AlertNotices({ canEdit }: { canEdit: boolean }) {
   };
 
   return (
-    <section className="alert-notices" aria-labelledby="alert-notices-title">
-      <h2 id="alert-notices-title">{a.noticesTitle}</h2>
+    <Card as="section" className="flex flex-col gap-3 p-4 sm:px-6" aria-labelledby="alert-notices-title">
+      <h2 id="alert-notices-title" className="flex items-center gap-2 text-lg">
+        <BellRing aria-hidden="true" className="size-5 text-muted-foreground" />
+        {a.noticesTitle}
+      </h2>
       {notices.map((n) => {
         const mailbox = a.mailbox[n.email_type];
         const since = n.since ? formatRelative(locale, n.since) : "";
         const error = n.kind === "failure" && isMailErrorCode(n.code) ? t.mailErrors[n.code] : null;
         return (
-          <div key={`${n.email_type}-${n.kind}`} className={`alert ${n.kind === "quiet" ? "alert-warning" : "alert-error"}`} role="status">
-            <p>{n.kind === "quiet" ? fmt(a.noticeQuiet, { mailbox }) : fmt(a.noticeFailure, { mailbox, since })}</p>
-            {error ? (
-              <p>
-                {error.title.replace(/\{\w+\}/g, "…")} {t.health.whatToDo} {error.advice.replace(/\{\w+\}/g, "…")}
-              </p>
-            ) : n.kind === "quiet" ? (
-              <p>{a.quietAdvice}</p>
-            ) : null}
-            {canEdit && n.kind === "failure" && (n.status === "paused" || n.status === "error") ? (
-              <button type="button" className="button button-small" disabled={busy === n.email_type} onClick={() => void tryAgain(n.email_type)}>
-                {a.tryAgain}
-              </button>
-            ) : null}
-          </div>
+          <Alert key={`${n.email_type}-${n.kind}`} tone={n.kind === "quiet" ? "warning" : "error"} role="status" className="flex-row items-start gap-2.5">
+            <CircleAlert aria-hidden="true" className="mt-0.5 size-4 flex-none" />
+            <div className="flex min-w-0 flex-1 flex-col gap-1">
+              <AlertTitle>{capitalise(n.kind === "quiet" ? fmt(a.noticeQuiet, { mailbox }) : fmt(a.noticeFailure, { mailbox, since }), locale)}</AlertTitle>
+              {error ? (
+                <>
+                  <p>{error.title.replace(/\{\w+\}/g, "…")}</p>
+                  <p className="text-foreground">
+                    <strong>{t.health.whatToDo}</strong> {error.advice.replace(/\{\w+\}/g, "…")}
+                  </p>
+                </>
+              ) : n.kind === "quiet" ? (
+                <p className="text-foreground">{a.quietAdvice}</p>
+              ) : null}
+              {canEdit && n.kind === "failure" && (n.status === "paused" || n.status === "error") ? (
+                <div className="mt-1">
+                  <Button size="sm" disabled={busy === n.email_type} onClick={() => void tryAgain(n.email_type)}>
+                    {busy === n.email_type ? <Spinner /> : <RotateCw aria-hidden="true" className="size-4" />}
+                    {a.tryAgain}
+                  </Button>
+                </div>
+              ) : null}
+            </div>
+          </Alert>
         );
       })}
       {prefs ? (
-        <div className="alert-preferences">
-          <label>
-            <input type="checkbox" checked={prefs.alert_email} onChange={(e) => void savePrefs({ alert_email: e.target.checked })} /> {a.emailToggle}
-          </label>
-          <label>
-            {a.emailLanguage}{" "}
-            <select value={prefs.locale} onChange={(e) => void savePrefs({ locale: e.target.value === "tr" ? "tr" : "en" })}>
-              <option value="en">{t.language.en}</option>
-              <option value="tr">{t.language.tr}</option>
-            </select>
-          </label>
+        <div className="flex flex-wrap items-end justify-between gap-x-6 gap-y-3">
+          <CheckboxField
+            id={`${uid}-alert-email`}
+            label={a.emailToggle}
+            checked={prefs.alert_email}
+            onCheckedChange={(v) => void savePrefs({ alert_email: v === true })}
+          />
+          <FormField id={`${uid}-alert-locale`} label={a.emailLanguage} className="w-full sm:w-56">
+            <FormControl>
+              <NativeSelect value={prefs.locale} onChange={(e) => void savePrefs({ locale: e.target.value === "tr" ? "tr" : "en" })}>
+                <option value="en">{t.language.en}</option>
+                <option value="tr">{t.language.tr}</option>
+              </NativeSelect>
+            </FormControl>
+          </FormField>
         </div>
       ) : null}
-      {message ? <p className="muted" role="status">{message}</p> : null}
-    </section>
+      <div aria-live="polite">{message ? <p className="text-caption text-muted-foreground">{message}</p> : null}</div>
+    </Card>
   );
 }

@@ -1,11 +1,21 @@
 "use client";
 
-import { useEffect, useId, useState } from "react";
-import { fmt, formatDateTime } from "@/lib/i18n";
+import { Check, Copy, RefreshCw } from "lucide-react";
+import { useEffect, useId, useState, type ReactElement, type ReactNode } from "react";
+import { fmt, formatDateTime, formatNumber } from "@/lib/i18n";
 import type { EmailType, MailboxConfig } from "./email-api";
 import { describeApiError } from "./error-text";
 import { forwardingApi, type ForwardingConfig } from "./forwarding-api";
 import { useI18n } from "./i18n-provider";
+import { Alert, AlertTitle } from "./ui/alert";
+import { Button } from "./ui/button";
+import { CheckboxField } from "./ui/checkbox";
+import { cn } from "./ui/cn";
+import { SectionTitle } from "./ui/card";
+import { FormControl, FormField } from "./ui/form-field";
+import { Input } from "./ui/input";
+import { Spinner } from "./ui/spinner";
+import { Textarea } from "./ui/textarea";
 
 type ForwardingPanelProps = {
   emailType: EmailType;
@@ -27,7 +37,7 @@ async function copyText(text: string): Promise<boolean> {
  * Forwarding (issue 16): the mailbox's own address at our inbound SMTP server, with a copy
  * button, setup guides, the provider's confirmation code, what has arrived, and the sender policy.
  */
-export function ForwardingPanel({ emailType, config, canEdit, onChange }: ForwardingPanelProps) {
+export function ForwardingPanel({ emailType, config, canEdit, onChange }: ForwardingPanelProps): ReactElement {
   const { t, locale } = useI18n();
   const uid = useId();
   const forwarding = config?.provider === "forwarding" ? ((config as ForwardingConfig).forwarding ?? null) : null;
@@ -80,15 +90,22 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
     }
   };
 
+  const errorAlert = error ? (
+    <Alert as="p" tone="error" role="alert">
+      {describeApiError(t, locale, error)}
+    </Alert>
+  ) : null;
+
   if (!forwarding) {
     return (
-      <div className="forwarding-panel" data-testid="forwarding-panel">
-        <p>{t.forwarding.intro}</p>
-        {error ? <p className="alert alert-error" role="alert">{describeApiError(t, locale, error)}</p> : null}
+      <div className="flex max-w-[760px] flex-col items-start gap-3" data-testid="forwarding-panel">
+        <p className="text-sm text-muted-foreground">{t.forwarding.intro}</p>
+        {errorAlert}
         {canEdit ? (
-          <button type="button" className="button button-primary" disabled={busy} onClick={() => void save()}>
+          <Button variant="default" disabled={busy} onClick={() => void save()}>
+            {busy ? <Spinner /> : null}
             {busy ? t.forwarding.creating : t.forwarding.create}
-          </button>
+          </Button>
         ) : null}
       </div>
     );
@@ -98,111 +115,136 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
   const health = forwarding.health;
   const verification = forwarding.verification;
   return (
-    <div className="forwarding-panel" data-testid="forwarding-panel">
-      <p>{t.forwarding.intro}</p>
-      <div className="field">
-        <label className="field-label" htmlFor={`${uid}-address`}>
-          {t.forwarding.addressLabel}
-        </label>
-        <div className="input-row">
-          <input id={`${uid}-address`} className="input" readOnly value={address} data-testid="forwarding-address" onFocus={(e) => e.currentTarget.select()} />
-          <button
-            type="button"
-            className="button"
-            data-testid="forwarding-copy"
-            onClick={() => void copyText(address).then((ok) => setCopied(ok ? "yes" : "failed"))}
-          >
-            {copied === "yes" ? t.forwarding.copied : t.forwarding.copy}
-          </button>
+    <div className="flex max-w-[760px] flex-col gap-5" data-testid="forwarding-panel">
+      <p className="text-sm text-muted-foreground">{t.forwarding.intro}</p>
+
+      <FormField id={`${uid}-address`} label={t.forwarding.addressLabel} error={copied === "failed" ? t.forwarding.copyFailed : null}>
+        <div className="flex flex-wrap gap-2">
+          <FormControl>
+            <Input
+              readOnly
+              value={address}
+              data-testid="forwarding-address"
+              className="min-w-0 flex-[1_1_100%] font-mono text-sm"
+              onFocus={(e) => e.currentTarget.select()}
+            />
+          </FormControl>
+          <Button data-testid="forwarding-copy" className="max-sm:flex-1" onClick={() => void copyText(address).then((ok) => setCopied(ok ? "yes" : "failed"))}>
+            {copied === "yes" ? <Check aria-hidden="true" className="size-4 text-success" /> : <Copy aria-hidden="true" className="size-4" />}
+            <span aria-live="polite">{copied === "yes" ? t.forwarding.copied : t.forwarding.copy}</span>
+          </Button>
           {canEdit ? (
-            <button type="button" className="button button-ghost" disabled={busy} onClick={() => void regenerate()}>
+            <Button variant="ghost" className="max-sm:flex-1" disabled={busy} onClick={() => void regenerate()}>
+              <RefreshCw aria-hidden="true" className="size-4" />
               {t.forwarding.regenerate}
-            </button>
+            </Button>
           ) : null}
         </div>
-        <div aria-live="polite">{copied === "failed" ? <p className="field-hint">{t.forwarding.copyFailed}</p> : null}</div>
-      </div>
+      </FormField>
 
       {verification ? (
-        <div className="alert alert-warning" data-testid="forwarding-verification">
-          <strong className="alert-title">{t.forwarding.verification.heading}</strong>
+        <Alert tone="warning" data-testid="forwarding-verification">
+          <AlertTitle>{t.forwarding.verification.heading}</AlertTitle>
           <p>{verification.provider === "gmail" ? t.forwarding.verification.gmail : t.forwarding.verification.other}</p>
           {verification.code ? (
             <p>
-              {t.forwarding.verification.code}: <code data-testid="forwarding-verification-code">{verification.code}</code>
+              {t.forwarding.verification.code}:{" "}
+              <code className="rounded-sm bg-card px-1.5 py-0.5 font-mono text-base font-semibold text-foreground" data-testid="forwarding-verification-code">
+                {verification.code}
+              </code>
             </p>
           ) : null}
           {verification.link ? (
             <p>
-              <a href={verification.link} target="_blank" rel="noreferrer noopener">
+              <a href={verification.link} target="_blank" rel="noreferrer noopener" className="font-medium underline underline-offset-2">
                 {t.forwarding.verification.link}
               </a>
             </p>
           ) : null}
-        </div>
+        </Alert>
       ) : null}
 
-      <section className="forwarding-health" aria-labelledby={`${uid}-health`}>
-        <h4 id={`${uid}-health`} className="section-title">
-          {t.forwarding.health.heading}
-        </h4>
-        <dl className="meta-list">
-          <dt>{t.forwarding.health.last}</dt>
-          <dd data-testid="forwarding-last">{health.last_message_at ? formatDateTime(locale, health.last_message_at) : t.forwarding.health.never}</dd>
-          <dt>{t.forwarding.health.received24h}</dt>
-          <dd>{health.messages_24h}</dd>
-          <dt>{t.forwarding.health.failed24h}</dt>
-          <dd>{health.failed_24h}</dd>
+      <section className="flex flex-col gap-2" aria-labelledby={`${uid}-health`}>
+        <SectionTitle id={`${uid}-health`}>{t.forwarding.health.heading}</SectionTitle>
+        <dl className="m-0 grid grid-cols-1 gap-px overflow-hidden rounded-md border border-border bg-border sm:grid-cols-3">
+          <Stat label={t.forwarding.health.last} testId="forwarding-last">
+            {health.last_message_at ? formatDateTime(locale, health.last_message_at) : t.forwarding.health.never}
+          </Stat>
+          <Stat label={t.forwarding.health.received24h}>{formatNumber(locale, health.messages_24h)}</Stat>
+          <Stat label={t.forwarding.health.failed24h} bad={health.failed_24h > 0}>
+            {formatNumber(locale, health.failed_24h)}
+          </Stat>
         </dl>
-        {health.send_test_mail ? <p className="notice notice-info">{fmt(t.forwarding.health.testHint, { address })}</p> : null}
+        {health.send_test_mail ? (
+          <Alert as="p" tone="notice">
+            {fmt(t.forwarding.health.testHint, { address })}
+          </Alert>
+        ) : null}
       </section>
 
-      <details className="forwarding-guides">
-        <summary>{t.forwarding.guides.heading}</summary>
-        {(["gmail", "outlook", "cpanel"] as const).map((key) => (
-          <div key={key} className="forwarding-guide" data-guide={key}>
-            <h5>{t.forwarding.guides[key].title}</h5>
-            <ol>
-              {t.forwarding.guides[key].steps.map((step, i) => (
-                <li key={i}>{step}</li>
-              ))}
-            </ol>
-          </div>
-        ))}
+      <details className="group rounded-md border border-border bg-muted">
+        <summary className="px-3 py-2.5 text-sm font-medium">{t.forwarding.guides.heading}</summary>
+        <div className="grid gap-4 border-t border-border px-3 py-3 md:grid-cols-3">
+          {(["gmail", "outlook", "cpanel"] as const).map((key) => (
+            <div key={key} className="flex min-w-0 flex-col gap-1.5" data-guide={key}>
+              <h4 className="text-sm font-semibold">{t.forwarding.guides[key].title}</h4>
+              <ol className="m-0 list-decimal space-y-1 pl-5 text-sm">
+                {t.forwarding.guides[key].steps.map((step, i) => (
+                  <li key={i}>{step}</li>
+                ))}
+              </ol>
+            </div>
+          ))}
+        </div>
       </details>
 
       {canEdit ? (
         <form
-          className="forwarding-policy"
+          className="flex flex-col gap-4 border-t border-border pt-4"
+          noValidate
           onSubmit={(e) => {
             e.preventDefault();
             void save();
           }}
         >
-          <div className="field">
-            <label className="field-label" htmlFor={`${uid}-mailbox`}>
-              {t.forwarding.mailboxAddress.label}
-            </label>
-            <input id={`${uid}-mailbox`} className="input" type="email" value={mailboxAddress} onChange={(e) => setMailboxAddress(e.target.value)} />
-            <p className="field-hint">{t.forwarding.mailboxAddress.hint}</p>
+          <FormField id={`${uid}-mailbox`} label={t.forwarding.mailboxAddress.label} hint={t.forwarding.mailboxAddress.hint}>
+            <FormControl>
+              <Input type="email" autoComplete="off" spellCheck={false} value={mailboxAddress} onChange={(e) => setMailboxAddress(e.target.value)} />
+            </FormControl>
+          </FormField>
+          <FormField id={`${uid}-senders`} label={t.forwarding.allowedSenders.label} hint={t.forwarding.allowedSenders.hint}>
+            <FormControl>
+              <Textarea rows={3} spellCheck={false} value={senders} onChange={(e) => setSenders(e.target.value)} />
+            </FormControl>
+          </FormField>
+          <CheckboxField id={`${uid}-dmarc`} label={t.forwarding.refuseDmarc} checked={refuseDmarc} onCheckedChange={(v) => setRefuseDmarc(v === true)} />
+          {errorAlert}
+          <div aria-live="polite">
+            {notice ? (
+              <Alert as="p" tone="success">
+                {notice}
+              </Alert>
+            ) : null}
           </div>
-          <div className="field">
-            <label className="field-label" htmlFor={`${uid}-senders`}>
-              {t.forwarding.allowedSenders.label}
-            </label>
-            <textarea id={`${uid}-senders`} className="input" rows={3} value={senders} onChange={(e) => setSenders(e.target.value)} />
-            <p className="field-hint">{t.forwarding.allowedSenders.hint}</p>
+          <div>
+            <Button type="submit" variant="default" className="max-sm:w-full" disabled={busy}>
+              {busy ? <Spinner /> : null}
+              {busy ? t.forwarding.saving : t.forwarding.save}
+            </Button>
           </div>
-          <label className="checkbox">
-            <input type="checkbox" checked={refuseDmarc} onChange={(e) => setRefuseDmarc(e.target.checked)} /> {t.forwarding.refuseDmarc}
-          </label>
-          {error ? <p className="alert alert-error" role="alert">{describeApiError(t, locale, error)}</p> : null}
-          <div aria-live="polite">{notice ? <p className="alert alert-success">{notice}</p> : null}</div>
-          <button type="submit" className="button" disabled={busy}>
-            {busy ? t.forwarding.saving : t.forwarding.save}
-          </button>
         </form>
       ) : null}
+    </div>
+  );
+}
+
+function Stat({ label, bad = false, testId, children }: { label: string; bad?: boolean; testId?: string; children: ReactNode }): ReactElement {
+  return (
+    <div className="min-w-0 bg-card p-3">
+      <dt className="text-xs leading-[1.3] text-muted-foreground">{label}</dt>
+      <dd data-testid={testId} className={cn("mt-1 text-body font-semibold tabular-nums", bad && "text-destructive")}>
+        {children}
+      </dd>
     </div>
   );
 }

@@ -12,6 +12,7 @@ import { MessageList } from "./message-list";
 import { OAuthConnect } from "./oauth-connect";
 import { OrganisationMailboxForm } from "./organisation-mailbox-form";
 import { PROVIDER_NAME, ProviderIcon, ProviderSelect } from "./provider-select";
+import { QuietAlertToggle } from "./quiet-alert-toggle";
 import { Alert } from "./ui/alert";
 import { Button } from "./ui/button";
 import { Card, SectionTitle } from "./ui/card";
@@ -165,6 +166,7 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
             </span>
           </p>
         ) : null}
+        {config && canEdit ? <QuietAlertToggle key={emailType} emailType={emailType} config={config} canEdit={canEdit} /> : null}
 
         <div aria-live="polite">
           {notice ? (

@@ -1,9 +1,18 @@
 "use client";
 
-import { useId, useState, type ReactNode } from "react";
+import { Building2, ExternalLink } from "lucide-react";
+import { useId, useState, type ReactElement, type ReactNode } from "react";
 import { fmt } from "@/lib/i18n";
 import { ApiError, apiFetch, type EmailType, type MailboxConfig } from "./email-api";
 import { useI18n } from "./i18n-provider";
+import { Alert } from "./ui/alert";
+import { Button } from "./ui/button";
+import { FormControl, FormField } from "./ui/form-field";
+import { Input } from "./ui/input";
+import { NativeSelect } from "./ui/native-select";
+import { RadioGroup, RadioOption } from "./ui/radio-group";
+import { Spinner } from "./ui/spinner";
+import { Textarea } from "./ui/textarea";
 
 /**
  * Issue 18: the kinds of a Microsoft or Google connection besides "my own mailbox" (which stays
@@ -46,7 +55,7 @@ function consentUrl(tenantId: string, clientId: string): string | null {
   return url.toString();
 }
 
-export function OrganisationMailboxForm({ emailType, provider, config, canEdit, onSaved, ownConnect }: Props) {
+export function OrganisationMailboxForm({ emailType, provider, config, canEdit, onSaved, ownConnect }: Props): ReactElement {
   const { t } = useI18n();
   const o = t.organisation;
   const ids = useId();
@@ -120,19 +129,11 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
     }
   };
 
-  const field = (name: string, label: string, input: ReactNode, hint?: string): ReactNode => (
-    <div className="field">
-      <label className="field-label" htmlFor={`${ids}-${name}`}>
-        {label}
-      </label>
-      {input}
-      {hint ? <p className="field-hint">{hint}</p> : null}
-      {fieldErrors[name] ? (
-        <p className="field-error" role="alert">
-          {fieldErrors[name]}
-        </p>
-      ) : null}
-    </div>
+  /** One labelled field: FormField wires the id, hint, error and aria on the control. */
+  const field = (name: string, label: string, input: ReactElement, hint?: string): ReactNode => (
+    <FormField id={`${ids}-${name}`} label={label} hint={hint} error={fieldErrors[name] ?? null}>
+      <FormControl>{input}</FormControl>
+    </FormField>
   );
 
   const summary =
@@ -145,30 +146,49 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
           : null;
   const consent = kind === "app_only" ? consentUrl(tenantId, clientId) : null;
 
+  const addressField = kind === "shared" ? "shared_address" : "address";
+  const steps = kind === "shared" ? o.sharedHint : kind === "app_only" ? o.appSteps : kind === "delegated" ? o.delegatedSteps : null;
+
   return (
-    <div className="organisation-mailbox" data-testid="organisation-mailbox">
+    <div className="flex max-w-[760px] flex-col gap-5" data-testid="organisation-mailbox">
       {summary ? (
-        <p className="settings-summary" data-testid="organisation-summary">
-          <span className="settings-summary-text">
-            <span className="settings-summary-address">{saved?.address}</span>
-            <span className="muted">{summary}</span>
+        <p className="flex items-center gap-3" data-testid="organisation-summary">
+          <Building2 aria-hidden="true" className="size-5 flex-none text-muted-foreground" />
+          <span className="flex min-w-0 flex-col text-sm">
+            <span className="text-body font-semibold" data-testid="organisation-summary-address">
+              {saved?.address}
+            </span>
+            <span className="text-muted-foreground" data-testid="organisation-summary-detail">
+              {summary}
+            </span>
           </span>
         </p>
       ) : null}
-      <fieldset className="field" disabled={!canEdit || busy}>
-        <legend className="field-label">{o.legend}</legend>
-        {kinds.map((k) => (
-          <label key={k} className="radio-option">
-            <input type="radio" name={`${ids}-kind`} value={k} checked={kind === k} onChange={() => setKind(k)} /> {o.kinds[k]}
-          </label>
-        ))}
-      </fieldset>
+      <div className="flex min-w-0 flex-col gap-2">
+        <span id={`${ids}-kind-legend`} className="text-sm font-medium">
+          {o.legend}
+        </span>
+        <RadioGroup
+          name={`${ids}-kind`}
+          value={kind}
+          onValueChange={(v) => setKind(v as Kind)}
+          disabled={!canEdit || busy}
+          aria-labelledby={`${ids}-kind-legend`}
+          className="gap-2"
+        >
+          {kinds.map((k) => (
+            <RadioOption key={k} value={k}>
+              {o.kinds[k]}
+            </RadioOption>
+          ))}
+        </RadioGroup>
+      </div>
 
       {kind === "own" ? ownConnect : null}
 
       {kind !== "own" ? (
         <form
-          className="form organisation-form"
+          className="flex flex-col gap-4"
           aria-label={o.kinds[kind]}
           noValidate
           onSubmit={(e) => {
@@ -176,29 +196,40 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
             void (kind === "shared" ? connectShared() : save());
           }}
         >
-          <fieldset className="fieldset-plain" disabled={!canEdit || busy}>
-            {kind === "shared" ? <p className="field-hint">{o.sharedHint}</p> : null}
-            {kind === "app_only" ? <p className="field-hint">{o.appSteps}</p> : null}
-            {kind === "delegated" ? <p className="field-hint">{o.delegatedSteps}</p> : null}
+          <fieldset className="m-0 flex min-w-0 flex-col gap-4 border-0 p-0" disabled={!canEdit || busy}>
+            {steps ? (
+              <Alert as="p" tone="notice">
+                {steps}
+              </Alert>
+            ) : null}
             {field(
-              kind === "shared" ? "shared_address" : "address",
+              addressField,
               o.address,
-              <input id={`${ids}-${kind === "shared" ? "shared_address" : "address"}`} className="input" type="email" value={address} onChange={(e) => setAddress(e.target.value)} autoComplete="off" />,
+              <Input type="email" value={address} onChange={(e) => setAddress(e.target.value)} autoComplete="off" spellCheck={false} />,
             )}
             {kind === "app_only" ? (
               <>
-                {field("tenant_id", o.tenantId, <input id={`${ids}-tenant_id`} className="input" value={tenantId} onChange={(e) => setTenantId(e.target.value)} autoComplete="off" />)}
-                {field("client_id", o.clientId, <input id={`${ids}-client_id`} className="input" value={clientId} onChange={(e) => setClientId(e.target.value)} autoComplete="off" />)}
+                <div className="grid gap-4 sm:grid-cols-2">
+                  {field("tenant_id", o.tenantId, <Input value={tenantId} onChange={(e) => setTenantId(e.target.value)} autoComplete="off" spellCheck={false} />)}
+                  {field("client_id", o.clientId, <Input value={clientId} onChange={(e) => setClientId(e.target.value)} autoComplete="off" spellCheck={false} />)}
+                </div>
                 {field(
                   "client_secret",
                   o.clientSecret,
-                  <input id={`${ids}-client_secret`} className="input" type="password" value={clientSecret} onChange={(e) => setClientSecret(e.target.value)} autoComplete="new-password" />,
+                  <Input type="password" value={clientSecret} onChange={(e) => setClientSecret(e.target.value)} autoComplete="new-password" />,
                   org?.has_client_secret ? o.keepSecret : undefined,
                 )}
                 {consent ? (
                   <p>
-                    <a href={consent} target="_blank" rel="noreferrer noopener" data-testid="admin-consent-link">
+                    <a
+                      href={consent}
+                      target="_blank"
+                      rel="noreferrer noopener"
+                      data-testid="admin-consent-link"
+                      className="inline-flex items-center gap-1.5 text-sm font-medium text-primary underline-offset-4 hover:underline"
+                    >
                       {o.consentLink}
+                      <ExternalLink aria-hidden="true" className="size-3.5" />
                     </a>
                   </p>
                 ) : null}
@@ -209,50 +240,51 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
                 {field(
                   "service_account_key",
                   o.serviceAccountKey,
-                  <textarea id={`${ids}-service_account_key`} className="input" rows={4} value={key} onChange={(e) => setKey(e.target.value)} spellCheck={false} autoComplete="off" />,
+                  <Textarea rows={4} className="font-mono text-sm" value={key} onChange={(e) => setKey(e.target.value)} spellCheck={false} autoComplete="off" />,
                   org?.has_service_account_key ? o.keepKey : undefined,
                 )}
-                {org?.client_id ? <p className="field-hint">{fmt(o.delegatedClientId, { clientId: org.client_id })}</p> : null}
+                {org?.client_id ? <p className="text-caption text-muted-foreground">{fmt(o.delegatedClientId, { clientId: org.client_id })}</p> : null}
               </>
             ) : null}
             {kind !== "shared" ? (
-              <>
+              <div className="grid gap-4 sm:grid-cols-2">
                 {field(
                   "start_mode",
                   o.startMode,
-                  <select id={`${ids}-start_mode`} className="input" value={startMode} onChange={(e) => setStartMode(e.target.value as typeof startMode)}>
+                  <NativeSelect value={startMode} onChange={(e) => setStartMode(e.target.value as typeof startMode)}>
                     {(["unread", "since", "new_only"] as const).map((m) => (
                       <option key={m} value={m}>
                         {o.startModes[m]}
                       </option>
                     ))}
-                  </select>,
+                  </NativeSelect>,
                 )}
-                {startMode === "since"
-                  ? field("start_since", o.startSince, <input id={`${ids}-start_since`} className="input" type="date" value={startSince} onChange={(e) => setStartSince(e.target.value)} />)
-                  : null}
+                {startMode === "since" ? field("start_since", o.startSince, <Input type="date" value={startSince} onChange={(e) => setStartSince(e.target.value)} />) : null}
                 {field(
                   "after_ingest",
                   o.afterIngest,
-                  <select id={`${ids}-after_ingest`} className="input" value={afterIngest} onChange={(e) => setAfterIngest(e.target.value as typeof afterIngest)}>
+                  <NativeSelect value={afterIngest} onChange={(e) => setAfterIngest(e.target.value as typeof afterIngest)}>
                     {(["mark_read", "none", "move"] as const).map((m) => (
                       <option key={m} value={m}>
                         {o.afterIngestModes[m]}
                       </option>
                     ))}
-                  </select>,
+                  </NativeSelect>,
                 )}
-                {afterIngest === "move" ? field("move_to_folder", o.moveTo, <input id={`${ids}-move_to_folder`} className="input" value={moveTo} onChange={(e) => setMoveTo(e.target.value)} />) : null}
-              </>
+                {afterIngest === "move" ? field("move_to_folder", o.moveTo, <Input value={moveTo} onChange={(e) => setMoveTo(e.target.value)} />) : null}
+              </div>
             ) : null}
             {error ? (
-              <p className="alert alert-error" role="alert">
+              <Alert as="p" tone="error" role="alert">
                 {error}
-              </p>
+              </Alert>
             ) : null}
-            <button type="submit" className="button button-primary">
-              {busy ? o.saving : kind === "shared" ? o.sharedConnect : o.save}
-            </button>
+            <div>
+              <Button type="submit" variant="default" className="max-sm:w-full">
+                {busy ? <Spinner /> : null}
+                {busy ? o.saving : kind === "shared" ? o.sharedConnect : o.save}
+              </Button>
+            </div>
           </fieldset>
         </form>
       ) : null}

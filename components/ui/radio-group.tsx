@@ -37,3 +37,22 @@ export function RadioSegmentedGroup({ className, ...props }: ComponentProps<type
 export function RadioSegmentedItem({ className, ...props }: ComponentProps<typeof RadioGroupPrimitive.Item>): ReactElement {
   return <RadioGroupPrimitive.Item className={cn(segmentedItemClass, "data-[state=checked]:border-border data-[state=checked]:bg-card data-[state=checked]:text-foreground data-[state=checked]:shadow-xs", className)} {...props} />;
 }
+
+/** A row that is one radio: a round dot and its label, for short lists of choices (the organisation kind). */
+export function RadioOption({ className, children, ...props }: ComponentProps<typeof RadioGroupPrimitive.Item>): ReactElement {
+  return (
+    <RadioGroupPrimitive.Item
+      data-slot="radio-option"
+      className={cn(
+        "group flex min-w-0 cursor-pointer items-start gap-2.5 rounded-md border border-border bg-card px-3 py-2.5 text-left text-sm transition-colors hover:enabled:border-border-strong disabled:cursor-not-allowed disabled:opacity-70 data-[state=checked]:border-primary data-[state=checked]:bg-primary-soft",
+        className,
+      )}
+      {...props}
+    >
+      <span aria-hidden="true" className="mt-0.5 grid size-[18px] flex-none place-items-center rounded-full border border-border-strong bg-card group-data-[state=checked]:border-primary">
+        <RadioGroupPrimitive.Indicator className="size-2.5 rounded-full bg-primary" />
+      </span>
+      <span className="min-w-0">{children}</span>
+    </RadioGroupPrimitive.Item>
+  );
+}

@@ -411,6 +411,7 @@ export const en = {
     emailLanguage: "Language of alert emails",
     saved: "Saved.",
     quietToggle: "Warn when this mailbox is unusually quiet",
+    quietHint: "When no mail arrives for much longer than usual, an alert shows here and admins get an email.",
   },
   /** Connect with Google / Microsoft (components/oauth-connect.tsx). */
   oauth: {

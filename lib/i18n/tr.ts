@@ -423,6 +423,7 @@ export const tr: Dictionary = {
     emailLanguage: "Uyarı e-postalarının dili",
     saved: "Kaydedildi.",
     quietToggle: "Bu posta kutusu olağandışı sessiz kaldığında uyar",
+    quietHint: "Normalden çok daha uzun süre e-posta gelmezse burada bir uyarı görünür ve yöneticilere e-posta gönderilir.",
   },
   /** Google / Microsoft ile bağlanma (components/oauth-connect.tsx). */
   oauth: {

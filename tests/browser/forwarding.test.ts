@@ -14,6 +14,7 @@ import { closeDb } from "@/lib/db/client";
 import { createTenantWithAdmin } from "@/lib/db/queries/tenants";
 import { launchBrowser } from "@/tests/harness/browser";
 import { startInboundProcess, type InboundProcess } from "@/tests/harness/inbound-process";
+import { shootStates } from "./ui-shots";
 
 const UI_TIMEOUT = 30_000;
 
@@ -99,6 +100,22 @@ describe("forwarding mailbox in a browser", () => {
     await dialog.getByText("Please confirm reservation 5150").waitFor();
     await dialog.getByTestId("sender-auth").waitFor();
     assert.equal(await dialog.locator('[data-check="dkim"]').getAttribute("data-result"), "none");
+    // With UI_SHOTS_DIR set: the dialog with its sender checks, in en and tr, desktop and phone.
+    await shootStates(page, "message-dialog-sender-auth", {
+      target: () => dialog,
+      reset: async () => {
+        if (await dialog.isVisible()) {
+          await page.keyboard.press("Escape");
+          await dialog.waitFor({ state: "hidden" });
+        }
+      },
+      prepare: async () => {
+        // The card's name is translated: find it by its mailbox type.
+        const anyLanguageRow = page.locator('article[data-email-type="booking"]').getByRole("row", { name: new RegExp(subject) });
+        await anyLanguageRow.getByRole("button", { name: new RegExp(subject) }).click();
+        await dialog.getByTestId("sender-auth").waitFor();
+      },
+    });
     await page.keyboard.press("Escape");
     assert.equal(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload), true);
     assert.deepEqual(pageErrors, []);

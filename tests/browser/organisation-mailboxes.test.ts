@@ -64,9 +64,9 @@ async function chooseKind(area: Locator, provider: "Google" | "Microsoft", kind:
 async function expectConnectedCard(area: Locator, address: string, summary: string): Promise<void> {
   const shown = area.getByTestId("organisation-summary");
   await shown.waitFor({ state: "visible", timeout: 15_000 });
-  assert.equal(await shown.locator(".settings-summary-address").textContent(), address);
-  assert.equal(await shown.locator(".muted").textContent(), summary);
-  await area.locator('.badge[data-status="connected"]').first().waitFor({ state: "visible", timeout: 20_000 });
+  assert.equal(await shown.getByTestId("organisation-summary-address").textContent(), address);
+  assert.equal(await shown.getByTestId("organisation-summary-detail").textContent(), summary);
+  await area.locator('[data-slot="badge"][data-status="connected"]').first().waitFor({ state: "visible", timeout: 20_000 });
 }
 
 before(async () => {
