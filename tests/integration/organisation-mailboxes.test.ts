@@ -144,6 +144,9 @@ before(async () => {
     GMAIL_PUSH_SERVICE_ACCOUNT: PUSH_ACCOUNT,
     GOOGLE_OIDC_JWKS_URL: `${oidc.issuer.url}/jwks`,
     GOOGLE_OIDC_ISSUER: oidc.issuer.url ?? "",
+    // The Test button reads the mailbox through the mail APIs from the web process.
+    GMAIL_API_BASE_URL: gmail.rootUrl,
+    GRAPH_API_BASE_URL: graph.baseUrl,
   });
   oauth.setAccessTokenTtl(TOKEN_TTL_SECONDS);
   watcher = await startWatcherProcess(watcherEnv());
@@ -271,7 +274,8 @@ describe("organisation mailboxes through the watcher", () => {
       admin_consent_url: `${oauth.url}/${tenant}/v2.0/adminconsent?client_id=${appId}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default`,
     });
     const cc = oauth.tokenRequests.filter((r) => r.grantType === "client_credentials" && r.clientId === appId);
-    assert.deepEqual(cc.map((r) => [r.tenant, r.scope, r.outcome]), [
+    // The two of the save; the watcher, told of the new mailbox, may already have asked for its own.
+    assert.deepEqual(cc.slice(0, 2).map((r) => [r.tenant, r.scope, r.outcome]), [
       [tenant, "https://graph.microsoft.com/.default", "invalid_client"],
       [tenant, "https://graph.microsoft.com/.default", "ok"],
     ]);
