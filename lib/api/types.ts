@@ -65,6 +65,8 @@ export type MailboxConfig = {
   error_count_24h: number;
   /** Forwarding mailboxes only (issue 16): the address, sender policy, verification mail, health. */
   forwarding?: ForwardingConfig | null;
+  /** Issue 15: warn the admins when this mailbox, which normally receives mail, goes unusually quiet. */
+  quiet_alert: boolean;
   /** Issue 18: own | shared | app_only | delegated (organisation mailboxes). */
   mailbox_kind: MailboxKind;
   /** Issue 18: what identifies an organisation mailbox's access, never a secret; null for own mailboxes. */

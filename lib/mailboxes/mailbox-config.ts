@@ -92,6 +92,7 @@ export function toMailboxConfig(row: Mailbox, errorCount24h: number): MailboxCon
     last_error: row.lastError,
     last_error_code: storedErrorCode(row),
     error_count_24h: errorCount24h,
+    quiet_alert: row.quietAlert,
     mailbox_kind: row.mailboxKind,
     organisation: organisationView(row, row.mailboxKind === "app_only" ? getEnv().MICROSOFT_OAUTH_AUTHORITY : undefined),
   };

@@ -35,6 +35,22 @@ export async function createLoggedInAdmin(opts: { tenantName?: string; role?: "a
     email = `viewer-${suffix}@hotel.test`;
     await createUser({ tenantId: tenant.id, email, passwordHash: await hashPassword(password), role: "viewer" });
   }
+  return logInOverHttp({ baseUrl, tenantId: tenant.id, email, password });
+}
+
+/** Another user of an existing tenant (e.g. a viewer beside the admin), logged in over HTTP. */
+export async function createLoggedInUser({ tenantId, role }: { tenantId: string; role: "admin" | "viewer" }): Promise<AppClient> {
+  const { createUser } = await import("@/lib/db/queries/users");
+  const { hashPassword } = await import("@/lib/auth/password");
+  const suffix = randomBytes(4).toString("hex");
+  const password = `pw-${randomBytes(8).toString("hex")}`;
+  const email = `${role}-${suffix}@hotel.test`;
+  await createUser({ tenantId, email, passwordHash: await hashPassword(password), role });
+  return logInOverHttp({ baseUrl: getAppUrl(), tenantId, email, password });
+}
+
+async function logInOverHttp({ baseUrl, tenantId, email, password }: { baseUrl: string; tenantId: string; email: string; password: string }): Promise<AppClient> {
+  const suffix = randomBytes(4).toString("hex");
   const login = await fetch(`${baseUrl}/api/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json", origin: baseUrl, "x-forwarded-for": `10.9.${suffix.length}.${Math.floor(Math.random() * 250)}` },
@@ -56,7 +72,7 @@ export async function createLoggedInAdmin(opts: { tenantName?: string; role?: "a
     });
   return {
     baseUrl,
-    tenantId: tenant.id,
+    tenantId,
     email,
     password,
     request,

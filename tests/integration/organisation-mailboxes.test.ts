@@ -144,6 +144,9 @@ before(async () => {
     GMAIL_PUSH_SERVICE_ACCOUNT: PUSH_ACCOUNT,
     GOOGLE_OIDC_JWKS_URL: `${oidc.issuer.url}/jwks`,
     GOOGLE_OIDC_ISSUER: oidc.issuer.url ?? "",
+    // The Test button reads the mailbox through the mail APIs from the web process.
+    GMAIL_API_BASE_URL: gmail.rootUrl,
+    GRAPH_API_BASE_URL: graph.baseUrl,
   });
   oauth.setAccessTokenTtl(TOKEN_TTL_SECONDS);
   watcher = await startWatcherProcess(watcherEnv());
@@ -160,6 +163,13 @@ after(async () => {
   await database.drop();
 });
 
+
+/** The settings page's Test button for the saved mailbox (issue 18 kinds: a token and one API read). */
+async function testSaved(cookie: string): Promise<Json> {
+  const res = await call("/api/tenant/email/settings/booking/test", { method: "POST", cookie });
+  assert.equal(res.status, 200, res.text);
+  return res.json();
+}
 describe("organisation mailboxes through the watcher", () => {
   it("a Microsoft 365 shared mailbox, read through a delegating admin: backlog and new mail once, token refreshes, removed rights → needs_reauth", async () => {
     const adminAccount = "it-admin@contoso.test";
@@ -192,6 +202,8 @@ describe("organisation mailboxes through the watcher", () => {
     assert.equal((await getMailboxById({ mailboxId }))?.status, "connected");
     await waitFor(() => graph.messages(shared).every((m) => m.isRead), { timeoutMs: 10_000, what: "mark read in the shared mailbox" });
     assert.equal(graph.messages(adminAccount).every((m) => !m.isRead), true, "the admin's own mailbox is not touched");
+    // Test: the admin's own token against /users/{shared}.
+    assert.deepEqual(await testSaved(admin.cookie), { ok: true, folder: "INBOX", exists: 3, unseen: 0 });
 
     // Polling, not notifications: Graph offers none for shared mailboxes under delegated permissions.
     graph.addMessage(shared, sampleMime("shared live 1"));
@@ -221,6 +233,10 @@ describe("organisation mailboxes through the watcher", () => {
     await sleep(3000);
     assert.equal(graph.requests.length, before, "a parked mailbox makes no more calls");
     assert.equal(await countMailboxMessages({ mailboxId }), 5);
+    assert.deepEqual((await testSaved(admin.cookie)).error, {
+      code: "needs_reauth",
+      message: `Microsoft Graph refused access to ${shared} (HTTP 403).`,
+    });
   });
 
   it("an app-only Graph mailbox: saved after a token check, backlog and pushed mail once, new tokens, removed access → needs_reauth", async () => {
@@ -258,7 +274,8 @@ describe("organisation mailboxes through the watcher", () => {
       admin_consent_url: `${oauth.url}/${tenant}/v2.0/adminconsent?client_id=${appId}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default`,
     });
     const cc = oauth.tokenRequests.filter((r) => r.grantType === "client_credentials" && r.clientId === appId);
-    assert.deepEqual(cc.map((r) => [r.tenant, r.scope, r.outcome]), [
+    // The two of the save; the watcher, told of the new mailbox, may already have asked for its own.
+    assert.deepEqual(cc.slice(0, 2).map((r) => [r.tenant, r.scope, r.outcome]), [
       [tenant, "https://graph.microsoft.com/.default", "invalid_client"],
       [tenant, "https://graph.microsoft.com/.default", "ok"],
     ]);
@@ -276,6 +293,10 @@ describe("organisation mailboxes through the watcher", () => {
     assert.ok(oauth.tokenRequests.filter((r) => r.grantType === "client_credentials" && r.clientId === appId && r.outcome === "ok").length >= 3, "new app tokens");
     await waitFor(() => graph.messages(mailbox).every((m) => m.isRead), { timeoutMs: 5000, what: "mark read" });
     assert.deepEqual(await subjectsOf(admin.tenantId), ["app backlog 0", "app backlog 1", "app pushed 1", "app pushed 2"]);
+    // Test: a client-credentials token request, then one Graph read of the mailbox's inbox.
+    const ccBefore = oauth.tokenRequests.filter((r) => r.grantType === "client_credentials" && r.clientId === appId).length;
+    assert.deepEqual(await testSaved(admin.cookie), { ok: true, folder: "INBOX", exists: 4, unseen: 0 });
+    assert.equal(oauth.tokenRequests.filter((r) => r.grantType === "client_credentials" && r.clientId === appId).length, ccBefore + 1);
 
     // The access policy no longer includes the mailbox.
     graph.setAppAccessPolicy(appId, ["someone-else@contoso.test"]);
@@ -289,6 +310,7 @@ describe("organisation mailboxes through the watcher", () => {
       `The app may not read ${mailbox} (Microsoft Graph ErrorAccessDenied): the Mail.ReadWrite application permission was removed, or an application access policy excludes this mailbox. Grant it again, then save the settings.`,
     );
     assert.equal(await countMailboxMessages({ mailboxId }), 4);
+    assert.equal(((await testSaved(admin.cookie)).error as Json).code, "needs_reauth", "the Test button names the lost access");
   });
 
   it("a Workspace mailbox by domain-wide delegation: checked key, backlog and pushed mail once, new tokens, revoked delegation → needs_reauth", async () => {
@@ -343,6 +365,11 @@ describe("organisation mailboxes through the watcher", () => {
     assert.ok(bearer.length >= 3, `new delegated tokens (${bearer.length})`);
     await waitFor(() => gmail.messages(mailbox).every((m) => !m.labelIds.includes("UNREAD")), { timeoutMs: 5000, what: "UNREAD removed" });
     assert.deepEqual(await subjectsOf(admin.tenantId), ["dwd backlog 0", "dwd backlog 1", "dwd pushed 1", "dwd pushed 2"]);
+    // Test: a JWT-bearer token request for the mailbox, then one Gmail read of INBOX.
+    const jwtBefore = oauth.jwtAssertions.length;
+    assert.deepEqual(await testSaved(admin.cookie), { ok: true, folder: "INBOX", exists: 4, unseen: 0 });
+    assert.equal(oauth.jwtAssertions.length, jwtBefore + 1);
+    assert.equal(oauth.jwtAssertions.at(-1)?.claims.sub, mailbox);
 
     // The Workspace admin removes the delegation: the next token request is refused.
     oauth.setDomainWideDelegation(sa.clientId, null);
@@ -357,6 +384,9 @@ describe("organisation mailboxes through the watcher", () => {
       `Google refused domain-wide delegation (unauthorized_client): in the Admin console (Security > API controls > Domain-wide delegation) client id ${sa.clientId} must be allowed the scope ${GMAIL_MODIFY}.`,
     );
     assert.equal(await countMailboxMessages({ mailboxId }), 4);
+    const refused = (await testSaved(admin.cookie)).error as Json;
+    assert.equal(refused.code, "needs_reauth");
+    assert.match(String(refused.message), /^Google refused domain-wide delegation \(unauthorized_client\)/);
   });
 
   it("no secret, key or token in any response or web log", () => {
