@@ -12,8 +12,7 @@ import { CheckboxField } from "./ui/checkbox";
  */
 export function QuietAlertToggle({ emailType, config, canEdit }: { emailType: EmailType; config: MailboxConfig; canEdit: boolean }): ReactElement {
   const { t, locale } = useI18n();
-  // The settings response carries quiet_alert once lib/api exposes it; until then it starts off (the column's default).
-  const saved = (config as MailboxConfig & { quiet_alert?: boolean }).quiet_alert ?? false;
+  const saved = config.quiet_alert;
   const [enabled, setEnabled] = useState(saved);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
