@@ -16,7 +16,8 @@ import {
 
 export type MessageSummary = Omit<IngestedMessage, "raw" | "textBody" | "htmlBody">;
 
-const summaryColumns = {
+/** A stored message without its raw source and HTML: the list's row, and the webhook payload's base. */
+export const messageSummaryColumns = {
   id: ingestedMessages.id,
   tenantId: ingestedMessages.tenantId,
   mailboxId: ingestedMessages.mailboxId,
@@ -273,7 +274,7 @@ export async function listMessages({
       : undefined,
   );
   return getDb()
-    .select(summaryColumns)
+    .select(messageSummaryColumns)
     .from(ingestedMessages)
     .where(where)
     .orderBy(desc(ingestedMessages.receivedAt), desc(ingestedMessages.id))

@@ -12,6 +12,7 @@ import {
   type WebhookEvent,
 } from "@/lib/db/schema";
 import type { Transaction } from "./job-queue";
+import { messageSummaryColumns } from "./messages";
 
 export type WebhookEventType = "message.received" | "mailbox.status_changed";
 
@@ -192,30 +193,8 @@ export async function getDeliveryWork({ deliveryId }: { deliveryId: string }): P
     const inline = row.endpoint.inlineRawMaxBytes;
     const [m] = await getDb()
       .select({
-        id: ingestedMessages.id,
-        tenantId: ingestedMessages.tenantId,
-        mailboxId: ingestedMessages.mailboxId,
-        purpose: ingestedMessages.purpose,
-        providerMessageId: ingestedMessages.providerMessageId,
-        messageId: ingestedMessages.messageId,
-        fromAddress: ingestedMessages.fromAddress,
-        toAddresses: ingestedMessages.toAddresses,
-        subject: ingestedMessages.subject,
-        sentAt: ingestedMessages.sentAt,
-        receivedAt: ingestedMessages.receivedAt,
-        size: ingestedMessages.size,
+        ...messageSummaryColumns,
         textBody: ingestedMessages.textBody,
-        attachments: ingestedMessages.attachments,
-        status: ingestedMessages.status,
-        attempts: ingestedMessages.attempts,
-        error: ingestedMessages.error,
-        processingMs: ingestedMessages.processingMs,
-        processedAt: ingestedMessages.processedAt,
-        contentHash: ingestedMessages.contentHash,
-        warnings: ingestedMessages.warnings,
-        leaseOwner: ingestedMessages.leaseOwner,
-        leaseExpiresAt: ingestedMessages.leaseExpiresAt,
-        authResults: ingestedMessages.authResults,
         raw: sql<Buffer | null>`CASE WHEN ${ingestedMessages.size} <= ${inline} THEN ${ingestedMessages.raw} END`,
       })
       .from(ingestedMessages)
