@@ -105,17 +105,18 @@ export function createGroupCommitter(opts: Partial<GroupCommitOptions> = {}): {
     }
     const solo = group.filter((w) => w.commit.rows.some((r) => hooked.has(r.tenantId)));
     const together = group.filter((w) => !solo.includes(w));
-    const singles = solo.map((w) => insertIngestedMessages(w.commit).then(w.resolve, w.reject));
+    // The lookup above is the answer for every commit of the group: the single path need not ask again.
+    const singles = solo.map((w) => insertIngestedMessages({ ...w.commit, hasWebhooks: true }).then(w.resolve, w.reject));
     if (together.length === 1) {
       const [w] = together as [Waiting];
-      singles.push(insertIngestedMessages(w.commit).then(w.resolve, w.reject));
+      singles.push(insertIngestedMessages({ ...w.commit, hasWebhooks: false }).then(w.resolve, w.reject));
     } else if (together.length > 1) {
       let outcomes: InsertOutcome[] | null = null;
       try {
         outcomes = await insertGroup(together.map((w) => w.commit));
       } catch {
         counters.fallbacks += 1;
-        singles.push(...together.map((w) => insertIngestedMessages(w.commit).then(w.resolve, w.reject)));
+        singles.push(...together.map((w) => insertIngestedMessages({ ...w.commit, hasWebhooks: false }).then(w.resolve, w.reject)));
       }
       if (outcomes) for (const [i, w] of together.entries()) w.resolve(outcomes[i] as InsertOutcome);
     }

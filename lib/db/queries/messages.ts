@@ -57,6 +57,8 @@ export type BatchCommit = {
   cursor?: Partial<SyncState>;
   /** Also records the mailbox's successful sync (last_success_at, backlog). */
   recordSync?: { backlog: number };
+  /** Whether the tenant has a message.received webhook, when the caller already looked it up (group commit). */
+  hasWebhooks?: boolean;
 };
 
 export class StoreBatchError extends Error {
@@ -99,7 +101,7 @@ function mailboxUpdate(db: Pick<ReturnType<typeof getDb>, "update">, { mailboxId
  * with its raw source and the database's reason, the others as they are, then the cursor. One
  * message can never block its batch, and the cursor is never committed without its rows.
  */
-export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSync }: BatchCommit): Promise<InsertOutcome> {
+export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSync, hasWebhooks }: BatchCommit): Promise<InsertOutcome> {
   const db = getDb();
   const update = mailboxUpdate(db, { mailboxId, ...(cursor ? { cursor } : {}), ...(recordSync ? { recordSync } : {}) });
   if (rows.length === 0) {
@@ -109,7 +111,7 @@ export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSy
   let insertedIds: string[];
   // Issue 15: a tenant with a webhook gets its message.received events (and their delivery jobs)
   // in the same transaction as the rows; every other tenant keeps the one-statement path.
-  const webhooks = await tenantHasWebhooks({ tenantId: (rows[0] as NewIngestedMessage).tenantId, type: "message.received" });
+  const webhooks = hasWebhooks ?? (await tenantHasWebhooks({ tenantId: (rows[0] as NewIngestedMessage).tenantId, type: "message.received" }));
   try {
     if (webhooks) {
       insertedIds = await insertWithWebhookEvents({ rows, mailboxId, update });
