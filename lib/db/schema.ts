@@ -136,6 +136,14 @@ export type SyncState = {
    * run (a crash between commit and modify/move): re-applied at the next connect. Idempotent.
    */
   apiAfterIngestPending?: string[] | null;
+  /**
+   * Gmail/Graph: ids the import queue still owes (a first import's baseline, live mail queued in
+   * front of it), committed with every batch next to the history id / delta link that covers them,
+   * so a restart resumes the queue instead of asking the provider again (first-import.ts). null: none.
+   */
+  apiBaselineIds?: string[] | null;
+  /** Gmail/Graph: when the first baseline was taken (ISO); the reconcile never looks before it. */
+  apiBaselineAt?: string;
   /** Newest receivedAt (ISO) among the stored messages of Gmail/Graph: where a re-baseline after an expired cursor starts. */
   apiLastReceivedAt?: string;
   /** POP3: the start mode's baseline has been taken (ISO time); the UIDL set is the cursor from then on. */

@@ -100,6 +100,8 @@ export type GraphFake = {
   messages(user?: string): GraphFakeMessage[];
   setRead(user: string, id: string, isRead: boolean): void;
   moveMessage(user: string, id: string, folder: string): void;
+  /** A folder's id by id or well-known name ("inbox", "archive"), as a move's destinationId resolves it. */
+  folderId(user: string, folder: string): string;
   deleteMessage(user: string, id: string): void;
   setValidTokens(tokens: string[], user?: string): void;
   /** Tokens the static list does not know are asked here (e.g. the local OAuth server's JWTs). */
@@ -887,6 +889,9 @@ export async function startGraphFake(
       state.tombstones.push({ id, folderId: m.folderId, seq: ++seq });
       m.folderId = folderOf(state, folder).id;
       touch(state, m);
+    },
+    folderId(email, folder) {
+      return folderOf(user(email), folder).id;
     },
     deleteMessage(email, id) {
       const state = user(email);

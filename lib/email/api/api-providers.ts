@@ -33,6 +33,11 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
     knownIds: (ids) => listStoredProviderIds({ mailboxId: mailbox.id, ids }),
     ...(state.apiLastReceivedAt ? { lastReceivedAt: state.apiLastReceivedAt } : {}),
   });
+  // The import queue a crash left (first-import.ts), the same keys for both providers.
+  const queueState = (state: SyncState): { baselineIds?: string[]; baselineAt?: string } => ({
+    ...(state.apiBaselineIds?.length ? { baselineIds: state.apiBaselineIds } : {}),
+    ...(state.apiBaselineAt ? { baselineAt: state.apiBaselineAt } : {}),
+  });
   return {
     gmail_api: async (mailbox: Mailbox, getAccessToken: AccessTokenSource): Promise<MailProvider> => {
       const state = await freshState(mailbox);
@@ -46,6 +51,7 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
         syncState: {
           ...(state.gmailHistoryId ? { historyId: state.gmailHistoryId } : {}),
           ...(lastReceivedAt ? { lastReceivedAt } : {}),
+          ...queueState(state),
           ...(state.apiAfterIngestPending?.length ? { afterIngestPending: state.apiAfterIngestPending } : {}),
           ...(state.gmailWatchExpiresAt ? { watchExpiresAt: state.gmailWatchExpiresAt } : {}),
           ...(state.gmailWatchRenewedAt ? { watchRenewedAt: state.gmailWatchRenewedAt } : {}),
@@ -72,6 +78,7 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
         syncState: {
           ...(state.graphDeltaLink ? { deltaLink: state.graphDeltaLink } : {}),
           ...(lastReceivedAt ? { lastReceivedAt } : {}),
+          ...queueState(state),
           ...(state.apiAfterIngestPending?.length ? { afterIngestPending: state.apiAfterIngestPending } : {}),
           ...(state.graphSubscriptionId ? { subscriptionId: state.graphSubscriptionId } : {}),
           ...(state.graphSubscriptionExpiresAt ? { subscriptionExpiresAt: state.graphSubscriptionExpiresAt } : {}),

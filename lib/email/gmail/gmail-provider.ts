@@ -21,6 +21,7 @@ import {
   type IngestPolicy,
   fetchIdsSized,
 } from "@/lib/email/api/api-http";
+import { queueProgress, reconcileSince, resumeQueue } from "@/lib/email/api/first-import";
 import { mapLimit } from "@/lib/util/map-limit";
 import { ChangePoller } from "@/lib/email/change-poller";
 import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
@@ -36,7 +37,17 @@ export type GmailProviderOptions = IngestPolicy & {
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
   /** The mailbox's cursor, read fresh at connect; no historyId = first connect / re-baseline. */
-  syncState?: { historyId?: string; lastReceivedAt?: string; watchExpiresAt?: string; watchRenewedAt?: string; watchLabel?: string ; afterIngestPending?: string[] };
+  syncState?: {
+    historyId?: string;
+    lastReceivedAt?: string;
+    watchExpiresAt?: string;
+    watchRenewedAt?: string;
+    watchLabel?: string;
+    afterIngestPending?: string[];
+    /** What the import queue still owed at the last commit, and when the first baseline was taken (first-import.ts). */
+    baselineIds?: string[];
+    baselineAt?: string;
+  };
   /**
    * Persists the watch's times (SyncState.gmailWatch*). The history cursor is not persisted here:
    * it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
@@ -173,6 +184,10 @@ export class GmailProvider implements MailProvider {
   private readonly fetchConcurrency: number;
   private historyId: string | undefined;
   private lastReceivedAt: string | undefined;
+  /** When the first baseline was taken: the reconcile never looks before it. */
+  private baselineAt: string | undefined;
+  /** Ids the committed queue still owed; taken into the next queue planned. */
+  private owedIds: string[];
   private queue: PendingQueue | null = null;
   /** When takeLiveFirst last looked for mail newer than the queue. */
   private liveCheckedAt = 0;
@@ -210,6 +225,8 @@ export class GmailProvider implements MailProvider {
     this.fetchConcurrency = Math.max(1, opts.fetchConcurrency ?? 5);
     this.historyId = opts.syncState?.historyId;
     this.lastReceivedAt = opts.syncState?.lastReceivedAt;
+    this.baselineAt = opts.syncState?.baselineAt;
+    this.owedIds = opts.syncState?.baselineIds ?? [];
     this.startMode = opts.startMode ?? "unread";
     this.startSince = opts.startSince;
     this.afterIngest = opts.afterIngest ?? "mark_read";
@@ -268,9 +285,9 @@ export class GmailProvider implements MailProvider {
   /**
    * Discovery by history id, never by the UNREAD label: every message added to the watched label
    * past the cursor, read or unread. Without a cursor the start mode takes the baseline (see
-   * planBaseline). The ids found are worked off in batches; the cursor that covers them is handed
-   * out only with the last batch, so a crash in between re-reads from the old cursor and knownIds
-   * skip what was stored meanwhile.
+   * planBaseline). The ids found are worked off in batches; every batch commits the history id that
+   * covers the queue and the ids it still owes (first-import.ts), so a crash resumes both: the
+   * baseline's choice cannot be asked again once people read or move the mail it chose.
    */
   async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     try {
@@ -285,11 +302,10 @@ export class GmailProvider implements MailProvider {
         { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
       );
       this.lastReceivedAt = batch.lastReceivedAt;
-      if (!batch.more) {
-        this.queue = null;
-        this.historyId = queue.historyId;
-        batch.cursor.gmailHistoryId = queue.historyId;
-      }
+      this.historyId = queue.historyId;
+      batch.cursor.gmailHistoryId = queue.historyId;
+      Object.assign(batch.cursor, queueProgress({ remaining: queue.ids, baselineAt: this.baselineAt }));
+      if (!batch.more) this.queue = null;
       return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length };
     } catch (err) {
       throw this.fail(err);
@@ -299,7 +315,7 @@ export class GmailProvider implements MailProvider {
   /** Reconcile: ids in the watched label received since `since`, newest first as Gmail lists them. */
   async listRecent(opts: { since: Date; limit: number }): Promise<string[]> {
     try {
-      return await this.listIds({ labelIds: [this.label], q: afterQuery(opts.since) }, opts.limit);
+      return await this.listIds({ labelIds: [this.label], q: afterQuery(reconcileSince({ since: opts.since, baselineAt: this.baselineAt })) }, opts.limit);
     } catch (err) {
       throw this.fail(err);
     }
@@ -372,16 +388,23 @@ export class GmailProvider implements MailProvider {
 
   /** The ids the next batches work off, and the history id that covers them. */
   private async planQueue(): Promise<PendingQueue> {
-    if (!this.historyId) return this.planBaseline(this.startMode, this.startSince);
+    if (!this.historyId) {
+      // Taken before the history id and the listing: the reconcile looks from here on.
+      this.baselineAt ??= new Date().toISOString();
+      return this.planBaseline(this.startMode, this.startSince);
+    }
     const round = await this.historySince(this.historyId);
+    let queue: PendingQueue;
     if (round === null) {
       // startHistoryId is older than Gmail keeps: re-baseline by date window; knownIds (and the
       // store's content hash) keep the overlap from being stored twice.
       const since = rebaselineSince({ lastReceivedAt: this.lastReceivedAt, now: Date.now() });
       this.opts.log?.info({ event: "cursor_expired", label: this.label, since: since.toISOString() }, "gmail history id expired; re-baselining by date");
-      return this.planBaseline("since", since);
-    }
-    return { ids: await this.unknown(round.ids), historyId: round.historyId };
+      queue = await this.planBaseline("since", since);
+    } else queue = { ids: round.ids, historyId: round.historyId };
+    const ids = await this.unknown(resumeQueue({ found: queue.ids, owed: this.owedIds }));
+    this.owedIds = [];
+    return { ids, historyId: queue.historyId };
   }
 
   /** Ids added to the watched label after `startHistoryId`, and the history id that covers them; null: expired. */

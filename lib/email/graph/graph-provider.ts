@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { PushEvent } from "@/lib/email/provider";
 import type { MailAccess, SyncState } from "@/lib/db/schema";
+import { queueProgress, reconcileSince, resumeQueue } from "@/lib/email/api/first-import";
 import {
   abortableSleep,
   backoffDelay,
@@ -33,7 +34,17 @@ export type GraphProviderOptions = IngestPolicy & {
   /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
   getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
   /** The mailbox's cursor, read fresh at connect; no deltaLink = first connect / re-baseline. */
-  syncState?: { deltaLink?: string; lastReceivedAt?: string; subscriptionId?: string; subscriptionExpiresAt?: string; subscriptionResource?: string ; afterIngestPending?: string[] };
+  syncState?: {
+    deltaLink?: string;
+    lastReceivedAt?: string;
+    subscriptionId?: string;
+    subscriptionExpiresAt?: string;
+    subscriptionResource?: string;
+    afterIngestPending?: string[];
+    /** What the import queue still owed at the last commit, and when the first baseline was taken (first-import.ts). */
+    baselineIds?: string[];
+    baselineAt?: string;
+  };
   /**
    * Persists the subscription (SyncState.graphSubscription*). The delta link is not persisted
    * here: it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
@@ -178,6 +189,10 @@ export class GraphProvider implements MailProvider {
   private readonly fetchConcurrency: number;
   private deltaLink: string | undefined;
   private lastReceivedAt: string | undefined;
+  /** When the first baseline was taken: the reconcile never looks before it. */
+  private baselineAt: string | undefined;
+  /** Ids the committed queue still owed; taken into the next queue planned. */
+  private owedIds: string[];
   private queue: PendingQueue | null = null;
   /** When takeLiveFirst last looked for mail newer than the queue. */
   private liveCheckedAt = 0;
@@ -218,6 +233,8 @@ export class GraphProvider implements MailProvider {
     this.fetchConcurrency = Math.max(1, Math.min(4, opts.fetchConcurrency ?? 4));
     this.deltaLink = opts.syncState?.deltaLink;
     this.lastReceivedAt = opts.syncState?.lastReceivedAt;
+    this.baselineAt = opts.syncState?.baselineAt;
+    this.owedIds = opts.syncState?.baselineIds ?? [];
     this.startMode = opts.startMode ?? "unread";
     this.startSince = opts.startSince;
     this.afterIngest = opts.afterIngest ?? "mark_read";
@@ -273,8 +290,9 @@ export class GraphProvider implements MailProvider {
    * Discovery by delta over ALL messages of the folder, read or unread (no isRead filter): every
    * message created in or moved into the folder past the stored delta link. Delta "updated" entries
    * for ids already stored (our own mark-read PATCH makes those) are skipped via knownIds, and
-   * @removed entries are ignored. Without a delta link the start mode takes the baseline. The delta
-   * link covering a queue is handed out only with its last batch.
+   * @removed entries are ignored. Without a delta link the start mode takes the baseline. Every
+   * batch commits the delta link covering the queue and the ids the queue still owes
+   * (first-import.ts), so a crash resumes both.
    */
   async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     try {
@@ -289,11 +307,10 @@ export class GraphProvider implements MailProvider {
         { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
       );
       this.lastReceivedAt = batch.lastReceivedAt;
-      if (!batch.more) {
-        this.queue = null;
-        this.deltaLink = queue.deltaLink;
-        batch.cursor.graphDeltaLink = queue.deltaLink;
-      }
+      this.deltaLink = queue.deltaLink;
+      batch.cursor.graphDeltaLink = queue.deltaLink;
+      Object.assign(batch.cursor, queueProgress({ remaining: queue.ids, baselineAt: this.baselineAt }));
+      if (!batch.more) this.queue = null;
       return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length };
     } catch (err) {
       throw this.fail(err);
@@ -303,7 +320,8 @@ export class GraphProvider implements MailProvider {
   /** Reconcile: ids of the folder's messages received since `since` (newest first), at most `limit`. */
   async listRecent(opts: { since: Date; limit: number }): Promise<string[]> {
     try {
-      return (await this.listMessages(`receivedDateTime ge ${graphTime(opts.since)}`, "receivedDateTime desc", opts.limit)).map((m) => m.id);
+      const since = reconcileSince({ since: opts.since, baselineAt: this.baselineAt });
+      return (await this.listMessages(`receivedDateTime ge ${graphTime(since)}`, "receivedDateTime desc", opts.limit)).map((m) => m.id);
     } catch (err) {
       throw this.fail(err);
     }
@@ -365,16 +383,23 @@ export class GraphProvider implements MailProvider {
 
   /** The ids the next batches work off and the delta link that covers them. */
   private async planQueue(): Promise<PendingQueue> {
-    if (!this.deltaLink) return this.planBaseline(this.startMode, this.startSince);
+    if (!this.deltaLink) {
+      // Taken before the delta query and the listing: the reconcile looks from here on.
+      this.baselineAt ??= new Date().toISOString();
+      return this.planBaseline(this.startMode, this.startSince);
+    }
     const round = await this.runDelta(this.deltaLink);
+    let queue: PendingQueue;
     if (round === "reset") {
       // Exchange dropped the sync state: re-baseline by date window; knownIds (and the store's
       // content hash) keep the overlap from being stored twice.
       const since = rebaselineSince({ lastReceivedAt: this.lastReceivedAt, now: Date.now() });
       this.opts.log?.info({ event: "cursor_expired", since: since.toISOString() }, "graph delta link expired; re-baselining by date");
-      return this.planBaseline("since", since);
-    }
-    return { ids: await this.unknown(round.ids), deltaLink: round.deltaLink };
+      queue = await this.planBaseline("since", since);
+    } else queue = { ids: round.ids, deltaLink: round.deltaLink };
+    const ids = await this.unknown(resumeQueue({ found: queue.ids, owed: this.owedIds }));
+    this.owedIds = [];
+    return { ids, deltaLink: queue.deltaLink };
   }
 
   /**
