@@ -157,13 +157,17 @@ describe("GmailProvider", () => {
     const atBaseline = fake.currentHistoryId();
     const firstTwo = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
     assert.deepEqual(firstTwo.messages.map((m) => m.providerMessageId), added.slice(0, 2).map((a) => a.id));
-    // More waits: the cursor that covers the backlog comes only with its last batch.
+    // More waits: every batch commits the baseline's history id with what the queue still owes, so
+    // a crash resumes the queue rather than asking for the unread mail again (first-import.ts).
     assert.equal(firstTwo.more, true);
-    assert.equal(firstTwo.cursor.gmailHistoryId, undefined);
+    assert.equal(firstTwo.cursor.gmailHistoryId, atBaseline);
+    assert.deepEqual(firstTwo.cursor.apiBaselineIds, [added[2]!.id]);
+    assert.ok(firstTwo.cursor.apiBaselineAt && Date.parse(firstTwo.cursor.apiBaselineAt) <= Date.now());
     for (const m of firstTwo.messages) h.stored.add(m.providerMessageId);
     const rest = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
     assert.equal(rest.more, false);
     assert.equal(rest.cursor.gmailHistoryId, atBaseline);
+    assert.equal(rest.cursor.apiBaselineIds, null);
     const all = [...firstTwo.messages, ...rest.messages];
     assert.equal(all.length, 3);
     all.forEach((m, i) => {
@@ -202,7 +206,9 @@ describe("GmailProvider", () => {
     const second = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
     assert.deepEqual(second.messages.map((m) => m.providerMessageId).sort(), [live.id, backlog[2]!.id].sort());
     assert.equal(second.more, true);
-    assert.equal(second.cursor.gmailHistoryId, undefined, "the cursor still comes only with the last batch");
+    // The history id moved past the live message, and the queue it covers is committed with it.
+    assert.equal(second.cursor.gmailHistoryId, fake.currentHistoryId());
+    assert.deepEqual(second.cursor.apiBaselineIds, backlog.slice(3).map((a) => a.id));
     for (const m of second.messages) h.stored.add(m.providerMessageId);
     const rest = await drain(h, { maxCount: 2 });
     assert.deepEqual(rest.messages.map((m) => m.providerMessageId), backlog.slice(3).map((a) => a.id));

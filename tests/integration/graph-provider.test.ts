@@ -143,11 +143,15 @@ describe("GraphProvider", () => {
     const firstTwo = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
     assert.deepEqual(firstTwo.messages.map((m) => m.providerMessageId), ids.slice(0, 2));
     assert.equal(firstTwo.more, true);
-    assert.equal(firstTwo.cursor.graphDeltaLink, undefined);
+    // Every batch commits the baseline's delta link with what the queue still owes (first-import.ts).
+    assert.ok(firstTwo.cursor.graphDeltaLink?.includes("$deltatoken="));
+    assert.deepEqual(firstTwo.cursor.apiBaselineIds, ids.slice(2));
+    assert.ok(firstTwo.cursor.apiBaselineAt && Date.parse(firstTwo.cursor.apiBaselineAt) <= Date.now());
     for (const m of firstTwo.messages) h.stored.add(m.providerMessageId);
     const rest = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
     assert.equal(rest.more, false);
     assert.ok(rest.cursor.graphDeltaLink?.includes("$deltatoken="));
+    assert.equal(rest.cursor.apiBaselineIds, null);
     const all = [...firstTwo.messages, ...rest.messages];
     all.forEach((m, i) => {
       assert.equal(m.providerMessageId, ids[i]);
@@ -182,7 +186,9 @@ describe("GraphProvider", () => {
     const second = await h.provider.fetchNew({ maxCount: 2, maxBytes: BIG });
     assert.deepEqual(second.messages.map((m) => m.providerMessageId).sort(), [live.id, backlog[2]!.id].sort());
     assert.equal(second.more, true);
-    assert.equal(second.cursor.graphDeltaLink, undefined, "the delta link still comes only with the last batch");
+    // The delta link moved past the live message, and the queue it covers is committed with it.
+    assert.ok(second.cursor.graphDeltaLink && second.cursor.graphDeltaLink !== first.cursor.graphDeltaLink);
+    assert.deepEqual(second.cursor.apiBaselineIds, backlog.slice(3).map((a) => a.id));
     for (const m of second.messages) h.stored.add(m.providerMessageId);
     const rest = await drain(h, { maxCount: 2 });
     assert.deepEqual(rest.messages.map((m) => m.providerMessageId), backlog.slice(3).map((a) => a.id));
@@ -310,7 +316,9 @@ describe("GraphProvider", () => {
     assert.equal(fake.requests.slice(start).filter((r) => r.query.includes("expand")).length, 3);
     assert.deepEqual(batches.map((b) => b.more), [true, true, false]);
     assert.deepEqual(batches.flatMap((b) => b.messages.map((m) => m.providerMessageId)).sort(), [...ids].sort());
-    assert.ok(batches.at(-1)?.cursor.graphDeltaLink && !batches[0]?.cursor.graphDeltaLink);
+    // Every batch carries the delta link and what the queue still owes after it.
+    assert.ok(batches.every((b) => b.cursor.graphDeltaLink));
+    assert.deepEqual(batches.map((b) => b.cursor.apiBaselineIds?.length ?? null), [2, 1, null]);
   });
 
   it("listRecent and fetchByIds serve the reconcile", async () => {
