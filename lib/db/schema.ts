@@ -148,6 +148,17 @@ export type SyncState = {
   apiLastReceivedAt?: string;
   /** POP3: the start mode's baseline has been taken (ISO time); the UIDL set is the cursor from then on. */
   pop3BaselineAt?: string;
+  /**
+   * POP3: UIDLs of a backlog larger than one batch still to import, committed with every batch, so
+   * mail that arrives during (or after a crash in) a long import still goes first. null: none.
+   */
+  pop3BacklogUids?: string[] | null;
+  /**
+   * POP3 with delete-after-ingest: UIDLs of the last committed batch that may not be DELEted yet (a
+   * crash between commit and QUIT): deleted at the next connect. Stored UIDLs are never fetched
+   * again, so without this they would stay on the server for good.
+   */
+  pop3AfterIngestPending?: string[] | null;
   gmailHistoryId?: string;
   gmailWatchExpiresAt?: string;
   gmailWatchRenewedAt?: string;

@@ -120,6 +120,8 @@ export async function createProvider(mailbox: Mailbox, deps: ProviderDeps = {}):
       startMode: mailbox.startMode,
       startSince: mailbox.startSince,
       ...(state.pop3BaselineAt ? { baselineAt: state.pop3BaselineAt } : {}),
+      ...(state.pop3BacklogUids?.length ? { backlogUids: state.pop3BacklogUids } : {}),
+      ...(state.pop3AfterIngestPending?.length ? { afterIngestPending: state.pop3AfterIngestPending } : {}),
       maxMessageBytes: env.EMAIL_MAX_MESSAGE_BYTES,
     });
   }

@@ -76,6 +76,10 @@ export interface DovecotInstance {
   setPassword(name: string, password: string): Promise<void>;
   /** APPENDs a raw RFC 5322 message as `user` over IMAP (a separate, short-lived connection). */
   append(user: string, raw: string | Buffer, opts?: AppendOptions): Promise<void>;
+  /** Many APPENDs in one session (a backlog of hundreds in seconds), in order. */
+  appendMany(user: string, raws: readonly (string | Buffer)[], opts?: AppendOptions): Promise<void>;
+  /** Another client reads these messages (STORE +FLAGS \Seen by UID). */
+  markSeen(user: string, uids: readonly number[], folder?: string): Promise<void>;
   createFolder(user: string, folder: string): Promise<void>;
   messages(user: string, folder?: string): Promise<MessageSummary[]>;
   /** Stops and starts Dovecot again on the same ports, keeping users and mail. */
@@ -679,6 +683,28 @@ async function createInstance(
         await ensureFolder(client, folder);
         const result = await client.append(folder, raw, appendOpts.flags ?? []);
         if (result === false) throw new Error(`APPEND to ${folder} for ${user} failed`);
+      });
+    },
+
+    async appendMany(user: string, raws: readonly (string | Buffer)[], appendOpts: AppendOptions = {}): Promise<void> {
+      const folder = appendOpts.folder ?? "INBOX";
+      await withClient(user, async (client) => {
+        await ensureFolder(client, folder);
+        for (const raw of raws) {
+          if ((await client.append(folder, raw, appendOpts.flags ?? [])) === false) throw new Error(`APPEND to ${folder} for ${user} failed`);
+        }
+      });
+    },
+
+    async markSeen(user: string, uids: readonly number[], folder = "INBOX"): Promise<void> {
+      if (uids.length === 0) return;
+      await withClient(user, async (client) => {
+        const lock = await client.getMailboxLock(folder);
+        try {
+          await client.messageFlagsAdd(uids.join(","), ["\\Seen"], { uid: true });
+        } finally {
+          lock.release();
+        }
       });
     },
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { headerDate, orderLiveFirst } from "./pop3-provider";
+import { headerDate, orderLiveFirst, pop3Progress } from "./pop3-provider";
 
 const block = (lines: string[]): Buffer => Buffer.from(`${lines.join("\r\n")}\r\n\r\nbody Date: Mon, 1 Jan 2001 00:00:00 +0000\r\n`, "latin1");
 
@@ -26,5 +26,21 @@ describe("orderLiveFirst", () => {
   });
   it("keeps maildrop order without a backlog", () => {
     assert.deepEqual(orderLiveFirst([e("a", 1), e("b", 2)], null).map((x) => x.uid), ["a", "b"]);
+  });
+});
+
+describe("pop3Progress", () => {
+  const ordered = [{ uid: "new" }, { uid: "a" }, { uid: "b" }, { uid: "c" }];
+  const none = { backlog: false, pending: false };
+  it("commits the backlog left after this batch and the UIDLs to delete after the commit", () => {
+    assert.deepEqual(pop3Progress({ ordered, taken: new Set(["new", "a"]), backlog: new Set(["a", "b", "c"]), deleteIds: ["new", "a"], committed: none }), {
+      cursor: { pop3BacklogUids: ["b", "c"], pop3AfterIngestPending: ["new", "a"] },
+      committed: { backlog: true, pending: true },
+    });
+  });
+  it("clears a committed list once, then writes nothing", () => {
+    const done = pop3Progress({ ordered: [{ uid: "c" }], taken: new Set(["c"]), backlog: new Set(["c"]), deleteIds: [], committed: { backlog: true, pending: true } });
+    assert.deepEqual(done, { cursor: { pop3BacklogUids: null, pop3AfterIngestPending: null }, committed: none });
+    assert.deepEqual(pop3Progress({ ordered: [], taken: new Set(), backlog: null, deleteIds: [], committed: done.committed }), { cursor: {}, committed: none });
   });
 });

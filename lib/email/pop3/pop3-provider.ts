@@ -42,6 +42,10 @@ export type Pop3ProviderOptions = {
   startSince?: Date | null;
   /** SyncState.pop3BaselineAt: set once the start mode's baseline is taken. */
   baselineAt?: string;
+  /** SyncState.pop3BacklogUids: the backlog a previous connection was working off. */
+  backlogUids?: string[];
+  /** SyncState.pop3AfterIngestPending: committed but maybe not deleted (delete-after-ingest only). */
+  afterIngestPending?: string[];
   /** Larger messages (by LIST) are never RETRieved: their TOP 0 headers come back tooLarge. */
   maxMessageBytes?: number;
   /** UIDLs the start mode left out (pop3_skipped_uids); replaceable in tests. */
@@ -103,9 +107,12 @@ export class Pop3Provider implements MailProvider {
   /**
    * UIDLs of a backlog larger than one batch, as first seen by this connection (a first import, a
    * watcher that was down): mail not in it arrived later and goes first, so a large import never
-   * holds back new mail. Cleared when the backlog is done.
+   * holds back new mail. Cleared when the backlog is done. Committed with every batch
+   * (pop3BacklogUids), so a restart keeps the order.
    */
-  private backlogIds: Set<string> | null = null;
+  private backlogIds: Set<string> | null;
+  /** Which of the backlog / delete lists were last committed non-empty (see pop3Progress). */
+  private committedLists: CommittedLists;
   private baselineAt: string | undefined;
 
   constructor(private readonly opts: Pop3ProviderOptions) {
@@ -114,6 +121,8 @@ export class Pop3Provider implements MailProvider {
     this.recordSkippedIds = opts.recordSkippedIds ?? recordSkippedPop3Uids;
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.baselineAt = opts.baselineAt;
+    this.backlogIds = opts.backlogUids?.length ? new Set(opts.backlogUids) : null;
+    this.committedLists = { backlog: this.backlogIds !== null, pending: Boolean(opts.afterIngestPending?.length) };
   }
 
   get isConnected(): boolean {
@@ -133,6 +142,19 @@ export class Pop3Provider implements MailProvider {
       this.active = false;
       throw err;
     }
+    await this.applyPendingDeletes();
+  }
+
+  /**
+   * Delete-after-ingest: the last batch committed before a crash may not have been DELEted; its
+   * UIDLs are stored, so no fetch will name them again. Deleted here, once per provider (only those
+   * the database confirms as stored, like every deletion). Best effort: a failure leaves them on the
+   * server, which loses nothing.
+   */
+  private async applyPendingDeletes(): Promise<void> {
+    const ids = this.opts.afterIngestPending ?? [];
+    if (!this.opts.deleteAfterIngest || ids.length === 0) return;
+    await this.applyAfterIngest(ids).catch(() => undefined);
   }
 
   async disconnect(): Promise<void> {
@@ -299,6 +321,15 @@ export class Pop3Provider implements MailProvider {
       const sized = ordered.map((e) => ({ ...e, size: sizes.get(e.num) ?? 0 }));
       const chosen = takeBatch(sized, { maxCount: Math.max(0, maxCount), maxBytes, maxMessageBytes: this.maxMessageBytes }).sort((a, b) => a.num - b.num);
       const messages = await this.retrieve(session, chosen);
+      const progress = pop3Progress({
+        ordered,
+        taken: new Set(chosen.map((e) => e.uid)),
+        backlog: this.backlogIds,
+        deleteIds: this.opts.deleteAfterIngest ? messages.filter((m) => !m.tooLarge).map((m) => m.providerMessageId) : [],
+        committed: this.committedLists,
+      });
+      this.committedLists = progress.committed;
+      Object.assign(cursor, progress.cursor);
       return { messages, cursor, more: chosen.length < sized.length, backlog: sized.length - chosen.length };
     });
   }
@@ -419,6 +450,33 @@ function headerBlockOf(top: Buffer): Buffer {
   if (crlf >= 0) return top.subarray(0, crlf + 4);
   const lf = top.indexOf("\n\n");
   return lf >= 0 ? top.subarray(0, lf + 2) : top;
+}
+
+type CommittedLists = { backlog: boolean; pending: boolean };
+
+/**
+ * What a POP3 batch commits besides its rows: the backlog UIDLs still to import after it, and
+ * (delete-after-ingest) the UIDLs to DELE after the commit. A key is written while it has content
+ * and once more, as null, to clear it; not on every poll.
+ */
+export function pop3Progress({
+  ordered,
+  taken,
+  backlog,
+  deleteIds,
+  committed,
+}: {
+  ordered: readonly { uid: string }[];
+  taken: ReadonlySet<string>;
+  backlog: ReadonlySet<string> | null;
+  deleteIds: readonly string[];
+  committed: CommittedLists;
+}): { cursor: Partial<SyncState>; committed: CommittedLists } {
+  const cursor: Partial<SyncState> = {};
+  const left = backlog ? ordered.filter((e) => backlog.has(e.uid) && !taken.has(e.uid)).map((e) => e.uid) : [];
+  if (left.length > 0 || committed.backlog) cursor.pop3BacklogUids = left.length > 0 ? left : null;
+  if (deleteIds.length > 0 || committed.pending) cursor.pop3AfterIngestPending = deleteIds.length > 0 ? [...deleteIds] : null;
+  return { cursor, committed: { backlog: left.length > 0, pending: deleteIds.length > 0 } };
 }
 
 /** Mail that is not part of the backlog (it arrived during the drain) first, each part in maildrop order. */
