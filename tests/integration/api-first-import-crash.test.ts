@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { apiWatcherEnv, fakeAccount, type FakeAccount } from "@/tests/harness/api-fake-account";
 import { createApiMailbox } from "@/tests/harness/api-mailbox";
 import { useFreshDatabase } from "@/tests/harness/database";
 import { killMidBacklog, waitForBacklogs, type BacklogProbe } from "@/tests/harness/kill-mid-backlog";
@@ -7,7 +8,6 @@ import { waitFor } from "@/tests/harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 import { startGmailFake, type GmailFake } from "@/tests/fakes/gmail-fake";
 import { startGraphFake, type GraphFake } from "@/tests/fakes/graph-fake";
-import { sampleMime } from "@/tests/fakes/sample-mime";
 
 /**
  * Issue 13 acceptance: each first-connect choice imports exactly what it promises on a mailbox with
@@ -29,21 +29,16 @@ let watcher: WatcherProcess | undefined;
 
 const N = 120;
 
-function watcherEnv(): Record<string, string> {
-  return {
-    DATABASE_URL: database.url,
-    GMAIL_API_BASE_URL: gmail.rootUrl,
-    GRAPH_API_BASE_URL: graph.baseUrl,
-    GMAIL_POLL_SECONDS: "1",
-    GRAPH_POLL_SECONDS: "1",
-    EMAIL_BACKOFF_MIN_SECONDS: "1",
-    EMAIL_BACKOFF_MAX_SECONDS: "2",
+const watcherEnv = (): Record<string, string> =>
+  apiWatcherEnv({
+    databaseUrl: database.url,
+    gmail,
+    graph,
     // Small batches: many commits, so the kill lands in the middle of every backlog.
-    EMAIL_FETCH_BATCH_SIZE: "5",
+    batchSize: 5,
     // The reconcile runs after every drain: it must not import what the start mode left out.
-    EMAIL_RECONCILE_SECONDS: "2",
-  };
-}
+    extra: { EMAIL_RECONCILE_SECONDS: "2" },
+  });
 
 before(async () => {
   gmail = await startGmailFake({ tokens: [] });
@@ -59,63 +54,18 @@ after(async () => {
 });
 
 type Kind = "gmail" | "graph";
-/** A fake account of its own per mailbox, with the operations the cases need. */
-type Account = {
-  kind: Kind;
-  email: string;
-  token: string;
-  add: (subject: string, opts?: { read?: boolean; at?: Date }) => string;
-  markRead: (id: string) => void;
-  isRead: (id: string) => boolean;
-  /** Still in the watched folder (INBOX label / inbox folder). */
-  inWatched: (id: string) => boolean;
-  /** In the move target (Gmail label "Processed" / Graph well-known archive). */
-  inMoveTarget: (id: string) => boolean;
-  moveToFolder: string;
-  cursor: (state: Record<string, unknown> | undefined) => unknown;
-};
+/** A fake account with its move target: Gmail label "Processed", Graph's well-known archive. */
+type Account = FakeAccount & { moveToFolder: string; inMoveTarget: (id: string) => boolean };
 
 let accounts = 0;
 function account(kind: Kind): Account {
-  const n = ++accounts;
-  const email = `${kind}-crash-${n}@example.test`;
-  const token = `${kind}-crash-token-${n}`;
+  const a = fakeAccount({ kind, name: `crash-${++accounts}`, gmail, graph });
   if (kind === "gmail") {
-    gmail.setValidTokens([token], email);
-    const processed = gmail.createLabel(email, "Processed");
-    const labels = (id: string): string[] => gmail.messages(email).find((m) => m.id === id)?.labelIds ?? [];
-    return {
-      kind,
-      email,
-      token,
-      add: (subject, o = {}) =>
-        gmail.addMessage(email, sampleMime(subject), { labelIds: o.read ? ["INBOX"] : ["INBOX", "UNREAD"], ...(o.at ? { internalDate: o.at } : {}) }).id,
-      markRead: (id) => gmail.modifyLabels(email, id, { remove: ["UNREAD"] }),
-      isRead: (id) => !labels(id).includes("UNREAD"),
-      inWatched: (id) => labels(id).includes("INBOX"),
-      inMoveTarget: (id) => labels(id).includes(processed),
-      moveToFolder: "Processed",
-      cursor: (state) => state?.gmailHistoryId,
-    };
+    const processed = gmail.createLabel(a.email, "Processed");
+    return { ...a, moveToFolder: "Processed", inMoveTarget: (id) => Boolean(gmail.messages(a.email).find((m) => m.id === id)?.labelIds.includes(processed)) };
   }
-  graph.setValidTokens([token], email);
-  // Graph keeps a message's (immutable) id when it moves, so an id finds it in any folder.
-  const find = (id: string): ReturnType<GraphFake["messages"]>[number] | undefined => graph.messages(email).find((m) => m.id === id);
-  return {
-    kind,
-    email,
-    token,
-    add: (subject, o = {}) => graph.addMessage(email, sampleMime(subject), { isRead: o.read ?? false, ...(o.at ? { receivedDateTime: o.at } : {}) }).id,
-    markRead: (id) => graph.setRead(email, id, true),
-    isRead: (id) => find(id)?.isRead ?? false,
-    inWatched: (id) => find(id)?.folderId === graph.folderId(email, "inbox"),
-    inMoveTarget: (id) => {
-      const folder = find(id)?.folderId;
-      return folder !== undefined && folder === graph.folderId(email, "archive");
-    },
-    moveToFolder: "archive",
-    cursor: (state) => state?.graphDeltaLink,
-  };
+  const archive = graph.folderId(a.email, "archive");
+  return { ...a, moveToFolder: "archive", inMoveTarget: (id) => graph.messages(a.email).find((m) => m.id === id)?.folderId === archive };
 }
 
 type Case = "unread+mark_read" | "since+leave" | "new_only+move";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { apiWatcherEnv, fakeAccount, type FakeAccount } from "@/tests/harness/api-fake-account";
 import { createApiMailbox } from "@/tests/harness/api-mailbox";
 import { useFreshDatabase } from "@/tests/harness/database";
 import { waitFor } from "@/tests/harness/ports";
@@ -17,19 +18,8 @@ let gmail: GmailFake;
 let graph: GraphFake;
 let watcher: WatcherProcess;
 
-function watcherEnv(): Record<string, string> {
-  return {
-    DATABASE_URL: database.url,
-    GMAIL_API_BASE_URL: gmail.rootUrl,
-    GRAPH_API_BASE_URL: graph.baseUrl,
-    GMAIL_POLL_SECONDS: "1",
-    GRAPH_POLL_SECONDS: "1",
-    EMAIL_BACKOFF_MIN_SECONDS: "1",
-    EMAIL_BACKOFF_MAX_SECONDS: "2",
-    // Small batches: many commits, so a kill lands in the middle of a backlog.
-    EMAIL_FETCH_BATCH_SIZE: "10",
-  };
-}
+// Small batches: many commits, so a kill lands in the middle of a backlog.
+const watcherEnv = (): Record<string, string> => apiWatcherEnv({ databaseUrl: database.url, gmail, graph, batchSize: 10 });
 
 before(async () => {
   gmail = await startGmailFake({ tokens: ["gmail-token"] });
@@ -91,44 +81,9 @@ describe("Gmail API and Graph mailboxes run by the watcher", () => {
   });
 
   /** A fake account of its own per test, so each test sees only the mail it made. */
-  type Account = {
-    provider: "google" | "microsoft";
-    email: string;
-    token: string;
-    add: (subject: string, opts?: { read?: boolean; at?: Date }) => string;
-    markRead: (id: string) => void;
-    isRead: (id: string) => boolean;
-    cursor: (state: Record<string, unknown> | undefined) => unknown;
-  };
+  type Account = FakeAccount;
   let accounts = 0;
-  function account(kind: "gmail" | "graph"): Account {
-    const n = ++accounts;
-    const email = `${kind}-${n}@example.test`;
-    const token = `${kind}-token-${n}`;
-    if (kind === "gmail") {
-      gmail.setValidTokens([token], email);
-      return {
-        provider: "google",
-        email,
-        token,
-        add: (subject, o = {}) =>
-          gmail.addMessage(email, sampleMime(subject), { labelIds: o.read ? ["INBOX"] : ["INBOX", "UNREAD"], ...(o.at ? { internalDate: o.at } : {}) }).id,
-        markRead: (id) => gmail.modifyLabels(email, id, { remove: ["UNREAD"] }),
-        isRead: (id) => !gmail.messages(email).find((m) => m.id === id)?.labelIds.includes("UNREAD"),
-        cursor: (state) => state?.gmailHistoryId,
-      };
-    }
-    graph.setValidTokens([token], email);
-    return {
-      provider: "microsoft",
-      email,
-      token,
-      add: (subject, o = {}) => graph.addMessage(email, sampleMime(subject), { isRead: o.read ?? false, ...(o.at ? { receivedDateTime: o.at } : {}) }).id,
-      markRead: (id) => graph.setRead(email, id, true),
-      isRead: (id) => graph.messages(email).find((m) => m.id === id)?.isRead ?? false,
-      cursor: (state) => state?.graphDeltaLink,
-    };
-  }
+  const account = (kind: "gmail" | "graph"): Account => fakeAccount({ kind, name: String(++accounts), gmail, graph });
   const subjectsOf = async (tenantId: string): Promise<string[]> =>
     (await listMessages({ tenantId, limit: 100 })).map((m) => m.subject ?? "").sort();
 
