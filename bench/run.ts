@@ -43,6 +43,12 @@ const BENCHMARKS: Benchmark[] = [
     quick: ["--mailboxes", "1", "--silence", "10", "--command", "5"],
   },
   {
+    name: "idle-cost",
+    file: "idle-cost.ts",
+    full: ["--seconds", "60", "--settle", "20", "--runs", "3", "--env", "JOBS_POLL_MS=1000"],
+    quick: ["--seconds", "10", "--settle", "10", "--runs", "1", "--env", "JOBS_POLL_MS=1000"],
+  },
+  {
     name: "capacity",
     file: "capacity.ts",
     full: ["--mailboxes", "2000", "--pool", "5", "--bursts", "5", "--bare-idle", "--skip-restart"],

@@ -118,8 +118,12 @@ const schema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]*$/)
     .default("pgboss"),
-  /** How often an idle job worker asks for work (ms; pg-boss's floor is 500). */
-  JOBS_POLL_MS: int(1000, 500),
+  /**
+   * How often an idle job worker asks for work anyway (ms; pg-boss's floor is 500). Jobs wake their
+   * workers by NOTIFY at commit, so this is only the safety net (a notification missed while the
+   * listener reconnected, pg-boss's own retries); 1 s polling cost an idle watcher ~1 % of a core.
+   */
+  JOBS_POLL_MS: int(30_000, 500),
   /** pg-boss maintenance: expired (crashed) jobs are retried and old ones archived this often. */
   JOBS_MAINTENANCE_SECONDS: int(60, 1),
 

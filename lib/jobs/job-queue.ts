@@ -1,7 +1,14 @@
 import PgBoss from "pg-boss";
 import type { Logger } from "pino";
-import { poolExecutor, transactionExecutor, type Transaction } from "@/lib/db/queries/job-queue";
+import {
+  listenForJobs,
+  notifyJobsReady,
+  poolExecutor,
+  transactionExecutor,
+  type Transaction,
+} from "@/lib/db/queries/job-queue";
 import { getEnv } from "@/lib/env";
+import { startDelayMs } from "./start-delay";
 
 /**
  * One queue of background work: its retry policy and (in the process that runs it) its handler.
@@ -30,6 +37,18 @@ let boss: PgBoss | undefined;
 let ready: Promise<PgBoss> | undefined;
 let running = false;
 const created = new Set<string>();
+/** This process's pg-boss worker ids per queue: a notification for a queue wakes these. */
+const workersByQueue = new Map<string, string[]>();
+/** Local wake-ups at a delayed job's startAfter (see sendJob). */
+const wakeTimers = new Set<NodeJS.Timeout>();
+let jobListener: { stop: () => Promise<void> } | undefined;
+
+/** A lost LISTEN connection is retried this often; meanwhile the poll (JOBS_POLL_MS) runs jobs. */
+const RELISTEN_MS = 5_000;
+/** Delayed jobs due within this get a local wake-up timer; later ones are left to the poll. */
+const MAX_WAKE_TIMER_MS = 3_600_000;
+/** A wake-up slightly after startAfter, so PostgreSQL's `start_after < now()` already holds. */
+const WAKE_MARGIN_MS = 250;
 
 function createBoss({ run }: { run: boolean }): PgBoss {
   const env = getEnv();
@@ -41,8 +60,85 @@ function createBoss({ run }: { run: boolean }): PgBoss {
     supervise: run,
     schedule: run,
     maintenanceIntervalSeconds: env.JOBS_MAINTENANCE_SECONDS,
+    // Idle workers sleep until a notification (notifyJobsReady) wakes them: the poll is only the
+    // safety net for a notification lost while the listener reconnected, and for retries.
     pollingIntervalSeconds: env.JOBS_POLL_MS / 1000,
+    // pg-boss's own cron pollers (defaults 5 s and 30 s) at their maximum: a schedule tick runs at
+    // most ~90 s late, which the hourly-or-rarer schedules (retention) do not notice.
+    cronWorkerIntervalSeconds: 45,
+    cronMonitorIntervalSeconds: 45,
   });
+}
+
+function wakeQueue(instance: PgBoss, queue: string): void {
+  for (const id of workersByQueue.get(queue) ?? []) instance.notifyWorker(id);
+}
+
+/**
+ * Keeps one LISTEN on the jobs channel for as long as the queue runs. A lost connection is
+ * retried every RELISTEN_MS; once back, every worker looks once, for the jobs whose notification
+ * nobody heard. Never throws: without the listener, jobs still run at the next poll.
+ */
+async function startJobListener({ instance, log }: { instance: PgBoss; log: Logger }): Promise<{ stop: () => Promise<void> }> {
+  let stopped = false;
+  let session: { close: () => Promise<void> } | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const listen = async (afterLoss: boolean): Promise<void> => {
+    retry = undefined;
+    if (stopped) return;
+    try {
+      const opened = await listenForJobs({
+        onQueue: (queue) => wakeQueue(instance, queue),
+        onLost: (err) => {
+          if (session !== opened) return;
+          session = undefined;
+          log.warn({ event: "job_listener_lost", err }, "job LISTEN connection lost: listening again");
+          scheduleRetry();
+        },
+      });
+      if (stopped) return void (await opened.close());
+      session = opened;
+      if (afterLoss) {
+        for (const queue of workersByQueue.keys()) wakeQueue(instance, queue);
+        log.info({ event: "job_listener_back" }, "job LISTEN connection back");
+      }
+    } catch (err) {
+      log.warn({ event: "job_listener_failed", err }, "could not LISTEN for jobs: retrying");
+      scheduleRetry();
+    }
+  };
+  const scheduleRetry = (): void => {
+    if (stopped || retry) return;
+    retry = setTimeout(() => void listen(true), RELISTEN_MS);
+  };
+  await listen(false);
+  return {
+    stop: async () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      retry = undefined;
+      const open = session;
+      session = undefined;
+      if (open) await open.close();
+    },
+  };
+}
+
+/**
+ * After a send: wake the workers now (a job due at once), or, in the process that runs them, at a
+ * delayed job's start. The wake-up is a notification at commit, so a rolled-back job wakes nobody
+ * and a committed one is visible to the worker it wakes.
+ */
+async function announce({ queue, delayMs, tx }: { queue: string; delayMs: number; tx?: Transaction }): Promise<void> {
+  if (delayMs === 0) return notifyJobsReady({ queue, tx });
+  const instance = boss;
+  if (!running || !instance || delayMs > MAX_WAKE_TIMER_MS) return;
+  const timer = setTimeout(() => {
+    wakeTimers.delete(timer);
+    wakeQueue(instance, queue);
+  }, delayMs + WAKE_MARGIN_MS);
+  timer.unref();
+  wakeTimers.add(timer);
 }
 
 async function createQueues(instance: PgBoss, specs: AnyJobQueueSpec[]): Promise<void> {
@@ -75,6 +171,8 @@ export async function startJobQueue({ specs, log }: { specs: AnyJobQueueSpec[]; 
   ready = (async () => {
     await instance.start();
     await createQueues(instance, specs);
+    // Listening before the workers start: no job sent after this resolves goes unannounced.
+    jobListener = await startJobListener({ instance, log });
     for (const spec of specs) {
       if (spec.cron) await instance.schedule(spec.name, spec.cron, {}, { tz: "UTC" });
       const handler = spec.handler;
@@ -88,6 +186,7 @@ export async function startJobQueue({ specs, log }: { specs: AnyJobQueueSpec[]; 
           // (pg-boss sleeps after every fetch, which would cap a queue at workers x batch per poll).
           if (jobs.length === batchSize && workerId) instance.notifyWorker(workerId);
         });
+        workersByQueue.set(spec.name, [...(workersByQueue.get(spec.name) ?? []), workerId]);
       }
     }
     return instance;
@@ -95,9 +194,7 @@ export async function startJobQueue({ specs, log }: { specs: AnyJobQueueSpec[]; 
   try {
     return await ready;
   } catch (err) {
-    boss = undefined;
-    ready = undefined;
-    running = false;
+    await stopJobQueue({ timeoutMs: 0 }).catch(() => {});
     throw err;
   }
 }
@@ -105,10 +202,16 @@ export async function startJobQueue({ specs, log }: { specs: AnyJobQueueSpec[]; 
 /** Stops workers (waiting up to `timeoutMs` for running handlers); the app's pool stays open. */
 export async function stopJobQueue({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<void> {
   const instance = boss;
+  const listener = jobListener;
   boss = undefined;
   ready = undefined;
   running = false;
+  jobListener = undefined;
   created.clear();
+  workersByQueue.clear();
+  for (const timer of wakeTimers) clearTimeout(timer);
+  wakeTimers.clear();
+  await listener?.stop();
   if (instance) await instance.stop({ graceful: true, timeout: timeoutMs, close: false, wait: true });
 }
 
@@ -150,6 +253,7 @@ export async function sendJob<T extends object>({
   });
   // pg-boss answers null when the insert joined no queue (or a singleton was taken): never silent.
   if (!id) throw new JobQueueError(`The job was not queued (queue ${spec.name}).`);
+  await announce({ queue: spec.name, delayMs: startDelayMs({ startAfter: options.startAfter, now: Date.now() }), tx });
   return id;
 }
 
@@ -167,4 +271,8 @@ export async function sendJobs<T extends object>({
   const instance = await getSender([spec as unknown as AnyJobQueueSpec]);
   const rows = jobs.map((j) => ({ name: spec.name, data: j.data, ...(j.startAfter ? { startAfter: j.startAfter } : {}) }));
   await instance.insert(rows, tx ? { db: transactionExecutor(tx) } : {});
+  // One announcement for the batch: the soonest job's (the workers fetch what else is due).
+  const now = Date.now();
+  const delayMs = Math.min(...jobs.map((j) => startDelayMs({ startAfter: j.startAfter, now })));
+  await announce({ queue: spec.name, delayMs, tx });
 }
