@@ -1,20 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { openLockSession, type LockSession } from "@/lib/db/queries/mailbox-locks";
 import { listenForMailboxChanges, type MailboxChange } from "@/lib/db/queries/mailbox-changes";
 import { getWatchableMailbox } from "@/lib/db/queries/mailboxes";
 import {
   getWatchableMailboxes,
   listMailboxClaims,
   listWatchableMailboxVersions,
-  openReplicaSession,
-  type ReplicaEvent,
-  type ReplicaSession,
 } from "@/lib/db/queries/watcher-replicas";
 import type { Mailbox } from "@/lib/db/schema";
 import { MailboxConnection, type ConnectionDeps } from "./mailbox-connection";
-import { ClaimOrder, fairShareOf, shuffle } from "./ownership";
+import { fairShareOf, shuffle } from "./ownership";
+import { ReplicaOwnership } from "./replica-ownership";
 import { retryUntilStopped } from "./retry-until-stopped";
 import { RetryQueue } from "./retry-queue";
 
@@ -36,7 +33,8 @@ type ReleaseReason = "rebalance" | "shutdown" | "removed" | "lost";
 
 /**
  * Seed §5.4 TenantEmailOrchestrator: one MailboxConnection per owned mailbox, driven by the
- * database and NOTIFY (add / remove / refresh), with ownership by advisory lock.
+ * database and NOTIFY (add / remove / refresh), with ownership by advisory lock (ReplicaOwnership
+ * holds the lock and replica sessions; this class decides what to claim and supervises).
  *
  * Several replicas share the mailboxes: each one holds at most its fair share
  * ceil(watchable mailboxes / live replicas). A replica above it (another one joined) releases its
@@ -49,18 +47,11 @@ export class Orchestrator {
   readonly connections = new Map<string, MailboxConnection>();
   readonly replicaId: string;
   private readonly chains = new Map<string, Promise<void>>();
-  /** Claim order: surplus is released newest first, so long-held mailboxes stay where they are. */
-  private readonly claimOrder = new ClaimOrder();
-  private lockSession: LockSession | null = null;
+  private readonly ownership: ReplicaOwnership;
   private listener: { close: () => Promise<void> } | null = null;
-  private replica: ReplicaSession | null = null;
   private reconcileTimer: NodeJS.Timeout | undefined;
-  private presenceTimer: NodeJS.Timeout | undefined;
-  private presenceSeen = -1;
-  private presencePolling = false;
   private reconcileRunning: Promise<void> | null = null;
   private reconcileQueued: Promise<void> | null = null;
-  private liveReplicas = 1;
   private totalMailboxes = 0;
   private stopping = false;
   private recovering = false;
@@ -71,6 +62,17 @@ export class Orchestrator {
     this.replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
     opts.connectionDeps.metrics.mailboxStates = () => [...this.connections.values()].map((c) => c.status);
     this.retryQueue = new RetryQueue({ owner: this.replicaId, log: opts.log, isStopping: () => this.stopping });
+    this.ownership = new ReplicaOwnership({
+      replicaId: this.replicaId,
+      log: opts.log,
+      liveWithinMs: 3 * opts.reconcileIntervalMs,
+      presencePollMs: opts.presencePollMs ?? 1000,
+      onMembershipChange: (reason) => {
+        if (this.stopping) return;
+        void this.reconcileAll().catch((err: unknown) => opts.log.error({ err, reason }, "reconcile after a replica change failed"));
+      },
+      onLocksLost: () => void this.recoverSessions(),
+    });
   }
 
   get isReady(): boolean {
@@ -83,7 +85,7 @@ export class Orchestrator {
   }
 
   private shareOf(total: number): number {
-    return fairShareOf(total, this.liveReplicas);
+    return fairShareOf(total, this.ownership.liveReplicas);
   }
 
   async start(): Promise<void> {
@@ -95,27 +97,7 @@ export class Orchestrator {
       // Rows whose lease ran out (a replica died mid-parse) are claimable again: pick them up.
       void this.processQueue();
     }, this.opts.reconcileIntervalMs);
-    this.presenceTimer = setInterval(() => void this.pollPresence(), this.opts.presencePollMs ?? 1000);
     this.ready = true;
-  }
-
-  /** A replica that died without a word (SIGKILL, OOM, node loss) shows as one presence lock fewer. */
-  private async pollPresence(): Promise<void> {
-    if (this.presencePolling || this.stopping || !this.replica) return;
-    this.presencePolling = true;
-    try {
-      const n = await this.replica.presenceCount();
-      const changed = this.presenceSeen !== -1 && n !== this.presenceSeen;
-      this.presenceSeen = n;
-      if (changed) {
-        this.opts.log.info({ presence: n }, "watcher replica set changed");
-        await this.reconcileAll();
-      }
-    } catch (err) {
-      this.opts.log.debug({ err }, "presence poll failed");
-    } finally {
-      this.presencePolling = false;
-    }
   }
 
   /**
@@ -127,22 +109,12 @@ export class Orchestrator {
     const started = performance.now();
     this.stopping = true;
     clearInterval(this.reconcileTimer);
-    clearInterval(this.presenceTimer);
     await this.listener?.close().catch(() => {});
-    const replica = this.replica;
-    this.replica = null;
-    if (replica) {
-      await replica.leave().catch(() => {});
-      await replica.announce("left").catch(() => {});
-    }
+    await this.ownership.leave();
     const ids = [...this.connections.keys()];
     await Promise.all(ids.map((id) => this.serialize(id, () => this.remove(id, true, "shutdown")).catch(() => {})));
     this.connections.clear();
-    if (replica) {
-      if (ids.length > 0) await replica.announce("released").catch(() => {});
-      await replica.close().catch(() => {});
-    }
-    await this.lockSession?.close().catch(() => {});
+    await this.ownership.close({ released: ids.length > 0 });
     this.opts.log.info(
       { replica_id: this.replicaId, released: ids.length, ms: Math.round(performance.now() - started) },
       "watcher handed its mailboxes over",
@@ -150,12 +122,6 @@ export class Orchestrator {
   }
 
   private async openSessions(): Promise<void> {
-    this.lockSession = await openLockSession({
-      onLost: (err) => {
-        this.opts.log.error({ err }, "lock connection lost: releasing all mailboxes");
-        void this.recoverSessions();
-      },
-    });
     this.listener = await listenForMailboxChanges({
       onChange: (change) => this.handleChange(change),
       onError: (err) => {
@@ -163,32 +129,7 @@ export class Orchestrator {
         void this.recoverSessions();
       },
     });
-    await this.openReplica();
-  }
-
-  private async openReplica(): Promise<void> {
-    const session = await openReplicaSession({
-      id: this.replicaId,
-      onEvent: (event) => this.handleReplicaEvent(event),
-      onLost: (err) => {
-        if (this.replica !== session) return;
-        this.opts.log.error({ err }, "replica connection lost: reopening it");
-        this.replica = null;
-        void this.reopenReplica();
-      },
-    });
-    this.replica = session;
-    await session.announce("joined");
-    this.opts.log.info({ replica_id: this.replicaId }, "watcher replica joined");
-  }
-
-  /** Only the presence connection died: mailbox locks are intact, keep watching and reconnect it. */
-  private async reopenReplica(): Promise<void> {
-    await retryUntilStopped({
-      attempt: () => this.openReplica(),
-      shouldStop: () => this.stopping || this.recovering || this.replica !== null,
-      onError: (err) => this.opts.log.error({ err }, "could not reopen the replica connection"),
-    });
+    await this.ownership.start();
   }
 
   /** Our locks died with their connection: another replica may own our mailboxes now. */
@@ -198,18 +139,16 @@ export class Orchestrator {
     this.ready = false;
     try {
       await this.listener?.close().catch(() => {});
-      // Not live while we hold nothing: the others must not leave our share unclaimed.
-      const replica = this.replica;
-      this.replica = null;
-      await replica?.close().catch(() => {});
+      this.listener = null;
+      await this.ownership.abandon();
       await Promise.all(
         [...this.connections.keys()].map((id) => this.serialize(id, () => this.remove(id, false, "lost"))),
       );
-      await this.lockSession?.close().catch(() => {});
-      this.lockSession = null;
-      this.listener = null;
+      await this.ownership.closeLocks();
       await retryUntilStopped({
         attempt: async () => {
+          // A listener left open by a failed attempt would deliver every change twice.
+          await this.listener?.close().catch(() => {});
           await this.openSessions();
           await this.reconcileAll();
           this.ready = true;
@@ -245,12 +184,6 @@ export class Orchestrator {
         this.connections.get(change.mailbox_id)?.notifyChange(change.event);
         break;
     }
-  }
-
-  private handleReplicaEvent(event: ReplicaEvent): void {
-    if (this.stopping) return;
-    this.opts.log.debug({ replica_event: event }, "replica event");
-    void this.reconcileAll().catch((err: unknown) => this.opts.log.error({ err, event }, "reconcile after a replica event failed"));
   }
 
   /** Changes to one mailbox apply in order; different mailboxes proceed in parallel. */
@@ -293,22 +226,13 @@ export class Orchestrator {
   }
 
   private async reconcileOnce(): Promise<void> {
-    if (this.stopping || !this.lockSession) return;
+    if (this.stopping || !this.ownership.canClaim) return;
     const metrics = this.opts.connectionDeps.metrics;
-    if (this.replica) {
-      try {
-        const { live } = await this.replica.heartbeat({ liveWithinMs: 3 * this.opts.reconcileIntervalMs });
-        if (live !== this.liveReplicas) this.opts.log.info({ live_replicas: live }, "live watcher replicas changed");
-        this.liveReplicas = live;
-      } catch (err) {
-        // Keep the last count; the replica connection's own error handler reopens it.
-        this.opts.log.warn({ err }, "replica heartbeat failed");
-      }
-    }
+    const live = await this.ownership.heartbeat();
     const versions = await listWatchableMailboxVersions();
     this.totalMailboxes = versions.length;
     const share = this.fairShare;
-    metrics.liveReplicas.set(this.liveReplicas);
+    metrics.liveReplicas.set(live);
     metrics.fairShare.set(share);
 
     const wanted = new Map(versions.map((v) => [v.id, v.configVersion]));
@@ -335,13 +259,13 @@ export class Orchestrator {
 
   /** Gives up the newest claims; the others are told so they take them over at once. */
   private async releaseSurplus(count: number): Promise<void> {
-    const newest = this.claimOrder.newest(this.connections.keys(), count);
+    const newest = this.ownership.surplus(this.connections.keys(), count);
     await Promise.all(newest.map((id) => this.serialize(id, () => this.remove(id, true, "rebalance"))));
     this.opts.log.info(
-      { released: newest.length, held: this.connections.size, fair_share: this.fairShare, live_replicas: this.liveReplicas },
+      { released: newest.length, held: this.connections.size, fair_share: this.fairShare, live_replicas: this.ownership.liveReplicas },
       "released mailboxes to rebalance",
     );
-    await this.replica?.announce("released").catch(() => {});
+    await this.ownership.announceReleased();
   }
 
   /** Claims free mailboxes (random order, so replicas don't all race for the same ones) up to the share. */
@@ -369,7 +293,7 @@ export class Orchestrator {
   }
 
   private async apply(row: Mailbox, mayClaim: boolean): Promise<void> {
-    if (this.stopping || !this.lockSession) return;
+    if (this.stopping || !this.ownership.canClaim) return;
     const existing = this.connections.get(row.id);
     if (existing) {
       if (existing.mailbox.configVersion !== row.configVersion) {
@@ -378,15 +302,13 @@ export class Orchestrator {
       }
       return;
     }
-    if (!mayClaim) return;
-    if (!(await this.lockSession.tryLock(row.id))) return;
+    if (!mayClaim || !(await this.ownership.claim(row.id))) return;
     if (this.stopping) {
-      await this.lockSession.unlock(row.id).catch(() => {});
+      await this.ownership.release(row.id, true);
       return;
     }
     const connection = new MailboxConnection(row, this.opts.connectionDeps);
     this.connections.set(row.id, connection);
-    this.claimOrder.claimed(row.id);
     this.opts.connectionDeps.metrics.claims.inc();
     connection.start();
   }
@@ -395,10 +317,9 @@ export class Orchestrator {
     const connection = this.connections.get(mailboxId);
     if (!connection) return;
     this.connections.delete(mailboxId);
-    this.claimOrder.released(mailboxId);
     // Close first: an in-flight batch is stored and marked read before another replica may start.
     await connection.close({ stopPush: reason === "removed" });
-    if (unlock) await this.lockSession?.unlock(mailboxId).catch(() => {});
+    await this.ownership.release(mailboxId, unlock);
     this.opts.connectionDeps.metrics.releases.inc({ reason });
     this.opts.log.info({ mailbox_id: mailboxId, tenant_id: connection.mailbox.tenantId, reason }, "mailbox stopped");
   }
