@@ -4,13 +4,15 @@ import type { Logger } from "pino";
 import { listenForMailboxChanges, type MailboxChange } from "@/lib/db/queries/mailbox-changes";
 import { getWatchableMailbox } from "@/lib/db/queries/mailboxes";
 import {
+  getWatchableFingerprint,
   getWatchableMailboxes,
-  listMailboxClaims,
+  listFreeWatchableMailboxIds,
   listWatchableMailboxVersions,
+  type WatchableFingerprint,
 } from "@/lib/db/queries/watcher-replicas";
 import type { Mailbox } from "@/lib/db/schema";
 import { MailboxConnection, type ConnectionDeps } from "./mailbox-connection";
-import { fairShareOf, shuffle } from "./ownership";
+import { fairShareOf, sameFingerprint } from "./ownership";
 import { ReplicaOwnership } from "./replica-ownership";
 import { retryUntilStopped } from "./retry-until-stopped";
 import { RetryQueue } from "./retry-queue";
@@ -53,6 +55,8 @@ export class Orchestrator {
   private reconcileRunning: Promise<void> | null = null;
   private reconcileQueued: Promise<void> | null = null;
   private totalMailboxes = 0;
+  /** The watchable set at the last full pass; null forces the next pass to read the full list. */
+  private fingerprint: WatchableFingerprint | null = null;
   private stopping = false;
   private recovering = false;
   private ready = false;
@@ -145,6 +149,8 @@ export class Orchestrator {
         [...this.connections.keys()].map((id) => this.serialize(id, () => this.remove(id, false, "lost"))),
       );
       await this.ownership.closeLocks();
+      // Changes announced while LISTEN was down are only in the database: read the full list.
+      this.fingerprint = null;
       await retryUntilStopped({
         attempt: async () => {
           // A listener left open by a failed attempt would deliver every change twice.
@@ -174,6 +180,7 @@ export class Orchestrator {
         break;
       case "tenant":
       case "reload":
+        this.fingerprint = null;
         void this.reconcileAll().catch(onError);
         break;
       case "queued":
@@ -229,13 +236,28 @@ export class Orchestrator {
     if (this.stopping || !this.ownership.canClaim) return;
     const metrics = this.opts.connectionDeps.metrics;
     const live = await this.ownership.heartbeat();
-    const versions = await listWatchableMailboxVersions();
-    this.totalMailboxes = versions.length;
+    // The full list is read only when the watchable set changed (a NOTIFY missed while LISTEN
+    // reconnected): an idle tick is one heartbeat and one fingerprint row, whatever the mailbox count.
+    const fingerprint = await getWatchableFingerprint();
+    this.totalMailboxes = fingerprint.count;
+    if (!sameFingerprint(this.fingerprint, fingerprint)) {
+      await this.reloadHeld();
+      this.fingerprint = fingerprint;
+    }
+    if (this.stopping) return;
     const share = this.fairShare;
     metrics.liveReplicas.set(live);
     metrics.fairShare.set(share);
+    if (this.connections.size > share) {
+      await this.releaseSurplus(this.connections.size - share);
+    } else if (this.connections.size < share) {
+      await this.claimFree(share);
+    }
+  }
 
-    const wanted = new Map(versions.map((v) => [v.id, v.configVersion]));
+  /** Stops held mailboxes that are no longer watchable and reconnects those whose settings changed. */
+  private async reloadHeld(): Promise<void> {
+    const wanted = new Map((await listWatchableMailboxVersions()).map((v) => [v.id, v.configVersion]));
     const work: Promise<void>[] = [];
     const changed: string[] = [];
     for (const [id, connection] of this.connections) {
@@ -243,18 +265,10 @@ export class Orchestrator {
       if (version === undefined) work.push(this.serialize(id, () => this.remove(id, true, "removed")));
       else if (version !== connection.mailbox.configVersion) changed.push(id);
     }
-    // A settings change normally arrives by NOTIFY; this catches one missed while LISTEN reconnected.
     for (const row of await getWatchableMailboxes(changed)) {
       work.push(this.serialize(row.id, () => this.apply(row, false)));
     }
     await Promise.all(work);
-    if (this.stopping) return;
-
-    if (this.connections.size > share) {
-      await this.releaseSurplus(this.connections.size - share);
-    } else if (this.connections.size < share) {
-      await this.claimFree([...wanted.keys()], share);
-    }
   }
 
   /** Gives up the newest claims; the others are told so they take them over at once. */
@@ -268,16 +282,16 @@ export class Orchestrator {
     await this.ownership.announceReleased();
   }
 
-  /** Claims free mailboxes (random order, so replicas don't all race for the same ones) up to the share. */
-  private async claimFree(mailboxIds: string[], share: number): Promise<void> {
-    const claims = await listMailboxClaims(mailboxIds);
-    const candidates = shuffle(claims.filter((c) => !c.claimed && !this.connections.has(c.id)).map((c) => c.id));
-    let next = 0;
-    while (next < candidates.length && this.connections.size < share && !this.stopping) {
-      const batch = candidates.slice(next, next + (share - this.connections.size));
-      next += batch.length;
-      const rows = await getWatchableMailboxes(batch);
+  /** Claims mailboxes nobody holds (random order, see listFreeWatchableMailboxIds) up to the share. */
+  private async claimFree(share: number): Promise<void> {
+    while (this.connections.size < share && !this.stopping) {
+      const ids = await listFreeWatchableMailboxIds({ limit: share - this.connections.size });
+      if (ids.length === 0) return;
+      const before = this.connections.size;
+      const rows = await getWatchableMailboxes(ids);
       await Promise.all(rows.map((row) => this.serialize(row.id, () => this.apply(row, true))));
+      // Every one taken by a faster replica meanwhile: try again on the next tick, not in a loop.
+      if (this.connections.size === before) return;
     }
   }
 
