@@ -49,6 +49,12 @@ const BENCHMARKS: Benchmark[] = [
     quick: ["--seconds", "10", "--settle", "10", "--runs", "1", "--env", "JOBS_POLL_MS=1000"],
   },
   {
+    name: "replica-idle",
+    file: "replica-idle.ts",
+    full: ["--mailboxes", "10000", "--runs", "3", "--seconds", "30"],
+    quick: ["--mailboxes", "500", "--runs", "1", "--seconds", "5", "--warmup", "5"],
+  },
+  {
     name: "capacity",
     file: "capacity.ts",
     full: ["--mailboxes", "2000", "--pool", "5", "--bursts", "5", "--bare-idle", "--skip-restart"],

@@ -1,20 +1,19 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { openLockSession, type LockSession } from "@/lib/db/queries/mailbox-locks";
 import { listenForMailboxChanges, type MailboxChange } from "@/lib/db/queries/mailbox-changes";
 import { getWatchableMailbox } from "@/lib/db/queries/mailboxes";
 import {
+  getWatchableFingerprint,
   getWatchableMailboxes,
-  listMailboxClaims,
+  listFreeWatchableMailboxIds,
   listWatchableMailboxVersions,
-  openReplicaSession,
-  type ReplicaEvent,
-  type ReplicaSession,
+  type WatchableFingerprint,
 } from "@/lib/db/queries/watcher-replicas";
 import type { Mailbox } from "@/lib/db/schema";
 import { MailboxConnection, type ConnectionDeps } from "./mailbox-connection";
-import { ClaimOrder, fairShareOf, shuffle } from "./ownership";
+import { fairShareOf, sameFingerprint } from "./ownership";
+import { ReplicaOwnership } from "./replica-ownership";
 import { retryUntilStopped } from "./retry-until-stopped";
 import { RetryQueue } from "./retry-queue";
 
@@ -36,7 +35,8 @@ type ReleaseReason = "rebalance" | "shutdown" | "removed" | "lost";
 
 /**
  * Seed §5.4 TenantEmailOrchestrator: one MailboxConnection per owned mailbox, driven by the
- * database and NOTIFY (add / remove / refresh), with ownership by advisory lock.
+ * database and NOTIFY (add / remove / refresh), with ownership by advisory lock (ReplicaOwnership
+ * holds the lock and replica sessions; this class decides what to claim and supervises).
  *
  * Several replicas share the mailboxes: each one holds at most its fair share
  * ceil(watchable mailboxes / live replicas). A replica above it (another one joined) releases its
@@ -49,19 +49,14 @@ export class Orchestrator {
   readonly connections = new Map<string, MailboxConnection>();
   readonly replicaId: string;
   private readonly chains = new Map<string, Promise<void>>();
-  /** Claim order: surplus is released newest first, so long-held mailboxes stay where they are. */
-  private readonly claimOrder = new ClaimOrder();
-  private lockSession: LockSession | null = null;
+  private readonly ownership: ReplicaOwnership;
   private listener: { close: () => Promise<void> } | null = null;
-  private replica: ReplicaSession | null = null;
   private reconcileTimer: NodeJS.Timeout | undefined;
-  private presenceTimer: NodeJS.Timeout | undefined;
-  private presenceSeen = -1;
-  private presencePolling = false;
   private reconcileRunning: Promise<void> | null = null;
   private reconcileQueued: Promise<void> | null = null;
-  private liveReplicas = 1;
   private totalMailboxes = 0;
+  /** The watchable set at the last full pass; null forces the next pass to read the full list. */
+  private fingerprint: WatchableFingerprint | null = null;
   private stopping = false;
   private recovering = false;
   private ready = false;
@@ -71,6 +66,17 @@ export class Orchestrator {
     this.replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
     opts.connectionDeps.metrics.mailboxStates = () => [...this.connections.values()].map((c) => c.status);
     this.retryQueue = new RetryQueue({ owner: this.replicaId, log: opts.log, isStopping: () => this.stopping });
+    this.ownership = new ReplicaOwnership({
+      replicaId: this.replicaId,
+      log: opts.log,
+      liveWithinMs: 3 * opts.reconcileIntervalMs,
+      presencePollMs: opts.presencePollMs ?? 1000,
+      onMembershipChange: (reason) => {
+        if (this.stopping) return;
+        void this.reconcileAll().catch((err: unknown) => opts.log.error({ err, reason }, "reconcile after a replica change failed"));
+      },
+      onLocksLost: () => void this.recoverSessions(),
+    });
   }
 
   get isReady(): boolean {
@@ -83,7 +89,7 @@ export class Orchestrator {
   }
 
   private shareOf(total: number): number {
-    return fairShareOf(total, this.liveReplicas);
+    return fairShareOf(total, this.ownership.liveReplicas);
   }
 
   async start(): Promise<void> {
@@ -95,27 +101,7 @@ export class Orchestrator {
       // Rows whose lease ran out (a replica died mid-parse) are claimable again: pick them up.
       void this.processQueue();
     }, this.opts.reconcileIntervalMs);
-    this.presenceTimer = setInterval(() => void this.pollPresence(), this.opts.presencePollMs ?? 1000);
     this.ready = true;
-  }
-
-  /** A replica that died without a word (SIGKILL, OOM, node loss) shows as one presence lock fewer. */
-  private async pollPresence(): Promise<void> {
-    if (this.presencePolling || this.stopping || !this.replica) return;
-    this.presencePolling = true;
-    try {
-      const n = await this.replica.presenceCount();
-      const changed = this.presenceSeen !== -1 && n !== this.presenceSeen;
-      this.presenceSeen = n;
-      if (changed) {
-        this.opts.log.info({ presence: n }, "watcher replica set changed");
-        await this.reconcileAll();
-      }
-    } catch (err) {
-      this.opts.log.debug({ err }, "presence poll failed");
-    } finally {
-      this.presencePolling = false;
-    }
   }
 
   /**
@@ -127,22 +113,12 @@ export class Orchestrator {
     const started = performance.now();
     this.stopping = true;
     clearInterval(this.reconcileTimer);
-    clearInterval(this.presenceTimer);
     await this.listener?.close().catch(() => {});
-    const replica = this.replica;
-    this.replica = null;
-    if (replica) {
-      await replica.leave().catch(() => {});
-      await replica.announce("left").catch(() => {});
-    }
+    await this.ownership.leave();
     const ids = [...this.connections.keys()];
     await Promise.all(ids.map((id) => this.serialize(id, () => this.remove(id, true, "shutdown")).catch(() => {})));
     this.connections.clear();
-    if (replica) {
-      if (ids.length > 0) await replica.announce("released").catch(() => {});
-      await replica.close().catch(() => {});
-    }
-    await this.lockSession?.close().catch(() => {});
+    await this.ownership.close({ released: ids.length > 0 });
     this.opts.log.info(
       { replica_id: this.replicaId, released: ids.length, ms: Math.round(performance.now() - started) },
       "watcher handed its mailboxes over",
@@ -150,12 +126,6 @@ export class Orchestrator {
   }
 
   private async openSessions(): Promise<void> {
-    this.lockSession = await openLockSession({
-      onLost: (err) => {
-        this.opts.log.error({ err }, "lock connection lost: releasing all mailboxes");
-        void this.recoverSessions();
-      },
-    });
     this.listener = await listenForMailboxChanges({
       onChange: (change) => this.handleChange(change),
       onError: (err) => {
@@ -163,32 +133,7 @@ export class Orchestrator {
         void this.recoverSessions();
       },
     });
-    await this.openReplica();
-  }
-
-  private async openReplica(): Promise<void> {
-    const session = await openReplicaSession({
-      id: this.replicaId,
-      onEvent: (event) => this.handleReplicaEvent(event),
-      onLost: (err) => {
-        if (this.replica !== session) return;
-        this.opts.log.error({ err }, "replica connection lost: reopening it");
-        this.replica = null;
-        void this.reopenReplica();
-      },
-    });
-    this.replica = session;
-    await session.announce("joined");
-    this.opts.log.info({ replica_id: this.replicaId }, "watcher replica joined");
-  }
-
-  /** Only the presence connection died: mailbox locks are intact, keep watching and reconnect it. */
-  private async reopenReplica(): Promise<void> {
-    await retryUntilStopped({
-      attempt: () => this.openReplica(),
-      shouldStop: () => this.stopping || this.recovering || this.replica !== null,
-      onError: (err) => this.opts.log.error({ err }, "could not reopen the replica connection"),
-    });
+    await this.ownership.start();
   }
 
   /** Our locks died with their connection: another replica may own our mailboxes now. */
@@ -198,18 +143,18 @@ export class Orchestrator {
     this.ready = false;
     try {
       await this.listener?.close().catch(() => {});
-      // Not live while we hold nothing: the others must not leave our share unclaimed.
-      const replica = this.replica;
-      this.replica = null;
-      await replica?.close().catch(() => {});
+      this.listener = null;
+      await this.ownership.abandon();
       await Promise.all(
         [...this.connections.keys()].map((id) => this.serialize(id, () => this.remove(id, false, "lost"))),
       );
-      await this.lockSession?.close().catch(() => {});
-      this.lockSession = null;
-      this.listener = null;
+      await this.ownership.closeLocks();
+      // Changes announced while LISTEN was down are only in the database: read the full list.
+      this.fingerprint = null;
       await retryUntilStopped({
         attempt: async () => {
+          // A listener left open by a failed attempt would deliver every change twice.
+          await this.listener?.close().catch(() => {});
           await this.openSessions();
           await this.reconcileAll();
           this.ready = true;
@@ -235,6 +180,7 @@ export class Orchestrator {
         break;
       case "tenant":
       case "reload":
+        this.fingerprint = null;
         void this.reconcileAll().catch(onError);
         break;
       case "queued":
@@ -245,12 +191,6 @@ export class Orchestrator {
         this.connections.get(change.mailbox_id)?.notifyChange(change.event);
         break;
     }
-  }
-
-  private handleReplicaEvent(event: ReplicaEvent): void {
-    if (this.stopping) return;
-    this.opts.log.debug({ replica_event: event }, "replica event");
-    void this.reconcileAll().catch((err: unknown) => this.opts.log.error({ err, event }, "reconcile after a replica event failed"));
   }
 
   /** Changes to one mailbox apply in order; different mailboxes proceed in parallel. */
@@ -293,25 +233,31 @@ export class Orchestrator {
   }
 
   private async reconcileOnce(): Promise<void> {
-    if (this.stopping || !this.lockSession) return;
+    if (this.stopping || !this.ownership.canClaim) return;
     const metrics = this.opts.connectionDeps.metrics;
-    if (this.replica) {
-      try {
-        const { live } = await this.replica.heartbeat({ liveWithinMs: 3 * this.opts.reconcileIntervalMs });
-        if (live !== this.liveReplicas) this.opts.log.info({ live_replicas: live }, "live watcher replicas changed");
-        this.liveReplicas = live;
-      } catch (err) {
-        // Keep the last count; the replica connection's own error handler reopens it.
-        this.opts.log.warn({ err }, "replica heartbeat failed");
-      }
+    const live = await this.ownership.heartbeat();
+    // The full list is read only when the watchable set changed (a NOTIFY missed while LISTEN
+    // reconnected): an idle tick is one heartbeat and one fingerprint row, whatever the mailbox count.
+    const fingerprint = await getWatchableFingerprint();
+    this.totalMailboxes = fingerprint.count;
+    if (!sameFingerprint(this.fingerprint, fingerprint)) {
+      await this.reloadHeld();
+      this.fingerprint = fingerprint;
     }
-    const versions = await listWatchableMailboxVersions();
-    this.totalMailboxes = versions.length;
+    if (this.stopping) return;
     const share = this.fairShare;
-    metrics.liveReplicas.set(this.liveReplicas);
+    metrics.liveReplicas.set(live);
     metrics.fairShare.set(share);
+    if (this.connections.size > share) {
+      await this.releaseSurplus(this.connections.size - share);
+    } else if (this.connections.size < share) {
+      await this.claimFree(share);
+    }
+  }
 
-    const wanted = new Map(versions.map((v) => [v.id, v.configVersion]));
+  /** Stops held mailboxes that are no longer watchable and reconnects those whose settings changed. */
+  private async reloadHeld(): Promise<void> {
+    const wanted = new Map((await listWatchableMailboxVersions()).map((v) => [v.id, v.configVersion]));
     const work: Promise<void>[] = [];
     const changed: string[] = [];
     for (const [id, connection] of this.connections) {
@@ -319,41 +265,33 @@ export class Orchestrator {
       if (version === undefined) work.push(this.serialize(id, () => this.remove(id, true, "removed")));
       else if (version !== connection.mailbox.configVersion) changed.push(id);
     }
-    // A settings change normally arrives by NOTIFY; this catches one missed while LISTEN reconnected.
     for (const row of await getWatchableMailboxes(changed)) {
       work.push(this.serialize(row.id, () => this.apply(row, false)));
     }
     await Promise.all(work);
-    if (this.stopping) return;
-
-    if (this.connections.size > share) {
-      await this.releaseSurplus(this.connections.size - share);
-    } else if (this.connections.size < share) {
-      await this.claimFree([...wanted.keys()], share);
-    }
   }
 
   /** Gives up the newest claims; the others are told so they take them over at once. */
   private async releaseSurplus(count: number): Promise<void> {
-    const newest = this.claimOrder.newest(this.connections.keys(), count);
+    const newest = this.ownership.surplus(this.connections.keys(), count);
     await Promise.all(newest.map((id) => this.serialize(id, () => this.remove(id, true, "rebalance"))));
     this.opts.log.info(
-      { released: newest.length, held: this.connections.size, fair_share: this.fairShare, live_replicas: this.liveReplicas },
+      { released: newest.length, held: this.connections.size, fair_share: this.fairShare, live_replicas: this.ownership.liveReplicas },
       "released mailboxes to rebalance",
     );
-    await this.replica?.announce("released").catch(() => {});
+    await this.ownership.announceReleased();
   }
 
-  /** Claims free mailboxes (random order, so replicas don't all race for the same ones) up to the share. */
-  private async claimFree(mailboxIds: string[], share: number): Promise<void> {
-    const claims = await listMailboxClaims(mailboxIds);
-    const candidates = shuffle(claims.filter((c) => !c.claimed && !this.connections.has(c.id)).map((c) => c.id));
-    let next = 0;
-    while (next < candidates.length && this.connections.size < share && !this.stopping) {
-      const batch = candidates.slice(next, next + (share - this.connections.size));
-      next += batch.length;
-      const rows = await getWatchableMailboxes(batch);
+  /** Claims mailboxes nobody holds (random order, see listFreeWatchableMailboxIds) up to the share. */
+  private async claimFree(share: number): Promise<void> {
+    while (this.connections.size < share && !this.stopping) {
+      const ids = await listFreeWatchableMailboxIds({ limit: share - this.connections.size });
+      if (ids.length === 0) return;
+      const before = this.connections.size;
+      const rows = await getWatchableMailboxes(ids);
       await Promise.all(rows.map((row) => this.serialize(row.id, () => this.apply(row, true))));
+      // Every one taken by a faster replica meanwhile: try again on the next tick, not in a loop.
+      if (this.connections.size === before) return;
     }
   }
 
@@ -369,7 +307,7 @@ export class Orchestrator {
   }
 
   private async apply(row: Mailbox, mayClaim: boolean): Promise<void> {
-    if (this.stopping || !this.lockSession) return;
+    if (this.stopping || !this.ownership.canClaim) return;
     const existing = this.connections.get(row.id);
     if (existing) {
       if (existing.mailbox.configVersion !== row.configVersion) {
@@ -378,15 +316,13 @@ export class Orchestrator {
       }
       return;
     }
-    if (!mayClaim) return;
-    if (!(await this.lockSession.tryLock(row.id))) return;
+    if (!mayClaim || !(await this.ownership.claim(row.id))) return;
     if (this.stopping) {
-      await this.lockSession.unlock(row.id).catch(() => {});
+      await this.ownership.release(row.id, true);
       return;
     }
     const connection = new MailboxConnection(row, this.opts.connectionDeps);
     this.connections.set(row.id, connection);
-    this.claimOrder.claimed(row.id);
     this.opts.connectionDeps.metrics.claims.inc();
     connection.start();
   }
@@ -395,10 +331,9 @@ export class Orchestrator {
     const connection = this.connections.get(mailboxId);
     if (!connection) return;
     this.connections.delete(mailboxId);
-    this.claimOrder.released(mailboxId);
     // Close first: an in-flight batch is stored and marked read before another replica may start.
     await connection.close({ stopPush: reason === "removed" });
-    if (unlock) await this.lockSession?.unlock(mailboxId).catch(() => {});
+    await this.ownership.release(mailboxId, unlock);
     this.opts.connectionDeps.metrics.releases.inc({ reason });
     this.opts.log.info({ mailbox_id: mailboxId, tenant_id: connection.mailbox.tenantId, reason }, "mailbox stopped");
   }

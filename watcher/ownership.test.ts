@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ClaimOrder, fairShareOf, shuffle } from "./ownership";
+import { ClaimOrder, fairShareOf, sameFingerprint } from "./ownership";
 
 test("fair share is ceil(total / live), at least one, with no live replica counted as one", () => {
   assert.equal(fairShareOf(10, 3), 4);
@@ -19,7 +19,9 @@ test("surplus is the newest claims first; released mailboxes drop out of the ord
   assert.deepEqual(order.newest(["a"], 0), []);
 });
 
-test("shuffle is a Fisher-Yates permutation driven by random()", () => {
-  assert.deepEqual(shuffle([1, 2, 3, 4], () => 0), [2, 3, 4, 1]);
-  assert.deepEqual(shuffle([1, 2, 3, 4], () => 0.999), [1, 2, 3, 4]);
+test("the fingerprint matches only the same count and digest; no previous pass never matches", () => {
+  assert.equal(sameFingerprint(null, { count: 0, digest: "0" }), false);
+  assert.equal(sameFingerprint({ count: 3, digest: "-12" }, { count: 3, digest: "-12" }), true);
+  assert.equal(sameFingerprint({ count: 3, digest: "-12" }, { count: 3, digest: "7" }), false);
+  assert.equal(sameFingerprint({ count: 3, digest: "-12" }, { count: 2, digest: "-12" }), false);
 });

@@ -1,9 +1,10 @@
 /**
  * Replica ownership decisions, pure: how many mailboxes a replica may hold (fair share), which of
  * its claims it gives up first when above it (newest first, so long-held mailboxes stay put), and
- * in which order it tries to claim free ones (random, so replicas don't all race for the same).
- * The orchestrator applies them with the lock and replica sessions.
+ * whether the watchable set changed since the last full reconcile.
+ * The orchestrator applies them with the lock and replica sessions (./replica-ownership.ts).
  */
+import type { WatchableFingerprint } from "@/lib/db/queries/watcher-replicas";
 
 /** Most mailboxes one replica may hold: ceil(watchable mailboxes / live replicas), at least 1. */
 export function fairShareOf(totalMailboxes: number, liveReplicas: number): number {
@@ -29,11 +30,10 @@ export class ClaimOrder {
   }
 }
 
-/** Fisher-Yates in place; `random` for tests. */
-export function shuffle<T>(items: T[], random: () => number = Math.random): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
-  }
-  return items;
+/**
+ * Whether the watchable set is unchanged since the last full reconcile (`last` null: none yet, so
+ * the next pass must read the full list).
+ */
+export function sameFingerprint(last: WatchableFingerprint | null, now: WatchableFingerprint): boolean {
+  return last !== null && last.count === now.count && last.digest === now.digest;
 }

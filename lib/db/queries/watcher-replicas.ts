@@ -1,4 +1,4 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type pg from "pg";
 import { getDb, getPool } from "@/lib/db/client";
 import { mailboxes, tenants, type Mailbox } from "@/lib/db/schema";
@@ -132,36 +132,31 @@ export async function openReplicaSession({
   };
 }
 
-export type MailboxClaim = { id: string; key: number; claimed: boolean };
-
 /**
- * Which of these mailboxes some replica already owns (its advisory lock is held), in one pg_locks
- * read: a replica below its fair share then tries only the free ones instead of every mailbox.
- * `key` is the mailbox's lock key (mailboxes.lock_key, unique). Ids without a row are left out.
+ * Mailboxes a watcher could claim: watchable and locked by nobody (our own claims are locked too),
+ * at most `limit`, in random order so replicas below their share don't all race for the same ones.
+ * Only the free ones cross the wire, so an idle replica with every mailbox held costs one pg_locks read.
  */
-export async function listMailboxClaims(mailboxIds: string[]): Promise<MailboxClaim[]> {
-  if (mailboxIds.length === 0) return [];
-  const { rows } = await getPool().query<MailboxClaim>(
-    `WITH held AS (
-       SELECT DISTINCT l.objid FROM pg_locks l
-        WHERE l.locktype = 'advisory' AND l.granted AND l.database = ${CURRENT_DB}
-          AND l.classid = $2 AND l.objsubid = 2
-     )
-     SELECT m.id::text AS id, m.lock_key AS key, (h.objid IS NOT NULL) AS claimed
-       FROM mailboxes m
-       LEFT JOIN held h ON h.objid = m.lock_key::oid
-      WHERE m.id = ANY($1::uuid[])`,
-    [mailboxIds, MAILBOX_LOCK_CLASS],
-  );
-  return rows;
+export async function listFreeWatchableMailboxIds({ limit }: { limit: number }): Promise<string[]> {
+  if (limit <= 0) return [];
+  const held = sql`SELECT 1 FROM pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.database = ${sql.raw(CURRENT_DB)}
+       AND l.classid = ${MAILBOX_LOCK_CLASS} AND l.objsubid = 2 AND l.objid = ${mailboxes.lockKey}::oid`;
+  const rows = await getDb()
+    .select({ id: mailboxes.id })
+    .from(mailboxes)
+    .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
+    .where(and(isWatchable(), sql`NOT EXISTS (${held})`))
+    .orderBy(sql`random()`)
+    .limit(limit);
+  return rows.map((r) => r.id);
 }
 
 export type MailboxVersion = { id: string; configVersion: number };
 
 /**
- * What a watcher should run, as ids and settings versions only: the reconcile tick runs every few
- * seconds, and loading every full row (secrets, sync state) for thousands of mailboxes each time
- * was measurable idle CPU. The filter is isWatchable() of ./mailboxes.ts.
+ * What a watcher should run, as ids and settings versions only (no secrets or sync state): read
+ * only when the fingerprint below changed. The filter is isWatchable() of ./mailboxes.ts.
  */
 export async function listWatchableMailboxVersions(): Promise<MailboxVersion[]> {
   return getDb()
@@ -169,6 +164,26 @@ export async function listWatchableMailboxVersions(): Promise<MailboxVersion[]> 
     .from(mailboxes)
     .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
     .where(isWatchable());
+}
+
+export type WatchableFingerprint = { count: number; digest: string };
+
+/**
+ * One row summing up the watchable set: how many, and an order-free digest of every (id, settings
+ * version) pair. Adding, deleting, disabling, a tenant deactivated and every settings change (it
+ * bumps config_version) change it; status and sync-state writes don't, so an idle watcher reads the
+ * full list only when something it runs changed.
+ */
+export async function getWatchableFingerprint(): Promise<WatchableFingerprint> {
+  const [row] = await getDb()
+    .select({
+      count: sql<number>`count(*)::int`,
+      digest: sql<string>`coalesce(sum(hashtext(${mailboxes.id}::text || ':' || ${mailboxes.configVersion})::bigint), 0)::text`,
+    })
+    .from(mailboxes)
+    .innerJoin(tenants, eq(tenants.id, mailboxes.tenantId))
+    .where(isWatchable());
+  return { count: row?.count ?? 0, digest: row?.digest ?? "0" };
 }
 
 /** Full rows of these mailboxes, if still watchable (claims and settings changes). */
