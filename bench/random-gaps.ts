@@ -3,6 +3,7 @@
  * random gaps 0.2-20 s"): the same seed gives the same sequence, so the floor and the watcher, and
  * runs on two trees, wait through exactly the same gaps.
  */
+import { mulberry32 } from "@/lib/util/seeded-random";
 
 /** "0.2-20" (seconds) -> { minMs: 200, maxMs: 20000 }. */
 export function parseGapRange(text: string): { minMs: number; maxMs: number } {
@@ -12,21 +13,6 @@ export function parseGapRange(text: string): { minMs: number; maxMs: number } {
   const maxMs = Math.round(Number(match[2]) * 1000);
   if (maxMs < minMs) throw new Error(`--gaps ${text}: MAX is below MIN`);
   return { minMs, maxMs };
-}
-
-/**
- * mulberry32: a 32-bit seeded generator, uniform in [0, 1). Written out because nothing installed
- * offers a seeded one, and Math.random cannot be seeded.
- */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `count` pauses in whole ms, uniform in [minMs, maxMs]. */
