@@ -5,16 +5,28 @@
  * a pause shorter than imapflow's 15 s auto-IDLE delay, which is what a burst looks like.
  *
  *   npx tsx bench/latency.ts [--messages 30] [--gap-ms 700]
+ *   npx tsx bench/latency.ts --messages 30 --gaps 0.2-20 [--seed 1]
+ *
+ * --gaps MIN-MAX (seconds): instead of a fixed pause, a uniform random one before each message
+ * (seeded, so the floor and the watcher wait through the same gaps). Gaps past imapflow's 15 s and
+ * the watcher's silence / keepalive timers are the idle case a burst does not exercise; the floor
+ * then sits in IDLE through each gap, as the watcher does.
  */
 import { parseArgs } from "node:util";
 import { ImapFlow } from "imapflow";
 import { makeMessage, startDovecot } from "@/tests/harness/dovecot";
 import { startWatcherProcess } from "@/tests/harness/watcher-process";
 import { median, percentile, startBenchDatabase } from "./peers";
+import { parseGapRange, seededGaps } from "./random-gaps";
 
-const { values } = parseArgs({ options: { messages: { type: "string", default: "30" }, "gap-ms": { type: "string", default: "700" } } });
+const { values } = parseArgs({
+  options: { messages: { type: "string", default: "30" }, "gap-ms": { type: "string", default: "700" }, gaps: { type: "string" }, seed: { type: "string", default: "1" } },
+});
 const count = Number(values.messages);
 const gapMs = Number(values["gap-ms"]);
+const gapRange = values.gaps ? parseGapRange(values.gaps) : undefined;
+/** The pause before message i in --gaps mode (the same list for the floor and the watcher). */
+const randomGaps = gapRange ? seededGaps({ ...gapRange, seed: Number(values.seed), count }) : undefined;
 
 const db = await startBenchDatabase();
 const { getSecretBox } = await import("@/lib/crypto/secret-box");
@@ -35,13 +47,13 @@ async function baseline(): Promise<number[]> {
   for (let i = 0; i < count; i++) {
     const seen = new Promise<void>((resolve) => client.once("exists", () => resolve()));
     void client.idle();
-    await sleep(50);
+    await sleep(randomGaps?.[i] ?? 50);
     const t0 = performance.now();
     await dovecot.append("base", makeMessage({ subject: `b${i}` }));
     await seen;
     out.push(performance.now() - t0);
     await client.noop();
-    await sleep(gapMs);
+    if (!randomGaps) await sleep(gapMs);
   }
   await client.logout();
   return out;
@@ -58,11 +70,12 @@ async function watched(): Promise<number[]> {
   while ((await getMailboxById({ mailboxId: row.id }))?.status !== "connected") await sleep(20);
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
+    if (randomGaps) await sleep(randomGaps[i]!);
     const t0 = performance.now();
     await dovecot.append("watched", makeMessage({ subject: `w${i}` }));
     while ((await countMailboxMessages({ mailboxId: row.id })) < i + 1) await sleep(5);
     out.push(performance.now() - t0);
-    await sleep(gapMs);
+    if (!randomGaps) await sleep(gapMs);
   }
   await watcher.stop();
   return out;
@@ -73,10 +86,16 @@ try {
   const mine = await watched();
   const result = {
     messages: count,
-    gap_ms: gapMs,
-    baseline_idle_exists_ms: { median: Math.round(median(base)), p95: Math.round(percentile(base, 95)) },
-    watcher_append_to_stored_ms: { median: Math.round(median(mine)), p95: Math.round(percentile(mine, 95)), max: Math.round(Math.max(...mine)) },
+    ...(gapRange ? { gaps_s: values.gaps, seed: Number(values.seed) } : { gap_ms: gapMs }),
+    baseline_idle_exists_ms: { median: Math.round(median(base)), p95: Math.round(percentile(base, 95)), p99: Math.round(percentile(base, 99)) },
+    watcher_append_to_stored_ms: {
+      median: Math.round(median(mine)),
+      p95: Math.round(percentile(mine, 95)),
+      p99: Math.round(percentile(mine, 99)),
+      max: Math.round(Math.max(...mine)),
+    },
     ratio_median: Math.round((median(mine) / median(base)) * 100) / 100,
+    p99_minus_baseline_p99_ms: Math.round(percentile(mine, 99) - percentile(base, 99)),
   };
   console.log(JSON.stringify(result, null, 2));
 } finally {

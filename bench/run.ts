@@ -35,6 +35,12 @@ const BENCHMARKS: Benchmark[] = [
   },
   { name: "imap-commands", file: "imap-commands.ts", full: ["--messages", "20"], quick: ["--messages", "5"] },
   { name: "latency", file: "latency.ts", full: ["--messages", "30", "--gap-ms", "700"], quick: ["--messages", "5", "--gap-ms", "700"] },
+  {
+    name: "latency-gaps",
+    file: "latency.ts",
+    full: ["--messages", "20", "--gaps", "0.2-20", "--seed", "1"],
+    quick: ["--messages", "3", "--gaps", "0.2-2", "--seed", "1"],
+  },
   { name: "push-latency", file: "push-latency.ts", full: ["--messages", "20", "--gap-ms", "300"], quick: ["--messages", "3", "--gap-ms", "300"] },
   {
     name: "freeze-detection",

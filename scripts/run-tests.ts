@@ -31,7 +31,7 @@ function findTests(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-const all = ["lib", "watcher", "components", "app", "scripts", "tests"].filter((d) => existsSync(path.join(root, d))).flatMap((d) => findTests(path.join(root, d)));
+const all = ["lib", "watcher", "components", "app", "scripts", "bench", "tests"].filter((d) => existsSync(path.join(root, d))).flatMap((d) => findTests(path.join(root, d)));
 const isIntegration = (f: string): boolean => f.startsWith("tests/");
 const files = explicitFiles.length
   ? explicitFiles

@@ -3,6 +3,7 @@ import { getDb } from "@/lib/db/client";
 import { sanitizeJson } from "@/lib/ingest/sanitize";
 import { ingestedMessages, mailboxes } from "@/lib/db/schema";
 import { insertIngestedMessages, upgradeTooLargeRows, type BatchCommit, type InsertOutcome } from "./messages";
+import { takeCommitGroup, type CommitSize } from "./take-commit-group";
 import { listTenantsWithWebhooks } from "./webhooks";
 
 /**
@@ -35,32 +36,19 @@ export function createGroupCommitter(opts: Partial<GroupCommitOptions> = {}): {
   stats: () => GroupCommitStats;
 } {
   const o = { ...defaults, ...opts };
-  const queue: Waiting[] = [];
+  let queue: Waiting[] = [];
   const counters: GroupCommitStats = { statements: 0, commits: 0, fallbacks: 0 };
   let inFlight = 0;
   let scheduled = false;
 
+  const sizeOf = (w: Waiting): CommitSize => ({
+    mailboxId: w.commit.mailboxId,
+    rows: w.commit.rows.length,
+    bytes: w.commit.rows.reduce((n, r) => n + (r.raw?.length ?? 0), 0),
+  });
   const take = (): Waiting[] => {
-    const group: Waiting[] = [];
-    const seen = new Set<string>();
-    let rows = 0;
-    let bytes = 0;
-    for (let i = 0; i < queue.length; ) {
-      const w = queue[i] as Waiting;
-      const size = w.commit.rows.reduce((n, r) => n + (r.raw?.length ?? 0), 0);
-      const fits = group.length === 0 || (rows + w.commit.rows.length <= o.maxRows && bytes + size <= o.maxBytes);
-      // One commit per mailbox per statement: UPDATE ... FROM would apply only one of two cursors.
-      if (!fits) break;
-      if (seen.has(w.commit.mailboxId)) {
-        i += 1;
-        continue;
-      }
-      seen.add(w.commit.mailboxId);
-      group.push(w);
-      queue.splice(i, 1);
-      rows += w.commit.rows.length;
-      bytes += size;
-    }
+    const { group, rest } = takeCommitGroup(queue, sizeOf, o);
+    queue = rest;
     return group;
   };
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, describe, it } from "node:test";
+import { mulberry32 } from "@/lib/util/seeded-random";
 import {
   apopDigest,
   hasCapability,
@@ -488,17 +489,7 @@ describe("Pop3Client against a fake server", () => {
 // Fuzzing
 // ---------------------------------------------------------------------------------------------
 
-/** mulberry32: small, fast, seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 type Rng = () => number;
 const int = (rng: Rng, n: number): number => Math.floor(rng() * n);
