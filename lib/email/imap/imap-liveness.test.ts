@@ -364,14 +364,21 @@ describe("startIdleWatchdog", () => {
     assert.match((dead[0] as Error).message, /for 15 s/);
   });
 
-  it("a keepalive window at or below the idle silence changes nothing (trust off in effect)", async () => {
+  /** When an always-answering server is asked, in ms after the watch began. */
+  const probeTimes = async ({
+    jitterMs = 0,
+    fraction = 0,
+    trusts,
+    forMs = 200_000,
+    ...bound
+  }: { silenceMs: number; keepaliveSilenceMs?: number; jitterMs?: number; fraction?: number; trusts: boolean; forMs?: number }): Promise<number[]> => {
     const clock = fakeClock();
-    const activity = new ServerActivity(clock, { trustsKeepalive: true });
+    const activity = new ServerActivity(clock, { trustsKeepalive: trusts, jitterFraction: fraction });
     const log: number[] = [];
     const watchdog = startIdleWatchdog({
-      silenceMs: 60_000,
-      keepaliveSilenceMs: 30_000,
-      probeTimeoutMs: 15_000,
+      ...bound,
+      jitterMs,
+      probeTimeoutMs: 10_000,
       activity,
       probe: async () => {
         log.push(clock.now() - 1_000_000);
@@ -382,42 +389,27 @@ describe("startIdleWatchdog", () => {
       describeTimeout: idleTimeout,
       clock,
     });
-    await clock.advance(120_000);
-    assert.deepEqual(log, [60_000, 120_000]);
+    await clock.advance(forMs);
     watchdog.stop();
+    return log;
+  };
+
+  it("a keepalive window at or below the idle silence changes nothing (trust off in effect)", async () => {
+    assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 30_000, trusts: true, forMs: 120_000 }), [60_000, 120_000]);
   });
 
   it("takes each connection's fixed share of the jitter off its bound, at most half the bound", async () => {
-    const probesAt = async (bound: { silenceMs: number; keepaliveSilenceMs?: number }, jitterMs: number, fraction: number, trusts: boolean): Promise<number[]> => {
-      const clock = fakeClock();
-      const activity = new ServerActivity(clock, { trustsKeepalive: trusts, jitterFraction: fraction });
-      const log: number[] = [];
-      const watchdog = startIdleWatchdog({
-        ...bound,
-        jitterMs,
-        probeTimeoutMs: 10_000,
-        activity,
-        probe: async () => {
-          log.push(clock.now() - 1_000_000);
-          activity.touch();
-        },
-        onAlive: () => {},
-        onDead: () => assert.fail("not dead"),
-        describeTimeout: idleTimeout,
-        clock,
-      });
-      await clock.advance(200_000);
-      watchdog.stop();
-      return log;
-    };
     // Defaults under IDLE: 95 s less 0.5 x 15 s.
-    assert.deepEqual(await probesAt({ silenceMs: 60_000, keepaliveSilenceMs: 95_000 }, 15_000, 0.5, true), [87_500, 175_000]);
-    assert.deepEqual(await probesAt({ silenceMs: 60_000, keepaliveSilenceMs: 95_000 }, 15_000, 0, true), [95_000, 190_000]);
+    assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0.5, trusts: true }), [87_500, 175_000]);
+    assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0, trusts: true }), [95_000, 190_000]);
     // Polling waits: 60 s less 0.999 x 15 s (floored to whole ms).
-    assert.deepEqual(await probesAt({ silenceMs: 60_000, keepaliveSilenceMs: 95_000 }, 15_000, 0.999, false), [45_015, 90_030, 135_045, 180_060]);
+    assert.deepEqual(
+      await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0.999, trusts: false }),
+      [45_015, 90_030, 135_045, 180_060],
+    );
     // A jitter longer than half the bound takes at most half: 10 s less 0.8 x 5 s.
     assert.deepEqual(
-      await probesAt({ silenceMs: 10_000 }, 15_000, 0.8, false),
+      await probeTimes({ silenceMs: 10_000, jitterMs: 15_000, fraction: 0.8, trusts: false }),
       Array.from({ length: 33 }, (_, i) => (i + 1) * 6000),
     );
   });
