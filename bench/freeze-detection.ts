@@ -8,7 +8,9 @@
  *   npx tsx bench/freeze-detection.ts [--mailboxes 3] [--silence 60] [--command 30] [--keepalive 130]
  *
  * --silence / --command / --keepalive set EMAIL_IDLE_SILENCE_SECONDS / EMAIL_COMMAND_TIMEOUT_SECONDS /
- * EMAIL_IDLE_KEEPALIVE_SECONDS for the watcher (left out: the defaults, 60, 30 and 130).
+ * EMAIL_IDLE_KEEPALIVE_SECONDS for the watcher (left out: the defaults, 60, 30 and 95). The probe
+ * timeout and jitter (EMAIL_PROBE_TIMEOUT_SECONDS, EMAIL_IDLE_SILENCE_JITTER_SECONDS) pass through
+ * from this process's environment, like every other watcher setting.
  */
 import { parseArgs } from "node:util";
 import { makeMessage, startDovecot } from "@/tests/harness/dovecot";
@@ -60,7 +62,8 @@ async function measure(name: string): Promise<number> {
   return performance.now() - frozenAt;
 }
 
-// Everything else at its default (reconnect backoff 2-30 s included).
+// Everything else at its default (reconnect backoff 2-30 s included, its first retry after a
+// liveness failure immediate).
 const env: Record<string, string> = { DATABASE_URL: db.url, LOG_LEVEL: "warn" };
 if (values.silence) env.EMAIL_IDLE_SILENCE_SECONDS = values.silence;
 if (values.command) env.EMAIL_COMMAND_TIMEOUT_SECONDS = values.command;

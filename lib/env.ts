@@ -110,8 +110,13 @@ const schema = z.object({
   /** An IMAP/POP3 command fails (and the connection is dropped) after this long without a byte back. */
   EMAIL_COMMAND_TIMEOUT_SECONDS: int(30, 1),
   // An IMAP IDLE (or a polling wait) that hears nothing this long is checked with DONE + NOOP; no
-  // answer within 15 s means a dead path and a reconnect. Dovecot speaks every 2 min while idling.
+  // answer within EMAIL_PROBE_TIMEOUT_SECONDS means a dead path and an immediate reconnect.
   EMAIL_IDLE_SILENCE_SECONDS: int(60, 1),
+  // How long the silence-check NOOP may go unanswered (never more than the command timeout).
+  EMAIL_PROBE_TIMEOUT_SECONDS: int(10, 1),
+  // Each connection takes a fixed share of this off its silence bounds, so that thousands of
+  // mailboxes (Dovecot phases its keepalives per client IP) are not asked in the same second.
+  EMAIL_IDLE_SILENCE_JITTER_SECONDS: int(15, 0),
 
   // Background jobs (lib/jobs, pg-boss): its tables live in their own schema of DATABASE_URL.
   JOBS_SCHEMA: z
@@ -174,10 +179,10 @@ const schema = z.object({
   INBOUND_HEALTH_PORT: int(9465, 0),
   INBOUND_HEALTH_BIND_ADDRESS: z.string().trim().min(1).default("127.0.0.1"),
 
-  // Issue 19: an IDLE connection first trusts the server to speak on its own (Dovecot's "Still here"
-  // every 120 s) and asks only after this long a silence; a server that stays silent that long is
-  // asked every EMAIL_IDLE_SILENCE_SECONDS from then on. At or below that value: always ask.
-  EMAIL_IDLE_KEEPALIVE_SECONDS: int(130, 1),
+  // Issues 19 + 13: an IDLE connection is asked only after this long a silence (any byte counts,
+  // Dovecot's "Still here" every 120 s too); 95 s keeps freeze -> stored under 2 minutes. At or
+  // below EMAIL_IDLE_SILENCE_SECONDS: that value. 130 with jitter 0 was the issue-19 setting.
+  EMAIL_IDLE_KEEPALIVE_SECONDS: int(95, 1),
   // Issue 19: connects at once start at EMAIL_CONNECTION_POOL_SIZE and grow while the server keeps
   // answering as fast as it did (watcher/connect-gate.ts), up to this many.
   EMAIL_CONNECTION_POOL_MAX: int(50, 1),

@@ -27,6 +27,14 @@ describe("computeBackoffMs", () => {
     assert.equal(computeBackoffMs(noJitter, 6, { retryAfterMs: 1000 }), 30_000);
   });
 
+  it("retries a dead path at once the first time, then backs off as usual (Retry-After still a floor)", () => {
+    assert.equal(computeBackoffMs(DEFAULT_BACKOFF, 1, { retryNow: true, random: () => 0 }), 0);
+    assert.equal(computeBackoffMs(DEFAULT_BACKOFF, 2, { retryNow: true, random: () => 0 }), 2000);
+    assert.equal(computeBackoffMs(noJitter, 4, { retryNow: true }), 8000);
+    assert.equal(computeBackoffMs(noJitter, 1, { retryNow: true, retryAfterMs: 5000 }), 5000);
+    assert.equal(computeBackoffMs(noJitter, 1, { retryNow: true, authFailure: true }), 900_000);
+  });
+
   it("treats attempt numbers below 1 as the first attempt", () => {
     assert.equal(computeBackoffMs(noJitter, 0), 2000);
     assert.equal(computeBackoffMs(noJitter, -3), 2000);

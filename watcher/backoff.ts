@@ -29,10 +29,12 @@ export const DEFAULT_BACKOFF: BackoffPolicy = {
 export function computeBackoffMs(
   policy: BackoffPolicy,
   attempt: number,
-  opts: { authFailure?: boolean; retryAfterMs?: number; random?: () => number } = {},
+  opts: { authFailure?: boolean; retryAfterMs?: number; retryNow?: boolean; random?: () => number } = {},
 ): number {
   if (opts.authFailure) return policy.authFailureMs;
   const n = Math.max(1, Math.floor(attempt));
+  // A dead path found by the liveness check: the first retry is immediate (freeze -> stored < 2 min).
+  if (opts.retryNow && n === 1) return opts.retryAfterMs ?? 0;
   const exponential = policy.multiplierMs * 2 ** (n - 1);
   const base = Math.min(policy.maxMs, Math.max(policy.minMs, exponential));
   const random = opts.random ?? Math.random;

@@ -338,6 +338,7 @@ export class MailboxConnection {
     const delay = computeBackoffMs(this.deps.backoff, this.failures, {
       authFailure: error.code === "auth",
       ...(error.options.retryAfterMs ? { retryAfterMs: error.options.retryAfterMs } : {}),
+      ...(error.options.retryNow ? { retryNow: true } : {}),
     });
     this.state = "waiting_retry";
     this.deps.metrics.reconnects.inc();

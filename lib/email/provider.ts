@@ -138,8 +138,10 @@ export class MailError extends Error {
      * eventMessage: what the mailbox event should say when the thrower knows more than the status
      * text (e.g. which refresh-token error). The mailbox connection records it: it is the only
      * writer of mailbox status and events.
+     * retryNow: the failure was the path (a silent connection given up), so the first reconnect goes
+     * at once instead of after a backoff; a second failure in a row backs off as usual.
      */
-    readonly options: { cause?: unknown; retryAfterMs?: number; eventMessage?: string } = {},
+    readonly options: { cause?: unknown; retryAfterMs?: number; eventMessage?: string; retryNow?: boolean } = {},
   ) {
     super(message);
   }

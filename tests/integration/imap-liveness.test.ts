@@ -2,7 +2,8 @@
  * Issue 13, item 6: a network path that goes silent without FIN/RST (a dropped NAT/firewall flow)
  * is detected and reconnected, and servers that never greet cannot hang the watcher or the Test
  * button. Real Dovecot, real PostgreSQL, the real watcher process with its DEFAULT liveness settings
- * (60 s IDLE silence + 15 s NOOP probe, 30 s command timeout); tests/harness/tcp-relay.ts plays the
+ * (95 s IDLE / 60 s polling silence less up to 15 s jitter, 10 s NOOP probe, 30 s command timeout,
+ * an immediate first reconnect); tests/harness/tcp-relay.ts plays the
  * dead middlebox.
  */
 import assert from "node:assert/strict";

@@ -50,11 +50,21 @@ const describeTimeout = (ms: number): MailError => noAnswerError("mail.test:143"
 describe("livenessFromEnv / imapSocketTimeoutMs", () => {
   it("derives the probe timeout and a socket backstop longer than every allowed quiet", () => {
     const defaults = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
-    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 15_000, keepaliveSilenceMs: 130_000 });
-    // The longest allowed quiet is a trusted server's 130 s plus the probe.
-    assert.equal(imapSocketTimeoutMs(defaults), 175_000);
+    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 10_000, keepaliveSilenceMs: 95_000, silenceJitterMs: 15_000 });
+    // The longest allowed quiet is an IDLE connection's 95 s plus the probe.
+    assert.equal(imapSocketTimeoutMs(defaults), 135_000);
     const short = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 5, EMAIL_IDLE_SILENCE_SECONDS: 10, EMAIL_IDLE_KEEPALIVE_SECONDS: 10 });
-    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000, keepaliveSilenceMs: 10_000 });
+    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000, keepaliveSilenceMs: 10_000, silenceJitterMs: 15_000 });
+    // The issue-19 setting, for comparisons.
+    const old = livenessFromEnv({
+      EMAIL_COMMAND_TIMEOUT_SECONDS: 30,
+      EMAIL_IDLE_SILENCE_SECONDS: 60,
+      EMAIL_IDLE_KEEPALIVE_SECONDS: 130,
+      EMAIL_PROBE_TIMEOUT_SECONDS: 15,
+      EMAIL_IDLE_SILENCE_JITTER_SECONDS: 0,
+    });
+    assert.deepEqual(old, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 15_000, keepaliveSilenceMs: 130_000, silenceJitterMs: 0 });
+    assert.equal(livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 4, EMAIL_IDLE_SILENCE_SECONDS: 60, EMAIL_PROBE_TIMEOUT_SECONDS: 10 }).probeTimeoutMs, 4000);
     assert.equal(imapSocketTimeoutMs(short), 45_000);
     assert.equal(imapSocketTimeoutMs({ commandTimeoutMs: 120_000, idleSilenceMs: 10_000, probeTimeoutMs: 5000 }), 150_000);
   });
@@ -68,6 +78,8 @@ describe("noAnswerError", () => {
       err.message,
       "No answer from mail.test:143 for 75 s (IDLE check): the connection was dropped on the way without being closed; trying again.",
     );
+    // The path died: the watcher's first reconnect goes without a backoff.
+    assert.equal(err.options.retryNow, true);
   });
 });
 
@@ -311,7 +323,7 @@ describe("startIdleWatchdog", () => {
     watchdog.stop();
   });
 
-  it("asks a trusted server that stays silent past the keepalive window, then every idle silence; a frozen one is dead after window + probe", async () => {
+  it("asks an IDLE server that stays silent past the keepalive window, every window (not every idle silence); a frozen one is dead after window + probe", async () => {
     const clock = fakeClock();
     const activity = new ServerActivity(clock, { trustsKeepalive: true });
     const log: string[] = [];
@@ -337,24 +349,36 @@ describe("startIdleWatchdog", () => {
     assert.deepEqual(log, []);
     await clock.advance(1);
     assert.deepEqual(log, ["probe@130000", "alive@130000"]);
-    assert.equal(activity.trustsKeepalive, false);
-    await clock.advance(60_000);
-    assert.deepEqual(log, ["probe@130000", "alive@130000", "probe@190000", "alive@190000"]);
+    // Issue 13: a silent server is no longer asked every idle silence (60 s) from then on.
+    assert.equal(activity.trustsKeepalive, true);
+    await clock.advance(129_999);
+    assert.deepEqual(log, ["probe@130000", "alive@130000"]);
+    await clock.advance(1);
+    assert.deepEqual(log, ["probe@130000", "alive@130000", "probe@260000", "alive@260000"]);
     answering = false;
-    await clock.advance(60_000 + 15_000);
-    assert.deepEqual(log, ["probe@130000", "alive@130000", "probe@190000", "alive@190000", "probe@250000"]);
+    await clock.advance(130_000 + 14_999);
+    assert.deepEqual(log, ["probe@130000", "alive@130000", "probe@260000", "alive@260000", "probe@390000"]);
+    assert.equal(dead.length, 0);
+    await clock.advance(1);
     assert.equal(dead.length, 1);
     assert.match((dead[0] as Error).message, /for 15 s/);
   });
 
-  it("a keepalive window at or below the idle silence changes nothing (trust off in effect)", async () => {
+  /** When an always-answering server is asked, in ms after the watch began. */
+  const probeTimes = async ({
+    jitterMs = 0,
+    fraction = 0,
+    trusts,
+    forMs = 200_000,
+    ...bound
+  }: { silenceMs: number; keepaliveSilenceMs?: number; jitterMs?: number; fraction?: number; trusts: boolean; forMs?: number }): Promise<number[]> => {
     const clock = fakeClock();
-    const activity = new ServerActivity(clock, { trustsKeepalive: true });
+    const activity = new ServerActivity(clock, { trustsKeepalive: trusts, jitterFraction: fraction });
     const log: number[] = [];
     const watchdog = startIdleWatchdog({
-      silenceMs: 60_000,
-      keepaliveSilenceMs: 30_000,
-      probeTimeoutMs: 15_000,
+      ...bound,
+      jitterMs,
+      probeTimeoutMs: 10_000,
       activity,
       probe: async () => {
         log.push(clock.now() - 1_000_000);
@@ -365,8 +389,28 @@ describe("startIdleWatchdog", () => {
       describeTimeout: idleTimeout,
       clock,
     });
-    await clock.advance(120_000);
-    assert.deepEqual(log, [60_000, 120_000]);
+    await clock.advance(forMs);
     watchdog.stop();
+    return log;
+  };
+
+  it("a keepalive window at or below the idle silence changes nothing (trust off in effect)", async () => {
+    assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 30_000, trusts: true, forMs: 120_000 }), [60_000, 120_000]);
+  });
+
+  it("takes each connection's fixed share of the jitter off its bound, at most half the bound", async () => {
+    // Defaults under IDLE: 95 s less 0.5 x 15 s.
+    assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0.5, trusts: true }), [87_500, 175_000]);
+    assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0, trusts: true }), [95_000, 190_000]);
+    // Polling waits: 60 s less 0.999 x 15 s (floored to whole ms).
+    assert.deepEqual(
+      await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0.999, trusts: false }),
+      [45_015, 90_030, 135_045, 180_060],
+    );
+    // A jitter longer than half the bound takes at most half: 10 s less 0.8 x 5 s.
+    assert.deepEqual(
+      await probeTimes({ silenceMs: 10_000, jitterMs: 15_000, fraction: 0.8, trusts: false }),
+      Array.from({ length: 33 }, (_, i) => (i + 1) * 6000),
+    );
   });
 });

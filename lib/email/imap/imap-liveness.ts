@@ -12,25 +12,39 @@ import { getLivenessWheel } from "@/lib/email/timer-wheel";
  *   idling, other servers nothing, so silence alone proves nothing: the NOOP asks.
  *
  * Issue 19: asking costs three round trips per silent minute per mailbox (~1.2 % of a core per 500
- * Dovecot mailboxes), so an IDLE connection first trusts the server to speak on its own within
- * `keepaliveSilenceMs` (Dovecot: "* OK Still here" every 120 s; any byte counts). A server that
- * keeps that promise is never asked; one that stays silent that long is asked, and from then on
- * that connection is asked after every `idleSilenceMs` of silence, as before.
+ * Dovecot mailboxes), so an IDLE connection waits `keepaliveSilenceMs` of silence before it asks
+ * (any byte counts, Dovecot's "* OK Still here" every 120 s included); polling waits use
+ * `idleSilenceMs`. Issue 13 wants a dead path found within 2 minutes, which a 130 s trust in
+ * Dovecot's 120 s keepalive could not give (~150 s measured), so the IDLE bound is 95 s: a
+ * Dovecot connection is asked about once per keepalive interval, a silent server every 95 s (it
+ * was every 60 s once it had stayed silent 130 s).
+ * Every connection draws a fixed jitter in [0, silenceJitterMs) taken off its bounds: Dovecot
+ * phases "Still here" per client IP, so without it every mailbox of one watcher would be asked in
+ * the same second.
  * Worst case from a freeze to the connection being given up:
- * max(idleSilenceMs, keepaliveSilenceMs) + probeTimeoutMs (130 + 15 s by default, inside the
- * 3 minutes the acceptance test allows for freeze -> next message stored).
+ * max(idleSilenceMs, keepaliveSilenceMs) + probeTimeoutMs (95 + 10 s by default); the first
+ * reconnect after that goes at once (MailError retryNow), so freeze -> next message stored stays
+ * under 2 minutes.
+ * Kernel TCP keepalive (imapflow turns it on, 5 s idle) cannot replace the question: Node 20
+ * (libuv 1.46) sets only the idle time, so a dropped flow is found after the kernel's 9 probes 75 s
+ * apart, and TCP_USER_TIMEOUT is not reachable without a native addon; nor does it see a frozen
+ * middlebox whose kernel still ACKs.
  */
 export type ImapLivenessSettings = {
   commandTimeoutMs: number;
   idleSilenceMs: number;
   probeTimeoutMs: number;
-  /** How long a server trusted to send keepalives may stay silent before it is asked; <= idleSilenceMs turns trust off. */
+  /** How long an IDLE connection may stay silent before it is asked; <= idleSilenceMs: idleSilenceMs. */
   keepaliveSilenceMs?: number;
+  /** Up to this much is taken off each connection's silence bounds (fixed per connection), to spread the questions. */
+  silenceJitterMs?: number;
 };
 
-export const DEFAULT_PROBE_TIMEOUT_MS = 15_000;
-/** Dovecot's imap_idle_notify_interval (120 s) plus room for a loaded event loop. */
-export const DEFAULT_KEEPALIVE_SILENCE_MS = 130_000;
+/** A NOOP round trip takes milliseconds on a live path; 10 s leaves room for a loaded server or event loop. */
+export const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
+/** 95 s silence + 10 s probe + an immediate reconnect and sync stay inside the 2 minutes of issue 13. */
+export const DEFAULT_KEEPALIVE_SILENCE_MS = 95_000;
+export const DEFAULT_SILENCE_JITTER_MS = 15_000;
 
 /** Timers and time, injectable so the checks can be tested exactly. */
 export type LivenessClock = {
@@ -53,18 +67,22 @@ export function livenessFromEnv(env: {
   EMAIL_COMMAND_TIMEOUT_SECONDS: number;
   EMAIL_IDLE_SILENCE_SECONDS: number;
   EMAIL_IDLE_KEEPALIVE_SECONDS?: number;
+  EMAIL_PROBE_TIMEOUT_SECONDS?: number;
+  EMAIL_IDLE_SILENCE_JITTER_SECONDS?: number;
 }): ImapLivenessSettings {
   const commandTimeoutMs = env.EMAIL_COMMAND_TIMEOUT_SECONDS * 1000;
+  const seconds = (value: number | undefined, fallbackMs: number): number => (value === undefined ? fallbackMs : value * 1000);
   return {
     commandTimeoutMs,
     idleSilenceMs: env.EMAIL_IDLE_SILENCE_SECONDS * 1000,
     // The probe is one NOOP round trip: shorter than a command, but never longer than one.
-    probeTimeoutMs: Math.min(DEFAULT_PROBE_TIMEOUT_MS, commandTimeoutMs),
-    keepaliveSilenceMs: env.EMAIL_IDLE_KEEPALIVE_SECONDS === undefined ? DEFAULT_KEEPALIVE_SILENCE_MS : env.EMAIL_IDLE_KEEPALIVE_SECONDS * 1000,
+    probeTimeoutMs: Math.min(seconds(env.EMAIL_PROBE_TIMEOUT_SECONDS, DEFAULT_PROBE_TIMEOUT_MS), commandTimeoutMs),
+    keepaliveSilenceMs: seconds(env.EMAIL_IDLE_KEEPALIVE_SECONDS, DEFAULT_KEEPALIVE_SILENCE_MS),
+    silenceJitterMs: seconds(env.EMAIL_IDLE_SILENCE_JITTER_SECONDS, DEFAULT_SILENCE_JITTER_MS),
   };
 }
 
-/** The longest silence a waiting connection is allowed before it is asked (trusted or not). */
+/** The longest silence a waiting connection is allowed before it is asked (IDLE or polling; jitter only shortens it). */
 export function longestIdleSilenceMs(settings: ImapLivenessSettings): number {
   return Math.max(settings.idleSilenceMs, settings.keepaliveSilenceMs ?? 0);
 }
@@ -81,18 +99,18 @@ export function imapSocketTimeoutMs(settings: ImapLivenessSettings): number {
 /** When the server last sent a byte: updated from the socket's 'data' events. */
 export class ServerActivity {
   private last: number;
-  /**
-   * Whether waits on this connection trust the server to speak on its own (keepaliveSilenceMs)
-   * instead of asking after idleSilenceMs. Cleared for good once the server stays silent that long.
-   */
-  trustsKeepalive: boolean;
+  /** Whether waits on this connection are IDLE (bound keepaliveSilenceMs) rather than polling waits (idleSilenceMs). */
+  readonly trustsKeepalive: boolean;
+  /** This connection's share of the jitter, in [0, 1): fixed, so its questions keep their own second. */
+  readonly jitterFraction: number;
 
   constructor(
     private readonly clock: Pick<LivenessClock, "now"> = systemClock,
-    { trustsKeepalive = false }: { trustsKeepalive?: boolean } = {},
+    { trustsKeepalive = false, jitterFraction = Math.random() }: { trustsKeepalive?: boolean; jitterFraction?: number } = {},
   ) {
     this.last = clock.now();
     this.trustsKeepalive = trustsKeepalive;
+    this.jitterFraction = jitterFraction;
   }
 
   touch(): void {
@@ -113,7 +131,8 @@ export function noAnswerError(where: string, silentMs: number, during: string): 
   return new MailError(
     "network",
     `No answer from ${where} for ${seconds} s (${during}): the connection was dropped on the way without being closed; trying again.`,
-    { cause: new Error(`IMAP silence of ${silentMs} ms during ${during}`) },
+    // The path died, not the server's will to serve: the first reconnect need not wait a backoff.
+    { cause: new Error(`IMAP silence of ${silentMs} ms during ${during}`), retryNow: true },
   );
 }
 
@@ -195,14 +214,15 @@ export type IdleWatchdog = { stop: () => void };
 
 /**
  * Watches a waiting connection (IDLE or a polling wait). After `silenceMs` without a byte from the
- * server (`keepaliveSilenceMs` while `activity.trustsKeepalive`; the first such silence ends the
- * trust) it runs `probe` (a NOOP; under IDLE imapflow sends DONE first) bounded by `probeTimeoutMs`
+ * server (`keepaliveSilenceMs` under IDLE, `activity.trustsKeepalive`), less this connection's
+ * jitter, it runs `probe` (a NOOP; under IDLE imapflow sends DONE first) bounded by `probeTimeoutMs`
  * of silence. Answered: `onAlive` (re-enter IDLE) and keep watching. Not answered, or failed:
  * `onDead` once, with the error to report; the caller ends the connection.
  */
 export function startIdleWatchdog({
   silenceMs,
   keepaliveSilenceMs = 0,
+  jitterMs = 0,
   probeTimeoutMs,
   activity,
   probe,
@@ -213,8 +233,9 @@ export function startIdleWatchdog({
 }: {
   silenceMs: number;
   keepaliveSilenceMs?: number;
+  jitterMs?: number;
   probeTimeoutMs: number;
-  activity: Pick<ServerActivity, "lastHeardAt"> & { trustsKeepalive?: boolean };
+  activity: Pick<ServerActivity, "lastHeardAt"> & { trustsKeepalive?: boolean; jitterFraction?: number };
   probe: () => Promise<unknown>;
   onAlive: () => void;
   onDead: (err: unknown) => void;
@@ -225,7 +246,9 @@ export function startIdleWatchdog({
   let timer: unknown;
   const startedAt = clock.now();
   let watchingSince = startedAt;
-  const limitMs = (): number => (activity.trustsKeepalive ? Math.max(silenceMs, keepaliveSilenceMs) : silenceMs);
+  const baseMs = activity.trustsKeepalive ? Math.max(silenceMs, keepaliveSilenceMs) : silenceMs;
+  // Only ever shorter (the detection bound holds), and never by more than half (short test settings).
+  const limitMs = (): number => baseMs - Math.floor((activity.jitterFraction ?? 0) * Math.min(jitterMs, baseMs / 2));
   const remainingMs = (): number =>
     silenceRemainingMs({ now: clock.now(), startedAt: watchingSince, lastHeardAt: activity.lastHeardAt, limitMs: limitMs() });
   const schedule = (): void => {
@@ -239,8 +262,6 @@ export function startIdleWatchdog({
       timer = clock.setTimeout(check, remaining);
       return;
     }
-    // Silent past its promise: this server is asked after idleSilenceMs from now on.
-    if (activity.trustsKeepalive) activity.trustsKeepalive = false;
     withResponseTimeout({
       run: probe,
       timeoutMs: probeTimeoutMs,

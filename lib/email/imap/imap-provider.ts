@@ -59,7 +59,7 @@ export type ImapProviderOptions = {
   /** How often IDLE is re-issued (RFC 2177 asks clients to re-IDLE before 29 minutes). */
   idleTimeoutMs: number;
   connectTimeoutMs: number;
-  /** Command timeout and IDLE watchdog (imap-liveness.ts); defaults: 30 s, 60 s silence, 15 s probe. */
+  /** Command timeout and IDLE watchdog (imap-liveness.ts); defaults: 30 s, 95 s IDLE / 60 s polling silence, 10 s probe. */
   liveness?: ImapLivenessSettings;
   onLog?: (entry: { level: string; msg: string }) => void;
   /** Reads the committed cursor at each connect (overrides `cursor`). */
@@ -205,7 +205,7 @@ export class ImapProvider implements MailProvider {
       this.changePending = true;
       for (const fn of this.changeListeners) fn();
     });
-    // Under IDLE the server is first trusted to speak on its own (Dovecot: every 120 s): no probes.
+    // Under IDLE the server is asked only after the longer keepalive silence (Dovecot speaks every 120 s).
     const activity = new ServerActivity(undefined, { trustsKeepalive: this.opts.useIdle === true });
     this.activity = activity;
     try {
@@ -677,6 +677,7 @@ export class ImapProvider implements MailProvider {
       timers.watchdog = startIdleWatchdog({
         silenceMs: this.liveness.idleSilenceMs,
         keepaliveSilenceMs: this.liveness.keepaliveSilenceMs,
+        jitterMs: this.liveness.silenceJitterMs,
         probeTimeoutMs: this.liveness.probeTimeoutMs,
         activity: this.activity,
         probe: async () => {
