@@ -9,6 +9,7 @@ import { sql } from "drizzle-orm";
 import pg from "pg";
 import pino from "pino";
 import { useFreshDatabase } from "@/tests/harness/database";
+import { waitFor } from "@/tests/harness/ports";
 
 process.env.JOBS_POLL_MS = "60000";
 const database = await useFreshDatabase();
@@ -29,11 +30,7 @@ const spec: Spec = {
 };
 
 async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(check, { timeoutMs, intervalMs: 50, what });
 }
 
 /** The backends LISTENing on the jobs channel (pg_stat_activity shows a session's last statement). */
