@@ -115,6 +115,10 @@ describe("job queue wake-up", () => {
       await waitUntil(() => ran.includes("later"), startAfter.getTime() - Date.now() + WAKE_BOUND_MS, "the delayed job");
       assert.deepEqual(heard, [spec.name]);
       assert.deepEqual(ran, ["now", "later"]);
+      // Every job completed (pg-boss does not await that statement: it must not race the drop).
+      const open = async (): Promise<number> =>
+        Number((await getDb().execute<{ n: string }>(sql`SELECT count(*) AS n FROM pgboss.job WHERE name = ${spec.name} AND state <> 'completed'`)).rows[0]!.n);
+      await waitUntil(async () => (await open()) === 0, 5_000, "every job to be completed");
     } finally {
       await client.end();
     }
