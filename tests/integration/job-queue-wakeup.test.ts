@@ -9,6 +9,7 @@ import { sql } from "drizzle-orm";
 import pg from "pg";
 import pino from "pino";
 import { useFreshDatabase } from "@/tests/harness/database";
+import { waitFor } from "@/tests/harness/ports";
 
 process.env.JOBS_POLL_MS = "60000";
 const database = await useFreshDatabase();
@@ -29,11 +30,7 @@ const spec: Spec = {
 };
 
 async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(check, { timeoutMs, intervalMs: 50, what });
 }
 
 /** The backends LISTENing on the jobs channel (pg_stat_activity shows a session's last statement). */
@@ -118,6 +115,10 @@ describe("job queue wake-up", () => {
       await waitUntil(() => ran.includes("later"), startAfter.getTime() - Date.now() + WAKE_BOUND_MS, "the delayed job");
       assert.deepEqual(heard, [spec.name]);
       assert.deepEqual(ran, ["now", "later"]);
+      // Every job completed (pg-boss does not await that statement: it must not race the drop).
+      const open = async (): Promise<number> =>
+        Number((await getDb().execute<{ n: string }>(sql`SELECT count(*) AS n FROM pgboss.job WHERE name = ${spec.name} AND state <> 'completed'`)).rows[0]!.n);
+      await waitUntil(async () => (await open()) === 0, 5_000, "every job to be completed");
     } finally {
       await client.end();
     }

@@ -91,5 +91,11 @@ describe("job queue", () => {
     await sendJob({ spec, data: { marker: "dup-1" }, options: { id } });
     // The same job id again: pg-boss's insert does nothing and answers null.
     await assert.rejects(sendJob({ spec, data: { marker: "dup-2" }, options: { id } }), JobQueueError);
+    // The first one still runs (and completes before the suite stops the queue: pg-boss does not
+    // await a job's completion statement, which would otherwise race the database drop).
+    const state = async (): Promise<string | undefined> =>
+      (await getDb().execute<{ state: string }>(sql`SELECT state::text FROM pgboss.job WHERE id = ${id}`)).rows[0]?.state;
+    await waitUntil(async () => (await state()) === "completed", 20_000);
+    assert.deepEqual(ran.filter((m) => m.startsWith("dup")), ["dup-1"]);
   });
 });
