@@ -50,11 +50,14 @@ const describeTimeout = (ms: number): MailError => noAnswerError("mail.test:143"
 describe("livenessFromEnv / imapSocketTimeoutMs", () => {
   it("derives the probe timeout and a socket backstop longer than every allowed quiet", () => {
     const defaults = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
-    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 10_000, keepaliveSilenceMs: 95_000, silenceJitterMs: 15_000 });
-    // The longest allowed quiet is an IDLE connection's 95 s plus the probe.
-    assert.equal(imapSocketTimeoutMs(defaults), 135_000);
+    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 10_000, keepaliveSilenceMs: 130_000, silenceJitterMs: 8000 });
+    // The longest allowed quiet is an IDLE connection's 130 s plus the probe.
+    assert.equal(imapSocketTimeoutMs(defaults), 170_000);
     const short = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 5, EMAIL_IDLE_SILENCE_SECONDS: 10, EMAIL_IDLE_KEEPALIVE_SECONDS: 10 });
-    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000, keepaliveSilenceMs: 10_000, silenceJitterMs: 15_000 });
+    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000, keepaliveSilenceMs: 10_000, silenceJitterMs: 8000 });
+    // The operator's faster setting (~100 s detection, asks Dovecot once per keepalive).
+    const fast = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60, EMAIL_IDLE_KEEPALIVE_SECONDS: 95 });
+    assert.equal(imapSocketTimeoutMs(fast), 135_000);
     // The issue-19 setting, for comparisons.
     const old = livenessFromEnv({
       EMAIL_COMMAND_TIMEOUT_SECONDS: 30,
@@ -394,12 +397,42 @@ describe("startIdleWatchdog", () => {
     return log;
   };
 
+  it("defaults: a Dovecot saying 'Still here' every 120 s is never asked, whatever a connection's jitter; a silent one is asked at 122-130 s", async () => {
+    const { keepaliveSilenceMs, silenceJitterMs, idleSilenceMs } = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
+    for (const fraction of [0, 0.5, 0.999]) {
+      const clock = fakeClock();
+      const activity = new ServerActivity(clock, { trustsKeepalive: true, jitterFraction: fraction });
+      let probes = 0;
+      const watchdog = startIdleWatchdog({
+        silenceMs: idleSilenceMs,
+        keepaliveSilenceMs,
+        jitterMs: silenceJitterMs,
+        probeTimeoutMs: 10_000,
+        activity,
+        probe: async () => void (probes += 1),
+        onAlive: () => {},
+        onDead: () => assert.fail("not dead"),
+        describeTimeout: idleTimeout,
+        clock,
+      });
+      for (let i = 0; i < 10; i++) {
+        await clock.advance(120_000);
+        activity.touch();
+      }
+      watchdog.stop();
+      assert.equal(probes, 0, `jitter fraction ${fraction}`);
+    }
+    const bound = { silenceMs: idleSilenceMs, keepaliveSilenceMs, jitterMs: silenceJitterMs, trusts: true, forMs: 130_000 };
+    assert.deepEqual(await probeTimes({ ...bound, fraction: 0 }), [130_000]);
+    assert.deepEqual(await probeTimes({ ...bound, fraction: 0.999 }), [122_008]);
+  });
+
   it("a keepalive window at or below the idle silence changes nothing (trust off in effect)", async () => {
     assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 30_000, trusts: true, forMs: 120_000 }), [60_000, 120_000]);
   });
 
   it("takes each connection's fixed share of the jitter off its bound, at most half the bound", async () => {
-    // Defaults under IDLE: 95 s less 0.5 x 15 s.
+    // The 95 s operator setting under IDLE, with a 15 s jitter: 95 s less 0.5 x 15 s.
     assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0.5, trusts: true }), [87_500, 175_000]);
     assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0, trusts: true }), [95_000, 190_000]);
     // Polling waits: 60 s less 0.999 x 15 s (floored to whole ms).
