@@ -8,7 +8,7 @@
  *   npx tsx bench/freeze-detection.ts [--mailboxes 3] [--silence 60] [--command 30] [--keepalive 130]
  *
  * --silence / --command / --keepalive set EMAIL_IDLE_SILENCE_SECONDS / EMAIL_COMMAND_TIMEOUT_SECONDS /
- * EMAIL_IDLE_KEEPALIVE_SECONDS for the watcher (left out: the defaults, 60, 30 and 95). The probe
+ * EMAIL_IDLE_KEEPALIVE_SECONDS for the watcher (left out: the defaults, 60, 30 and 130). The probe
  * timeout and jitter (EMAIL_PROBE_TIMEOUT_SECONDS, EMAIL_IDLE_SILENCE_JITTER_SECONDS) pass through
  * from this process's environment, like every other watcher setting.
  */

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
-import { ConfigError, parseEnv } from "./env";
+import { ConfigError, parseEnv, silenceJitterProblem } from "./env";
 
 const dirs: string[] = [];
 function tempDataDir(): string {
@@ -132,4 +132,26 @@ test("DATABASE_URL set means no embedded database", () => {
   const env = parseEnv({ DATA_DIR: tempDataDir(), DATABASE_URL: "postgres://x:y@db:5432/app" });
   assert.equal(env.usesEmbeddedDatabase, false);
   assert.equal(env.DATABASE_URL, "postgres://x:y@db:5432/app");
+});
+
+test("silence jitter: the defaults keep every IDLE bound above Dovecot's 120 s; more than half a bound is refused", () => {
+  const defaults = parseEnv({ DATA_DIR: tempDataDir() });
+  assert.equal(defaults.EMAIL_IDLE_KEEPALIVE_SECONDS, 130);
+  assert.equal(defaults.EMAIL_IDLE_SILENCE_JITTER_SECONDS, 8);
+  // The shortest jittered IDLE bound, 122 s, stays above Dovecot's "Still here" every 120 s.
+  assert.equal(defaults.EMAIL_IDLE_KEEPALIVE_SECONDS - defaults.EMAIL_IDLE_SILENCE_JITTER_SECONDS, 122);
+  assert.equal(silenceJitterProblem(defaults), undefined);
+  assert.equal(silenceJitterProblem({ EMAIL_IDLE_SILENCE_SECONDS: 60, EMAIL_IDLE_SILENCE_JITTER_SECONDS: 30 }), undefined);
+  assert.equal(
+    silenceJitterProblem({ EMAIL_IDLE_SILENCE_SECONDS: 60, EMAIL_IDLE_SILENCE_JITTER_SECONDS: 31 }),
+    "EMAIL_IDLE_SILENCE_JITTER_SECONDS: 31 s would cut the 60 s silence bound below half; use at most 30",
+  );
+  assert.equal(
+    silenceJitterProblem({ EMAIL_IDLE_SILENCE_SECONDS: 20, EMAIL_IDLE_SILENCE_JITTER_SECONDS: 11 }),
+    "EMAIL_IDLE_SILENCE_JITTER_SECONDS: 11 s would cut the 20 s silence bound below half; use at most 10",
+  );
+  assert.throws(
+    () => parseEnv({ DATA_DIR: tempDataDir(), EMAIL_IDLE_SILENCE_JITTER_SECONDS: "45" }),
+    (err: unknown) => err instanceof ConfigError && /EMAIL_IDLE_SILENCE_JITTER_SECONDS: 45 s would cut the 60 s silence bound/.test(err.message),
+  );
 });

@@ -116,7 +116,8 @@ const schema = z.object({
   EMAIL_PROBE_TIMEOUT_SECONDS: int(10, 1),
   // Each connection takes a fixed share of this off its silence bounds, so that thousands of
   // mailboxes (Dovecot phases its keepalives per client IP) are not asked in the same second.
-  EMAIL_IDLE_SILENCE_JITTER_SECONDS: int(15, 0),
+  // 8 s keeps the default IDLE bounds at 122-130 s, above Dovecot's 120 s keepalive.
+  EMAIL_IDLE_SILENCE_JITTER_SECONDS: int(8, 0),
 
   // Background jobs (lib/jobs, pg-boss): its tables live in their own schema of DATABASE_URL.
   JOBS_SCHEMA: z
@@ -180,9 +181,10 @@ const schema = z.object({
   INBOUND_HEALTH_BIND_ADDRESS: z.string().trim().min(1).default("127.0.0.1"),
 
   // Issues 19 + 13: an IDLE connection is asked only after this long a silence (any byte counts,
-  // Dovecot's "Still here" every 120 s too); 95 s keeps freeze -> stored under 2 minutes. At or
-  // below EMAIL_IDLE_SILENCE_SECONDS: that value. 130 with jitter 0 was the issue-19 setting.
-  EMAIL_IDLE_KEEPALIVE_SECONDS: int(95, 1),
+  // Dovecot's "Still here" every 120 s too); 130 s: a live Dovecot is never asked (flat idle cost),
+  // a dead path is found in ~140 s. 95 finds it in ~100 s at +0.9 % of a core per 300 idle Dovecot
+  // mailboxes (docs/benchmarks.md). At or below EMAIL_IDLE_SILENCE_SECONDS: that value.
+  EMAIL_IDLE_KEEPALIVE_SECONDS: int(130, 1),
   // Issue 19: connects at once start at EMAIL_CONNECTION_POOL_SIZE and grow while the server keeps
   // answering as fast as it did (watcher/connect-gate.ts), up to this many.
   EMAIL_CONNECTION_POOL_MAX: int(50, 1),
@@ -263,6 +265,22 @@ function loadDevelopmentSecrets(dataDir: string): Record<SecretName, string> {
   return existing as Record<SecretName, string>;
 }
 
+/**
+ * The silence jitter may take at most half of a silence bound: more would turn some connections'
+ * check into a question every few seconds (and the watchdog would cut it to half anyway, silently).
+ * The polling bound EMAIL_IDLE_SILENCE_SECONDS is the shorter one (an IDLE bound is never below
+ * it), so holding it there keeps EMAIL_IDLE_KEEPALIVE_SECONDS - jitter above half as well.
+ * Returns what is wrong, or undefined.
+ */
+export function silenceJitterProblem(
+  env: Pick<ParsedEnv, "EMAIL_IDLE_SILENCE_SECONDS" | "EMAIL_IDLE_SILENCE_JITTER_SECONDS">,
+): string | undefined {
+  const jitter = env.EMAIL_IDLE_SILENCE_JITTER_SECONDS;
+  const shortestBound = env.EMAIL_IDLE_SILENCE_SECONDS;
+  if (shortestBound - jitter >= shortestBound / 2) return undefined;
+  return `EMAIL_IDLE_SILENCE_JITTER_SECONDS: ${jitter} s would cut the ${shortestBound} s silence bound below half; use at most ${Math.floor(shortestBound / 2)}`;
+}
+
 export function parseEnv(source: Record<string, string | undefined>): Env {
   const result = schema.safeParse(source);
   if (!result.success) {
@@ -270,6 +288,8 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     throw new ConfigError(`Invalid configuration: ${details}`);
   }
   const parsed = result.data;
+  const jitterProblem = silenceJitterProblem(parsed);
+  if (jitterProblem) throw new ConfigError(`Invalid configuration: ${jitterProblem}`);
   const dataDir = path.resolve(parsed.DATA_DIR);
   const missing = SECRET_NAMES.filter((name) => !parsed[name]);
   let fallback: Partial<Record<SecretName, string>> = {};

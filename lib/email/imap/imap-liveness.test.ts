@@ -50,11 +50,14 @@ const describeTimeout = (ms: number): MailError => noAnswerError("mail.test:143"
 describe("livenessFromEnv / imapSocketTimeoutMs", () => {
   it("derives the probe timeout and a socket backstop longer than every allowed quiet", () => {
     const defaults = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
-    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 10_000, keepaliveSilenceMs: 95_000, silenceJitterMs: 15_000 });
-    // The longest allowed quiet is an IDLE connection's 95 s plus the probe.
-    assert.equal(imapSocketTimeoutMs(defaults), 135_000);
+    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 10_000, keepaliveSilenceMs: 130_000, silenceJitterMs: 8000 });
+    // The longest allowed quiet is an IDLE connection's 130 s plus the probe.
+    assert.equal(imapSocketTimeoutMs(defaults), 170_000);
     const short = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 5, EMAIL_IDLE_SILENCE_SECONDS: 10, EMAIL_IDLE_KEEPALIVE_SECONDS: 10 });
-    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000, keepaliveSilenceMs: 10_000, silenceJitterMs: 15_000 });
+    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000, keepaliveSilenceMs: 10_000, silenceJitterMs: 8000 });
+    // The operator's faster setting (~100 s detection, asks Dovecot once per keepalive).
+    const fast = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60, EMAIL_IDLE_KEEPALIVE_SECONDS: 95 });
+    assert.equal(imapSocketTimeoutMs(fast), 135_000);
     // The issue-19 setting, for comparisons.
     const old = livenessFromEnv({
       EMAIL_COMMAND_TIMEOUT_SECONDS: 30,
@@ -364,14 +367,23 @@ describe("startIdleWatchdog", () => {
     assert.match((dead[0] as Error).message, /for 15 s/);
   });
 
-  /** When an always-answering server is asked, in ms after the watch began. */
+  /** When an always-answering server is asked, in ms after the watch began; `speaksEveryMs`: it also sends a keepalive that often. */
   const probeTimes = async ({
     jitterMs = 0,
     fraction = 0,
     trusts,
     forMs = 200_000,
+    speaksEveryMs,
     ...bound
-  }: { silenceMs: number; keepaliveSilenceMs?: number; jitterMs?: number; fraction?: number; trusts: boolean; forMs?: number }): Promise<number[]> => {
+  }: {
+    silenceMs: number;
+    keepaliveSilenceMs?: number;
+    jitterMs?: number;
+    fraction?: number;
+    trusts: boolean;
+    forMs?: number;
+    speaksEveryMs?: number;
+  }): Promise<number[]> => {
     const clock = fakeClock();
     const activity = new ServerActivity(clock, { trustsKeepalive: trusts, jitterFraction: fraction });
     const log: number[] = [];
@@ -389,17 +401,31 @@ describe("startIdleWatchdog", () => {
       describeTimeout: idleTimeout,
       clock,
     });
-    await clock.advance(forMs);
+    const step = speaksEveryMs ?? forMs;
+    for (let at = step; at <= forMs; at += step) {
+      await clock.advance(step);
+      if (speaksEveryMs) activity.touch();
+    }
     watchdog.stop();
     return log;
   };
+
+  it("defaults: a Dovecot saying 'Still here' every 120 s is never asked, whatever a connection's jitter; a silent one is asked at 122-130 s", async () => {
+    const { keepaliveSilenceMs, silenceJitterMs, idleSilenceMs } = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
+    const bound = { silenceMs: idleSilenceMs, keepaliveSilenceMs, jitterMs: silenceJitterMs, trusts: true };
+    for (const fraction of [0, 0.5, 0.999]) {
+      assert.deepEqual(await probeTimes({ ...bound, fraction, speaksEveryMs: 120_000, forMs: 1_200_000 }), [], `jitter fraction ${fraction}`);
+    }
+    assert.deepEqual(await probeTimes({ ...bound, fraction: 0, forMs: 130_000 }), [130_000]);
+    assert.deepEqual(await probeTimes({ ...bound, fraction: 0.999, forMs: 130_000 }), [122_008]);
+  });
 
   it("a keepalive window at or below the idle silence changes nothing (trust off in effect)", async () => {
     assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 30_000, trusts: true, forMs: 120_000 }), [60_000, 120_000]);
   });
 
   it("takes each connection's fixed share of the jitter off its bound, at most half the bound", async () => {
-    // Defaults under IDLE: 95 s less 0.5 x 15 s.
+    // The 95 s operator setting under IDLE, with a 15 s jitter: 95 s less 0.5 x 15 s.
     assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0.5, trusts: true }), [87_500, 175_000]);
     assert.deepEqual(await probeTimes({ silenceMs: 60_000, keepaliveSilenceMs: 95_000, jitterMs: 15_000, fraction: 0, trusts: true }), [95_000, 190_000]);
     // Polling waits: 60 s less 0.999 x 15 s (floored to whole ms).

@@ -14,17 +14,19 @@ import { getLivenessWheel } from "@/lib/email/timer-wheel";
  * Issue 19: asking costs three round trips per silent minute per mailbox (~1.2 % of a core per 500
  * Dovecot mailboxes), so an IDLE connection waits `keepaliveSilenceMs` of silence before it asks
  * (any byte counts, Dovecot's "* OK Still here" every 120 s included); polling waits use
- * `idleSilenceMs`. Issue 13 wants a dead path found within 2 minutes, which a 130 s trust in
- * Dovecot's 120 s keepalive could not give (~150 s measured), so the IDLE bound is 95 s: a
- * Dovecot connection is asked about once per keepalive interval, a silent server every 95 s (it
- * was every 60 s once it had stayed silent 130 s).
+ * `idleSilenceMs`. The default IDLE bound is 130 s less a jitter of at most 8 s, so every bound
+ * stays above Dovecot's 120 s and a live Dovecot is never asked: idle cost stays flat (issue 19,
+ * 10,000 idle mailboxes under 5 % of a core). A 95 s bound would find a dead path in ~100 s
+ * instead of ~140 s, but asks every Dovecot mailbox once per keepalive (+0.9 % of a core per 300,
+ * docs/benchmarks.md): an operator's choice (EMAIL_IDLE_KEEPALIVE_SECONDS=95), not the default.
+ * A server that stays silent is asked once per IDLE bound.
  * Every connection draws a fixed jitter in [0, silenceJitterMs) taken off its bounds: Dovecot
- * phases "Still here" per client IP, so without it every mailbox of one watcher would be asked in
- * the same second.
+ * phases "Still here" per client IP, so without it every silent mailbox of one watcher would be
+ * asked in the same second.
  * Worst case from a freeze to the connection being given up:
- * max(idleSilenceMs, keepaliveSilenceMs) + probeTimeoutMs (95 + 10 s by default); the first
+ * max(idleSilenceMs, keepaliveSilenceMs) + probeTimeoutMs (130 + 10 s by default); the first
  * reconnect after that goes at once (MailError retryNow), so freeze -> next message stored stays
- * under 2 minutes.
+ * well under the 3 minutes of the acceptance test.
  * Kernel TCP keepalive (imapflow turns it on, 5 s idle) cannot replace the question: Node 20
  * (libuv 1.46) sets only the idle time, so a dropped flow is found after the kernel's 9 probes 75 s
  * apart, and TCP_USER_TIMEOUT is not reachable without a native addon; nor does it see a frozen
@@ -42,9 +44,10 @@ export type ImapLivenessSettings = {
 
 /** A NOOP round trip takes milliseconds on a live path; 10 s leaves room for a loaded server or event loop. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
-/** 95 s silence + 10 s probe + an immediate reconnect and sync stay inside the 2 minutes of issue 13. */
-export const DEFAULT_KEEPALIVE_SILENCE_MS = 95_000;
-export const DEFAULT_SILENCE_JITTER_MS = 15_000;
+/** Dovecot's 120 s "Still here" plus room for a loaded event loop: a live Dovecot is never asked. */
+export const DEFAULT_KEEPALIVE_SILENCE_MS = 130_000;
+/** Small enough that every jittered default bound (122-130 s) stays above Dovecot's 120 s keepalive. */
+export const DEFAULT_SILENCE_JITTER_MS = 8_000;
 
 /** Timers and time, injectable so the checks can be tested exactly. */
 export type LivenessClock = {
