@@ -24,6 +24,7 @@ export type {
   HourlyPoint,
   MailboxConfig,
   MailboxHealth,
+  MailboxKind,
   MailboxStats,
   MailboxStatus,
   MessageDetail,

@@ -1,5 +1,6 @@
 import { isMailErrorCode as isKnownMailErrorCode, type MailErrorCode } from "@/lib/api/error-codes";
-import { fmt, type Dictionary, type Locale } from "@/lib/i18n";
+import type { Dictionary, Locale } from "@/lib/i18n";
+import { mailErrorWords, type MailErrorContext } from "@/lib/i18n/mail-error-words";
 import { ApiError } from "./email-api";
 
 export type { MailErrorCode };
@@ -24,19 +25,11 @@ export function describeMailError(
   t: Dictionary,
   locale: Locale,
   error: { code?: string | null; message?: string | null },
-  context: { host?: string | null; port?: number | string | null; folder?: string | null; protocol?: string | null },
+  context: MailErrorContext,
 ): MailErrorText {
-  const code: MailErrorCode = isMailErrorCode(error.code) ? error.code : "unknown";
-  const vars = {
-    host: context.host || "?",
-    port: context.port ?? "?",
-    folder: context.folder || "INBOX",
-    protocol: (context.protocol || "imap").toUpperCase(),
-  };
-  const entry = t.mailErrors[code];
+  const words = mailErrorWords(t, error.code, context);
   const serverSentence = error.message?.trim();
-  const title = locale === "en" && serverSentence ? serverSentence : fmt(entry.title, vars);
-  return { title, advice: fmt(entry.advice, vars) };
+  return { title: locale === "en" && serverSentence ? serverSentence : words.title, advice: words.advice };
 }
 
 /** Any failed request as one sentence for an alert; never a raw object. */

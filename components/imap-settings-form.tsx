@@ -21,7 +21,7 @@ import { Button } from "./ui/button";
 import { CheckboxField } from "./ui/checkbox";
 import { FormControl, FormField } from "./ui/form-field";
 import { Input } from "./ui/input";
-import { NativeSelect } from "./ui/native-select";
+import { NativeSelect, NativeSelectOptions } from "./ui/native-select";
 import { RadioSegmentedGroup, RadioSegmentedItem } from "./ui/radio-group";
 import { Spinner } from "./ui/spinner";
 import { WELL_KNOWN_HOSTS, wellKnownProviderFor } from "./well-known-providers";
@@ -469,11 +469,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
             <FormField className={GROW} id={id("start_mode")} label={t.form.start_mode.label} hint={config?.started ? t.form.start_mode.started : undefined}>
               <FormControl>
                 <NativeSelect {...register("start_mode")}>
-                  {(["unread", "since", "new_only"] as const).map((m) => (
-                    <option key={m} value={m}>
-                      {t.form.start_mode[m]}
-                    </option>
-                  ))}
+                  <NativeSelectOptions values={["unread", "since", "new_only"] as const} labels={t.form.start_mode} />
                 </NativeSelect>
               </FormControl>
             </FormField>
@@ -487,11 +483,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
             <FormField className={GROW} id={id("after_ingest")} label={t.form.after_ingest.label}>
               <FormControl>
                 <NativeSelect {...register("after_ingest")}>
-                  {(["mark_read", "none", "move"] as const).map((a) => (
-                    <option key={a} value={a}>
-                      {t.form.after_ingest[a]}
-                    </option>
-                  ))}
+                  <NativeSelectOptions values={["mark_read", "none", "move"] as const} labels={t.form.after_ingest} />
                 </NativeSelect>
               </FormControl>
             </FormField>

@@ -3,13 +3,13 @@
 import { Building2, ExternalLink } from "lucide-react";
 import { useId, useState, type ReactElement, type ReactNode } from "react";
 import { fmt } from "@/lib/i18n";
-import { ApiError, apiFetch, type EmailType, type MailboxConfig } from "./email-api";
+import { ApiError, apiFetch, type EmailType, type MailboxConfig, type MailboxKind } from "./email-api";
 import { useI18n } from "./i18n-provider";
 import { Alert } from "./ui/alert";
 import { Button } from "./ui/button";
 import { FormControl, FormField } from "./ui/form-field";
 import { Input } from "./ui/input";
-import { NativeSelect } from "./ui/native-select";
+import { NativeSelect, NativeSelectOptions } from "./ui/native-select";
 import { RadioGroup, RadioOption } from "./ui/radio-group";
 import { Spinner } from "./ui/spinner";
 import { Textarea } from "./ui/textarea";
@@ -21,21 +21,6 @@ import { Textarea } from "./ui/textarea";
  * Google Workspace domain-wide delegation (service account key). The secret and the key are sent
  * once and never shown again.
  */
-type Kind = "own" | "shared" | "app_only" | "delegated";
-
-export type OrganisationInfo = {
-  via_account: string | null;
-  tenant_id: string | null;
-  client_id: string | null;
-  has_client_secret: boolean;
-  service_account_email: string | null;
-  has_service_account_key: boolean;
-  notifications: "push" | "poll";
-  admin_consent_url: string | null;
-};
-
-type OrgConfig = MailboxConfig & { mailbox_kind?: Kind; organisation?: OrganisationInfo | null };
-
 type Props = {
   emailType: EmailType;
   provider: "google" | "microsoft";
@@ -59,10 +44,10 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
   const { t } = useI18n();
   const o = t.organisation;
   const ids = useId();
-  const saved = config as OrgConfig | null;
-  const savedKind: Kind = saved?.provider === provider ? (saved.mailbox_kind ?? "own") : "own";
-  const kinds: Kind[] = provider === "microsoft" ? ["own", "shared", "app_only"] : ["own", "delegated"];
-  const [kind, setKind] = useState<Kind>(savedKind);
+  const saved = config;
+  const savedKind: MailboxKind = saved?.provider === provider ? (saved.mailbox_kind ?? "own") : "own";
+  const kinds: MailboxKind[] = provider === "microsoft" ? ["own", "shared", "app_only"] : ["own", "delegated"];
+  const [kind, setKind] = useState<MailboxKind>(savedKind);
   const org = saved?.provider === provider ? (saved.organisation ?? null) : null;
   const [address, setAddress] = useState(savedKind !== "own" ? (saved?.address ?? "") : "");
   const [tenantId, setTenantId] = useState(org?.tenant_id ?? "");
@@ -171,7 +156,7 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
         <RadioGroup
           name={`${ids}-kind`}
           value={kind}
-          onValueChange={(v) => setKind(v as Kind)}
+          onValueChange={(v) => setKind(v as MailboxKind)}
           disabled={!canEdit || busy}
           aria-labelledby={`${ids}-kind-legend`}
           className="gap-2"
@@ -252,11 +237,7 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
                   "start_mode",
                   o.startMode,
                   <NativeSelect value={startMode} onChange={(e) => setStartMode(e.target.value as typeof startMode)}>
-                    {(["unread", "since", "new_only"] as const).map((m) => (
-                      <option key={m} value={m}>
-                        {o.startModes[m]}
-                      </option>
-                    ))}
+                    <NativeSelectOptions values={["unread", "since", "new_only"] as const} labels={o.startModes} />
                   </NativeSelect>,
                 )}
                 {startMode === "since" ? field("start_since", o.startSince, <Input type="date" value={startSince} onChange={(e) => setStartSince(e.target.value)} />) : null}
@@ -264,11 +245,7 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
                   "after_ingest",
                   o.afterIngest,
                   <NativeSelect value={afterIngest} onChange={(e) => setAfterIngest(e.target.value as typeof afterIngest)}>
-                    {(["mark_read", "none", "move"] as const).map((m) => (
-                      <option key={m} value={m}>
-                        {o.afterIngestModes[m]}
-                      </option>
-                    ))}
+                    <NativeSelectOptions values={["mark_read", "none", "move"] as const} labels={o.afterIngestModes} />
                   </NativeSelect>,
                 )}
                 {afterIngest === "move" ? field("move_to_folder", o.moveTo, <Input value={moveTo} onChange={(e) => setMoveTo(e.target.value)} />) : null}

@@ -17,3 +17,16 @@ export function NativeSelect({ className, children, ...props }: ComponentProps<"
     </span>
   );
 }
+
+/** The <option>s of a NativeSelect for a fixed list of values, each shown by its label. */
+export function NativeSelectOptions<T extends string>({ values, labels }: { values: readonly T[]; labels: Record<T, string> }): ReactElement {
+  return (
+    <>
+      {values.map((v) => (
+        <option key={v} value={v}>
+          {labels[v]}
+        </option>
+      ))}
+    </>
+  );
+}

@@ -1,5 +1,6 @@
 import { fmt, getDictionary, intlTag, type Locale } from "@/lib/i18n";
 import { isLocale } from "@/lib/i18n";
+import { mailErrorWords } from "@/lib/i18n/mail-error-words";
 
 export type AlertEmailInput = {
   locale: string;
@@ -57,21 +58,14 @@ export function buildAlertEmail(input: AlertEmailInput): AlertEmail {
       text: [clean(fmt(a.quietIntro, vars)), "", `${a.whatToDo} ${a.quietAdvice}`, ...footer].join("\n"),
     };
   }
-  const code = input.code && Object.prototype.hasOwnProperty.call(t.mailErrors, input.code) ? (input.code as keyof typeof t.mailErrors) : "unknown";
-  const errorVars = {
-    host: input.host || "?",
-    port: input.port ?? "?",
-    folder: input.folder || "INBOX",
-    protocol: (input.protocol || "imap").toUpperCase(),
-  };
-  const entry = t.mailErrors[code];
+  const words = mailErrorWords(t, input.code, input);
   return {
     subject: clean(fmt(a.failureSubject, vars)),
     text: [
       clean(fmt(a.failureIntro, vars)),
       "",
-      `${a.whatIsWrong} ${fmt(entry.title, errorVars)}`,
-      `${a.whatToDo} ${fmt(entry.advice, errorVars)}`,
+      `${a.whatIsWrong} ${words.title}`,
+      `${a.whatToDo} ${words.advice}`,
       ...footer,
     ].join("\n"),
   };
