@@ -3,7 +3,7 @@
  * client (components/email-api.ts) and the tests read them. Pure types and constants only, so the
  * browser bundle can import it; the server-side mappers check their rows against it.
  */
-import type { ForwardingConfig } from "@/lib/mailboxes/forwarding-settings";
+import type { ForwardingVerification } from "@/lib/db/schema";
 import type { MailErrorCode } from "./error-codes";
 
 export type EmailType = "booking" | "stopsale";
@@ -64,7 +64,7 @@ export type MailboxConfig = {
   last_error_code: MailErrorCode | null;
   error_count_24h: number;
   /** Forwarding mailboxes only (issue 16): the address, sender policy, verification mail, health. */
-  forwarding?: ForwardingConfig | null;
+  forwarding?: ForwardingInfo | null;
   /** Issue 15: warn the admins when this mailbox, which normally receives mail, goes unusually quiet. */
   quiet_alert: boolean;
   /** Issue 18: own | shared | app_only | delegated (organisation mailboxes). */
@@ -73,8 +73,20 @@ export type MailboxConfig = {
   organisation: OrganisationView | null;
 };
 
-/** MailboxConfig.forwarding (issue 16). */
-export type ForwardingInfo = ForwardingConfig;
+/** MailboxConfig.forwarding (issue 16): what the settings page shows for a forwarding mailbox. */
+export type ForwardingInfo = {
+  forwarding_address: string;
+  allowed_senders: string[];
+  refuse_dmarc_fail: boolean;
+  verification: ForwardingVerification | null;
+  health: {
+    last_message_at: string | null;
+    messages_24h: number;
+    failed_24h: number;
+    /** Nothing has arrived yet: the settings page suggests sending a test mail to the address. */
+    send_test_mail: boolean;
+  };
+};
 
 export type OrganisationView = {
   /** shared: the signed-in admin who reads it; delegated: null. */

@@ -1,6 +1,7 @@
 import { getForwardingStats, replaceForwardingToken } from "@/lib/db/queries/forwarding";
 import { getMailbox, saveMailbox } from "@/lib/db/queries/mailboxes";
-import type { ForwardingVerification, Mailbox } from "@/lib/db/schema";
+import type { ForwardingInfo } from "@/lib/api/types";
+import type { Mailbox } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { buildForwardingAddress, generateForwardingToken } from "@/lib/inbound/forwarding-address";
@@ -10,22 +11,7 @@ import type { ForwardingSettings } from "./settings-schema";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** MailboxConfig.forwarding: what the settings page shows for a forwarding mailbox. */
-export type ForwardingConfig = {
-  forwarding_address: string;
-  allowed_senders: string[];
-  refuse_dmarc_fail: boolean;
-  verification: ForwardingVerification | null;
-  health: {
-    last_message_at: string | null;
-    messages_24h: number;
-    failed_24h: number;
-    /** Nothing has arrived yet: the settings page suggests sending a test mail to the address. */
-    send_test_mail: boolean;
-  };
-};
-
-export async function buildForwardingConfig(row: Mailbox): Promise<ForwardingConfig | null> {
+export async function buildForwardingConfig(row: Mailbox): Promise<ForwardingInfo | null> {
   if (row.access !== "forwarding" || !row.forwardingToken) return null;
   const stats = await getForwardingStats({ mailboxId: row.id, since: new Date(Date.now() - DAY_MS) });
   return {
@@ -55,7 +41,7 @@ export async function saveForwardingSettings({
   tenantId: string;
   emailType: EmailType;
   input: ForwardingSettings;
-}): Promise<MailboxConfig & { forwarding: ForwardingConfig | null }> {
+}): Promise<MailboxConfig & { forwarding: ForwardingInfo | null }> {
   const existing = await getMailbox({ tenantId, purpose: emailType });
   const token = existing?.access === "forwarding" && existing.forwardingToken ? existing.forwardingToken : generateForwardingToken();
   const row = await saveMailbox({
@@ -84,7 +70,7 @@ export async function regenerateForwardingAddress({
 }: {
   tenantId: string;
   emailType: EmailType;
-}): Promise<MailboxConfig & { forwarding: ForwardingConfig | null }> {
+}): Promise<MailboxConfig & { forwarding: ForwardingInfo | null }> {
   const row = await replaceForwardingToken({ tenantId, purpose: emailType, token: generateForwardingToken() });
   if (!row) throw new AppError(404, "not_found", "This mailbox does not use a forwarding address.");
   return { ...toMailboxConfig(row, 0), forwarding: await buildForwardingConfig(row) };

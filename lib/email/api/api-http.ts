@@ -1,3 +1,5 @@
+import type { Logger } from "pino";
+import type { z } from "zod";
 import type { SyncState } from "@/lib/db/schema";
 import { mapLimit } from "@/lib/util/map-limit";
 import type { FetchedMessage, MailErrorCode } from "@/lib/email/provider";
@@ -204,4 +206,48 @@ export async function takeQueueBatch<M extends { size: number }>(
   cursor.apiAfterIngestPending = pending.length > 0 ? pending : null;
   fetched.sort((a, b) => (a.receivedAt?.getTime() ?? 0) - (b.receivedAt?.getTime() ?? 0));
   return { messages: fetched, more: queue.ids.length > 0, lastReceivedAt, cursor };
+}
+
+/** An error body that may come as text or already parsed, read with the API's error schema; null: not that shape. */
+export function parseJsonWith<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> | null {
+  let value = data;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return null;
+    }
+  }
+  const parsed = schema.safeParse(value);
+  return parsed.success ? (parsed.data as z.infer<S>) : null;
+}
+
+/** The ids not stored yet for the mailbox (all of them without a knownIds lookup), in their order. */
+export async function withoutKnown(ids: string[], knownIds: IngestPolicy["knownIds"]): Promise<string[]> {
+  if (ids.length === 0 || !knownIds) return ids;
+  const known = await knownIds(ids);
+  return ids.filter((id) => !known.has(id));
+}
+
+/**
+ * Persists a push/sync-state patch; a failed write is logged, not thrown: memory stays right and a
+ * lost write only means a redundant resync, watch or subscription call after a restart.
+ */
+export async function persistSyncState({
+  onSyncState,
+  patch,
+  log,
+  logName,
+}: {
+  onSyncState: ((patch: Partial<SyncState>) => Promise<void>) | undefined;
+  patch: Partial<SyncState>;
+  log: Logger | undefined;
+  logName: string;
+}): Promise<void> {
+  if (!onSyncState) return;
+  try {
+    await onSyncState(patch);
+  } catch (err) {
+    log?.warn({ err: describeCause(err), fields: Object.keys(patch) }, `could not persist ${logName} sync state`);
+  }
 }

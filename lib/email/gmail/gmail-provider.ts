@@ -5,8 +5,6 @@ import { z } from "zod";
 import type { PushEvent } from "@/lib/email/provider";
 import type { MailAccess, SyncState } from "@/lib/db/schema";
 import {
-  abortableSleep,
-  backoffDelay,
   buildHeaderBlock,
   DEFAULT_MAX_MESSAGE_BYTES,
   describeCause,
@@ -14,14 +12,18 @@ import {
   getProp,
   networkCode,
   networkFailure,
+  parseJsonWith,
   parseRetryAfter,
+  persistSyncState,
   rebaselineSince,
+  withoutKnown,
   takeQueueBatch,
   type IdQueue,
   type IngestPolicy,
   fetchIdsSized,
 } from "@/lib/email/api/api-http";
 import { queueProgress, reconcileSince, resumeQueue } from "@/lib/email/api/first-import";
+import { DEFAULT_RETRY_POLICY, runApiCall, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
 import { mapLimit } from "@/lib/util/map-limit";
 import { ChangePoller } from "@/lib/email/change-poller";
 import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
@@ -66,17 +68,9 @@ export type GmailProviderOptions = IngestPolicy & {
   fetchConcurrency?: number;
 };
 
-export type RetryPolicy = {
-  /** Tries per API call for throttling, 5xx and network failures (the 401 refresh is extra). */
-  maxAttempts: number;
-  /** First backoff when the server gives no Retry-After; doubled per try, with jitter. */
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** A Retry-After longer than this is not slept through: the caller gets rate_limited at once. */
-  maxRetryAfterMs: number;
-};
+export type { ApiUsage, RetryPolicy };
 
-export type ApiUsage = { calls: number; quotaUnits: number };
+const GMAIL_SERVICE = { vendor: "Google", api: "Gmail", logName: "gmail" };
 
 /** Gmail per-method quota units (developers.google.com/workspace/gmail/api/reference/quota). */
 export const GMAIL_QUOTA_UNITS = {
@@ -221,7 +215,7 @@ export class GmailProvider implements MailProvider {
     });
     this.label = opts.label ?? "INBOX";
     this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
-    this.retryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 60_000, ...opts.retry };
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.fetchConcurrency = Math.max(1, opts.fetchConcurrency ?? 5);
     this.historyId = opts.syncState?.historyId;
     this.lastReceivedAt = opts.syncState?.lastReceivedAt;
@@ -477,9 +471,7 @@ export class GmailProvider implements MailProvider {
   }
 
   private async unknown(ids: string[]): Promise<string[]> {
-    if (ids.length === 0 || !this.opts.knownIds) return ids;
-    const known = await this.opts.knownIds(ids);
-    return ids.filter((id) => !known.has(id));
+    return withoutKnown(ids, this.opts.knownIds);
   }
 
   /** format=metadata: size, receive time and headers, before anything big is downloaded. null: gone. */
@@ -657,13 +649,7 @@ export class GmailProvider implements MailProvider {
   }
 
   private async persist(patch: Partial<SyncState>): Promise<void> {
-    if (!this.opts.onSyncState) return;
-    try {
-      await this.opts.onSyncState(patch);
-    } catch (err) {
-      // Memory stays right; a lost write only means a redundant resync or watch call after a restart.
-      this.opts.log?.warn({ err: describeCause(err), fields: Object.keys(patch) }, "could not persist gmail sync state");
-    }
+    await persistSyncState({ onSyncState: this.opts.onSyncState, patch, log: this.opts.log, logName: GMAIL_SERVICE.logName });
   }
 
   private async call(
@@ -685,71 +671,33 @@ export class GmailProvider implements MailProvider {
     return result.notFound ? null : result.data;
   }
 
-  /**
-   * One API call with the error policy: 401 → one forced token refresh and a retry, then
-   * needs_reauth; throttling (429, 403 rate reasons), 5xx and network failures → up to
-   * maxAttempts tries, sleeping for Retry-After or an exponential backoff with jitter.
-   */
+  /** One API call under the shared policy (api-call.ts); a 404 comes back as notFound for the caller. */
   private async execute(
     method: GmailMethod,
     fn: (o: { headers: Record<string, string>; signal: AbortSignal }) => Promise<{ data: unknown }>,
     outerSignal?: AbortSignal,
   ): Promise<{ notFound: false; data: unknown } | { notFound: true }> {
-    const signal = outerSignal ? AbortSignal.any([outerSignal, this.closeController.signal]) : this.closeController.signal;
-    let refreshed = false;
-    let attempt = 0;
-    for (;;) {
-      if (signal.aborted) throw new MailError("network", "The Gmail connection was closed.");
-      const token = await this.accessToken(refreshed);
-      attempt++;
-      this.usage.calls++;
-      this.usage.quotaUnits += GMAIL_QUOTA_UNITS[method];
-      let failure: ApiFailure;
-      try {
+    return runApiCall<{ notFound: false; data: unknown } | { notFound: true }>({
+      service: GMAIL_SERVICE,
+      policy: this.retryPolicy,
+      signal: outerSignal ? AbortSignal.any([outerSignal, this.closeController.signal]) : this.closeController.signal,
+      usage: this.usage,
+      units: GMAIL_QUOTA_UNITS[method],
+      getAccessToken: this.opts.getAccessToken,
+      attempt: async (token, signal) => {
         const res = await fn({ headers: { Authorization: `Bearer ${token}` }, signal });
         this.lastActivityAt = new Date();
-        return { notFound: false, data: res.data };
-      } catch (err) {
-        if (signal.aborted) throw new MailError("network", "The Gmail connection was closed.", { cause: describeCause(err) });
-        failure = classifyGoogleError(err);
-      }
-      if (failure.kind === "not_found") {
+        return { kind: "done", value: { notFound: false, data: res.data } };
+      },
+      classifyThrown: (err) => {
+        const failure = classifyGoogleError(err);
+        if (failure.kind !== "not_found") return failure;
         this.lastActivityAt = new Date();
-        return { notFound: true };
-      }
-      if (failure.kind === "unauthorized") {
-        if (!refreshed) {
-          refreshed = true;
-          attempt--;
-          this.opts.log?.info({ method }, "gmail answered 401; refreshing the access token once");
-          continue;
-        }
-        throw new MailError("needs_reauth", "Google rejected the access token even after a refresh; reconnect the mailbox.", {
-          cause: failure.cause,
-        });
-      }
-      if (failure.kind === "fatal") throw failure.error;
-      const retryAfterMs = failure.retryAfterMs;
-      const tooLong = retryAfterMs !== undefined && retryAfterMs > this.retryPolicy.maxRetryAfterMs;
-      if (attempt >= this.retryPolicy.maxAttempts || tooLong) {
-        const options: { cause?: unknown; retryAfterMs?: number } = { cause: failure.cause };
-        if (retryAfterMs !== undefined) options.retryAfterMs = retryAfterMs;
-        throw new MailError(failure.code, failure.message, options);
-      }
-      const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
-      this.opts.log?.warn({ method, attempt, delayMs: delay, reason: failure.message }, "gmail call failed; retrying");
-      if (!(await abortableSleep(delay, signal))) throw new MailError("network", "The Gmail connection was closed.");
-    }
-  }
-
-  private async accessToken(forceRefresh: boolean): Promise<string> {
-    try {
-      return await this.opts.getAccessToken(forceRefresh ? { forceRefresh: true } : undefined);
-    } catch (err) {
-      if (err instanceof MailError) throw err;
-      // Permanent refresh failures (invalid_grant) are the token manager's to report as needs_reauth.
-      throw new MailError("network", "Could not obtain a Google access token.", { cause: describeCause(err) });
-    }
+        return { kind: "done", value: { notFound: true } };
+      },
+      logFields: { method },
+      log: this.opts.log,
+    });
   }
 
   private fail(err: unknown): MailError {
@@ -761,14 +709,10 @@ export class GmailProvider implements MailProvider {
   }
 }
 
-type ApiFailure =
-  | { kind: "not_found" }
-  | { kind: "unauthorized"; cause: unknown }
-  | { kind: "fatal"; error: MailError }
-  | { kind: "retry"; code: MailErrorCode; message: string; retryAfterMs?: number; cause: unknown };
+type GoogleFailure = ApiFailure | { kind: "not_found" };
 
 /** Maps a gaxios error to the policy above. The cause kept is a summary: gaxios errors carry request headers. */
-function classifyGoogleError(err: unknown): ApiFailure {
+function classifyGoogleError(err: unknown): GoogleFailure {
   const status = numberProp(err, "status") ?? numberProp(getProp(err, "response"), "status");
   if (status === undefined) {
     const code = networkCode(err);
@@ -780,7 +724,7 @@ function classifyGoogleError(err: unknown): ApiFailure {
   const apiMessage = body?.message ?? errorMessage(err);
   const cause = { status, reasons, apiStatus: body?.status, message: apiMessage };
   const retryAfterMs = parseRetryAfter(headerValue(response, "retry-after")) ?? parseRetryAfterFromMessage(apiMessage);
-  const withRetryAfter = (code: MailErrorCode, message: string): ApiFailure =>
+  const withRetryAfter = (code: MailErrorCode, message: string): GoogleFailure =>
     retryAfterMs === undefined ? { kind: "retry", code, message, cause } : { kind: "retry", code, message, retryAfterMs, cause };
 
   if (status === 401) return { kind: "unauthorized", cause };
@@ -806,16 +750,7 @@ function classifyGoogleError(err: unknown): ApiFailure {
 }
 
 function parseGoogleErrorBody(data: unknown): z.infer<typeof googleErrorSchema>["error"] | null {
-  let value = data;
-  if (typeof value === "string") {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return null;
-    }
-  }
-  const parsed = googleErrorSchema.safeParse(value);
-  return parsed.success ? parsed.data.error : null;
+  return parseJsonWith(googleErrorSchema, data)?.error ?? null;
 }
 
 /** Gmail sometimes names the time only in the message: "User-rate limit exceeded.  Retry after 2024-05-01T10:00:00.000Z". */
@@ -825,10 +760,6 @@ function parseRetryAfterFromMessage(message: string): number | undefined {
   const at = Date.parse(match[1]);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
-
-/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
-
-/** The first string `code` (or timeout name) along the error's cause chain. */
 
 function numberProp(value: unknown, key: string): number | undefined {
   const v = getProp(value, key);
@@ -846,5 +777,3 @@ function headerValue(response: unknown, name: string): string | null {
   const v = getProp(headers, name);
   return typeof v === "string" ? v : null;
 }
-
-/** What may go into a MailError cause or a log line: never headers, configs or tokens. */

@@ -13,13 +13,17 @@ import {
   errorMessage,
   networkCode,
   networkFailure,
+  parseJsonWith,
   parseRetryAfter,
+  persistSyncState,
   rebaselineSince,
+  withoutKnown,
   takeQueueBatch,
   type IdQueue,
   type IngestPolicy,
   fetchIdsSized,
 } from "@/lib/email/api/api-http";
+import { connectionClosed, DEFAULT_RETRY_POLICY, runApiCall, type ApiAttempt, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
 import { ChangePoller } from "@/lib/email/change-poller";
 import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
@@ -59,7 +63,7 @@ export type GraphProviderOptions = IngestPolicy & {
   /** How often waitForChange polls the delta link. */
   pollIntervalMs?: number;
   log?: Logger;
-  retry?: Partial<GraphRetryPolicy>;
+  retry?: Partial<RetryPolicy>;
   /** Parallel $value downloads; Outlook allows 4 concurrent requests per mailbox and app. */
   fetchConcurrency?: number;
   /**
@@ -72,22 +76,7 @@ export type GraphProviderOptions = IngestPolicy & {
   accessDeniedMessage?: string;
 };
 
-export type GraphRetryPolicy = {
-  /** Tries per API call for throttling, 5xx and network failures (the 401 refresh is extra). */
-  maxAttempts: number;
-  /** First backoff when the server gives no Retry-After; doubled per try, with jitter. */
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** A Retry-After longer than this is not slept through: the caller gets rate_limited at once. */
-  maxRetryAfterMs: number;
-};
-
-/**
- * HTTP calls made (every try counts) and quota units. Graph has no unit price per method, but its
- * throttling counts every `$batch` sub-request as a request, so quotaUnits = requests as Graph
- * counts them (equal to calls when no $batch is used).
- */
-export type GraphApiUsage = { calls: number; quotaUnits: number };
+const GRAPH_SERVICE = { vendor: "Microsoft", api: "Microsoft Graph", logName: "graph" };
 
 const DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0";
 /** How often a large queue looks for newer mail to take first (one delta call). */
@@ -176,7 +165,12 @@ class FetchHandler implements Middleware {
  */
 export class GraphProvider implements MailProvider {
   readonly access: MailAccess = "graph_api";
-  readonly usage: GraphApiUsage = { calls: 0, quotaUnits: 0 };
+  /**
+   * HTTP calls made (every try counts) and quota units. Graph has no unit price per method, but its
+   * throttling counts every `$batch` sub-request as a request, so quotaUnits = requests as Graph
+   * counts them (equal to calls when no $batch is used).
+   */
+  readonly usage: ApiUsage = { calls: 0, quotaUnits: 0 };
   private readonly client: Client;
   /** Normalised base (no trailing slash); every followed link must start with it. */
   private readonly baseUrl: string;
@@ -185,7 +179,7 @@ export class GraphProvider implements MailProvider {
   /** `/me` or `/users/{address}` (issue 18). */
   private readonly userPath: string;
   private readonly pollIntervalMs: number;
-  private readonly retryPolicy: GraphRetryPolicy;
+  private readonly retryPolicy: RetryPolicy;
   private readonly fetchConcurrency: number;
   private deltaLink: string | undefined;
   private lastReceivedAt: string | undefined;
@@ -229,7 +223,7 @@ export class GraphProvider implements MailProvider {
     this.userPath = opts.mailboxAddress ? `/users/${encodeURIComponent(opts.mailboxAddress)}` : "/me";
     this.folderPath = `${this.userPath}/mailFolders/${encodeURIComponent(this.folder)}`;
     this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
-    this.retryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 60_000, ...opts.retry };
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.fetchConcurrency = Math.max(1, Math.min(4, opts.fetchConcurrency ?? 4));
     this.deltaLink = opts.syncState?.deltaLink;
     this.lastReceivedAt = opts.syncState?.lastReceivedAt;
@@ -481,9 +475,7 @@ export class GraphProvider implements MailProvider {
   }
 
   private async unknown(ids: string[]): Promise<string[]> {
-    if (ids.length === 0 || !this.opts.knownIds) return ids;
-    const known = await this.opts.knownIds(ids);
-    return ids.filter((id) => !known.has(id));
+    return withoutKnown(ids, this.opts.knownIds);
   }
 
   /**
@@ -756,7 +748,7 @@ export class GraphProvider implements MailProvider {
       }
       const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
       this.opts.log?.warn({ throttled: pending.length, delayMs: delay }, "graph $batch items throttled; retrying them");
-      if (!(await abortableSleep(delay, this.closeController.signal))) throw new MailError("network", "The Microsoft Graph connection was closed.");
+      if (!(await abortableSleep(delay, this.closeController.signal))) throw connectionClosed(GRAPH_SERVICE);
     }
   }
 
@@ -776,13 +768,7 @@ export class GraphProvider implements MailProvider {
   }
 
   private async persist(patch: Partial<SyncState>): Promise<void> {
-    if (!this.opts.onSyncState) return;
-    try {
-      await this.opts.onSyncState(patch);
-    } catch (err) {
-      // Memory stays right; a lost write only means a redundant resync or subscription after a restart.
-      this.opts.log?.warn({ err: describeCause(err), fields: Object.keys(patch) }, "could not persist graph sync state");
-    }
+    await persistSyncState({ onSyncState: this.opts.onSyncState, patch, log: this.opts.log, logName: GRAPH_SERVICE.logName });
   }
 
   /**
@@ -799,9 +785,7 @@ export class GraphProvider implements MailProvider {
   }
 
   /**
-   * One Graph call with the error policy: 401 → one forced token refresh and a retry, then
-   * needs_reauth; 429/503/504, other 5xx and network failures → up to maxAttempts tries, sleeping
-   * for Retry-After or an exponential backoff with jitter. 404 (and statuses `passThrough` accepts)
+   * One Graph call under the shared policy (api-call.ts). 404 (and statuses `passThrough` accepts)
    * come back as `{ok:false}` for the caller to interpret.
    */
   private async call<T>(
@@ -810,62 +794,38 @@ export class GraphProvider implements MailProvider {
     outerSignal?: AbortSignal,
     passThrough?: (status: number, code: string) => boolean,
   ): Promise<Outcome<T>> {
-    const signal = outerSignal ? AbortSignal.any([outerSignal, this.closeController.signal]) : this.closeController.signal;
-    const closed = (): MailError => new MailError("network", "The Microsoft Graph connection was closed.");
-    let refreshed = false;
-    let attempt = 0;
-    for (;;) {
-      if (signal.aborted) throw closed();
-      const token = await this.accessToken(refreshed);
-      attempt++;
-      this.usage.calls++;
-      this.usage.quotaUnits += spec.units ?? 1;
-      let failure: GraphFailure;
-      try {
+    return runApiCall<Outcome<T>>({
+      service: GRAPH_SERVICE,
+      policy: this.retryPolicy,
+      signal: outerSignal ? AbortSignal.any([outerSignal, this.closeController.signal]) : this.closeController.signal,
+      usage: this.usage,
+      units: spec.units ?? 1,
+      getAccessToken: this.opts.getAccessToken,
+      attempt: async (token, signal): Promise<ApiAttempt<Outcome<T>>> => {
         const response = await this.send(spec, token, signal);
         if (response.ok) {
           const value = await read(response);
           this.lastActivityAt = new Date();
-          return { ok: true, value };
+          return { kind: "done", value: { ok: true, value } };
         }
         const body = await response.text().catch(() => "");
         const code = graphErrorCode(body);
         this.lastActivityAt = new Date();
-        if (response.status === 404 && !MAILBOX_CONFIG_CODES.has(code.toLowerCase())) return { ok: false, status: 404, code };
-        if (passThrough?.(response.status, code)) return { ok: false, status: response.status, code };
-        failure = classifyGraphResponse(response.status, code, graphErrorMessage(body), response.headers.get("retry-after"), this.opts.accessDeniedMessage);
-      } catch (err) {
-        if (signal.aborted) throw closed();
+        if (response.status === 404 && !MAILBOX_CONFIG_CODES.has(code.toLowerCase())) return { kind: "done", value: { ok: false, status: 404, code } };
+        if (passThrough?.(response.status, code)) return { kind: "done", value: { ok: false, status: response.status, code } };
+        return classifyGraphResponse(response.status, code, graphErrorMessage(body), response.headers.get("retry-after"), this.opts.accessDeniedMessage);
+      },
+      classifyThrown: (err) => {
         if (err instanceof MailError) throw err;
         // A 2xx body that is not what Graph documents: retrying would not change it.
         if (err instanceof z.ZodError || err instanceof SyntaxError) {
           throw new MailError("protocol", "Unexpected response from Microsoft Graph.", { cause: describeCause(err) });
         }
-        failure = classifyGraphThrown(err);
-      }
-      if (failure.kind === "unauthorized") {
-        if (!refreshed) {
-          refreshed = true;
-          attempt--;
-          this.opts.log?.info({ path: spec.path.split("?")[0] }, "graph answered 401; refreshing the access token once");
-          continue;
-        }
-        throw new MailError("needs_reauth", "Microsoft rejected the access token even after a refresh; reconnect the mailbox.", {
-          cause: failure.cause,
-        });
-      }
-      if (failure.kind === "fatal") throw failure.error;
-      const { retryAfterMs } = failure;
-      const tooLong = retryAfterMs !== undefined && retryAfterMs > this.retryPolicy.maxRetryAfterMs;
-      if (attempt >= this.retryPolicy.maxAttempts || tooLong) {
-        const options: { cause?: unknown; retryAfterMs?: number } = { cause: failure.cause };
-        if (retryAfterMs !== undefined) options.retryAfterMs = retryAfterMs;
-        throw new MailError(failure.code, failure.message, options);
-      }
-      const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
-      this.opts.log?.warn({ path: spec.path.split("?")[0], attempt, delayMs: delay, reason: failure.message }, "graph call failed; retrying");
-      if (!(await abortableSleep(delay, signal))) throw closed();
-    }
+        return classifyGraphThrown(err);
+      },
+      logFields: { path: spec.path.split("?")[0] },
+      log: this.opts.log,
+    });
   }
 
   private async send(spec: RequestSpec, token: string, signal: AbortSignal): Promise<Response> {
@@ -892,16 +852,6 @@ export class GraphProvider implements MailProvider {
     return response;
   }
 
-  private async accessToken(forceRefresh: boolean): Promise<string> {
-    try {
-      return await this.opts.getAccessToken(forceRefresh ? { forceRefresh: true } : undefined);
-    } catch (err) {
-      if (err instanceof MailError) throw err;
-      // Permanent refresh failures (invalid_grant) are the token manager's to report as needs_reauth.
-      throw new MailError("network", "Could not obtain a Microsoft access token.", { cause: describeCause(err) });
-    }
-  }
-
   private fail(err: unknown): MailError {
     const error =
       err instanceof MailError ? err : new MailError("protocol", "Unexpected response from Microsoft Graph.", { cause: describeCause(err) });
@@ -919,15 +869,10 @@ function isSyncReset(status: number, code: string): boolean {
   return status === 410 || (status === 400 && SYNC_RESET_CODES.has(code.toLowerCase()));
 }
 
-type GraphFailure =
-  | { kind: "unauthorized"; cause: unknown }
-  | { kind: "fatal"; error: MailError }
-  | { kind: "retry"; code: MailErrorCode; message: string; retryAfterMs?: number; cause: unknown };
-
-function classifyGraphResponse(status: number, code: string, message: string, retryAfter: string | null, accessDeniedMessage?: string): GraphFailure {
+function classifyGraphResponse(status: number, code: string, message: string, retryAfter: string | null, accessDeniedMessage?: string): ApiFailure {
   const cause = { status, code, message };
   const retryAfterMs = parseRetryAfter(retryAfter);
-  const retry = (c: MailErrorCode, m: string): GraphFailure =>
+  const retry = (c: MailErrorCode, m: string): ApiFailure =>
     retryAfterMs === undefined ? { kind: "retry", code: c, message: m, cause } : { kind: "retry", code: c, message: m, retryAfterMs, cause };
   const lower = code.toLowerCase();
   if (status === 401) return { kind: "unauthorized", cause };
@@ -945,7 +890,7 @@ function classifyGraphResponse(status: number, code: string, message: string, re
   return { kind: "fatal", error: new MailError("protocol", `Microsoft Graph rejected the request (HTTP ${status}${code ? ` ${code}` : ""}).`, { cause }) };
 }
 
-function classifyGraphThrown(err: unknown): GraphFailure {
+function classifyGraphThrown(err: unknown): ApiFailure {
   // FetchHandler puts the fetch error in customError; anything else is the client's own failure.
   const original = err instanceof GraphClientError && err.customError !== undefined ? err.customError : err;
   const code = networkCode(original);
@@ -953,16 +898,8 @@ function classifyGraphThrown(err: unknown): GraphFailure {
 }
 
 function parseGraphError(body: unknown): { code: string; message: string } {
-  let value = body;
-  if (typeof value === "string") {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return { code: "", message: "" };
-    }
-  }
-  const parsed = graphErrorSchema.safeParse(value);
-  return parsed.success ? { code: parsed.data.error.code ?? "", message: parsed.data.error.message ?? "" } : { code: "", message: "" };
+  const error = parseJsonWith(graphErrorSchema, body)?.error;
+  return { code: error?.code ?? "", message: error?.message ?? "" };
 }
 
 const graphErrorCode = (body: unknown): string => parseGraphError(body).code;
@@ -973,7 +910,3 @@ function headerFromRecord(headers: Record<string, string> | undefined, name: str
   for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
   return null;
 }
-
-/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
-
-/** What may go into a MailError cause or a log line: never headers or tokens. */

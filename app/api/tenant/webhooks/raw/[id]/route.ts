@@ -1,8 +1,8 @@
-import { AppError, notFound } from "@/lib/errors";
+import { notFound } from "@/lib/errors";
 import { getRawSourceById } from "@/lib/db/queries/webhooks";
-import { isRawPruned } from "@/lib/db/queries/retention";
 import { getEnv } from "@/lib/env";
 import { withRoute } from "@/lib/http/route";
+import { rawSourceResponse } from "@/lib/http/raw-source-response";
 import { isValidRawLinkToken } from "@/lib/webhooks/secret";
 import { rawLinkQuerySchema, uuidSchema } from "@/lib/webhooks/webhook-input";
 
@@ -20,13 +20,5 @@ export const GET = withRoute<{ id: string }>({ auth: "none" }, async ({ req, par
   if (!isValidRawLinkToken({ key: getEnv().SESSION_SECRET, messageId: params.id, expires, token })) throw notFound("The message");
   const message = await getRawSourceById({ messageId: params.id });
   if (!message) throw notFound("The message");
-  if (isRawPruned(message)) throw new AppError(410, "raw_source_pruned", "The original of this message was removed by the retention policy.");
-  return new Response(new Uint8Array(message.raw), {
-    headers: {
-      "content-type": "message/rfc822",
-      "content-disposition": `attachment; filename="${message.id}.eml"`,
-      "x-content-type-options": "nosniff",
-      "cache-control": "private, no-store",
-    },
-  });
+  return rawSourceResponse(message);
 });
