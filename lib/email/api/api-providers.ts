@@ -22,69 +22,56 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
   const env = getEnv();
   const fallbackPollIntervalMs = env.API_PUSH_FALLBACK_POLL_SECONDS * 1000;
   const freshState = async (mailbox: Mailbox): Promise<SyncState> => (await getMailboxSyncState({ mailboxId: mailbox.id })) ?? mailbox.syncState;
-  const childLog = (mailbox: Mailbox): Logger | undefined => log?.child({ mailbox_id: mailbox.id, tenant_id: mailbox.tenantId, purpose: mailbox.purpose });
-  // Start mode, after-ingest action, size cap and the stored-id lookup, the same for both providers.
-  const policy = (mailbox: Mailbox, state: SyncState): IngestPolicy & { lastReceivedAt?: string } => ({
-    startMode: mailbox.startMode,
-    startSince: mailbox.startSince,
-    afterIngest: mailbox.afterIngest,
-    moveToFolder: mailbox.moveToFolder,
-    maxMessageBytes: env.EMAIL_MAX_MESSAGE_BYTES,
-    knownIds: (ids) => listStoredProviderIds({ mailboxId: mailbox.id, ids }),
-    ...(state.apiLastReceivedAt ? { lastReceivedAt: state.apiLastReceivedAt } : {}),
-  });
-  // The import queue a crash left (first-import.ts), the same keys for both providers.
-  const queueState = (state: SyncState): { baselineIds?: string[]; baselineAt?: string } => ({
-    ...(state.apiBaselineIds?.length ? { baselineIds: state.apiBaselineIds } : {}),
-    ...(state.apiBaselineAt ? { baselineAt: state.apiBaselineAt } : {}),
-  });
+  // Start mode, after-ingest action, size cap, the stored-id lookup, the token, the sync-state
+  // writer and the log: the same for both providers.
+  const shared = (mailbox: Mailbox, getAccessToken: AccessTokenSource): SharedOptions => {
+    const providerLog = log?.child({ mailbox_id: mailbox.id, tenant_id: mailbox.tenantId, purpose: mailbox.purpose });
+    return {
+      startMode: mailbox.startMode,
+      startSince: mailbox.startSince,
+      afterIngest: mailbox.afterIngest,
+      moveToFolder: mailbox.moveToFolder,
+      maxMessageBytes: env.EMAIL_MAX_MESSAGE_BYTES,
+      knownIds: (ids) => listStoredProviderIds({ mailboxId: mailbox.id, ids }),
+      getAccessToken,
+      onSyncState: (patch) => updateSyncState({ mailboxId: mailbox.id, patch }),
+      ...(providerLog ? { log: providerLog } : {}),
+    };
+  };
   return {
     gmail_api: async (mailbox: Mailbox, getAccessToken: AccessTokenSource): Promise<MailProvider> => {
       const state = await freshState(mailbox);
-      const providerLog = childLog(mailbox);
-      const { lastReceivedAt, ...ingest } = policy(mailbox, state);
       return new GmailProvider({
-        ...ingest,
+        ...shared(mailbox, getAccessToken),
         rootUrl: env.GMAIL_API_BASE_URL,
         label: mailbox.folder || "INBOX",
-        getAccessToken,
         syncState: {
           ...(state.gmailHistoryId ? { historyId: state.gmailHistoryId } : {}),
-          ...(lastReceivedAt ? { lastReceivedAt } : {}),
-          ...queueState(state),
-          ...(state.apiAfterIngestPending?.length ? { afterIngestPending: state.apiAfterIngestPending } : {}),
+          ...resumeState(state),
           ...(state.gmailWatchExpiresAt ? { watchExpiresAt: state.gmailWatchExpiresAt } : {}),
           ...(state.gmailWatchRenewedAt ? { watchRenewedAt: state.gmailWatchRenewedAt } : {}),
           ...(state.gmailWatchLabel ? { watchLabel: state.gmailWatchLabel } : {}),
         },
-        onSyncState: (patch) => updateSyncState({ mailboxId: mailbox.id, patch }),
         pollIntervalMs: env.GMAIL_POLL_SECONDS * 1000,
         ...(env.GMAIL_PUBSUB_TOPIC ? { push: { topicName: env.GMAIL_PUBSUB_TOPIC, fallbackPollIntervalMs } } : {}),
-        ...(providerLog ? { log: providerLog } : {}),
       });
     },
     graph_api: async (mailbox: Mailbox, getAccessToken: AccessTokenSource): Promise<MailProvider> => {
       const state = await freshState(mailbox);
-      const providerLog = childLog(mailbox);
-      const { lastReceivedAt, ...ingest } = policy(mailbox, state);
       const org = graphOrgOptions(mailbox, env);
       return new GraphProvider({
-        ...ingest,
+        ...shared(mailbox, getAccessToken),
         ...org.provider,
         baseUrl: env.GRAPH_API_BASE_URL,
         // Graph names the inbox "inbox"; an IMAP-style "INBOX" from the form means the same.
         folder: !mailbox.folder || mailbox.folder.toUpperCase() === "INBOX" ? "inbox" : mailbox.folder,
-        getAccessToken,
         syncState: {
           ...(state.graphDeltaLink ? { deltaLink: state.graphDeltaLink } : {}),
-          ...(lastReceivedAt ? { lastReceivedAt } : {}),
-          ...queueState(state),
-          ...(state.apiAfterIngestPending?.length ? { afterIngestPending: state.apiAfterIngestPending } : {}),
+          ...resumeState(state),
           ...(state.graphSubscriptionId ? { subscriptionId: state.graphSubscriptionId } : {}),
           ...(state.graphSubscriptionExpiresAt ? { subscriptionExpiresAt: state.graphSubscriptionExpiresAt } : {}),
           ...(state.graphSubscriptionResource ? { subscriptionResource: state.graphSubscriptionResource } : {}),
         },
-        onSyncState: (patch) => updateSyncState({ mailboxId: mailbox.id, patch }),
         pollIntervalMs: org.pollSeconds * 1000,
         ...(env.GRAPH_NOTIFICATION_URL && org.push
           ? {
@@ -96,9 +83,30 @@ export function buildApiProviders({ log }: { log?: Logger } = {}): NonNullable<P
               },
             }
           : {}),
-        ...(providerLog ? { log: providerLog } : {}),
       });
     },
+  };
+}
+
+type SharedOptions = IngestPolicy & {
+  getAccessToken: AccessTokenSource;
+  onSyncState: (patch: Partial<SyncState>) => Promise<void>;
+  log?: Logger;
+};
+
+/**
+ * What a restart resumes from, the same keys for both providers: the newest receive time seen
+ * (re-baseline window), the import queue a crash left (first-import.ts) and the after-ingest
+ * action the last batch may not have got to.
+ */
+export function resumeState(
+  state: Pick<SyncState, "apiLastReceivedAt" | "apiBaselineIds" | "apiBaselineAt" | "apiAfterIngestPending">,
+): { lastReceivedAt?: string; baselineIds?: string[]; baselineAt?: string; afterIngestPending?: string[] } {
+  return {
+    ...(state.apiLastReceivedAt ? { lastReceivedAt: state.apiLastReceivedAt } : {}),
+    ...(state.apiBaselineIds?.length ? { baselineIds: state.apiBaselineIds } : {}),
+    ...(state.apiBaselineAt ? { baselineAt: state.apiBaselineAt } : {}),
+    ...(state.apiAfterIngestPending?.length ? { afterIngestPending: state.apiAfterIngestPending } : {}),
   };
 }
 

@@ -25,7 +25,7 @@ import {
 import { queueProgress, reconcileSince, resumeQueue } from "@/lib/email/api/first-import";
 import { DEFAULT_RETRY_POLICY, runApiCall, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
 import { mapLimit } from "@/lib/util/map-limit";
-import { ChangePoller } from "@/lib/email/change-poller";
+import { ApiSession } from "@/lib/email/api/api-session";
 import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
 
@@ -191,12 +191,7 @@ export class GmailProvider implements MailProvider {
   private readonly afterIngest: "mark_read" | "none" | "move";
   private readonly maxMessageBytes: number;
   private resolvedMoveLabel: string | undefined;
-  private connected = false;
-  private closeController = new AbortController();
-  /** A notifyChange() that no waitForChange has consumed yet: never lost between two waits. */
-  private readonly changes = new ChangePoller();
-  private lastActivityAt: Date | null = null;
-  private lastError: string | null = null;
+  private readonly session = new ApiSession("Unexpected response from the Gmail API.");
   private address: string | null = null;
   private watchExpiresAt: number | undefined;
   private watchRenewedAt: number | undefined;
@@ -236,7 +231,7 @@ export class GmailProvider implements MailProvider {
   }
 
   get isConnected(): boolean {
-    return this.connected;
+    return this.session.connected;
   }
 
   /** The mailbox address reported by users.getProfile (after connect). */
@@ -250,8 +245,7 @@ export class GmailProvider implements MailProvider {
   }
 
   async connect(): Promise<void> {
-    this.closeController.abort();
-    this.closeController = new AbortController();
+    this.session.reopen();
     try {
       const profile = profileSchema.parse(await this.call("getProfile", (o) => this.gmail.users.getProfile({ userId: "me" }, o)));
       this.address = profile.emailAddress;
@@ -262,18 +256,15 @@ export class GmailProvider implements MailProvider {
       // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
       await this.applyPendingAfterIngest();
       this.queue = null;
-      this.connected = true;
-      this.lastError = null;
+      this.session.opened();
       await this.maintainWatch();
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
   async disconnect(): Promise<void> {
-    this.connected = false;
-    this.closeController.abort();
-    this.changes.wakeAll();
+    this.session.close();
   }
 
   /**
@@ -302,7 +293,7 @@ export class GmailProvider implements MailProvider {
       if (!batch.more) this.queue = null;
       return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length };
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -311,7 +302,7 @@ export class GmailProvider implements MailProvider {
     try {
       return await this.listIds({ labelIds: [this.label], q: afterQuery(reconcileSince({ since: opts.since, baselineAt: this.baselineAt })) }, opts.limit);
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -323,7 +314,7 @@ export class GmailProvider implements MailProvider {
         { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
       );
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -351,7 +342,7 @@ export class GmailProvider implements MailProvider {
         await this.call("messages.batchModify", (o) => this.gmail.users.messages.batchModify({ userId: "me", requestBody: { ids, ...change } }, o));
       }
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -376,7 +367,7 @@ export class GmailProvider implements MailProvider {
       const since = opts.since ? (await this.listIds({ labelIds: [this.label], q: afterQuery(opts.since) }, LIST_PAGE_SIZE * MAX_LIST_PAGES)).length : null;
       return { unread: label.messagesUnread ?? 0, since, total: label.messagesTotal ?? 0 };
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -511,22 +502,14 @@ export class GmailProvider implements MailProvider {
   }
 
   async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
-    const signal = AbortSignal.any([opts.signal, this.closeController.signal]);
-    try {
-      return await this.changes.wait({
-        timeoutMs: opts.timeoutMs,
-        pollIntervalMs: () => pollIntervalWithPush({ pollIntervalMs: this.pollIntervalMs, push: this.opts.push, pushActive: this.pushActive }),
-        signal,
-        isConnected: () => this.connected,
-        poll: async (s) => {
-          await this.maintainWatch(s);
-          return this.pollHistory(s);
-        },
-      });
-    } catch (err) {
-      if (signal.aborted) return "closed";
-      throw this.fail(err);
-    }
+    return this.session.waitForChange({
+      ...opts,
+      pollIntervalMs: () => pollIntervalWithPush({ pollIntervalMs: this.pollIntervalMs, push: this.opts.push, pushActive: this.pushActive }),
+      poll: async (s) => {
+        await this.maintainWatch(s);
+        return this.pollHistory(s);
+      },
+    });
   }
 
   /**
@@ -534,7 +517,7 @@ export class GmailProvider implements MailProvider {
    * "changed" at once; with none pending, the next one does.
    */
   notifyChange(_event: PushEvent = "changed"): void {
-    this.changes.notifyChange();
+    this.session.changes.notifyChange();
   }
 
   /** users.watch on the watched label; renew before `expiration` (Gmail asks for at least daily). */
@@ -543,7 +526,7 @@ export class GmailProvider implements MailProvider {
       const data = await this.requestWatch(opts.topicName);
       return { historyId: data.historyId, expiration: new Date(Number(data.expiration)) };
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -551,7 +534,7 @@ export class GmailProvider implements MailProvider {
     try {
       await this.requestStop();
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -565,7 +548,7 @@ export class GmailProvider implements MailProvider {
   }
 
   getHealthStatus(): ProviderHealth {
-    return { connected: this.connected, lastActivityAt: this.lastActivityAt, lastError: this.lastError };
+    return this.session.health();
   }
 
   /**
@@ -680,32 +663,24 @@ export class GmailProvider implements MailProvider {
     return runApiCall<{ notFound: false; data: unknown } | { notFound: true }>({
       service: GMAIL_SERVICE,
       policy: this.retryPolicy,
-      signal: outerSignal ? AbortSignal.any([outerSignal, this.closeController.signal]) : this.closeController.signal,
+      signal: this.session.callSignal(outerSignal),
       usage: this.usage,
       units: GMAIL_QUOTA_UNITS[method],
       getAccessToken: this.opts.getAccessToken,
       attempt: async (token, signal) => {
         const res = await fn({ headers: { Authorization: `Bearer ${token}` }, signal });
-        this.lastActivityAt = new Date();
+        this.session.markActivity();
         return { kind: "done", value: { notFound: false, data: res.data } };
       },
       classifyThrown: (err) => {
         const failure = classifyGoogleError(err);
         if (failure.kind !== "not_found") return failure;
-        this.lastActivityAt = new Date();
+        this.session.markActivity();
         return { kind: "done", value: { notFound: true } };
       },
       logFields: { method },
       log: this.opts.log,
     });
-  }
-
-  private fail(err: unknown): MailError {
-    const error =
-      err instanceof MailError ? err : new MailError("protocol", "Unexpected response from the Gmail API.", { cause: describeCause(err) });
-    this.lastError = error.message;
-    if (error.isAuthFailure) this.connected = false;
-    return error;
   }
 }
 

@@ -24,7 +24,7 @@ import {
   fetchIdsSized,
 } from "@/lib/email/api/api-http";
 import { connectionClosed, DEFAULT_RETRY_POLICY, runApiCall, type ApiAttempt, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
-import { ChangePoller } from "@/lib/email/change-poller";
+import { ApiSession } from "@/lib/email/api/api-session";
 import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
 import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
 
@@ -195,11 +195,7 @@ export class GraphProvider implements MailProvider {
   private readonly startSince: Date | null | undefined;
   private readonly afterIngest: "mark_read" | "none" | "move";
   private readonly maxMessageBytes: number;
-  private connected = false;
-  private closeController = new AbortController();
-  private readonly changes = new ChangePoller();
-  private lastActivityAt: Date | null = null;
-  private lastError: string | null = null;
+  private readonly session = new ApiSession("Unexpected response from Microsoft Graph.");
   private subscriptionId: string | undefined;
   private subscriptionExpiresAt: number | undefined;
   private subscriptionResource: string | undefined;
@@ -248,7 +244,7 @@ export class GraphProvider implements MailProvider {
   }
 
   get isConnected(): boolean {
-    return this.connected;
+    return this.session.connected;
   }
 
   /** The delta link waitForChange polls (after the first round). */
@@ -257,8 +253,7 @@ export class GraphProvider implements MailProvider {
   }
 
   async connect(): Promise<void> {
-    this.closeController.abort();
-    this.closeController = new AbortController();
+    this.session.reopen();
     try {
       // One call checks both the token and the folder setting.
       const folder = await this.folderInfo("id");
@@ -266,18 +261,15 @@ export class GraphProvider implements MailProvider {
       // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
       await this.applyPendingAfterIngest();
       this.queue = null;
-      this.connected = true;
-      this.lastError = null;
+      this.session.opened();
       await this.maintainSubscription();
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
   async disconnect(): Promise<void> {
-    this.connected = false;
-    this.closeController.abort();
-    this.changes.wakeAll();
+    this.session.close();
   }
 
   /**
@@ -307,7 +299,7 @@ export class GraphProvider implements MailProvider {
       if (!batch.more) this.queue = null;
       return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length };
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -317,7 +309,7 @@ export class GraphProvider implements MailProvider {
       const since = reconcileSince({ since: opts.since, baselineAt: this.baselineAt });
       return (await this.listMessages(`receivedDateTime ge ${graphTime(since)}`, "receivedDateTime desc", opts.limit)).map((m) => m.id);
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -329,7 +321,7 @@ export class GraphProvider implements MailProvider {
         { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
       );
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -347,7 +339,7 @@ export class GraphProvider implements MailProvider {
         await this.batchChunk(providerMessageIds.slice(i, i + BATCH_LIMIT), destinationId);
       }
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -371,7 +363,7 @@ export class GraphProvider implements MailProvider {
       const since = opts.since ? (await this.listMessages(`receivedDateTime ge ${graphTime(opts.since)}`, "receivedDateTime asc", LIST_MAX)).length : null;
       return { unread: folder.unreadItemCount ?? 0, since, total: folder.totalItemCount ?? 0 };
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -514,22 +506,14 @@ export class GraphProvider implements MailProvider {
   }
 
   async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
-    const signal = AbortSignal.any([opts.signal, this.closeController.signal]);
-    try {
-      return await this.changes.wait({
-        timeoutMs: opts.timeoutMs,
-        pollIntervalMs: () => pollIntervalWithPush({ pollIntervalMs: this.pollIntervalMs, push: this.opts.push, pushActive: this.pushActive }),
-        signal,
-        isConnected: () => this.connected,
-        poll: async (s) => {
-          await this.maintainSubscription(s);
-          return this.pollDelta(s);
-        },
-      });
-    } catch (err) {
-      if (signal.aborted) return "closed";
-      throw this.fail(err);
-    }
+    return this.session.waitForChange({
+      ...opts,
+      pollIntervalMs: () => pollIntervalWithPush({ pollIntervalMs: this.pollIntervalMs, push: this.opts.push, pushActive: this.pushActive }),
+      poll: async (s) => {
+        await this.maintainSubscription(s);
+        return this.pollDelta(s);
+      },
+    });
   }
 
   /**
@@ -540,7 +524,7 @@ export class GraphProvider implements MailProvider {
   notifyChange(event: PushEvent = "changed"): void {
     if (event === "resubscribe") this.pendingLifecycle = "resubscribe";
     else if (event === "reauthorize" && this.pendingLifecycle === null) this.pendingLifecycle = "reauthorize";
-    this.changes.notifyChange();
+    this.session.changes.notifyChange();
   }
 
   /** POST /subscriptions for new messages in the folder. Graph validates notificationUrl first. */
@@ -553,7 +537,7 @@ export class GraphProvider implements MailProvider {
     try {
       return await this.postSubscription(opts);
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -579,7 +563,7 @@ export class GraphProvider implements MailProvider {
     try {
       return await this.patchSubscription(id, expirationDateTime);
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
@@ -676,12 +660,12 @@ export class GraphProvider implements MailProvider {
     try {
       await this.call({ method: "DELETE", path: `/subscriptions/${encodeURIComponent(id)}` }, async () => undefined);
     } catch (err) {
-      throw this.fail(err);
+      throw this.session.fail(err);
     }
   }
 
   getHealthStatus(): ProviderHealth {
-    return { connected: this.connected, lastActivityAt: this.lastActivityAt, lastError: this.lastError };
+    return this.session.health();
   }
 
   private async folderInfo(select: string): Promise<z.infer<typeof folderSchema> | null> {
@@ -748,7 +732,7 @@ export class GraphProvider implements MailProvider {
       }
       const delay = retryAfterMs ?? backoffDelay(attempt, this.retryPolicy);
       this.opts.log?.warn({ throttled: pending.length, delayMs: delay }, "graph $batch items throttled; retrying them");
-      if (!(await abortableSleep(delay, this.closeController.signal))) throw connectionClosed(GRAPH_SERVICE);
+      if (!(await abortableSleep(delay, this.session.closeSignal))) throw connectionClosed(GRAPH_SERVICE);
     }
   }
 
@@ -797,7 +781,7 @@ export class GraphProvider implements MailProvider {
     return runApiCall<Outcome<T>>({
       service: GRAPH_SERVICE,
       policy: this.retryPolicy,
-      signal: outerSignal ? AbortSignal.any([outerSignal, this.closeController.signal]) : this.closeController.signal,
+      signal: this.session.callSignal(outerSignal),
       usage: this.usage,
       units: spec.units ?? 1,
       getAccessToken: this.opts.getAccessToken,
@@ -805,12 +789,12 @@ export class GraphProvider implements MailProvider {
         const response = await this.send(spec, token, signal);
         if (response.ok) {
           const value = await read(response);
-          this.lastActivityAt = new Date();
+          this.session.markActivity();
           return { kind: "done", value: { ok: true, value } };
         }
         const body = await response.text().catch(() => "");
         const code = graphErrorCode(body);
-        this.lastActivityAt = new Date();
+        this.session.markActivity();
         if (response.status === 404 && !MAILBOX_CONFIG_CODES.has(code.toLowerCase())) return { kind: "done", value: { ok: false, status: 404, code } };
         if (passThrough?.(response.status, code)) return { kind: "done", value: { ok: false, status: response.status, code } };
         return classifyGraphResponse(response.status, code, graphErrorMessage(body), response.headers.get("retry-after"), this.opts.accessDeniedMessage);
@@ -850,14 +834,6 @@ export class GraphProvider implements MailProvider {
     }
     if (!(response instanceof Response)) throw new MailError("protocol", "The Graph client returned no HTTP response.");
     return response;
-  }
-
-  private fail(err: unknown): MailError {
-    const error =
-      err instanceof MailError ? err : new MailError("protocol", "Unexpected response from Microsoft Graph.", { cause: describeCause(err) });
-    this.lastError = error.message;
-    if (error.isAuthFailure) this.connected = false;
-    return error;
   }
 }
 
