@@ -222,10 +222,10 @@ const schema = z.object({
   /**
    * How often a replica counts the others' presence locks to notice one that died without a word
    * (SIGKILL); the reconcile tick's heartbeat notices it too, so this only shortens the takeover.
-   * 3 s (was 1 s): a third of the pg_locks reads of an idle watcher (issue 19), takeover still
-   * well inside the 15 s bound (tests/integration/watcher-replicas.test.ts).
+   * 1 s: a 3 s poll once measured a 17.7 s SIGKILL takeover under load (bound 15 s,
+   * tests/integration/watcher-replicas.test.ts; docs/benchmarks.md §3), so the default stays.
    */
-  WATCHER_PRESENCE_POLL_MS: int(3000, 100),
+  WATCHER_PRESENCE_POLL_MS: int(1000, 100),
   /** The `service` field of every log line ("web" or "watcher"). */
   SERVICE_NAME: z.string().trim().min(1).default("web"),
 });

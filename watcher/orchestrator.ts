@@ -25,7 +25,7 @@ export type OrchestratorOptions = {
    */
   reconcileIntervalMs: number;
   log: Logger;
-  /** How often to look for replicas that vanished without a word (default 3000 ms, WATCHER_PRESENCE_POLL_MS). */
+  /** How often to look for replicas that vanished without a word (default 1000 ms, WATCHER_PRESENCE_POLL_MS). */
   presencePollMs?: number;
   /** Defaults to hostname:pid:random, unique per process start. */
   replicaId?: string;
@@ -70,7 +70,7 @@ export class Orchestrator {
       replicaId: this.replicaId,
       log: opts.log,
       liveWithinMs: 3 * opts.reconcileIntervalMs,
-      presencePollMs: opts.presencePollMs ?? 3000,
+      presencePollMs: opts.presencePollMs ?? 1000,
       onMembershipChange: (reason) => {
         if (this.stopping) return;
         void this.reconcileAll().catch((err: unknown) => opts.log.error({ err, reason }, "reconcile after a replica change failed"));
