@@ -712,8 +712,10 @@ async function main(): Promise<void> {
     const cpu0 = await cpuSeconds(w.pid);
     const threads0 = await cpuByThread(w.pid);
     const t0 = performance.now();
+    const idleWindow0 = monotonicUs();
     const rss = await sampleRss(w.pid, IDLE_SECONDS);
     const idleSeconds = (performance.now() - t0) / 1000;
+    results.idle_profile_window_us = [idleWindow0, monotonicUs()];
     const cpuPct = (((await cpuSeconds(w.pid)) - cpu0) / idleSeconds) * 100;
     const threads1 = await cpuByThread(w.pid);
     results.idle_cpu_pct_by_thread = Object.fromEntries(

@@ -219,6 +219,13 @@ const schema = z.object({
   DB_POOL_SIZE: int(10, 1),
   /** The watcher's full reload from the database (safety net for NOTIFY); 5 s: a killed replica's mailboxes are claimed within one tick. */
   WATCHER_RECONCILE_SECONDS: int(5, 1),
+  /**
+   * How often a replica counts the others' presence locks to notice one that died without a word
+   * (SIGKILL); the reconcile tick's heartbeat notices it too, so this only shortens the takeover.
+   * 1 s: a 3 s poll once measured a 17.7 s SIGKILL takeover under load (bound 15 s,
+   * tests/integration/watcher-replicas.test.ts; docs/benchmarks.md §3), so the default stays.
+   */
+  WATCHER_PRESENCE_POLL_MS: int(1000, 100),
   /** The `service` field of every log line ("web" or "watcher"). */
   SERVICE_NAME: z.string().trim().min(1).default("web"),
 });

@@ -25,7 +25,7 @@ export type OrchestratorOptions = {
    */
   reconcileIntervalMs: number;
   log: Logger;
-  /** How often to look for replicas that vanished without a word (default 1000 ms). */
+  /** How often to look for replicas that vanished without a word (default 1000 ms, WATCHER_PRESENCE_POLL_MS). */
   presencePollMs?: number;
   /** Defaults to hostname:pid:random, unique per process start. */
   replicaId?: string;

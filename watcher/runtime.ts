@@ -59,6 +59,7 @@ export async function startWatcherRuntime({
     log,
     // 5 s: a killed replica's mailboxes are claimed by the others within one tick (issue 7).
     reconcileIntervalMs: env.WATCHER_RECONCILE_SECONDS * 1000,
+    presencePollMs: env.WATCHER_PRESENCE_POLL_MS,
     connectionDeps: {
       createProvider: (mailbox) => createProvider(mailbox, deps),
       connectLimiter: new AdaptiveConnectGate({ initial: env.EMAIL_CONNECTION_POOL_SIZE, max: env.EMAIL_CONNECTION_POOL_MAX }),
