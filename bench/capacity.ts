@@ -31,6 +31,7 @@ import pg from "pg";
 import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
 import { getFreePort } from "@/tests/harness/ports";
 import { median, percentile, startBenchDatabase } from "./peers";
+import { CLK_TCK, readProcStats } from "./proc-stats";
 
 const root = path.resolve(import.meta.dirname, "..");
 const { values: args } = parseArgs({
@@ -68,7 +69,6 @@ const N = Number(args.mailboxes);
 const POOL = Number(args.pool);
 const BURSTS = Number(args.bursts);
 const IDLE_SECONDS = Number(args["idle-seconds"]);
-const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
 const NOBODY = 65534;
 
 type Watcher = { child: ChildProcess; port: number; pid: number; stop: () => Promise<void> };
@@ -355,25 +355,6 @@ async function burstOutcome(
   return { lost: [...delivered.keys()].filter((k) => !stored.has(k)).length, duplicated, latency: latencySummary(latencies) };
 }
 
-type ProcStat = { pid: number; ppid: number; comm: string; cpu: number };
-
-async function readProcStats(): Promise<ProcStat[]> {
-  const pids = (await readdir("/proc")).filter((d) => /^\d+$/.test(d));
-  const stats = await Promise.all(
-    pids.map(async (pid) => {
-      const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-      if (!stat) return null;
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return {
-        pid: Number(pid),
-        ppid: Number(fields[1]),
-        comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
-        cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
-      };
-    }),
-  );
-  return stats.filter((s): s is ProcStat => s !== null);
-}
 
 /**
  * CPU seconds (utime + stime of live processes) by who uses them: the watcher, this Dovecot (its

@@ -10,13 +10,12 @@
  *
  *   npx tsx bench/idle-cost.ts [--seconds 60] [--settle 20] [--runs 3] [--env JOBS_POLL_MS=1000]
  */
-import { readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { startWatcherProcess } from "@/tests/harness/watcher-process";
 import { median, startBenchDatabase } from "./peers";
+import { readProcStats, type ProcStat } from "./proc-stats";
 
-const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
 
 const { values } = parseArgs({
   options: {
@@ -49,27 +48,8 @@ const variants: Variant[] = [
   ...values.env.map((spec) => ({ name: spec, env: parseEnv(spec) })),
 ];
 
-type Proc = { pid: number; ppid: number; comm: string; own: number; reaped: number };
-
-/** Every process's CPU seconds: its own (utime + stime) and its reaped children's (cutime + cstime). */
-async function readProcs(): Promise<Proc[]> {
-  const pids = (await readdir("/proc")).filter((d) => /^\d+$/.test(d));
-  const procs = await Promise.all(
-    pids.map(async (pid): Promise<Proc | null> => {
-      const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-      if (!stat) return null;
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return {
-        pid: Number(pid),
-        ppid: Number(f[1]),
-        comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
-        own: (Number(f[11]) + Number(f[12])) / CLK_TCK,
-        reaped: (Number(f[13]) + Number(f[14])) / CLK_TCK,
-      };
-    }),
-  );
-  return procs.filter((p): p is Proc => p !== null);
-}
+type Proc = ProcStat;
+const readProcs = readProcStats;
 
 /**
  * CPU seconds used so far by a process tree: the root's own and reaped children's time plus its
@@ -81,11 +61,11 @@ function treeCpu(procs: Proc[], root: number): number {
   for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
   const rootProc = procs.find((p) => p.pid === root);
   if (!rootProc) throw new Error(`process ${root} is gone`);
-  let total = rootProc.own + rootProc.reaped;
+  let total = rootProc.cpu + rootProc.reaped;
   const stack = [...(children.get(root) ?? [])];
   while (stack.length) {
     const p = stack.pop()!;
-    total += p.own;
+    total += p.cpu;
     stack.push(...(children.get(p.pid) ?? []));
   }
   return total;

@@ -13,13 +13,13 @@
  * `postgres` process of this benchmark's embedded server; percent of one core, medians of runs.
  */
 import { spawn } from "node:child_process";
-import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { savePlainImapMailbox } from "@/tests/harness/imap-mailbox";
 import { getFreePort, waitFor } from "@/tests/harness/ports";
 import { median, startBenchDatabase } from "./peers";
+import { readProcStats } from "./proc-stats";
 
 const { values } = parseArgs({
   options: {
@@ -35,7 +35,6 @@ const MAILBOXES = Number(values.mailboxes);
 const RUNS = Number(values.runs);
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
-const CLK_TCK = 100;
 /** Must equal MAILBOX_LOCK_CLASS of lib/db/queries/watcher-replicas.ts. */
 const MAILBOX_LOCK_CLASS = 7230002;
 
@@ -43,23 +42,7 @@ const db = await startBenchDatabase();
 const { createTenant } = await import("@/lib/db/queries/tenants");
 const { closeDb } = await import("@/lib/db/client");
 
-type ProcCpu = { pid: number; ppid: number; comm: string; cpu: number };
-
-async function readProcs(): Promise<ProcCpu[]> {
-  const out: ProcCpu[] = [];
-  for (const pid of (await readdir("/proc")).filter((d) => /^\d+$/.test(d))) {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-    if (!stat) continue;
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    out.push({
-      pid: Number(pid),
-      ppid: Number(fields[1]),
-      comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
-      cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
-    });
-  }
-  return out;
-}
+const readProcs = readProcStats;
 
 /** CPU seconds so far of the watcher and of this benchmark's PostgreSQL (postgres descendants of this process). */
 async function cpuNow(watcherPid: number): Promise<{ watcher: number; postgres: number }> {
