@@ -15,14 +15,11 @@ import {
   parseJsonWith,
   parseRetryAfter,
   persistSyncState,
-  rebaselineSince,
   withoutKnown,
-  takeQueueBatch,
-  type IdQueue,
   type IngestPolicy,
   fetchIdsSized,
 } from "@/lib/email/api/api-http";
-import { queueProgress, reconcileSince, resumeQueue } from "@/lib/email/api/first-import";
+import { CursorQueue, type CursorRound, type StartMode } from "@/lib/email/api/cursor-queue";
 import { DEFAULT_RETRY_POLICY, runApiCall, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
 import { mapLimit } from "@/lib/util/map-limit";
 import { ApiSession } from "@/lib/email/api/api-session";
@@ -89,8 +86,6 @@ type GmailMethod = keyof typeof GMAIL_QUOTA_UNITS;
 
 const DEFAULT_ROOT_URL = "https://gmail.googleapis.com";
 const LIST_PAGE_SIZE = 500;
-/** How often a large queue looks for newer mail to take first (one history.list / delta call). */
-const LIVE_CHECK_MS = 2_000;
 /** Listing stops here: beyond 5,000 unread the oldest of those are taken, not the global oldest. */
 const MAX_LIST_PAGES = 10;
 const BATCH_MODIFY_LIMIT = 1000;
@@ -138,8 +133,6 @@ const historySchema = z.object({
 const watchSchema = z.object({ historyId: uint64, expiration: uint64 });
 
 type GmailMeta = { id: string; size: number; receivedAt?: Date; headers: { name: string; value: string }[] };
-/** Ids still to fetch (oldest first) and the history id that covers all of them. */
-type PendingQueue = IdQueue<GmailMeta> & { historyId: string };
 
 /** Message ids added to the label in one history page, in history order (oldest first). */
 function addedIds(res: z.infer<typeof historySchema>, label: string): string[] {
@@ -176,18 +169,9 @@ export class GmailProvider implements MailProvider {
   private readonly pollIntervalMs: number;
   private readonly retryPolicy: RetryPolicy;
   private readonly fetchConcurrency: number;
-  private historyId: string | undefined;
-  private lastReceivedAt: string | undefined;
-  /** When the first baseline was taken: the reconcile never looks before it. */
-  private baselineAt: string | undefined;
-  /** Ids the committed queue still owed; taken into the next queue planned. */
-  private owedIds: string[];
-  private queue: PendingQueue | null = null;
-  /** When takeLiveFirst last looked for mail newer than the queue. */
-  private liveCheckedAt = 0;
+  /** Discovery by history id: the queue, its position and what it still owes. */
+  private readonly discovery: CursorQueue<GmailMeta>;
   private pendingApplied = false;
-  private readonly startMode: "unread" | "since" | "new_only";
-  private readonly startSince: Date | null | undefined;
   private readonly afterIngest: "mark_read" | "none" | "move";
   private readonly maxMessageBytes: number;
   private resolvedMoveLabel: string | undefined;
@@ -212,14 +196,25 @@ export class GmailProvider implements MailProvider {
     this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.fetchConcurrency = Math.max(1, opts.fetchConcurrency ?? 5);
-    this.historyId = opts.syncState?.historyId;
-    this.lastReceivedAt = opts.syncState?.lastReceivedAt;
-    this.baselineAt = opts.syncState?.baselineAt;
-    this.owedIds = opts.syncState?.baselineIds ?? [];
-    this.startMode = opts.startMode ?? "unread";
-    this.startSince = opts.startSince;
     this.afterIngest = opts.afterIngest ?? "mark_read";
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.discovery = new CursorQueue<GmailMeta>({
+      source: {
+        readSince: (position) => this.historySince(position),
+        planBaseline: (mode, since) => this.planBaseline(mode, since),
+        unknown: (ids) => this.unknown(ids),
+        getMetadata: (id) => this.getMetadata(id),
+        fetchSized: (meta) => this.fetchSized(meta),
+        onExpired: (since) =>
+          this.opts.log?.info({ event: "cursor_expired", label: this.label, since: since.toISOString() }, "gmail history id expired; re-baselining by date"),
+      },
+      syncState: { ...opts.syncState, position: opts.syncState?.historyId },
+      startMode: opts.startMode,
+      startSince: opts.startSince,
+      liveCheckMs: opts.liveCheckMs,
+      maxMessageBytes: this.maxMessageBytes,
+      concurrency: this.fetchConcurrency,
+    });
     this.watchExpiresAt = parseStoredTime(opts.syncState?.watchExpiresAt);
     this.watchRenewedAt = parseStoredTime(opts.syncState?.watchRenewedAt);
     this.watchLabel = opts.syncState?.watchLabel;
@@ -241,7 +236,7 @@ export class GmailProvider implements MailProvider {
 
   /** The history cursor waitForChange polls from (the last one handed out in a FetchBatch). */
   get currentHistoryId(): string | undefined {
-    return this.historyId;
+    return this.discovery.position;
   }
 
   async connect(): Promise<void> {
@@ -255,7 +250,7 @@ export class GmailProvider implements MailProvider {
       // No cursor: fetchNew takes the start mode's baseline (the watcher commits its history id).
       // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
       await this.applyPendingAfterIngest();
-      this.queue = null;
+      this.discovery.reset();
       this.session.opened();
       await this.maintainWatch();
     } catch (err) {
@@ -276,22 +271,9 @@ export class GmailProvider implements MailProvider {
    */
   async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     try {
-      if (!this.queue) {
-        this.queue = await this.planQueue();
-        this.liveCheckedAt = Date.now();
-      } else await this.takeLiveFirst(this.queue);
-      const queue = this.queue;
-      const batch = await takeQueueBatch(
-        queue,
-        { ...opts, maxMessageBytes: this.maxMessageBytes, concurrency: this.fetchConcurrency, lastReceivedAt: this.lastReceivedAt },
-        { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
-      );
-      this.lastReceivedAt = batch.lastReceivedAt;
-      this.historyId = queue.historyId;
-      batch.cursor.gmailHistoryId = queue.historyId;
-      Object.assign(batch.cursor, queueProgress({ remaining: queue.ids, baselineAt: this.baselineAt }));
-      if (!batch.more) this.queue = null;
-      return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length };
+      const batch = await this.discovery.takeBatch(opts);
+      batch.cursor.gmailHistoryId = batch.position;
+      return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: batch.backlog };
     } catch (err) {
       throw this.session.fail(err);
     }
@@ -300,7 +282,7 @@ export class GmailProvider implements MailProvider {
   /** Reconcile: ids in the watched label received since `since`, newest first as Gmail lists them. */
   async listRecent(opts: { since: Date; limit: number }): Promise<string[]> {
     try {
-      return await this.listIds({ labelIds: [this.label], q: afterQuery(reconcileSince({ since: opts.since, baselineAt: this.baselineAt })) }, opts.limit);
+      return await this.listIds({ labelIds: [this.label], q: afterQuery(this.discovery.reconcileFrom(opts.since)) }, opts.limit);
     } catch (err) {
       throw this.session.fail(err);
     }
@@ -371,29 +353,8 @@ export class GmailProvider implements MailProvider {
     }
   }
 
-  /** The ids the next batches work off, and the history id that covers them. */
-  private async planQueue(): Promise<PendingQueue> {
-    if (!this.historyId) {
-      // Taken before the history id and the listing: the reconcile looks from here on.
-      this.baselineAt ??= new Date().toISOString();
-      return this.planBaseline(this.startMode, this.startSince);
-    }
-    const round = await this.historySince(this.historyId);
-    let queue: PendingQueue;
-    if (round === null) {
-      // startHistoryId is older than Gmail keeps: re-baseline by date window; knownIds (and the
-      // store's content hash) keep the overlap from being stored twice.
-      const since = rebaselineSince({ lastReceivedAt: this.lastReceivedAt, now: Date.now() });
-      this.opts.log?.info({ event: "cursor_expired", label: this.label, since: since.toISOString() }, "gmail history id expired; re-baselining by date");
-      queue = await this.planBaseline("since", since);
-    } else queue = { ids: round.ids, historyId: round.historyId };
-    const ids = await this.unknown(resumeQueue({ found: queue.ids, owed: this.owedIds }));
-    this.owedIds = [];
-    return { ids, historyId: queue.historyId };
-  }
-
   /** Ids added to the watched label after `startHistoryId`, and the history id that covers them; null: expired. */
-  private async historySince(startHistoryId: string): Promise<{ ids: string[]; historyId: string } | null> {
+  private async historySince(startHistoryId: string): Promise<CursorRound | null> {
     const ids: string[] = [];
     let pageToken: string | undefined;
     let latest: string;
@@ -410,39 +371,22 @@ export class GmailProvider implements MailProvider {
       for (const id of addedIds(res, this.label)) ids.push(id);
       pageToken = res.nextPageToken;
     } while (pageToken);
-    return { ids: [...new Set(ids)], historyId: latest };
-  }
-
-  /**
-   * While a large queue (a first import) is worked off, mail added since the queue was planned
-   * goes to its front, so it waits one batch, not the whole import. The queue's history id moves
-   * with it; it is still committed only with the queue's last batch, so a crash re-plans from the
-   * committed one (knownIds skip what was stored).
-   */
-  private async takeLiveFirst(queue: PendingQueue): Promise<void> {
-    if (queue.ids.length === 0 || Date.now() - this.liveCheckedAt < (this.opts.liveCheckMs ?? LIVE_CHECK_MS)) return;
-    this.liveCheckedAt = Date.now();
-    const round = await this.historySince(queue.historyId);
-    if (round === null) return;
-    const queued = new Set(queue.ids);
-    const fresh = (await this.unknown(round.ids)).filter((id) => !queued.has(id));
-    queue.ids.unshift(...fresh);
-    queue.historyId = round.historyId;
+    return { ids: [...new Set(ids)], position: latest };
   }
 
   /**
    * No cursor: the history id is taken FIRST, then the listing, so a message arriving in between is
    * in both (knownIds drop the repeat) rather than in neither.
    */
-  private async planBaseline(mode: "unread" | "since" | "new_only", since: Date | null | undefined): Promise<PendingQueue> {
+  private async planBaseline(mode: StartMode, since: Date | null | undefined): Promise<CursorRound> {
     const profile = profileSchema.parse(await this.call("getProfile", (o) => this.gmail.users.getProfile({ userId: "me" }, o)));
-    if (mode === "new_only") return { ids: [], historyId: profile.historyId };
+    if (mode === "new_only") return { ids: [], position: profile.historyId };
     const listed =
       mode === "since"
         ? await this.listIds({ labelIds: [this.label], ...(since ? { q: afterQuery(since) } : {}) }, LIST_PAGE_SIZE * MAX_LIST_PAGES)
         : await this.listIds({ labelIds: [this.label, "UNREAD"] }, LIST_PAGE_SIZE * MAX_LIST_PAGES);
     // Gmail lists newest first; the oldest go first so a backlog is worked off in order.
-    return { ids: await this.unknown(listed.reverse()), historyId: profile.historyId };
+    return { ids: await this.unknown(listed.reverse()), position: profile.historyId };
   }
 
   private async listIds(query: { labelIds: string[]; q?: string }, limit: number): Promise<string[]> {
@@ -606,8 +550,8 @@ export class GmailProvider implements MailProvider {
    * database write per mailbox per interval, and a stale stored cursor only replays empty history.
    */
   private async pollHistory(signal: AbortSignal): Promise<boolean> {
-    const start = this.historyId;
-    if (!start || this.queue) return true;
+    const start = this.discovery.position;
+    if (!start || this.discovery.working) return true;
     let pageToken: string | undefined;
     let latest: string;
     do {
@@ -627,7 +571,7 @@ export class GmailProvider implements MailProvider {
       if (addedIds(res, this.label).length > 0) return true;
       pageToken = res.nextPageToken;
     } while (pageToken);
-    if (this.historyId === start) this.historyId = latest;
+    this.discovery.advanceIdle({ from: start, to: latest });
     return false;
   }
 

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { PushEvent } from "@/lib/email/provider";
 import type { MailAccess, SyncState } from "@/lib/db/schema";
-import { queueProgress, reconcileSince, resumeQueue } from "@/lib/email/api/first-import";
+import { CursorQueue, type CursorRound, type StartMode } from "@/lib/email/api/cursor-queue";
 import {
   abortableSleep,
   backoffDelay,
@@ -16,10 +16,7 @@ import {
   parseJsonWith,
   parseRetryAfter,
   persistSyncState,
-  rebaselineSince,
   withoutKnown,
-  takeQueueBatch,
-  type IdQueue,
   type IngestPolicy,
   fetchIdsSized,
 } from "@/lib/email/api/api-http";
@@ -79,8 +76,6 @@ export type GraphProviderOptions = IngestPolicy & {
 const GRAPH_SERVICE = { vendor: "Microsoft", api: "Microsoft Graph", logName: "graph" };
 
 const DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0";
-/** How often a large queue looks for newer mail to take first (one delta call). */
-const LIVE_CHECK_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const LIST_PAGE_LIMIT = 1000;
 /** A baseline listing stops here: beyond 10,000 the oldest of those are taken. */
@@ -124,8 +119,6 @@ const batchSchema = z.object({
 const subscriptionSchema = z.object({ id: z.string(), expirationDateTime: z.string() });
 
 type GraphMeta = { id: string; size: number; receivedAt?: Date };
-/** Ids still to fetch (oldest first) and the delta link that covers all of them. */
-type PendingQueue = IdQueue<GraphMeta> & { deltaLink: string };
 
 /** Graph's filter literal: ISO without milliseconds. */
 function graphTime(at: Date): string {
@@ -181,18 +174,9 @@ export class GraphProvider implements MailProvider {
   private readonly pollIntervalMs: number;
   private readonly retryPolicy: RetryPolicy;
   private readonly fetchConcurrency: number;
-  private deltaLink: string | undefined;
-  private lastReceivedAt: string | undefined;
-  /** When the first baseline was taken: the reconcile never looks before it. */
-  private baselineAt: string | undefined;
-  /** Ids the committed queue still owed; taken into the next queue planned. */
-  private owedIds: string[];
-  private queue: PendingQueue | null = null;
-  /** When takeLiveFirst last looked for mail newer than the queue. */
-  private liveCheckedAt = 0;
+  /** Discovery by delta link: the queue, its position and what it still owes. */
+  private readonly discovery: CursorQueue<GraphMeta>;
   private pendingApplied = false;
-  private readonly startMode: "unread" | "since" | "new_only";
-  private readonly startSince: Date | null | undefined;
   private readonly afterIngest: "mark_read" | "none" | "move";
   private readonly maxMessageBytes: number;
   private readonly session = new ApiSession("Unexpected response from Microsoft Graph.");
@@ -221,14 +205,27 @@ export class GraphProvider implements MailProvider {
     this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.fetchConcurrency = Math.max(1, Math.min(4, opts.fetchConcurrency ?? 4));
-    this.deltaLink = opts.syncState?.deltaLink;
-    this.lastReceivedAt = opts.syncState?.lastReceivedAt;
-    this.baselineAt = opts.syncState?.baselineAt;
-    this.owedIds = opts.syncState?.baselineIds ?? [];
-    this.startMode = opts.startMode ?? "unread";
-    this.startSince = opts.startSince;
     this.afterIngest = opts.afterIngest ?? "mark_read";
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.discovery = new CursorQueue<GraphMeta>({
+      source: {
+        readSince: async (position) => {
+          const round = await this.runDelta(position);
+          return round === "reset" ? null : { ids: round.ids, position: round.deltaLink };
+        },
+        planBaseline: (mode, since) => this.planBaseline(mode, since),
+        unknown: (ids) => this.unknown(ids),
+        getMetadata: (id) => this.getMetadata(id),
+        fetchSized: (meta) => this.fetchSized(meta),
+        onExpired: (since) => this.opts.log?.info({ event: "cursor_expired", since: since.toISOString() }, "graph delta link expired; re-baselining by date"),
+      },
+      syncState: { ...opts.syncState, position: opts.syncState?.deltaLink },
+      startMode: opts.startMode,
+      startSince: opts.startSince,
+      liveCheckMs: opts.liveCheckMs,
+      maxMessageBytes: this.maxMessageBytes,
+      concurrency: this.fetchConcurrency,
+    });
     this.subscriptionId = opts.syncState?.subscriptionId;
     this.subscriptionExpiresAt = parseStoredTime(opts.syncState?.subscriptionExpiresAt);
     this.subscriptionResource = opts.syncState?.subscriptionResource;
@@ -249,7 +246,7 @@ export class GraphProvider implements MailProvider {
 
   /** The delta link waitForChange polls (after the first round). */
   get currentDeltaLink(): string | undefined {
-    return this.deltaLink;
+    return this.discovery.position;
   }
 
   async connect(): Promise<void> {
@@ -260,7 +257,7 @@ export class GraphProvider implements MailProvider {
       if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
       // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
       await this.applyPendingAfterIngest();
-      this.queue = null;
+      this.discovery.reset();
       this.session.opened();
       await this.maintainSubscription();
     } catch (err) {
@@ -282,22 +279,9 @@ export class GraphProvider implements MailProvider {
    */
   async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
     try {
-      if (!this.queue) {
-        this.queue = await this.planQueue();
-        this.liveCheckedAt = Date.now();
-      } else await this.takeLiveFirst(this.queue);
-      const queue = this.queue;
-      const batch = await takeQueueBatch(
-        queue,
-        { ...opts, maxMessageBytes: this.maxMessageBytes, concurrency: this.fetchConcurrency, lastReceivedAt: this.lastReceivedAt },
-        { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
-      );
-      this.lastReceivedAt = batch.lastReceivedAt;
-      this.deltaLink = queue.deltaLink;
-      batch.cursor.graphDeltaLink = queue.deltaLink;
-      Object.assign(batch.cursor, queueProgress({ remaining: queue.ids, baselineAt: this.baselineAt }));
-      if (!batch.more) this.queue = null;
-      return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length };
+      const batch = await this.discovery.takeBatch(opts);
+      batch.cursor.graphDeltaLink = batch.position;
+      return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: batch.backlog };
     } catch (err) {
       throw this.session.fail(err);
     }
@@ -306,7 +290,7 @@ export class GraphProvider implements MailProvider {
   /** Reconcile: ids of the folder's messages received since `since` (newest first), at most `limit`. */
   async listRecent(opts: { since: Date; limit: number }): Promise<string[]> {
     try {
-      const since = reconcileSince({ since: opts.since, baselineAt: this.baselineAt });
+      const since = this.discovery.reconcileFrom(opts.since);
       return (await this.listMessages(`receivedDateTime ge ${graphTime(since)}`, "receivedDateTime desc", opts.limit)).map((m) => m.id);
     } catch (err) {
       throw this.session.fail(err);
@@ -367,61 +351,23 @@ export class GraphProvider implements MailProvider {
     }
   }
 
-  /** The ids the next batches work off and the delta link that covers them. */
-  private async planQueue(): Promise<PendingQueue> {
-    if (!this.deltaLink) {
-      // Taken before the delta query and the listing: the reconcile looks from here on.
-      this.baselineAt ??= new Date().toISOString();
-      return this.planBaseline(this.startMode, this.startSince);
-    }
-    const round = await this.runDelta(this.deltaLink);
-    let queue: PendingQueue;
-    if (round === "reset") {
-      // Exchange dropped the sync state: re-baseline by date window; knownIds (and the store's
-      // content hash) keep the overlap from being stored twice.
-      const since = rebaselineSince({ lastReceivedAt: this.lastReceivedAt, now: Date.now() });
-      this.opts.log?.info({ event: "cursor_expired", since: since.toISOString() }, "graph delta link expired; re-baselining by date");
-      queue = await this.planBaseline("since", since);
-    } else queue = { ids: round.ids, deltaLink: round.deltaLink };
-    const ids = await this.unknown(resumeQueue({ found: queue.ids, owed: this.owedIds }));
-    this.owedIds = [];
-    return { ids, deltaLink: queue.deltaLink };
-  }
-
-  /**
-   * While a large queue (a first import) is worked off, mail that arrived since the queue was
-   * planned goes to its front, so it waits one batch, not the whole import. The queue's delta link
-   * moves with it; it is still committed only with the queue's last batch, so a crash re-plans
-   * from the committed one (knownIds skip what was stored).
-   */
-  private async takeLiveFirst(queue: PendingQueue): Promise<void> {
-    if (queue.ids.length === 0 || Date.now() - this.liveCheckedAt < (this.opts.liveCheckMs ?? LIVE_CHECK_MS)) return;
-    this.liveCheckedAt = Date.now();
-    const round = await this.runDelta(queue.deltaLink);
-    if (round === "reset") return;
-    const queued = new Set(queue.ids);
-    const fresh = (await this.unknown([...new Set(round.ids)])).filter((id) => !queued.has(id));
-    queue.ids.unshift(...fresh);
-    queue.deltaLink = round.deltaLink;
-  }
-
   /**
    * No delta link: a new delta query over mail received from now on (drained: what it returns
    * arrived during the baseline) plus, for unread/since, the listing of what the mode imports.
    * The delta's start is taken before the listing, so a message arriving in between is in both
    * (deduplicated) rather than in neither.
    */
-  private async planBaseline(mode: "unread" | "since" | "new_only", since: Date | null | undefined): Promise<PendingQueue> {
+  private async planBaseline(mode: StartMode, since: Date | null | undefined): Promise<CursorRound> {
     const from = new Date();
     const round = await this.runDelta(`${this.folderPath}/messages/delta?$select=id,receivedDateTime&$filter=${encodeURIComponent(`receivedDateTime ge ${graphTime(from)}`)}`);
     if (round === "reset") throw new MailError("protocol", "Microsoft Graph refused a new delta query.");
-    if (mode === "new_only") return { ids: [], deltaLink: round.deltaLink };
+    if (mode === "new_only") return { ids: [], position: round.deltaLink };
     // Exchange requires an $orderby property to lead the $filter ("InefficientFilter" otherwise),
     // hence the always-true receivedDateTime clause for unread.
     const filter =
       mode === "since" ? `receivedDateTime ge ${graphTime(since ?? new Date(0))}` : "receivedDateTime ge 1900-01-01T00:00:00Z and isRead eq false";
     const listed = (await this.listMessages(filter, "receivedDateTime asc", LIST_MAX)).map((m) => m.id);
-    return { ids: await this.unknown([...new Set([...listed, ...round.ids])]), deltaLink: round.deltaLink };
+    return { ids: await this.unknown([...new Set([...listed, ...round.ids])]), position: round.deltaLink };
   }
 
   /** One delta round from `link` to its deltaLink: ids of messages created/changed (not removed). */
@@ -742,12 +688,12 @@ export class GraphProvider implements MailProvider {
    * valid and merely replays changes, while persisting every poll would be a write per interval.
    */
   private async pollDelta(signal: AbortSignal): Promise<boolean> {
-    const link = this.deltaLink;
-    if (!link || this.queue) return true;
+    const link = this.discovery.position;
+    if (!link || this.discovery.working) return true;
     const round = await this.runDelta(link, signal);
     if (round === "reset") return true;
     if ((await this.unknown(round.ids)).length > 0) return true;
-    if (this.deltaLink === link) this.deltaLink = round.deltaLink;
+    this.discovery.advanceIdle({ from: link, to: round.deltaLink });
     return false;
   }
 
