@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { makeMessage, startDovecot } from "@/tests/harness/dovecot";
 import { startTcpRelay, type TcpRelay } from "@/tests/harness/tcp-relay";
 import { startWatcherProcess } from "@/tests/harness/watcher-process";
-import { median, startBenchDatabase } from "./peers";
+import { loadBenchMailboxes, median, startBenchDatabase } from "./peers";
 
 const { values } = parseArgs({
   options: { mailboxes: { type: "string", default: "3" }, silence: { type: "string" }, command: { type: "string" }, keepalive: { type: "string" } },
@@ -24,11 +24,7 @@ const { values } = parseArgs({
 const perMode = Number(values.mailboxes);
 
 const db = await startBenchDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
-const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
-const { countMailboxMessages } = await import("@/lib/db/queries/messages");
-const { closeDb } = await import("@/lib/db/client");
+const { seedImapMailbox, waitForConnected, waitForMessages, closeDb } = await loadBenchMailboxes();
 
 const modes = ["idle", "poll"] as const;
 const names = modes.flatMap((mode) => Array.from({ length: perMode }, (_, i) => `${mode}${i}`));
@@ -40,25 +36,16 @@ async function measure(name: string): Promise<number> {
   const relay = await startTcpRelay({ targetPort: dovecot.imapPort });
   relays.push(relay);
   await dovecot.append(name, makeMessage({ subject: "before" }));
-  const tenant = await createTenant({ name: `Bench ${name}` });
   const polling = name.startsWith("poll");
-  const row = await saveMailbox({
-    tenantId: tenant.id,
-    purpose: "booking",
-    fields: {
-      provider: "imap", access: "imap", host: "127.0.0.1", port: relay.port, address: `${name}@bench.test`, username: name,
-      useSsl: false, tlsMode: "none", authMethod: "password", passwordEncrypted: getSecretBox().encrypt("pw"), useIdle: !polling,
-      // Polling every 10 minutes: only the silence check can find the dead path.
-      pollIntervalSeconds: 600, folder: "INBOX", enabled: true,
-    },
-  });
-  while ((await countMailboxMessages({ mailboxId: row.id })) < 1) await sleep(20);
-  while ((await getMailboxById({ mailboxId: row.id }))?.status !== "connected") await sleep(20);
+  // Polling every 10 minutes: only the silence check can find the dead path.
+  const row = await seedImapMailbox({ name, host: "127.0.0.1", port: relay.port, username: name, useIdle: !polling, pollIntervalSeconds: 600 });
+  await waitForMessages({ mailboxId: row.id, count: 1, everyMs: 20 });
+  await waitForConnected(row.id);
   await sleep(1000);
   const frozenAt = performance.now();
   relay.freeze();
   await dovecot.append(name, makeMessage({ subject: "after" }));
-  while ((await countMailboxMessages({ mailboxId: row.id })) < 2) await sleep(50);
+  await waitForMessages({ mailboxId: row.id, count: 2, everyMs: 50 });
   return performance.now() - frozenAt;
 }
 

@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { ImapFlow } from "imapflow";
 import { makeMessage, startDovecot } from "@/tests/harness/dovecot";
 import { startWatcherProcess } from "@/tests/harness/watcher-process";
-import { median, percentile, startBenchDatabase } from "./peers";
+import { loadBenchMailboxes, median, percentile, startBenchDatabase } from "./peers";
 import { parseGapRange, seededGaps } from "./random-gaps";
 
 const { values } = parseArgs({
@@ -29,11 +29,7 @@ const gapRange = values.gaps ? parseGapRange(values.gaps) : undefined;
 const randomGaps = gapRange ? seededGaps({ ...gapRange, seed: Number(values.seed), count }) : undefined;
 
 const db = await startBenchDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
-const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
-const { countMailboxMessages } = await import("@/lib/db/queries/messages");
-const { closeDb } = await import("@/lib/db/client");
+const { seedImapMailbox, waitForConnected, waitForMessages, closeDb } = await loadBenchMailboxes();
 
 const dovecot = await startDovecot({ users: [{ name: "base", password: "pw" }, { name: "watched", password: "pw" }] });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -61,19 +57,14 @@ async function baseline(): Promise<number[]> {
 
 async function watched(): Promise<number[]> {
   const watcher = await startWatcherProcess({ DATABASE_URL: db.url, LOG_LEVEL: "warn" });
-  const tenant = await createTenant({ name: "Bench" });
-  const row = await saveMailbox({
-    tenantId: tenant.id,
-    purpose: "booking",
-    fields: { provider: "imap", access: "imap", host: dovecot.host, port: dovecot.imapPort, address: "w@bench.test", username: "watched", useSsl: false, tlsMode: "none", authMethod: "password", passwordEncrypted: getSecretBox().encrypt("pw"), useIdle: true, folder: "INBOX", enabled: true },
-  });
-  while ((await getMailboxById({ mailboxId: row.id }))?.status !== "connected") await sleep(20);
+  const row = await seedImapMailbox({ name: "w", host: dovecot.host, port: dovecot.imapPort, username: "watched", useIdle: true });
+  await waitForConnected(row.id);
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
     if (randomGaps) await sleep(randomGaps[i]!);
     const t0 = performance.now();
     await dovecot.append("watched", makeMessage({ subject: `w${i}` }));
-    while ((await countMailboxMessages({ mailboxId: row.id })) < i + 1) await sleep(5);
+    await waitForMessages({ mailboxId: row.id, count: i + 1, everyMs: 5 });
     out.push(performance.now() - t0);
     if (!randomGaps) await sleep(gapMs);
   }

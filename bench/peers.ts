@@ -43,3 +43,47 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+
+export type BenchMailboxes = {
+  /** A tenant of its own and an enabled IMAP booking mailbox (password "pw", no TLS) on host:port. */
+  seedImapMailbox: (opts: { name: string; host: string; port: number; username: string; useIdle: boolean; pollIntervalSeconds?: number }) => Promise<{ id: string }>;
+  waitForConnected: (mailboxId: string) => Promise<void>;
+  /** Resolves once the mailbox has at least `count` stored messages (polled every `everyMs`). */
+  waitForMessages: (opts: { mailboxId: string; count: number; everyMs: number }) => Promise<void>;
+  closeDb: () => Promise<void>;
+};
+
+/**
+ * The data-layer calls the IMAP benches share. Loaded only after startBenchDatabase, because the
+ * modules read their configuration (lib/env.ts) when they are first imported.
+ */
+export async function loadBenchMailboxes(): Promise<BenchMailboxes> {
+  const { getSecretBox } = await import("@/lib/crypto/secret-box");
+  const { createTenant } = await import("@/lib/db/queries/tenants");
+  const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+  const { countMailboxMessages } = await import("@/lib/db/queries/messages");
+  const { closeDb } = await import("@/lib/db/client");
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  return {
+    seedImapMailbox: async ({ name, host, port, username, useIdle, pollIntervalSeconds }) => {
+      const tenant = await createTenant({ name: `Bench ${name}` });
+      const row = await saveMailbox({
+        tenantId: tenant.id,
+        purpose: "booking",
+        fields: {
+          provider: "imap", access: "imap", host, port, address: `${name}@bench.test`, username, useSsl: false, tlsMode: "none",
+          authMethod: "password", passwordEncrypted: getSecretBox().encrypt("pw"), useIdle, folder: "INBOX", enabled: true,
+          ...(pollIntervalSeconds !== undefined ? { pollIntervalSeconds } : {}),
+        },
+      });
+      return { id: row.id };
+    },
+    waitForConnected: async (mailboxId) => {
+      while ((await getMailboxById({ mailboxId }))?.status !== "connected") await sleep(20);
+    },
+    waitForMessages: async ({ mailboxId, count, everyMs }) => {
+      while ((await countMailboxMessages({ mailboxId })) < count) await sleep(everyMs);
+    },
+    closeDb,
+  };
+}

@@ -1,5 +1,5 @@
 import type { Transaction } from "@/lib/db/queries/job-queue";
-import { getLastAnnouncedMailboxStatus, getMailboxTenant, insertWebhookEvents, type NewWebhookEvent, type WebhookEventType } from "@/lib/db/queries/webhooks";
+import { getLastAnnouncedMailboxStatus, getMailboxTenant, insertWebhookEvents, type WebhookEventsInput } from "@/lib/db/queries/webhooks";
 import { sendJobs } from "@/lib/jobs/job-queue";
 import { webhookDeliverySpec } from "./webhook-queue";
 
@@ -8,19 +8,9 @@ import { webhookDeliverySpec } from "./webhook-queue";
  * event describes, or none of it does. That is the whole "no event lost" argument: there is no
  * moment where the row exists and the job to announce it does not.
  */
-export async function recordWebhookEvents({
-  tx,
-  tenantId,
-  type,
-  events,
-}: {
-  tx: Transaction;
-  tenantId: string;
-  type: WebhookEventType;
-  events: NewWebhookEvent[];
-}): Promise<number> {
-  const deliveries = await insertWebhookEvents({ tx, tenantId, type, events });
-  await sendJobs({ spec: webhookDeliverySpec(), jobs: deliveries.map((d) => ({ data: { deliveryId: d.deliveryId, attempt: 0 } })), tx });
+export async function recordWebhookEvents(input: WebhookEventsInput): Promise<number> {
+  const deliveries = await insertWebhookEvents(input);
+  await sendJobs({ spec: webhookDeliverySpec(), jobs: deliveries.map((d) => ({ data: { deliveryId: d.deliveryId, attempt: 0 } })), tx: input.tx });
   return deliveries.length;
 }
 

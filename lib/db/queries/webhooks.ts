@@ -122,17 +122,9 @@ export type NewWebhookEvent = { messageId?: string | null; mailboxId?: string | 
  * Writes the events and one pending delivery per subscribed, enabled endpoint, in ONE statement on
  * `tx`. Without a subscribed endpoint nothing is written. Returns the deliveries to queue.
  */
-export async function insertWebhookEvents({
-  tx,
-  tenantId,
-  type,
-  events,
-}: {
-  tx: Transaction;
-  tenantId: string;
-  type: WebhookEventType;
-  events: NewWebhookEvent[];
-}): Promise<{ deliveryId: string }[]> {
+export type WebhookEventsInput = { tx: Transaction; tenantId: string; type: WebhookEventType; events: NewWebhookEvent[] };
+
+export async function insertWebhookEvents({ tx, tenantId, type, events }: WebhookEventsInput): Promise<{ deliveryId: string }[]> {
   if (events.length === 0) return [];
   const payload = JSON.stringify(
     events.map((e) => ({ message_id: e.messageId ?? null, mailbox_id: e.mailboxId ?? null, data: e.data ?? {} })),
