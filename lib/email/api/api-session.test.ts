@@ -5,6 +5,21 @@ import { ApiSession } from "./api-session";
 
 const UNEXPECTED = "Unexpected response from the Gmail API.";
 
+describe("ApiSession.guard", () => {
+  it("returns the body's value and turns what it throws into the error fail makes", async () => {
+    const session = new ApiSession(UNEXPECTED);
+    session.opened();
+    assert.equal(await session.guard(async () => 42), 42);
+    await assert.rejects(
+      session.guard(async () => {
+        throw new Error("socket hang up");
+      }),
+      (err: unknown) => err instanceof MailError && err.code === "protocol" && err.message === UNEXPECTED,
+    );
+    assert.deepEqual(session.health(), { connected: true, lastActivityAt: null, lastError: UNEXPECTED });
+  });
+});
+
 describe("ApiSession.fail", () => {
   it("wraps a foreign error as protocol with the service's message and shows it as lastError", () => {
     const session = new ApiSession(UNEXPECTED);

@@ -63,6 +63,15 @@ export class ApiSession {
     return error;
   }
 
+  /** Runs one public method's body: whatever it throws leaves through fail, as the contract wants. */
+  async guard<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
   /** waitForChange: "closed" when the caller or disconnect aborted it; any other failure goes through fail. */
   async waitForChange(opts: {
     timeoutMs: number;

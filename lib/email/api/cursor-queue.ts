@@ -1,6 +1,6 @@
 import type { SyncState } from "@/lib/db/schema";
 import type { FetchedMessage } from "@/lib/email/provider";
-import { rebaselineSince, takeQueueBatch, type IdQueue } from "./api-http";
+import { fetchIdsSized, rebaselineSince, takeQueueBatch, type IdQueue } from "./api-http";
 import { queueProgress, reconcileSince, resumeQueue } from "./first-import";
 
 /** How often a large queue looks for newer mail to take first (one history/delta call). */
@@ -116,6 +116,16 @@ export class CursorQueue<M extends { size: number }> {
     Object.assign(batch.cursor, queueProgress({ remaining: queue.ids, baselineAt: this.baselineAt }));
     if (!batch.more) this.queue = null;
     return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: queue.ids.length, position: queue.position };
+  }
+
+  /** Reconcile's fetch of named ids: sized like a batch, gone ids left out (fetchIdsSized). */
+  async fetchIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]> {
+    const { source } = this.opts;
+    return fetchIdsSized(
+      ids,
+      { maxBytes: opts.maxBytes, maxMessageBytes: this.opts.maxMessageBytes, concurrency: this.opts.concurrency },
+      { getMetadata: source.getMetadata, fetchSized: source.fetchSized },
+    );
   }
 
   /** The ids the next batches work off, and the position that covers them. */

@@ -17,7 +17,6 @@ import {
   persistSyncState,
   withoutKnown,
   type IngestPolicy,
-  fetchIdsSized,
 } from "@/lib/email/api/api-http";
 import { CursorQueue, type CursorRound, type StartMode } from "@/lib/email/api/cursor-queue";
 import { DEFAULT_RETRY_POLICY, runApiCall, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
@@ -270,13 +269,11 @@ export class GmailProvider implements MailProvider {
    * baseline's choice cannot be asked again once people read or move the mail it chose.
    */
   async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
-    try {
+    return this.session.guard(async () => {
       const batch = await this.discovery.takeBatch(opts);
       batch.cursor.gmailHistoryId = batch.position;
       return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: batch.backlog };
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    });
   }
 
   /** Reconcile: ids in the watched label received since `since`, newest first as Gmail lists them. */
@@ -289,15 +286,7 @@ export class GmailProvider implements MailProvider {
   }
 
   async fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]> {
-    try {
-      return await fetchIdsSized(
-        ids,
-        { maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes, concurrency: this.fetchConcurrency },
-        { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
-      );
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    return this.session.guard(() => this.discovery.fetchIds(ids, opts));
   }
 
   /**

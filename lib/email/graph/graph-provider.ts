@@ -18,7 +18,6 @@ import {
   persistSyncState,
   withoutKnown,
   type IngestPolicy,
-  fetchIdsSized,
 } from "@/lib/email/api/api-http";
 import { connectionClosed, DEFAULT_RETRY_POLICY, runApiCall, type ApiAttempt, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
 import { ApiSession } from "@/lib/email/api/api-session";
@@ -278,13 +277,11 @@ export class GraphProvider implements MailProvider {
    * (first-import.ts), so a crash resumes both.
    */
   async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
-    try {
+    return this.session.guard(async () => {
       const batch = await this.discovery.takeBatch(opts);
       batch.cursor.graphDeltaLink = batch.position;
       return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: batch.backlog };
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    });
   }
 
   /** Reconcile: ids of the folder's messages received since `since` (newest first), at most `limit`. */
@@ -298,15 +295,7 @@ export class GraphProvider implements MailProvider {
   }
 
   async fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]> {
-    try {
-      return await fetchIdsSized(
-        ids,
-        { maxBytes: opts.maxBytes, maxMessageBytes: this.maxMessageBytes, concurrency: this.fetchConcurrency },
-        { getMetadata: (id) => this.getMetadata(id), fetchSized: (meta) => this.fetchSized(meta) },
-      );
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    return this.session.guard(() => this.discovery.fetchIds(ids, opts));
   }
 
   /**
