@@ -20,6 +20,7 @@
 import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { parseHeaderBlock } from "./sample-mime";
 
 export type GmailFakeMessage = {
   id: string;
@@ -200,19 +201,6 @@ function stringArray(value: unknown, field: string): string[] {
     throw badRequest(`Invalid value at '${field}'`);
   }
   return value as string[];
-}
-
-/** name/value pairs of the message's header block, unfolded, in order (what format=metadata shows). */
-function parseHeaderBlock(raw: Buffer): { name: string; value: string }[] {
-  const text = raw.toString("utf8");
-  const end = text.search(/\r?\n\r?\n/);
-  const block = (end >= 0 ? text.slice(0, end) : text).replace(/\r?\n[ \t]+/g, " ");
-  const out: { name: string; value: string }[] = [];
-  for (const line of block.split(/\r?\n/)) {
-    const colon = line.indexOf(":");
-    if (colon > 0) out.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
-  }
-  return out;
 }
 
 const encodePageToken = (offset: number): string => Buffer.from(`o:${offset}`).toString("base64url");

@@ -35,6 +35,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { parseHeaderBlock } from "./sample-mime";
 
 export type GraphFakeMessage = {
   id: string;
@@ -145,19 +146,6 @@ const WELL_KNOWN = [
   ["drafts", "Drafts"],
 ] as const;
 const MESSAGE_PROPS = ["id", "receivedDateTime", "isRead", "subject", "parentFolderId", "changeKey", "createdDateTime", "lastModifiedDateTime", "internetMessageHeaders"];
-
-/** Header block as Graph's internetMessageHeaders: name/value pairs, unfolded, in order. */
-function headerPairs(raw: Buffer): { name: string; value: string }[] {
-  const text = raw.toString("utf8");
-  const end = text.search(/\r?\n\r?\n/);
-  const block = (end >= 0 ? text.slice(0, end) : text).replace(/\r?\n[ \t]+/g, " ");
-  const out: { name: string; value: string }[] = [];
-  for (const line of block.split(/\r?\n/)) {
-    const colon = line.indexOf(":");
-    if (colon > 0) out.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
-  }
-  return out;
-}
 
 /** The one $expand the fake knows: PidTagMessageSize. Anything else is Graph's 400. */
 function parseExpand(raw: string | null): boolean {
@@ -349,7 +337,7 @@ export async function startGraphFake(
     if (!select) return { ...full, ...sizeProp };
     const out: Record<string, unknown> = { "@odata.etag": full["@odata.etag"], id: m.id };
     for (const p of select) if (p in full) out[p] = full[p];
-    if (select.includes("internetMessageHeaders")) out.internetMessageHeaders = headerPairs(m.raw);
+    if (select.includes("internetMessageHeaders")) out.internetMessageHeaders = parseHeaderBlock(m.raw);
     return { ...out, ...sizeProp };
   }
 

@@ -8,64 +8,24 @@ import type { AddressInfo } from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { GmailProvider, type GmailProviderOptions } from "@/lib/email/gmail/gmail-provider";
 import { parseGmailPushNotification } from "@/lib/email/gmail/gmail-push";
-import { MailError, type FetchBatch, type FetchedMessage } from "@/lib/email/provider";
+import { MailError, type FetchedMessage } from "@/lib/email/provider";
 import { startGmailFake, type GmailFake } from "@/tests/fakes/gmail-fake";
 import { sampleMime } from "@/tests/fakes/sample-mime";
+import { BIG, drainProvider, makeProviderHarness, type ProviderHarness } from "@/tests/harness/api-provider-harness";
 
 const TOKEN = "gmail-test-token";
 let fake: GmailFake;
 const providers: GmailProvider[] = [];
 
-type Harness = {
-  provider: GmailProvider;
-  /** Sync-state patches the provider persisted itself (watch state only: the cursor goes in FetchBatch). */
-  saved: Record<string, unknown>[];
-  tokenCalls: ({ forceRefresh?: boolean } | undefined)[];
-  /** What "the database" holds: knownIds answers from here, drain() adds to it. */
-  stored: Set<string>;
-};
+type Harness = ProviderHarness<GmailProvider>;
 
-const BIG = 64 * 1024 * 1024;
-
-/**
- * Every test starts its provider with start mode new_only unless it says otherwise, so it works
- * on the messages it adds itself, whatever earlier tests left in the shared fake.
- */
 function makeProvider(overrides: Partial<GmailProviderOptions> = {}): Harness {
-  const saved: Record<string, unknown>[] = [];
-  const tokenCalls: ({ forceRefresh?: boolean } | undefined)[] = [];
-  const stored = new Set<string>();
-  const provider = new GmailProvider({
-    rootUrl: fake.rootUrl,
-    getAccessToken: async (o) => {
-      tokenCalls.push(o);
-      return TOKEN;
-    },
-    onSyncState: async (s) => {
-      saved.push(s);
-    },
-    knownIds: async (ids) => new Set(ids.filter((id) => stored.has(id))),
-    startMode: "new_only",
-    pollIntervalMs: 50,
-    // Small backoff so a test without Retry-After does not sleep for seconds.
-    retry: { baseDelayMs: 20 },
-    ...overrides,
-  });
-  providers.push(provider);
-  return { provider, saved, tokenCalls, stored };
+  const h = makeProviderHarness({ token: TOKEN, build: (options) => new GmailProvider({ rootUrl: fake.rootUrl, ...options, ...overrides }) });
+  providers.push(h.provider);
+  return h;
 }
 
-/** The watcher's loop without a database: fetchNew until `more` is false, "storing" each batch. */
-async function drain(h: Harness, opts: { maxCount?: number; maxBytes?: number } = {}): Promise<{ messages: FetchedMessage[]; batches: FetchBatch[] }> {
-  const batches: FetchBatch[] = [];
-  for (;;) {
-    const batch = await h.provider.fetchNew({ maxCount: opts.maxCount ?? 50, maxBytes: opts.maxBytes ?? BIG });
-    batches.push(batch);
-    for (const m of batch.messages) h.stored.add(m.providerMessageId);
-    if (!batch.more) break;
-  }
-  return { messages: batches.flatMap((b) => b.messages), batches };
-}
+const drain = drainProvider;
 
 /** Connected, baseline taken (new_only): nothing that is in the fake now will be fetched. */
 async function ready(overrides: Partial<GmailProviderOptions> = {}): Promise<Harness> {

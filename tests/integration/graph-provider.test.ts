@@ -8,60 +8,24 @@ import type { AddressInfo } from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { GraphProvider, type GraphProviderOptions } from "@/lib/email/graph/graph-provider";
 import { handleGraphValidation, isSameClientState, parseGraphNotifications } from "@/lib/email/graph/graph-notifications";
-import { MailError, type FetchBatch, type FetchedMessage } from "@/lib/email/provider";
+import { MailError, type FetchedMessage } from "@/lib/email/provider";
 import { startGraphFake, type GraphFake } from "@/tests/fakes/graph-fake";
 import { sampleMime } from "@/tests/fakes/sample-mime";
+import { BIG, drainProvider, makeProviderHarness, type ProviderHarness } from "@/tests/harness/api-provider-harness";
 
 const TOKEN = "graph-test-token";
 let fake: GraphFake;
 const providers: GraphProvider[] = [];
 
-type Harness = {
-  provider: GraphProvider;
-  /** Sync-state patches the provider persisted itself (subscription only: the delta link goes in FetchBatch). */
-  saved: Record<string, unknown>[];
-  tokenCalls: ({ forceRefresh?: boolean } | undefined)[];
-  /** What "the database" holds: knownIds answers from here, drain() adds to it. */
-  stored: Set<string>;
-};
+type Harness = ProviderHarness<GraphProvider>;
 
-const BIG = 64 * 1024 * 1024;
-
-/** new_only unless a test says otherwise: each test works on the messages it adds itself. */
 function makeProvider(overrides: Partial<GraphProviderOptions> = {}): Harness {
-  const saved: Record<string, unknown>[] = [];
-  const tokenCalls: ({ forceRefresh?: boolean } | undefined)[] = [];
-  const stored = new Set<string>();
-  const provider = new GraphProvider({
-    baseUrl: fake.baseUrl,
-    getAccessToken: async (o) => {
-      tokenCalls.push(o);
-      return TOKEN;
-    },
-    onSyncState: async (s) => {
-      saved.push(s);
-    },
-    knownIds: async (ids) => new Set(ids.filter((id) => stored.has(id))),
-    startMode: "new_only",
-    pollIntervalMs: 50,
-    retry: { baseDelayMs: 20 },
-    ...overrides,
-  });
-  providers.push(provider);
-  return { provider, saved, tokenCalls, stored };
+  const h = makeProviderHarness({ token: TOKEN, build: (options) => new GraphProvider({ baseUrl: fake.baseUrl, ...options, ...overrides }) });
+  providers.push(h.provider);
+  return h;
 }
 
-/** The watcher's loop without a database: fetchNew until `more` is false, "storing" each batch. */
-async function drain(h: Harness, opts: { maxCount?: number; maxBytes?: number } = {}): Promise<{ messages: FetchedMessage[]; batches: FetchBatch[] }> {
-  const batches: FetchBatch[] = [];
-  for (;;) {
-    const batch = await h.provider.fetchNew({ maxCount: opts.maxCount ?? 50, maxBytes: opts.maxBytes ?? BIG });
-    batches.push(batch);
-    for (const m of batch.messages) h.stored.add(m.providerMessageId);
-    if (!batch.more) break;
-  }
-  return { messages: batches.flatMap((b) => b.messages), batches };
-}
+const drain = drainProvider;
 
 const signal = (): AbortSignal => new AbortController().signal;
 
