@@ -81,6 +81,8 @@ export interface DovecotInstance {
   /** Another client reads these messages (STORE +FLAGS \Seen by UID). */
   markSeen(user: string, uids: readonly number[], folder?: string): Promise<void>;
   createFolder(user: string, folder: string): Promise<void>;
+  /** Runs `fn` with a logged-in IMAP client of `user` (another mail program), always closed afterwards. */
+  withImap<T>(user: string, fn: (client: ImapFlow) => Promise<T>): Promise<T>;
   messages(user: string, folder?: string): Promise<MessageSummary[]>;
   /** Stops and starts Dovecot again on the same ports, keeping users and mail. */
   restart(): Promise<void>;
@@ -653,6 +655,7 @@ async function createInstance(
     ...(ports.pop3s !== undefined ? { pop3sPort: ports.pop3s } : {}),
     dir: layout.dir,
     ...(caCertPem !== undefined ? { caCertPem } : {}),
+    withImap: withClient,
 
     async addUser(name: string, password: string): Promise<void> {
       if (stopped) throw new Error("Dovecot instance is stopped");

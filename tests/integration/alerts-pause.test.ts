@@ -7,14 +7,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { useFreshDatabase } from "@/tests/harness/database";
 import { startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
-import { savePlainImapMailbox } from "@/tests/harness/imap-mailbox";
+import { savePlainImapMailbox, waitForMailboxStatus } from "@/tests/harness/imap-mailbox";
 import { waitFor } from "@/tests/harness/ports";
+import { ALERT_ENV, alertMailsFor, seedAlertTenant, summariseAlerts } from "@/tests/harness/alert-setup";
 import { startSmtpSink, type SinkMail, type SmtpSink } from "@/tests/harness/smtp-sink";
 import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 
 const database = await useFreshDatabase();
-const { createTenant } = await import("@/lib/db/queries/tenants");
-const { createUser, updateAlertPreferences } = await import("@/lib/db/queries/users");
 const { getMailboxById, resumeMailbox } = await import("@/lib/db/queries/mailboxes");
 const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
 const { stopJobQueue } = await import("@/lib/jobs/job-queue");
@@ -25,48 +24,19 @@ let sink: SmtpSink;
 let watcher: WatcherProcess;
 let tenantId: string;
 
-const ALERT_ENV = {
-  ALERT_GRACE_SECONDS: "3",
-  ALERT_RECOVERY_SECONDS: "2",
-  ALERT_COOLDOWN_SECONDS: "600",
-  ALERT_SCAN_SECONDS: "1",
-  EMAIL_AUTH_RETRY_SECONDS: "1",
-  EMAIL_BACKOFF_MIN_SECONDS: "1",
-  EMAIL_BACKOFF_MAX_SECONDS: "1",
-  JOBS_POLL_MS: "500",
-  APP_URL: "https://app.hotel.test",
-  ALERT_FROM: "Mailbox alerts <alerts@app.test>",
-};
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function startWatcher(extra: Record<string, string>): Promise<WatcherProcess> {
   return startWatcherProcess({ DATABASE_URL: database.url, SMTP_URL: sink.url, ...ALERT_ENV, ...extra });
 }
 
-/** Mails about one mailbox address, as "recipient kind" strings, sorted. */
-async function mailsFor(address: string): Promise<SinkMail[]> {
-  return (await sink.messages()).filter((m) => m.subject.includes(address));
-}
-const kindOf = (m: SinkMail): string => String(m.headers.get("x-alert-kind"));
-const summary = (mails: SinkMail[]): string[] => mails.map((m) => `${m.envelopeTo.join(",")} ${kindOf(m)}`).sort();
-
-async function waitForStatus(mailboxId: string, status: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(async () => (await getMailboxById({ mailboxId }))?.status === status, { timeoutMs, what: `mailbox ${mailboxId} ${status}` });
-}
+const mailsFor = (address: string): Promise<SinkMail[]> => alertMailsFor(sink, address);
+const summary = summariseAlerts;
 
 before(async () => {
   dovecot = await startDovecot({ users: ["ada", "flap", "pz"].map((name) => ({ name, password: `${name}-secret` })) });
   sink = await startSmtpSink();
-  const tenant = await createTenant({ name: "Hotel Ada" });
-  tenantId = tenant.id;
-  const en = await createUser({ tenantId, email: "en-admin@hotel.test", passwordHash: "x", role: "admin" });
-  const tr = await createUser({ tenantId, email: "tr-admin@hotel.test", passwordHash: "x", role: "admin" });
-  const off = await createUser({ tenantId, email: "quiet-admin@hotel.test", passwordHash: "x", role: "admin" });
-  await createUser({ tenantId, email: "viewer@hotel.test", passwordHash: "x", role: "viewer" });
-  await updateAlertPreferences({ userId: en.id, patch: { locale: "en" } });
-  await updateAlertPreferences({ userId: tr.id, patch: { locale: "tr" } });
-  await updateAlertPreferences({ userId: off.id, patch: { alertEmail: false } });
+  ({ tenantId } = await seedAlertTenant());
   // A long grace: the alert that goes out is the pause, which is due at once.
   watcher = await startWatcher({ EMAIL_PAUSE_AFTER_AUTH_FAILURES: "3", EMAIL_PAUSE_WINDOW_SECONDS: "3600", ALERT_GRACE_SECONDS: "60" });
 });
@@ -83,10 +53,10 @@ after(async () => {
 describe("pause instead of hammering", () => {
   it("repeated sign-in failures pause the mailbox, the watcher stops trying, and Try again resumes it", async () => {
     const mailboxId = await savePlainImapMailbox({ tenantId, host: dovecot.host, port: dovecot.imapPort, user: "pz", password: "pz-secret" });
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     await dovecot.setPassword("pz", "changed-by-it");
     await dovecot.restart();
-    await waitForStatus(mailboxId, "paused", 20_000);
+    await waitForMailboxStatus(mailboxId, "paused", 20_000);
     const row = await getMailboxById({ mailboxId });
     assert.equal(row?.lastErrorCode, "paused");
     assert.match(row?.lastError ?? "", /^Sign-in failed 3 times within 1 h, so the watcher stopped trying/);
@@ -104,7 +74,7 @@ describe("pause instead of hammering", () => {
     await dovecot.setPassword("pz", "pz-secret");
     const resumed = await resumeMailbox({ tenantId, purpose: "booking" });
     assert.equal(resumed?.status, "connecting");
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     await waitFor(async () => (await mailsFor("pz@hotel.test")).length >= 4, { timeoutMs: 15_000, what: "recovery mails" });
   });
 });

@@ -8,15 +8,14 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { useFreshDatabase } from "@/tests/harness/database";
 import { startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
-import { savePlainImapMailbox } from "@/tests/harness/imap-mailbox";
+import { savePlainImapMailbox, waitForMailboxStatus } from "@/tests/harness/imap-mailbox";
 import { getFreePort, waitFor } from "@/tests/harness/ports";
+import { ALERT_ENV, alertKindOf, alertMailsFor, seedAlertTenant, summariseAlerts } from "@/tests/harness/alert-setup";
 import { startSmtpSink, type SinkMail, type SmtpSink } from "@/tests/harness/smtp-sink";
 import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
 
 const database = await useFreshDatabase();
-const { createTenant } = await import("@/lib/db/queries/tenants");
-const { createUser, updateAlertPreferences } = await import("@/lib/db/queries/users");
-const { deleteMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { deleteMailbox } = await import("@/lib/db/queries/mailboxes");
 const { listAlertNotifications, listActiveAlertNotices } = await import("@/lib/db/queries/mailbox-alerts");
 const { stopJobQueue } = await import("@/lib/jobs/job-queue");
 const { closeDb } = await import("@/lib/db/client");
@@ -26,48 +25,20 @@ let sink: SmtpSink;
 let watcher: WatcherProcess;
 let tenantId: string;
 
-const ALERT_ENV = {
-  ALERT_GRACE_SECONDS: "3",
-  ALERT_RECOVERY_SECONDS: "2",
-  ALERT_COOLDOWN_SECONDS: "600",
-  ALERT_SCAN_SECONDS: "1",
-  EMAIL_AUTH_RETRY_SECONDS: "1",
-  EMAIL_BACKOFF_MIN_SECONDS: "1",
-  EMAIL_BACKOFF_MAX_SECONDS: "1",
-  JOBS_POLL_MS: "500",
-  APP_URL: "https://app.hotel.test",
-  ALERT_FROM: "Mailbox alerts <alerts@app.test>",
-};
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function startWatcher(extra: Record<string, string>): Promise<WatcherProcess> {
   return startWatcherProcess({ DATABASE_URL: database.url, SMTP_URL: sink.url, ...ALERT_ENV, ...extra });
 }
 
-/** Mails about one mailbox address, as "recipient kind" strings, sorted. */
-async function mailsFor(address: string): Promise<SinkMail[]> {
-  return (await sink.messages()).filter((m) => m.subject.includes(address));
-}
-const kindOf = (m: SinkMail): string => String(m.headers.get("x-alert-kind"));
-const summary = (mails: SinkMail[]): string[] => mails.map((m) => `${m.envelopeTo.join(",")} ${kindOf(m)}`).sort();
-
-async function waitForStatus(mailboxId: string, status: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(async () => (await getMailboxById({ mailboxId }))?.status === status, { timeoutMs, what: `mailbox ${mailboxId} ${status}` });
-}
+const mailsFor = (address: string): Promise<SinkMail[]> => alertMailsFor(sink, address);
+const kindOf = alertKindOf;
+const summary = summariseAlerts;
 
 before(async () => {
   dovecot = await startDovecot({ users: ["ada", "flap", "pz"].map((name) => ({ name, password: `${name}-secret` })) });
   sink = await startSmtpSink();
-  const tenant = await createTenant({ name: "Hotel Ada" });
-  tenantId = tenant.id;
-  const en = await createUser({ tenantId, email: "en-admin@hotel.test", passwordHash: "x", role: "admin" });
-  const tr = await createUser({ tenantId, email: "tr-admin@hotel.test", passwordHash: "x", role: "admin" });
-  const off = await createUser({ tenantId, email: "quiet-admin@hotel.test", passwordHash: "x", role: "admin" });
-  await createUser({ tenantId, email: "viewer@hotel.test", passwordHash: "x", role: "viewer" });
-  await updateAlertPreferences({ userId: en.id, patch: { locale: "en" } });
-  await updateAlertPreferences({ userId: tr.id, patch: { locale: "tr" } });
-  await updateAlertPreferences({ userId: off.id, patch: { alertEmail: false } });
+  ({ tenantId } = await seedAlertTenant());
   watcher = await startWatcher({ EMAIL_PAUSE_AFTER_AUTH_FAILURES: "0" });
 });
 
@@ -83,10 +54,10 @@ after(async () => {
 describe("admin alert emails", () => {
   it("a password changed at Dovecot: one alert per admin after the grace, in their language, one recovery after the fix", async () => {
     const mailboxId = await savePlainImapMailbox({ tenantId, host: dovecot.host, port: dovecot.imapPort, user: "ada", password: "ada-secret" });
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     await dovecot.setPassword("ada", "changed-by-it");
     await dovecot.restart(); // ends the open session: the watcher has to sign in again
-    await waitForStatus(mailboxId, "error");
+    await waitForMailboxStatus(mailboxId, "error");
     const failedAt = Date.now();
     await waitFor(async () => (await mailsFor("ada@hotel.test")).length >= 2, { timeoutMs: 20_000, what: "two alert mails" });
     assert.ok(Date.now() - failedAt >= 2000, "no alert before the grace period");
@@ -106,7 +77,7 @@ describe("admin alert emails", () => {
     assert.deepEqual(notices.map((n) => [n.mailboxId, n.kind, n.code]), [[mailboxId, "failure", "auth"]]);
 
     await dovecot.setPassword("ada", "ada-secret");
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     await waitFor(async () => (await mailsFor("ada@hotel.test")).length >= 4, { timeoutMs: 20_000, what: "two recovery mails" });
     await sleep(3000);
     mails = await mailsFor("ada@hotel.test");
@@ -126,14 +97,14 @@ describe("admin alert emails", () => {
     const proxy = await startFlappingProxy(dovecot.imapPort);
     try {
       const mailboxId = await savePlainImapMailbox({ tenantId, purpose: "stopsale", host: "127.0.0.1", port: proxy.port, user: "flap", password: "flap-secret" });
-      await waitForStatus(mailboxId, "connected");
+      await waitForMailboxStatus(mailboxId, "connected");
       for (let i = 0; i < 5; i++) {
         await proxy.down();
         await sleep(4000);
         await proxy.up();
         await sleep(4000);
       }
-      await waitForStatus(mailboxId, "connected");
+      await waitForMailboxStatus(mailboxId, "connected");
       await sleep(4000);
       const mails = await mailsFor("flap@hotel.test");
       for (const admin of ["en-admin@hotel.test", "tr-admin@hotel.test"]) {

@@ -38,24 +38,7 @@ const watcherEnv = (): Record<string, string> => ({
 });
 
 /** A second IMAP client, as a receptionist's mail program would be. */
-async function withImap<T>(user: string, fn: (client: ImapFlow) => Promise<T>): Promise<T> {
-  const client = new ImapFlow({
-    host: dovecot.host,
-    port: dovecot.imapPort,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user, pass: `${user}-pw` },
-    logger: false,
-    disableAutoIdle: true,
-  });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.logout().catch(() => client.close());
-  }
-}
+const withImap = <T>(user: string, fn: (client: ImapFlow) => Promise<T>): Promise<T> => dovecot.withImap(user, fn);
 
 async function appendAt(user: string, subject: string, opts: { seen?: boolean; date?: Date; folder?: string; raw?: string } = {}): Promise<string> {
   const raw = opts.raw ?? makeMessage({ subject, ...(opts.date ? { date: opts.date } : {}) });

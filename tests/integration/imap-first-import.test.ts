@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ImapFlow } from "imapflow";
 import pg from "pg";
 import { useFreshDatabase } from "@/tests/harness/database";
 import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
@@ -44,22 +43,9 @@ async function appendBacklog(user: string, prefix: string, count: number): Promi
   const SESSIONS = 6;
   await Promise.all(
     Array.from({ length: SESSIONS }, async (_, worker) => {
-      const client = new ImapFlow({
-        host: dovecot.host,
-        port: dovecot.imapPort,
-        secure: false,
-        doSTARTTLS: false,
-        auth: { user, pass: `${user}-pw` },
-        logger: false,
-        disableAutoIdle: true,
-      });
-      client.on("error", () => undefined);
-      await client.connect();
-      try {
+      await dovecot.withImap(user, async (client) => {
         for (let i = worker; i < count; i += SESSIONS) await client.append("INBOX", makeMessage({ subject: `${prefix} ${i}`, body: "small" }));
-      } finally {
-        await client.logout().catch(() => client.close());
-      }
+      });
     }),
   );
   assert.equal((await dovecot.messages(user)).length, count, "the backlog is in the mailbox");

@@ -15,7 +15,7 @@ import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness
 import { waitFor } from "@/tests/harness/ports";
 import { startTcpRelay, type TcpRelay } from "@/tests/harness/tcp-relay";
 import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
-import { savePlainImapMailbox, type MailboxExtra } from "@/tests/harness/imap-mailbox";
+import { type MailboxExtra, savePlainImapMailbox, waitForMailboxStatus } from "@/tests/harness/imap-mailbox";
 
 // The Test button runs in this process: short budgets so its bound is checked in seconds.
 process.env.EMAIL_CONNECT_TIMEOUT_SECONDS = "2";
@@ -46,10 +46,6 @@ async function relayTo(mode: "relay" | "silent" | "trickle" = "relay"): Promise<
 async function configure(user: string, port: number, extra: MailboxExtra = {}): Promise<string> {
   const tenant = await createTenant({ name: `Hotel ${user}` });
   return savePlainImapMailbox({ tenantId: tenant.id, host: "127.0.0.1", port, user, password: `${user}-secret`, extra });
-}
-
-async function waitForStatus(mailboxId: string, status: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(async () => (await getMailboxById({ mailboxId }))?.status === status, { timeoutMs, what: `mailbox to be ${status}` });
 }
 
 /**
@@ -113,7 +109,7 @@ describe("IMAP live-connection checks (watcher process, default settings)", () =
     await dovecot.append("poll", makeMessage({ subject: "poll before the freeze" }));
     const idleId = await configure("idle", idleRelay.port);
     const pollId = await configure("poll", pollRelay.port, { useIdle: false, pollIntervalSeconds: 600 });
-    await Promise.all([waitForStatus(idleId, "connected"), waitForStatus(pollId, "connected")]);
+    await Promise.all([waitForMailboxStatus(idleId, "connected"), waitForMailboxStatus(pollId, "connected")]);
     const [idle, poll] = await Promise.all([
       freezeAndDeliver("idle", idleId, idleRelay),
       freezeAndDeliver("poll", pollId, pollRelay),
@@ -129,7 +125,7 @@ describe("IMAP live-connection checks (watcher process, default settings)", () =
       const noAnswer = new RegExp(`^No answer from 127\\.0\\.0\\.1:${relay.port} for \\d+ s \\(.+\\): the connection was dropped on the way without being closed; trying again\\.$`);
       assert.ok(result.errors.some((e) => noAnswer.test(e)), `errors seen: ${result.errors.join(" | ")}`);
       assert.equal(relay.accepted, 2);
-      await waitForStatus(mailboxId, "connected");
+      await waitForMailboxStatus(mailboxId, "connected");
       assert.equal((await getMailboxById({ mailboxId }))?.lastError, null);
       const kinds = (await listRecentEvents({ mailboxId, limit: 20 })).map((e) => e.kind).reverse();
       assert.deepEqual(kinds, ["connected", "disconnected", "error", "connected"]);
@@ -142,7 +138,7 @@ describe("IMAP live-connection checks (watcher process, default settings)", () =
     const silentId = await configure("silent", silentRelay.port);
     const trickleId = await configure("trickle", trickleRelay.port);
     // Default connect timeout 15 s, then the command-silence budget (30 s): bounded, no hang.
-    await Promise.all([waitForStatus(silentId, "error", 60_000), waitForStatus(trickleId, "error", 60_000)]);
+    await Promise.all([waitForMailboxStatus(silentId, "error", 60_000), waitForMailboxStatus(trickleId, "error", 60_000)]);
     assert.equal((await getMailboxById({ mailboxId: silentId }))?.lastError, `The mail server at 127.0.0.1:${silentRelay.port} did not answer in time.`);
     const trickleError = (await getMailboxById({ mailboxId: trickleId }))?.lastError ?? "";
     console.log(`endless greeting: ${trickleError}`);

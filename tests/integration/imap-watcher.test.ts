@@ -5,7 +5,7 @@ import { useFreshDatabase } from "@/tests/harness/database";
 import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
 import { waitFor } from "@/tests/harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
-import { savePlainImapMailbox, type MailboxExtra } from "@/tests/harness/imap-mailbox";
+import { type MailboxExtra, savePlainImapMailbox, waitForMailboxStatus } from "@/tests/harness/imap-mailbox";
 
 // Fresh database before any lib/db module runs a query.
 const database = await useFreshDatabase();
@@ -24,13 +24,6 @@ const pastLogs: string[] = [];
 
 async function configure(tenantId: string, purpose: Purpose, user: string, password: string, extra: MailboxExtra = {}): Promise<string> {
   return savePlainImapMailbox({ tenantId, purpose, host: dovecot.host, port: dovecot.imapPort, user, password, extra });
-}
-
-async function waitForStatus(mailboxId: string, status: string, timeoutMs = 10_000): Promise<void> {
-  await waitFor(async () => (await getMailboxById({ mailboxId }))?.status === status, {
-    timeoutMs,
-    what: `mailbox ${mailboxId} to be ${status}`,
-  });
 }
 
 async function waitForCount(mailboxId: string, n: number, timeoutMs = 15_000): Promise<void> {
@@ -55,7 +48,7 @@ describe("IMAP mailbox watched by the watcher process", () => {
   it("connects a saved mailbox and ingests 20 messages exactly once, each marked \\Seen", async () => {
     const tenant = await createTenant({ name: "Hotel Ada" });
     const mailboxId = await configure(tenant.id, "booking", "res", "res-secret");
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     for (let i = 0; i < 20; i++) {
       await dovecot.append("res", makeMessage({ subject: `Reservation ${i}`, body: `Guest ${i}` }));
     }
@@ -75,7 +68,7 @@ describe("IMAP mailbox watched by the watcher process", () => {
   it("reports a wrong password as an error with the reason, without a reconnect storm", async () => {
     const tenant = await createTenant({ name: "Hotel Wrong" });
     const mailboxId = await configure(tenant.id, "booking", "wrong", "not-the-password");
-    await waitForStatus(mailboxId, "error");
+    await waitForMailboxStatus(mailboxId, "error");
     const row = await getMailboxById({ mailboxId });
     assert.equal(row?.lastError, "The server rejected the username or password.");
     assert.equal(row?.lastErrorCode, "auth", "stored with its stable code, which the UI translates");
@@ -85,7 +78,7 @@ describe("IMAP mailbox watched by the watcher process", () => {
     assert.equal(events.filter((e) => e.kind === "auth_failed").length, 1);
     // Fixing the password takes effect at once.
     await configure(tenant.id, "booking", "wrong", "wrong-secret");
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     assert.equal((await getMailboxById({ mailboxId }))?.lastError, null);
     assert.equal((await getMailboxById({ mailboxId }))?.lastErrorCode, null);
   });
@@ -93,7 +86,7 @@ describe("IMAP mailbox watched by the watcher process", () => {
   it("stores unreadable mail as failed with its raw source, and the next good message still arrives", async () => {
     const tenant = await createTenant({ name: "Hotel Mime" });
     const mailboxId = await configure(tenant.id, "stopsale", "mime", "mime-secret");
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     const broken = UNREADABLE_MESSAGE;
     await dovecot.append("mime", broken);
     await dovecot.append("mime", makeMessage({ subject: "Stop sale 1 Dec" }));
@@ -109,11 +102,11 @@ describe("IMAP mailbox watched by the watcher process", () => {
   it("applies settings changes, disabling and deleting live", async () => {
     const tenant = await createTenant({ name: "Hotel Live" });
     const mailboxId = await configure(tenant.id, "booking", "live", "live-secret");
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     // Switch to another folder: mail there is picked up, INBOX is no longer watched.
     await dovecot.createFolder("live", "Rezervasyon");
     await configure(tenant.id, "booking", "live", "live-secret", { folder: "Rezervasyon" });
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     await dovecot.append("live", makeMessage({ subject: "in folder" }), { folder: "Rezervasyon" });
     await waitForCount(mailboxId, 1);
     // Disabled: nothing is fetched.
@@ -138,7 +131,7 @@ describe("IMAP mailbox watched by the watcher process", () => {
   it("stops a deactivated tenant's mailboxes", async () => {
     const tenant = await createTenant({ name: "Hotel Gone" });
     const mailboxId = await configure(tenant.id, "stopsale", "stop", "stop-secret");
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     await deactivateTenant({ tenantId: tenant.id });
     await new Promise((r) => setTimeout(r, 1500));
     await dovecot.append("stop", makeMessage({ subject: "after deactivation" }));

@@ -16,6 +16,7 @@ import { startTestWebApp, type TestWebApp } from "@/tests/harness/oauth-app";
 import { startOAuthServer, type OAuthTestServer } from "@/tests/harness/oauth-server";
 import { waitFor } from "@/tests/harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { waitForMailboxStatus } from "@/tests/harness/imap-mailbox";
 
 const execFileAsync = promisify(execFile);
 const database = await useFreshDatabase();
@@ -73,10 +74,6 @@ async function connectOverImap(email: string): Promise<{ tenantId: string; mailb
 const activeLoginsOf = (email: string): string[] =>
   [...new Set(oauth.introspections.filter((i) => i.active && i.username === email).map((i) => i.token))];
 
-async function waitForStatus(mailboxId: string, status: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(async () => (await getMailboxById({ mailboxId }))?.status === status, { timeoutMs, what: `mailbox status ${status}` });
-}
-
 before(async () => {
   dovecot = await startDovecot({ oauth2IntrospectionUrl: oauth.introspectionUrl });
   app = await startTestWebApp({ ...oauth.env(), DATABASE_URL: database.url });
@@ -107,7 +104,7 @@ describe("OAuth mailbox over IMAP (XOAUTH2) in the watcher process", () => {
     const email = "carol@gmail.test";
     await dovecot.addUser(email, "unused-password");
     const { mailboxId } = await connectOverImap(email);
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     // (Before it was pointed at Dovecot, the watcher may have tried imap.gmail.com, unreachable here.)
     const connectedAt = new Date();
     assert.equal(activeLoginsOf(email).length, 1, "one XOAUTH2 login, checked by introspection");
@@ -140,7 +137,7 @@ describe("OAuth mailbox over IMAP (XOAUTH2) in the watcher process", () => {
     const email = "dave@gmail.test";
     await dovecot.addUser(email, "unused-password");
     const { mailboxId } = await connectOverImap(email);
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     const loginsBefore = activeLoginsOf(email).length;
     // Let the token used for the login expire, then drop the session from the server side.
     await new Promise((r) => setTimeout(r, TOKEN_TTL_SECONDS * 1000 + 500));
@@ -151,16 +148,16 @@ describe("OAuth mailbox over IMAP (XOAUTH2) in the watcher process", () => {
     // Every login the server accepted used an unexpired token.
     const tokensAccepted = oauth.introspections.filter((i) => i.username === email && i.active);
     assert.ok(tokensAccepted.length >= 2);
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
   });
 
   it("a revoked grant ends in needs_reauth without a retry storm", async () => {
     const email = "erin@gmail.test";
     await dovecot.addUser(email, "unused-password");
     const { mailboxId } = await connectOverImap(email);
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     oauth.revokeGrant(email);
-    await waitForStatus(mailboxId, "needs_reauth", 25_000);
+    await waitForMailboxStatus(mailboxId, "needs_reauth", 25_000);
     const failedRefreshes = (): number =>
       oauth.tokenRequests.filter((r) => r.grantType === "refresh_token" && r.outcome === "invalid_grant").length;
     const after = failedRefreshes();

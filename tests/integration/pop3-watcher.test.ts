@@ -7,12 +7,12 @@ import { useFreshDatabase } from "@/tests/harness/database";
 import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
 import { getFreePort, waitFor } from "@/tests/harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { savePlainImapMailbox, waitForMailboxStatus, type MailboxExtra } from "@/tests/harness/imap-mailbox";
 
 // Fresh database before any lib/db module runs a query.
 const database = await useFreshDatabase();
-const { getSecretBox } = await import("@/lib/crypto/secret-box");
 const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { listMessages, countMailboxMessages } = await import("@/lib/db/queries/messages");
 const { listRecentEvents } = await import("@/lib/db/queries/mailbox-events");
 const { listStoredProviderIds } = await import("@/lib/db/queries/stored-provider-ids");
@@ -39,43 +39,16 @@ let watcherEnv: NodeJS.ProcessEnv;
 const users = ["res", "restart", "dele", "kill", "wrong", "direct", "direct2", "newonly", "modes", "since", "big"].map((name) => ({ name, password: `${name}-secret` }));
 const tlsUsers = ["tls", "stls", "client"].map((name) => ({ name, password: `${name}-secret` }));
 
-async function configure(
-  tenantId: string,
-  purpose: Purpose,
-  user: string,
-  password: string,
-  extra: Record<string, unknown> = {},
-): Promise<string> {
-  const row = await saveMailbox({
+async function configure(tenantId: string, purpose: Purpose, user: string, password: string, extra: MailboxExtra = {}): Promise<string> {
+  // The plain Dovecot offers no STLS (plaintext chosen explicitly); the row may say IDLE, POP3 polls anyway.
+  return savePlainImapMailbox({
     tenantId,
     purpose,
-    fields: {
-      provider: "imap",
-      access: "pop3",
-      host: dovecot.host,
-      port: dovecot.pop3Port,
-      address: `${user}@hotel.test`,
-      username: user,
-      useSsl: false,
-      // The plain Dovecot offers no STLS: plaintext has to be chosen explicitly.
-      tlsMode: "none",
-      authMethod: "password",
-      passwordEncrypted: getSecretBox().encrypt(password),
-      // The row may say IDLE; POP3 polls anyway.
-      useIdle: true,
-      pollIntervalSeconds: POLL_SECONDS,
-      deleteAfterIngest: false,
-      enabled: true,
-      ...extra,
-    },
-  });
-  return row.id;
-}
-
-async function waitForStatus(mailboxId: string, status: string, timeoutMs = 10_000): Promise<void> {
-  await waitFor(async () => (await getMailboxById({ mailboxId }))?.status === status, {
-    timeoutMs,
-    what: `mailbox ${mailboxId} to be ${status}`,
+    host: dovecot.host,
+    port: dovecot.pop3Port,
+    user,
+    password,
+    extra: { access: "pop3", pollIntervalSeconds: POLL_SECONDS, deleteAfterIngest: false, ...extra },
   });
 }
 
@@ -140,7 +113,7 @@ describe("POP3 mailbox watched by the watcher process", () => {
     for (let i = 0; i < 5; i++) await dovecot.append("res", makeMessage({ subject: `Backlog ${i}`, body: `.dot line ${i}\r\n..two dots` }));
     const tenant = await createTenant({ name: "Pension Ada" });
     const mailboxId = await configure(tenant.id, "booking", "res", "res-secret");
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
     await waitForCount(mailboxId, 5);
     const items = await listMessages({ tenantId: tenant.id, limit: 100 });
     assert.deepEqual(items.map((m) => m.subject).sort(), ["Backlog 0", "Backlog 1", "Backlog 2", "Backlog 3", "Backlog 4"]);
@@ -226,13 +199,13 @@ describe("POP3 mailbox watched by the watcher process", () => {
   it("reports a wrong password as an auth error, without a reconnect storm", async () => {
     const tenant = await createTenant({ name: "Pension Wrong" });
     const mailboxId = await configure(tenant.id, "booking", "wrong", "not-the-password");
-    await waitForStatus(mailboxId, "error");
+    await waitForMailboxStatus(mailboxId, "error");
     assert.equal((await getMailboxById({ mailboxId }))?.lastError, "The server rejected the username or password.");
     await sleep(3000);
     const events = await listRecentEvents({ mailboxId, limit: 50 });
     assert.equal(events.filter((e) => e.kind === "auth_failed").length, 1);
     await configure(tenant.id, "booking", "wrong", "wrong-secret");
-    await waitForStatus(mailboxId, "connected");
+    await waitForMailboxStatus(mailboxId, "connected");
   });
 
   it("connects over implicit TLS (pop3s) and over STLS, trusting the CA from NODE_EXTRA_CA_CERTS", async () => {
