@@ -20,6 +20,7 @@
 import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody } from "./fake-http";
 import { parseHeaderBlock } from "./sample-mime";
 
 export type GmailFakeMessage = {
@@ -173,15 +174,6 @@ function unauthenticated(): HttpError {
     "global",
     { "www-authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"' },
   );
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 function parseJsonBody(body: Buffer): Record<string, unknown> {

@@ -33,8 +33,9 @@
  *   permissions are refused (403 ExtensionError), as Graph documents for shared mailboxes.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http, { type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody } from "./fake-http";
 import { parseHeaderBlock } from "./sample-mime";
 
 export type GraphFakeMessage = {
@@ -208,15 +209,6 @@ function decodeToken(token: string): TokenState | null {
   } catch {
     return null;
   }
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 function parseJson(body: Buffer | unknown): Record<string, unknown> {

@@ -7,26 +7,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
 import { useFreshDatabase } from "@/tests/harness/database";
+import { saveDisabledMailbox } from "@/tests/harness/imap-mailbox";
 
 const database = await useFreshDatabase();
 const { getDb, closeDb } = await import("@/lib/db/client");
-const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { listMessages } = await import("@/lib/db/queries/messages");
 const { createGroupCommitter } = await import("@/lib/db/queries/message-group-commit");
 const { hashContent } = await import("@/lib/ingest/ingest-messages");
 
 type Box = { id: string; tenantId: string };
 
-async function newMailbox(name: string): Promise<Box> {
-  const tenant = await createTenant({ name });
-  const row = await saveMailbox({
-    tenantId: tenant.id,
-    purpose: "booking",
-    fields: { provider: "imap", access: "imap", host: "127.0.0.1", port: 993, username: name, enabled: false },
-  });
-  return { id: row.id, tenantId: tenant.id };
-}
+const newMailbox = (name: string): Promise<Box> => saveDisabledMailbox(name);
 
 function row(box: Box, uid: number, subject = `m${uid}`) {
   const raw = Buffer.from(`From: a@agency.test\r\nSubject: ${subject}\r\n\r\nbody ${box.id} ${uid}\r\n`);

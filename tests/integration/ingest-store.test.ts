@@ -10,11 +10,11 @@ import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
 import { useFreshDatabase } from "@/tests/harness/database";
 import { loadOddMail } from "@/tests/fixtures/odd-mail/corpus";
+import { saveDisabledMailbox } from "@/tests/harness/imap-mailbox";
 
 const database = await useFreshDatabase();
 const { getDb, closeDb } = await import("@/lib/db/client");
-const { createTenant } = await import("@/lib/db/queries/tenants");
-const { saveMailbox, getMailboxById } = await import("@/lib/db/queries/mailboxes");
+const { getMailboxById } = await import("@/lib/db/queries/mailboxes");
 const { listMessages, getMessage, requeueFailedMessage, claimQueuedMessages, completeMessageProcessing } = await import(
   "@/lib/db/queries/messages"
 );
@@ -26,13 +26,7 @@ const pool = createParsePool({ threads: 2, maxHeapMb: 256, timeoutMs: 30_000, ma
 type Box = { id: string; tenantId: string; purpose: "booking" | "stopsale" };
 
 async function newMailbox(name: string): Promise<Box> {
-  const tenant = await createTenant({ name });
-  const row = await saveMailbox({
-    tenantId: tenant.id,
-    purpose: "booking",
-    fields: { provider: "imap", access: "imap", host: "127.0.0.1", port: 993, username: name, enabled: false },
-  });
-  return { id: row.id, tenantId: tenant.id, purpose: "booking" };
+  return { ...(await saveDisabledMailbox(name)), purpose: "booking" };
 }
 
 const mail = (subject: string, body = `Body of ${subject}`): Buffer =>

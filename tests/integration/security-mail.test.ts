@@ -13,6 +13,7 @@ import { createLoggedInAdmin, getAppUrl, type AppClient } from "@/tests/harness/
 import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
 import { waitFor } from "@/tests/harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { plainImapSettingsBody } from "@/tests/harness/imap-mailbox";
 
 const { closeDb } = await import("@/lib/db/client");
 const { getMailbox } = await import("@/lib/db/queries/mailboxes");
@@ -115,18 +116,7 @@ let dovecotTls: DovecotInstance;
 let watcher: WatcherProcess;
 let admin: AppClient;
 
-const plainSettings = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
-  host: "127.0.0.1",
-  port: dovecot.imapPort,
-  address: "rez@hotel.test",
-  username: "rez",
-  password: "rez-secret",
-  tls_mode: "none",
-  auth_method: "password",
-  use_idle: true,
-  folder: "INBOX",
-  ...overrides,
-});
+const plainSettings = (overrides: Record<string, unknown> = {}): Record<string, unknown> => plainImapSettingsBody({ port: dovecot.imapPort, overrides });
 
 before(async () => {
   dovecot = await startDovecot({ users: [{ name: "rez", password: "rez-secret" }], ipv6Loopback: true });

@@ -6,6 +6,7 @@ import { createLoggedInAdmin, getAppUrl, type AppClient } from "@/tests/harness/
 import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
 import { waitFor } from "@/tests/harness/ports";
 import { startWatcherProcess, type WatcherProcess } from "@/tests/harness/watcher-process";
+import { plainImapSettingsBody } from "@/tests/harness/imap-mailbox";
 
 // The app under test and this process share DATABASE_URL (set by scripts/run-tests.ts).
 const { closeDb } = await import("@/lib/db/client");
@@ -19,18 +20,7 @@ let dovecot: DovecotInstance;
 let watcher: WatcherProcess;
 let admin: AppClient;
 
-const settings = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
-  host: "127.0.0.1",
-  port: dovecot.imapPort,
-  address: "rez@hotel.test",
-  username: "rez",
-  password: "rez-secret",
-  tls_mode: "none",
-  auth_method: "password",
-  use_idle: true,
-  folder: "INBOX",
-  ...overrides,
-});
+const settings = (overrides: Record<string, unknown> = {}): Record<string, unknown> => plainImapSettingsBody({ port: dovecot.imapPort, overrides });
 
 before(async () => {
   dovecot = await startDovecot({ users: [{ name: "rez", password: "rez-secret" }] });
