@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  askWaitingServer,
   imapSocketTimeoutMs,
   livenessFromEnv,
   noAnswerError,
@@ -438,5 +439,62 @@ describe("startIdleWatchdog", () => {
       await probeTimes({ silenceMs: 10_000, jitterMs: 15_000, fraction: 0.8, trusts: false }),
       Array.from({ length: 33 }, (_, i) => (i + 1) * 6000),
     );
+  });
+});
+
+describe("askWaitingServer", () => {
+  /** An imapflow-shaped client that records what goes on the wire. */
+  function fakeTarget(command: string | undefined): { wire: string[]; idleEnded: Promise<void>; target: Parameters<typeof askWaitingServer>[0] } {
+    const wire: string[] = [];
+    let endIdle = (): void => {};
+    const idleEnded = new Promise<void>((resolve) => (endIdle = resolve));
+    return {
+      wire,
+      idleEnded,
+      target: {
+        currentRequest: command === undefined ? null : { command },
+        preCheck: async () => {
+          wire.push("DONE");
+          // The server's tagged OK for the IDLE arrives a tick later.
+          setImmediate(() => {
+            wire.push("OK IDLE");
+            endIdle();
+          });
+        },
+        noop: async () => void wire.push("NOOP"),
+      },
+    };
+  }
+
+  it("under a real IDLE sends only DONE and waits for the IDLE's tagged OK", async () => {
+    const { wire, idleEnded, target } = fakeTarget("IDLE");
+    assert.equal(await askWaitingServer(target, idleEnded), "done");
+    assert.deepEqual(wire, ["DONE", "OK IDLE"]);
+  });
+
+  it("does not answer before the IDLE's tagged OK: a path that dropped DONE never looks alive", async () => {
+    const { wire, target } = fakeTarget("IDLE");
+    const never = new Promise<void>(() => {});
+    let settled = false;
+    void askWaitingServer({ ...target, preCheck: async () => void wire.push("DONE") }, never).then(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(settled, false);
+    assert.deepEqual(wire, ["DONE"]);
+  });
+
+  it("asks with NOOP when no IDLE of ours is on the wire (polling fallback, IDLE already ended, another command)", async () => {
+    for (const [command, running] of [
+      [undefined, true],
+      ["IDLE", false],
+      ["FETCH", true],
+    ] as const) {
+      const { wire, idleEnded, target } = fakeTarget(command);
+      assert.equal(await askWaitingServer(target, running ? idleEnded : null), "noop");
+      assert.deepEqual(wire, ["NOOP"], `${command} ${running}`);
+    }
+    // imapflow's polling fallback installs a preCheck that answers without asking the server.
+    const { wire, idleEnded, target } = fakeTarget(undefined);
+    assert.equal(await askWaitingServer({ ...target, preCheck: async () => void wire.push("cancel poll") }, idleEnded), "noop");
+    assert.deepEqual(wire, ["NOOP"]);
   });
 });

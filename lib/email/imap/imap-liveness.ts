@@ -294,3 +294,32 @@ export function startIdleWatchdog({
     },
   };
 }
+
+/** The part of an imapflow client a probe needs (duck-typed: imapflow does not type preCheck or currentRequest). */
+export type ProbeTarget = {
+  /** The command on the wire; "IDLE" while a real IDLE runs (the polling fallback sends nothing). */
+  currentRequest?: { command?: string } | null;
+  /** Set by imapflow while IDLE runs: sends DONE. */
+  preCheck?: unknown;
+  noop: () => Promise<unknown>;
+};
+
+/**
+ * Asks a waiting server whether the path is alive, as cheaply as it can. Under a real IDLE it
+ * sends only DONE and waits for the IDLE's tagged OK (`runningIdle`, the promise of the
+ * client.idle() this connection started): that answer proves the path both ways, so the NOOP
+ * imapflow would send after it is dropped. This saves a round trip and, on Dovecot, the NOOP's
+ * mailbox sync (most of what asking used to cost, docs/benchmarks.md). The caller re-enters
+ * IDLE. Anything else (no IDLE of ours on the wire, the polling fallback, whose break answers
+ * without asking the server) asks with a NOOP. Returns which question went out.
+ */
+export async function askWaitingServer(target: ProbeTarget, runningIdle: Promise<unknown> | null): Promise<"done" | "noop"> {
+  if (runningIdle && target.currentRequest?.command === "IDLE" && typeof target.preCheck === "function") {
+    // Its failure (a closed socket) also ends the IDLE, which settles runningIdle.
+    (target.preCheck as () => Promise<unknown>).call(target).catch(() => {});
+    await runningIdle;
+    return "done";
+  }
+  await target.noop();
+  return "noop";
+}

@@ -33,6 +33,8 @@ import {
   noAnswerError,
   ServerActivity,
   startIdleWatchdog,
+  askWaitingServer,
+  type ProbeTarget,
   withResponseTimeout,
   type IdleWatchdog,
   type ImapLivenessSettings,
@@ -668,12 +670,22 @@ export class ImapProvider implements MailProvider {
       this.changeListeners.add(onChange);
       signal.addEventListener("abort", onAbort, { once: true });
       timers.timeout = setTimeout(() => finish("timeout"), timeoutMs);
+      // The IDLE this wait started, until it ends: the probe breaks it with DONE and awaits its tagged OK.
+      let runningIdle: Promise<unknown> | null = null;
       const enterIdle = (): void => {
         // IDLE ends when the next command is sent; its rejection on a dropped socket surfaces as 'close'.
-        if (this.opts.useIdle && this.client === client && !this.closed) client.idle().catch(() => {});
+        if (!(this.opts.useIdle && this.client === client && !this.closed)) return;
+        const started: Promise<unknown> = client
+          .idle()
+          .catch(() => {})
+          .finally(() => {
+            if (runningIdle === started) runningIdle = null;
+          });
+        runningIdle = started;
       };
-      // A silent IDLE (or polling wait) is asked whether the server is still there: NOOP (imapflow
-      // sends DONE first while idling). No answer: the path is dead, end it so the watcher reconnects.
+      // A silent IDLE (or polling wait) is asked whether the server is still there: under IDLE just
+      // DONE (its tagged OK is the answer), else a NOOP. No answer: the path is dead, end it so the
+      // watcher reconnects.
       timers.watchdog = startIdleWatchdog({
         silenceMs: this.liveness.idleSilenceMs,
         keepaliveSilenceMs: this.liveness.keepaliveSilenceMs,
@@ -681,13 +693,13 @@ export class ImapProvider implements MailProvider {
         probeTimeoutMs: this.liveness.probeTimeoutMs,
         activity: this.activity,
         probe: async () => {
-          // imapflow's NOOP swallows its own failure; a connection that closed under it is no answer.
-          await client.noop();
+          // imapflow's NOOP and IDLE swallow their own failure; a connection that closed under them is no answer.
+          await askWaitingServer(client as unknown as ProbeTarget, runningIdle);
           if (!client.usable) throw new MailError("network", `The connection to ${this.where} was closed.`);
         },
         onAlive: () => {
           this.lastActivityAt = new Date();
-          // The NOOP may have brought EXISTS: onChange has then finished the wait already.
+          // The answer may have brought EXISTS: onChange has then finished the wait already.
           enterIdle();
         },
         onDead: (err) => {
