@@ -33,7 +33,7 @@ export class EndpointSentinels<Id> {
       this.byEndpoint.delete(endpoint);
       return null;
     }
-    return index === 0 ? ids[0] : null;
+    return index === 0 ? (ids[0] as Id) : null;
   }
 
   isSentinel(endpoint: string, id: Id): boolean {
