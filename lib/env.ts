@@ -185,6 +185,11 @@ const schema = z.object({
   // a dead path is found in ~140 s. 95 finds it in ~100 s at +0.9 % of a core per 300 idle Dovecot
   // mailboxes (docs/benchmarks.md). At or below EMAIL_IDLE_SILENCE_SECONDS: that value.
   EMAIL_IDLE_KEEPALIVE_SECONDS: int(130, 1),
+  // Issue 13 item 6 at issue 19's cost: one IDLE connection per server endpoint (its "sentinel") is
+  // asked after this long a silence instead; when any connection there is found dead, all the
+  // others are asked at once. A frozen endpoint is found in ~90 + 10 + 10 s; a single dropped flow
+  // (not the sentinel's) still waits EMAIL_IDLE_KEEPALIVE_SECONDS. At or above that value: no sentinel.
+  EMAIL_IDLE_SENTINEL_SECONDS: int(90, 1),
   // Issue 19: connects at once start at EMAIL_CONNECTION_POOL_SIZE and grow while the server keeps
   // answering as fast as it did (watcher/connect-gate.ts), up to this many.
   EMAIL_CONNECTION_POOL_MAX: int(50, 1),

@@ -115,6 +115,9 @@ describe("IMAP live-connection checks (watcher process, default settings)", () =
       freezeAndDeliver("poll", pollId, pollRelay),
     ]);
     console.log(`freeze -> next message stored: IDLE ${idle.detectionMs} ms, polling ${poll.detectionMs} ms (defaults)`);
+    // Issue 13 item 6: a frozen endpoint within 2 minutes. This IDLE connection is the only one to
+    // its relay, so it is that endpoint's sentinel (EMAIL_IDLE_SENTINEL_SECONDS, 90 s).
+    assert.ok(idle.detectionMs < 120_000, `IDLE took ${idle.detectionMs} ms`);
     for (const [result, relay, mailboxId] of [
       [idle, idleRelay, idleId],
       [poll, pollRelay, pollId],

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  askWaitingServer,
   imapSocketTimeoutMs,
   livenessFromEnv,
   noAnswerError,
@@ -50,11 +51,11 @@ const describeTimeout = (ms: number): MailError => noAnswerError("mail.test:143"
 describe("livenessFromEnv / imapSocketTimeoutMs", () => {
   it("derives the probe timeout and a socket backstop longer than every allowed quiet", () => {
     const defaults = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60 });
-    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 10_000, keepaliveSilenceMs: 130_000, silenceJitterMs: 8000 });
+    assert.deepEqual(defaults, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 10_000, keepaliveSilenceMs: 130_000, silenceJitterMs: 8000, sentinelSilenceMs: 90_000 });
     // The longest allowed quiet is an IDLE connection's 130 s plus the probe.
     assert.equal(imapSocketTimeoutMs(defaults), 170_000);
     const short = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 5, EMAIL_IDLE_SILENCE_SECONDS: 10, EMAIL_IDLE_KEEPALIVE_SECONDS: 10 });
-    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000, keepaliveSilenceMs: 10_000, silenceJitterMs: 8000 });
+    assert.deepEqual(short, { commandTimeoutMs: 5000, idleSilenceMs: 10_000, probeTimeoutMs: 5000, keepaliveSilenceMs: 10_000, silenceJitterMs: 8000, sentinelSilenceMs: 90_000 });
     // The operator's faster setting (~100 s detection, asks Dovecot once per keepalive).
     const fast = livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 30, EMAIL_IDLE_SILENCE_SECONDS: 60, EMAIL_IDLE_KEEPALIVE_SECONDS: 95 });
     assert.equal(imapSocketTimeoutMs(fast), 135_000);
@@ -66,7 +67,7 @@ describe("livenessFromEnv / imapSocketTimeoutMs", () => {
       EMAIL_PROBE_TIMEOUT_SECONDS: 15,
       EMAIL_IDLE_SILENCE_JITTER_SECONDS: 0,
     });
-    assert.deepEqual(old, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 15_000, keepaliveSilenceMs: 130_000, silenceJitterMs: 0 });
+    assert.deepEqual(old, { commandTimeoutMs: 30_000, idleSilenceMs: 60_000, probeTimeoutMs: 15_000, keepaliveSilenceMs: 130_000, silenceJitterMs: 0, sentinelSilenceMs: 90_000 });
     assert.equal(livenessFromEnv({ EMAIL_COMMAND_TIMEOUT_SECONDS: 4, EMAIL_IDLE_SILENCE_SECONDS: 60, EMAIL_PROBE_TIMEOUT_SECONDS: 10 }).probeTimeoutMs, 4000);
     assert.equal(imapSocketTimeoutMs(short), 45_000);
     assert.equal(imapSocketTimeoutMs({ commandTimeoutMs: 120_000, idleSilenceMs: 10_000, probeTimeoutMs: 5000 }), 150_000);
@@ -229,6 +230,49 @@ describe("startIdleWatchdog", () => {
     await clock.advance(60_000);
     assert.deepEqual(log, ["probe@60000", "alive@60000", "probe@120000", "alive@120000"]);
     watchdog.stop();
+  });
+
+  it("askNow asks at once (once while a question is out); reschedule follows a bound that got shorter", async () => {
+    const clock = fakeClock();
+    const activity = new ServerActivity(clock, { trustsKeepalive: true, jitterFraction: 0 });
+    const log: string[] = [];
+    let boundMs = 130_000;
+    let answer = (): void => {};
+    const watchdog = startIdleWatchdog({
+      silenceMs: 60_000,
+      keepaliveSilenceMs: () => boundMs,
+      probeTimeoutMs: 10_000,
+      activity,
+      probe: () =>
+        new Promise<void>((resolve) => {
+          log.push(`probe@${clock.now() - 1_000_000}`);
+          answer = () => {
+            activity.touch();
+            resolve();
+          };
+        }),
+      onAlive: () => log.push(`alive@${clock.now() - 1_000_000}`),
+      onDead: () => assert.fail("not dead"),
+      describeTimeout: idleTimeout,
+      clock,
+    });
+    await clock.advance(20_000);
+    watchdog.askNow();
+    watchdog.askNow(); // a second "ask" while the first is out sends nothing more
+    await clock.advance(1000);
+    answer();
+    await clock.advance(0);
+    assert.deepEqual(log, ["probe@20000", "alive@21000"]);
+    // Became the endpoint's sentinel: 90 s from the last answer (21 s), not 130 s.
+    boundMs = 90_000;
+    watchdog.reschedule();
+    await clock.advance(89_999);
+    assert.deepEqual(log, ["probe@20000", "alive@21000"]);
+    await clock.advance(1);
+    assert.deepEqual(log, ["probe@20000", "alive@21000", "probe@111000"]);
+    watchdog.stop();
+    watchdog.askNow(); // stopped: nothing
+    assert.equal(log.length, 3);
   });
 
   it("declares a silent server dead after silence + probe timeout, once", async () => {
@@ -438,5 +482,62 @@ describe("startIdleWatchdog", () => {
       await probeTimes({ silenceMs: 10_000, jitterMs: 15_000, fraction: 0.8, trusts: false }),
       Array.from({ length: 33 }, (_, i) => (i + 1) * 6000),
     );
+  });
+});
+
+describe("askWaitingServer", () => {
+  /** An imapflow-shaped client that records what goes on the wire. */
+  function fakeTarget(command: string | undefined): { wire: string[]; idleEnded: Promise<void>; target: Parameters<typeof askWaitingServer>[0] } {
+    const wire: string[] = [];
+    let endIdle = (): void => {};
+    const idleEnded = new Promise<void>((resolve) => (endIdle = resolve));
+    return {
+      wire,
+      idleEnded,
+      target: {
+        currentRequest: command === undefined ? null : { command },
+        preCheck: async () => {
+          wire.push("DONE");
+          // The server's tagged OK for the IDLE arrives a tick later.
+          setImmediate(() => {
+            wire.push("OK IDLE");
+            endIdle();
+          });
+        },
+        noop: async () => void wire.push("NOOP"),
+      },
+    };
+  }
+
+  it("under a real IDLE sends only DONE and waits for the IDLE's tagged OK", async () => {
+    const { wire, idleEnded, target } = fakeTarget("IDLE");
+    assert.equal(await askWaitingServer(target, idleEnded), "done");
+    assert.deepEqual(wire, ["DONE", "OK IDLE"]);
+  });
+
+  it("does not answer before the IDLE's tagged OK: a path that dropped DONE never looks alive", async () => {
+    const { wire, target } = fakeTarget("IDLE");
+    const never = new Promise<void>(() => {});
+    let settled = false;
+    void askWaitingServer({ ...target, preCheck: async () => void wire.push("DONE") }, never).then(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(settled, false);
+    assert.deepEqual(wire, ["DONE"]);
+  });
+
+  it("asks with NOOP when no IDLE of ours is on the wire (polling fallback, IDLE already ended, another command)", async () => {
+    for (const [command, running] of [
+      [undefined, true],
+      ["IDLE", false],
+      ["FETCH", true],
+    ] as const) {
+      const { wire, idleEnded, target } = fakeTarget(command);
+      assert.equal(await askWaitingServer(target, running ? idleEnded : null), "noop");
+      assert.deepEqual(wire, ["NOOP"], `${command} ${running}`);
+    }
+    // imapflow's polling fallback installs a preCheck that answers without asking the server.
+    const { wire, idleEnded, target } = fakeTarget(undefined);
+    assert.equal(await askWaitingServer({ ...target, preCheck: async () => void wire.push("cancel poll") }, idleEnded), "noop");
+    assert.deepEqual(wire, ["NOOP"]);
   });
 });

@@ -20,6 +20,11 @@ import { getLivenessWheel } from "@/lib/email/timer-wheel";
  * instead of ~140 s, but asks every Dovecot mailbox once per keepalive (+0.9 % of a core per 300,
  * docs/benchmarks.md): an operator's choice (EMAIL_IDLE_KEEPALIVE_SECONDS=95), not the default.
  * A server that stays silent is asked once per IDLE bound.
+ * Asking an IDLE is DONE alone (askWaitingServer): the IDLE's tagged OK proves the path, no NOOP.
+ * One connection per server endpoint, its sentinel (endpoint-sentinel.ts), uses the shorter
+ * `sentinelSilenceMs` (90 s); a death found on any connection makes every other connection to that
+ * endpoint ask at once (askNow). A frozen NAT/firewall (every flow to the endpoint at once) is so
+ * found within ~90 + 10 + 10 s; a single dropped flow that is not the sentinel's keeps the bound below.
  * Every connection draws a fixed jitter in [0, silenceJitterMs) taken off its bounds: Dovecot
  * phases "Still here" per client IP, so without it every silent mailbox of one watcher would be
  * asked in the same second.
@@ -40,6 +45,11 @@ export type ImapLivenessSettings = {
   keepaliveSilenceMs?: number;
   /** Up to this much is taken off each connection's silence bounds (fixed per connection), to spread the questions. */
   silenceJitterMs?: number;
+  /**
+   * The IDLE bound of each endpoint's sentinel (endpoint-sentinel.ts): one connection per endpoint
+   * is asked this often, the others after keepaliveSilenceMs; a death found anywhere asks them all.
+   */
+  sentinelSilenceMs?: number;
 };
 
 /** A NOOP round trip takes milliseconds on a live path; 10 s leaves room for a loaded server or event loop. */
@@ -48,6 +58,11 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
 export const DEFAULT_KEEPALIVE_SILENCE_MS = 130_000;
 /** Small enough that every jittered default bound (122-130 s) stays above Dovecot's 120 s keepalive. */
 export const DEFAULT_SILENCE_JITTER_MS = 8_000;
+/**
+ * The sentinel's bound: 90 s (less jitter) + 10 s its probe + 10 s the others' probe, then an
+ * immediate reconnect: a frozen endpoint's mail is stored within 2 minutes (issue 13 item 6).
+ */
+export const DEFAULT_SENTINEL_SILENCE_MS = 90_000;
 
 /** Timers and time, injectable so the checks can be tested exactly. */
 export type LivenessClock = {
@@ -72,6 +87,7 @@ export function livenessFromEnv(env: {
   EMAIL_IDLE_KEEPALIVE_SECONDS?: number;
   EMAIL_PROBE_TIMEOUT_SECONDS?: number;
   EMAIL_IDLE_SILENCE_JITTER_SECONDS?: number;
+  EMAIL_IDLE_SENTINEL_SECONDS?: number;
 }): ImapLivenessSettings {
   const commandTimeoutMs = env.EMAIL_COMMAND_TIMEOUT_SECONDS * 1000;
   const seconds = (value: number | undefined, fallbackMs: number): number => (value === undefined ? fallbackMs : value * 1000);
@@ -82,6 +98,7 @@ export function livenessFromEnv(env: {
     probeTimeoutMs: Math.min(seconds(env.EMAIL_PROBE_TIMEOUT_SECONDS, DEFAULT_PROBE_TIMEOUT_MS), commandTimeoutMs),
     keepaliveSilenceMs: seconds(env.EMAIL_IDLE_KEEPALIVE_SECONDS, DEFAULT_KEEPALIVE_SILENCE_MS),
     silenceJitterMs: seconds(env.EMAIL_IDLE_SILENCE_JITTER_SECONDS, DEFAULT_SILENCE_JITTER_MS),
+    sentinelSilenceMs: seconds(env.EMAIL_IDLE_SENTINEL_SECONDS, DEFAULT_SENTINEL_SILENCE_MS),
   };
 }
 
@@ -213,7 +230,13 @@ export function withResponseTimeout<T>({
   });
 }
 
-export type IdleWatchdog = { stop: () => void };
+export type IdleWatchdog = {
+  stop: () => void;
+  /** Ask now (another connection to the same endpoint was found dead); no-op while a question is out. */
+  askNow: () => void;
+  /** Recompute the deadline (the IDLE bound changed: this connection became its endpoint's sentinel). */
+  reschedule: () => void;
+};
 
 /**
  * Watches a waiting connection (IDLE or a polling wait). After `silenceMs` without a byte from the
@@ -235,7 +258,8 @@ export function startIdleWatchdog({
   clock = systemClock,
 }: {
   silenceMs: number;
-  keepaliveSilenceMs?: number;
+  /** A function when the bound can change while watching (a sentinel's shorter bound). */
+  keepaliveSilenceMs?: number | (() => number);
   jitterMs?: number;
   probeTimeoutMs: number;
   activity: Pick<ServerActivity, "lastHeardAt"> & { trustsKeepalive?: boolean; jitterFraction?: number };
@@ -249,9 +273,16 @@ export function startIdleWatchdog({
   let timer: unknown;
   const startedAt = clock.now();
   let watchingSince = startedAt;
-  const baseMs = activity.trustsKeepalive ? Math.max(silenceMs, keepaliveSilenceMs) : silenceMs;
+  let probing = false;
+  const baseMs = (): number => {
+    const keepalive = typeof keepaliveSilenceMs === "function" ? keepaliveSilenceMs() : keepaliveSilenceMs;
+    return activity.trustsKeepalive ? Math.max(silenceMs, keepalive) : silenceMs;
+  };
   // Only ever shorter (the detection bound holds), and never by more than half (short test settings).
-  const limitMs = (): number => baseMs - Math.floor((activity.jitterFraction ?? 0) * Math.min(jitterMs, baseMs / 2));
+  const limitMs = (): number => {
+    const base = baseMs();
+    return base - Math.floor((activity.jitterFraction ?? 0) * Math.min(jitterMs, base / 2));
+  };
   const remainingMs = (): number =>
     silenceRemainingMs({ now: clock.now(), startedAt: watchingSince, lastHeardAt: activity.lastHeardAt, limitMs: limitMs() });
   const schedule = (): void => {
@@ -265,6 +296,10 @@ export function startIdleWatchdog({
       timer = clock.setTimeout(check, remaining);
       return;
     }
+    ask();
+  };
+  const ask = (): void => {
+    probing = true;
     withResponseTimeout({
       run: probe,
       timeoutMs: probeTimeoutMs,
@@ -274,12 +309,14 @@ export function startIdleWatchdog({
       clock,
     }).then(
       () => {
+        probing = false;
         if (stopped) return;
         watchingSince = clock.now();
         onAlive();
         schedule();
       },
       (err: unknown) => {
+        probing = false;
         if (stopped) return;
         stopped = true;
         onDead(err);
@@ -292,5 +329,44 @@ export function startIdleWatchdog({
       stopped = true;
       clock.clearTimeout(timer);
     },
+    askNow: () => {
+      if (stopped || probing) return;
+      clock.clearTimeout(timer);
+      ask();
+    },
+    reschedule: () => {
+      if (stopped || probing) return;
+      clock.clearTimeout(timer);
+      schedule();
+    },
   };
+}
+
+/** The part of an imapflow client a probe needs (duck-typed: imapflow does not type preCheck or currentRequest). */
+export type ProbeTarget = {
+  /** The command on the wire; "IDLE" while a real IDLE runs (the polling fallback sends nothing). */
+  currentRequest?: { command?: string } | null;
+  /** Set by imapflow while IDLE runs: sends DONE. */
+  preCheck?: unknown;
+  noop: () => Promise<unknown>;
+};
+
+/**
+ * Asks a waiting server whether the path is alive, as cheaply as it can. Under a real IDLE it
+ * sends only DONE and waits for the IDLE's tagged OK (`runningIdle`, the promise of the
+ * client.idle() this connection started): that answer proves the path both ways, so the NOOP
+ * imapflow would send after it is dropped. This saves a round trip and, on Dovecot, the NOOP's
+ * mailbox sync (most of what asking used to cost, docs/benchmarks.md). The caller re-enters
+ * IDLE. Anything else (no IDLE of ours on the wire, the polling fallback, whose break answers
+ * without asking the server) asks with a NOOP. Returns which question went out.
+ */
+export async function askWaitingServer(target: ProbeTarget, runningIdle: Promise<unknown> | null): Promise<"done" | "noop"> {
+  if (runningIdle && target.currentRequest?.command === "IDLE" && typeof target.preCheck === "function") {
+    // Its failure (a closed socket) also ends the IDLE, which settles runningIdle.
+    (target.preCheck as () => Promise<unknown>).call(target).catch(() => {});
+    await runningIdle;
+    return "done";
+  }
+  await target.noop();
+  return "noop";
 }

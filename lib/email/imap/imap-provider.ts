@@ -33,10 +33,19 @@ import {
   noAnswerError,
   ServerActivity,
   startIdleWatchdog,
+  askWaitingServer,
+  type ProbeTarget,
   withResponseTimeout,
   type IdleWatchdog,
   type ImapLivenessSettings,
 } from "./imap-liveness";
+import { EndpointSentinels, endpointKey, idleBoundMs } from "./endpoint-sentinel";
+
+/**
+ * Every connection of this process, per server endpoint: the first one there is asked at the short
+ * sentinel bound, a death found on any of them asks all the others at once (endpoint-sentinel.ts).
+ */
+const endpointSentinels = new EndpointSentinels<ImapProvider>();
 
 export type ImapAuth = { user: string; pass: string } | { user: string; accessToken: string };
 
@@ -110,6 +119,10 @@ export class ImapProvider implements MailProvider {
   /** Why this side gave the current connection up; wins over the errors its teardown produces. */
   private abandonedWith: MailError | null = null;
   private readonly liveness: ImapLivenessSettings;
+  /** The endpoint this connection is registered under while connected, for the sentinel role. */
+  private joinedEndpoint: string | null = null;
+  /** The current wait's watchdog, so another connection to the endpoint can have it ask now. */
+  private waitWatchdog: IdleWatchdog | null = null;
   /**
    * A server announced a small RFC822.SIZE and then sent a literal above the cap: imapflow refused
    * it at the `{n}` marker (nothing buffered) and ended the connection. The literal's length.
@@ -131,6 +144,29 @@ export class ImapProvider implements MailProvider {
    * Ends a connection the server stopped answering on. The error is recorded first so the 'close'
    * that follows reports it (the watcher reads lastError when waitForChange says "closed").
    */
+  private joinEndpoint(client: ImapFlow): void {
+    this.leaveEndpoint();
+    const address = (client as unknown as { socket?: Socket }).socket?.remoteAddress;
+    this.joinedEndpoint = endpointKey({ host: this.opts.host, port: this.opts.port, address });
+    endpointSentinels.join(this.joinedEndpoint, this);
+  }
+
+  private leaveEndpoint(): void {
+    if (this.joinedEndpoint === null) return;
+    const successor = endpointSentinels.leave(this.joinedEndpoint, this);
+    this.joinedEndpoint = null;
+    // The new sentinel's bound just got shorter: its pending deadline must follow.
+    successor?.waitWatchdog?.reschedule();
+  }
+
+  /** This connection's IDLE bound: the sentinel's while it is its endpoint's sentinel. */
+  private idleKeepaliveMs(): number {
+    const passiveBoundMs = this.liveness.keepaliveSilenceMs ?? 0;
+    const sentinelBoundMs = this.liveness.sentinelSilenceMs ?? passiveBoundMs;
+    const isSentinel = this.joinedEndpoint === null || endpointSentinels.isSentinel(this.joinedEndpoint, this);
+    return idleBoundMs({ isSentinel, sentinelBoundMs, passiveBoundMs });
+  }
+
   private abandon(client: ImapFlow, err: MailError): void {
     if (this.client !== client) return;
     this.abandonedWith = err;
@@ -198,6 +234,7 @@ export class ImapProvider implements MailProvider {
     });
     client.on("close", () => {
       if (this.client !== client) return;
+      this.leaveEndpoint();
       this.closed = true;
       for (const fn of this.closeListeners) fn();
     });
@@ -237,6 +274,7 @@ export class ImapProvider implements MailProvider {
       const state = this.opts.loadCursor ? await this.opts.loadCursor() : (this.opts.cursor ?? {});
       this.cursor = await this.openCursor(client, state, Number(mailbox.uidNext) || 1);
       this.closed = false;
+      this.joinEndpoint(client);
       this.lastActivityAt = new Date();
       this.lastError = null;
       await this.applyPendingAfterIngest();
@@ -252,6 +290,7 @@ export class ImapProvider implements MailProvider {
     const client = this.client;
     this.client = null;
     this.closed = true;
+    this.leaveEndpoint();
     if (!client) return;
     try {
       if (client.usable) await Promise.race([client.logout(), new Promise((r) => setTimeout(r, 2000))]);
@@ -656,6 +695,7 @@ export class ImapProvider implements MailProvider {
       const finish = (result: WaitResult): void => {
         clearTimeout(timers.timeout);
         timers.watchdog?.stop();
+        if (this.waitWatchdog === timers.watchdog) this.waitWatchdog = null;
         this.closeListeners.delete(onClose);
         this.changeListeners.delete(onChange);
         signal.removeEventListener("abort", onAbort);
@@ -668,36 +708,51 @@ export class ImapProvider implements MailProvider {
       this.changeListeners.add(onChange);
       signal.addEventListener("abort", onAbort, { once: true });
       timers.timeout = setTimeout(() => finish("timeout"), timeoutMs);
+      // The IDLE this wait started, until it ends: the probe breaks it with DONE and awaits its tagged OK.
+      let runningIdle: Promise<unknown> | null = null;
       const enterIdle = (): void => {
         // IDLE ends when the next command is sent; its rejection on a dropped socket surfaces as 'close'.
-        if (this.opts.useIdle && this.client === client && !this.closed) client.idle().catch(() => {});
+        if (!(this.opts.useIdle && this.client === client && !this.closed)) return;
+        const started: Promise<unknown> = client
+          .idle()
+          .catch(() => {})
+          .finally(() => {
+            if (runningIdle === started) runningIdle = null;
+          });
+        runningIdle = started;
       };
-      // A silent IDLE (or polling wait) is asked whether the server is still there: NOOP (imapflow
-      // sends DONE first while idling). No answer: the path is dead, end it so the watcher reconnects.
+      // A silent IDLE (or polling wait) is asked whether the server is still there: under IDLE just
+      // DONE (its tagged OK is the answer), else a NOOP. No answer: the path is dead, end it so the
+      // watcher reconnects.
       timers.watchdog = startIdleWatchdog({
         silenceMs: this.liveness.idleSilenceMs,
-        keepaliveSilenceMs: this.liveness.keepaliveSilenceMs,
+        keepaliveSilenceMs: () => this.idleKeepaliveMs(),
         jitterMs: this.liveness.silenceJitterMs,
         probeTimeoutMs: this.liveness.probeTimeoutMs,
         activity: this.activity,
         probe: async () => {
-          // imapflow's NOOP swallows its own failure; a connection that closed under it is no answer.
-          await client.noop();
+          // imapflow's NOOP and IDLE swallow their own failure; a connection that closed under them is no answer.
+          await askWaitingServer(client as unknown as ProbeTarget, runningIdle);
           if (!client.usable) throw new MailError("network", `The connection to ${this.where} was closed.`);
         },
         onAlive: () => {
           this.lastActivityAt = new Date();
-          // The NOOP may have brought EXISTS: onChange has then finished the wait already.
+          // The answer may have brought EXISTS: onChange has then finished the wait already.
           enterIdle();
         },
         onDead: (err) => {
           const mailError = err instanceof MailError ? err : describeImapError(err, this.errorContext);
+          // A dead path here is likely dead for every flow to this endpoint (a frozen NAT or
+          // firewall): ask the others now instead of after their passive bound.
+          const suspects = this.joinedEndpoint === null ? [] : endpointSentinels.suspectsAfterDeath(this.joinedEndpoint, this);
           this.abandon(client, mailError);
+          for (const other of suspects) other.waitWatchdog?.askNow();
           // close() normally ends the wait through 'close'; a client already half-closed may not emit it.
           finish("closed");
         },
         describeTimeout: (ms) => noAnswerError(this.where, ms, "checking a silent connection"),
       });
+      this.waitWatchdog = timers.watchdog;
       enterIdle();
     });
   }
