@@ -7,22 +7,20 @@ import { getLivenessWheel } from "@/lib/email/timer-wheel";
  * Two checks catch that long before imapflow's socket timeout would:
  * - every command fails once the server has been silent for `commandTimeoutMs` while it runs
  *   (silence, not total time: a long FETCH that keeps streaming is fine);
- * - an IDLE (or a polling wait) that hears nothing for `idleSilenceMs` is checked with a NOOP that
- *   must be answered within `probeTimeoutMs`. Dovecot sends "* OK Still here" every 2 minutes while
- *   idling, other servers nothing, so silence alone proves nothing: the NOOP asks.
+ * - an IDLE (or a polling wait) that hears nothing for its silence bound is asked, and must answer
+ *   within `probeTimeoutMs`: under IDLE with DONE alone (askWaitingServer: the IDLE's tagged OK
+ *   proves the path), a polling wait with a NOOP. Dovecot sends "* OK Still here" every 2 minutes
+ *   while idling, other servers nothing, so silence alone proves nothing: the question does.
  *
  * Issue 19: asking costs three round trips per silent minute per mailbox (~1.2 % of a core per 500
  * Dovecot mailboxes), so an IDLE connection waits `keepaliveSilenceMs` of silence before it asks
  * (any byte counts, Dovecot's "* OK Still here" every 120 s included); polling waits use
  * `idleSilenceMs`. The default IDLE bound is 130 s less a jitter of at most 8 s, so every bound
  * stays above Dovecot's 120 s and a live Dovecot is never asked: idle cost stays flat (issue 19,
- * 10,000 idle mailboxes under 5 % of a core). A 95 s bound would find a dead path in ~100 s
- * instead of ~140 s, but asks every Dovecot mailbox once per keepalive (+0.9 % of a core per 300,
- * docs/benchmarks.md): an operator's choice (EMAIL_IDLE_KEEPALIVE_SECONDS=95), not the default.
- * A server that stays silent is asked once per IDLE bound.
- * Asking an IDLE is DONE alone (askWaitingServer): the IDLE's tagged OK proves the path, no NOOP.
- * One connection per server endpoint, its sentinel (endpoint-sentinel.ts), uses the shorter
- * `sentinelSilenceMs` (90 s); a death found on any connection makes every other connection to that
+ * 10,000 idle mailboxes under 5 % of a core). Shortening that bound for every connection would
+ * ask every Dovecot mailbox once per keepalive (a 95 s bound: +0.9 % of a core per 300,
+ * docs/benchmarks.md), so only one connection per server endpoint, its sentinel
+ * (endpoint-sentinel.ts), uses the shorter `sentinelSilenceMs` (90 s); a death found on any connection makes every other connection to that
  * endpoint ask at once (askNow). A frozen NAT/firewall (every flow to the endpoint at once) is so
  * found within ~90 + 10 + 10 s; a single dropped flow that is not the sentinel's keeps the bound below.
  * Every connection draws a fixed jitter in [0, silenceJitterMs) taken off its bounds: Dovecot

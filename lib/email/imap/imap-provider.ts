@@ -140,10 +140,7 @@ export class ImapProvider implements MailProvider {
     return `${this.opts.servername ?? this.opts.host}:${this.opts.port}`;
   }
 
-  /**
-   * Ends a connection the server stopped answering on. The error is recorded first so the 'close'
-   * that follows reports it (the watcher reads lastError when waitForChange says "closed").
-   */
+  /** Registers this connection under its endpoint (host, port and the address the socket reached) for the sentinel role. */
   private joinEndpoint(client: ImapFlow): void {
     this.leaveEndpoint();
     const address = (client as unknown as { socket?: Socket }).socket?.remoteAddress;
@@ -167,6 +164,10 @@ export class ImapProvider implements MailProvider {
     return idleBoundMs({ isSentinel, sentinelBoundMs, passiveBoundMs });
   }
 
+  /**
+   * Ends a connection the server stopped answering on. The error is recorded first so the 'close'
+   * that follows reports it (the watcher reads lastError when waitForChange says "closed").
+   */
   private abandon(client: ImapFlow, err: MailError): void {
     if (this.client !== client) return;
     this.abandonedWith = err;
