@@ -4,7 +4,7 @@ import { fetchIdsSized, rebaselineSince, takeQueueBatch, type IdQueue } from "./
 import { queueProgress, reconcileSince, resumeQueue } from "./first-import";
 
 /** How often a large queue looks for newer mail to take first (one history/delta call). */
-export const LIVE_CHECK_MS = 2_000;
+const LIVE_CHECK_MS = 2_000;
 
 export type StartMode = "unread" | "since" | "new_only";
 
