@@ -4,6 +4,7 @@
 #   chromium                      browser tests via playwright-core (never `playwright install`)
 #   openssl                       self-signed certificates for TLS tests
 #   python3-cryptography          used by test tooling
+#   nftables                      drops one TCP flow for the keepalive test (tests/harness/flow-blackhole.ts)
 # Idempotent: exits 0 with one line when everything is already there.
 set -euo pipefail
 
@@ -28,8 +29,12 @@ if [[ ! -x /usr/bin/python3 ]] || ! /usr/bin/python3 -c 'import cryptography' >/
   missing+=(python3-cryptography)
 fi
 
+if ! command -v nft >/dev/null 2>&1; then
+  missing+=(nftables)
+fi
+
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "Test dependencies present: dovecot-imapd dovecot-pop3d chromium openssl python3-cryptography"
+  echo "Test dependencies present: dovecot-imapd dovecot-pop3d chromium openssl python3-cryptography nftables"
   exit 0
 fi
 

@@ -5,7 +5,9 @@
  * one connection per endpoint (host:port, plus the resolved address when known) is asked at the
  * short cadence; when it, or any connection, is found dead, every other connection to that
  * endpoint is asked at once (each within the probe timeout) and the dead ones reconnect. All
- * others keep the long passive bound, which is what a drop of a single flow still gets.
+ * others keep the long passive bound. A single flow whose packets vanish is TCP keepalive's
+ * (~15 s, imap-liveness.ts); the passive bound is left for one flow frozen behind a middlebox
+ * that still ACKs.
  *
  * Pure bookkeeping: no timers, no sockets; the provider asks and reconnects.
  */

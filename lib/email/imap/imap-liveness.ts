@@ -21,8 +21,10 @@ import { getLivenessWheel } from "@/lib/email/timer-wheel";
  * ask every Dovecot mailbox once per keepalive (a 95 s bound: +0.9 % of a core per 300,
  * docs/benchmarks.md), so only one connection per server endpoint, its sentinel
  * (endpoint-sentinel.ts), uses the shorter `sentinelSilenceMs` (90 s); a death found on any connection makes every other connection to that
- * endpoint ask at once (askNow). A frozen NAT/firewall (every flow to the endpoint at once) is so
- * found within ~90 + 10 + 10 s; a single dropped flow that is not the sentinel's keeps the bound below.
+ * endpoint ask at once (askNow). A frozen NAT/firewall/proxy (every flow to the endpoint at once)
+ * is so found within ~90 + 10 + 10 s (measured 94 s for the sentinel's mailbox, 105 s for two
+ * others, tests/integration/imap-dropped-flow.test.ts); a single flow frozen at a middlebox that
+ * still ACKs, when it is not the sentinel's, keeps the bound below.
  * Every connection draws a fixed jitter in [0, silenceJitterMs) taken off its bounds: Dovecot
  * phases "Still here" per client IP, so without it every silent mailbox of one watcher would be
  * asked in the same second.
@@ -30,10 +32,13 @@ import { getLivenessWheel } from "@/lib/email/timer-wheel";
  * max(idleSilenceMs, keepaliveSilenceMs) + probeTimeoutMs (130 + 10 s by default); the first
  * reconnect after that goes at once (MailError retryNow), so freeze -> next message stored stays
  * well under the 3 minutes of the acceptance test.
- * Kernel TCP keepalive (imapflow turns it on, 5 s idle) cannot replace the question: Node 20
- * (libuv 1.46) sets only the idle time, so a dropped flow is found after the kernel's 9 probes 75 s
- * apart, and TCP_USER_TIMEOUT is not reachable without a native addon; nor does it see a frozen
- * middlebox whose kernel still ACKs.
+ * A flow that is really dropped (NAT or firewall state lost: its packets vanish) is found by the
+ * kernel, at no cost to the event loop: imapflow turns TCP keepalive on with 5 s idle and libuv
+ * (1.46, Node 20) sets 10 probes 1 s apart, so an idle socket fails with ETIMEDOUT ~15 s after the
+ * path went (measured 15.1 s, tests/integration/imap-dropped-flow.test.ts, one flow of three
+ * blackholed with nftables; the other two untouched). Keepalive cannot see a middlebox that still
+ * ACKs (a frozen proxy or relay) nor a socket with unacknowledged data (retransmits run for
+ * minutes): the questions and the command timeout are for those.
  */
 export type ImapLivenessSettings = {
   commandTimeoutMs: number;

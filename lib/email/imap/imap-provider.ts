@@ -170,9 +170,14 @@ export class ImapProvider implements MailProvider {
    */
   private abandon(client: ImapFlow, err: MailError): void {
     if (this.client !== client) return;
+    // A path that stopped answering (a silent IDLE or a command) is likely dead for every flow to
+    // this endpoint (a frozen NAT, firewall or proxy): the others are asked now, not after their
+    // passive bound. Taken before close(): 'close' takes this connection off the endpoint.
+    const suspects = this.joinedEndpoint === null ? [] : endpointSentinels.suspectsAfterDeath(this.joinedEndpoint, this);
     this.abandonedWith = err;
     this.lastError = err.message;
     client.close();
+    for (const other of suspects) other.waitWatchdog?.askNow();
   }
 
   /** Errors name the server as the admin typed it, not the address we connected to. */
@@ -743,11 +748,7 @@ export class ImapProvider implements MailProvider {
         },
         onDead: (err) => {
           const mailError = err instanceof MailError ? err : describeImapError(err, this.errorContext);
-          // A dead path here is likely dead for every flow to this endpoint (a frozen NAT or
-          // firewall): ask the others now instead of after their passive bound.
-          const suspects = this.joinedEndpoint === null ? [] : endpointSentinels.suspectsAfterDeath(this.joinedEndpoint, this);
           this.abandon(client, mailError);
-          for (const other of suspects) other.waitWatchdog?.askNow();
           // close() normally ends the wait through 'close'; a client already half-closed may not emit it.
           finish("closed");
         },
