@@ -1,12 +1,10 @@
 // Only the Gmail API module of googleapis: its root index loads every Google API (seconds of start-up).
 import { gmail, type gmail_v1 } from "googleapis/build/src/apis/gmail/index.js";
-import type { Logger } from "pino";
 import { z } from "zod";
 import type { PushEvent } from "@/lib/email/provider";
-import type { MailAccess, SyncState } from "@/lib/db/schema";
+import type { MailAccess } from "@/lib/db/schema";
 import {
   buildHeaderBlock,
-  DEFAULT_MAX_MESSAGE_BYTES,
   describeCause,
   errorMessage,
   getProp,
@@ -14,54 +12,26 @@ import {
   networkFailure,
   parseJsonWith,
   parseRetryAfter,
-  persistSyncState,
-  withoutKnown,
-  type IngestPolicy,
 } from "@/lib/email/api/api-http";
-import { CursorQueue, type CursorRound, type StartMode } from "@/lib/email/api/cursor-queue";
-import { DEFAULT_RETRY_POLICY, runApiCall, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
+import { ApiMailProvider, type ApiProviderOptions, type ApiResumeState } from "@/lib/email/api/api-mail-provider";
+import type { CursorRound, StartMode } from "@/lib/email/api/cursor-queue";
+import { runApiCall, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
 import { mapLimit } from "@/lib/util/map-limit";
-import { ApiSession } from "@/lib/email/api/api-session";
-import { isGmailWatchDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
-import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
+import { isGmailWatchDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
+import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider } from "@/lib/email/provider";
 
-export type GmailProviderOptions = IngestPolicy & {
-  /** How often a large queue looks for newer mail to take first; default 2 s (tests: 0). */
-  liveCheckMs?: number;
+export type GmailProviderOptions = ApiProviderOptions & {
   /** Gmail API root; googleapis wants a trailing slash (added when missing). */
   rootUrl?: string;
   /** The watched label id; default INBOX. */
   label?: string;
-  /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
-  getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
   /** The mailbox's cursor, read fresh at connect; no historyId = first connect / re-baseline. */
-  syncState?: {
-    historyId?: string;
-    lastReceivedAt?: string;
-    watchExpiresAt?: string;
-    watchRenewedAt?: string;
-    watchLabel?: string;
-    afterIngestPending?: string[];
-    /** What the import queue still owed at the last commit, and when the first baseline was taken (first-import.ts). */
-    baselineIds?: string[];
-    baselineAt?: string;
-  };
-  /**
-   * Persists the watch's times (SyncState.gmailWatch*). The history cursor is not persisted here:
-   * it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
-   */
-  onSyncState?: (patch: Partial<SyncState>) => Promise<void>;
-  /** How often waitForChange polls users.history.list. */
-  pollIntervalMs?: number;
+  syncState?: ApiResumeState & { historyId?: string; watchExpiresAt?: string; watchRenewedAt?: string; watchLabel?: string };
   /**
    * Push: keep a users.watch on this Pub/Sub topic (renewed daily). While it is active, history
    * polling slows to fallbackPollIntervalMs: it stays only as the safety net for a lost push.
    */
   push?: { topicName: string; fallbackPollIntervalMs: number };
-  log?: Logger;
-  retry?: Partial<RetryPolicy>;
-  /** Parallel messages.get calls in fetchNew (Gmail limits concurrent requests per user). */
-  fetchConcurrency?: number;
 };
 
 export type { ApiUsage, RetryPolicy };
@@ -159,22 +129,11 @@ function afterQuery(since: Date): string {
  * Tokens travel per request in the Authorization header, so concurrent calls never race on a shared
  * credentials object and a forced refresh affects only the retried call.
  */
-export class GmailProvider implements MailProvider {
+export class GmailProvider extends ApiMailProvider<GmailMeta> implements MailProvider {
   readonly access: MailAccess = "gmail_api";
-  /** HTTP calls made (every try counts) and the Gmail quota units they cost. */
-  readonly usage: ApiUsage = { calls: 0, quotaUnits: 0 };
   private readonly gmail: gmail_v1.Gmail;
   private readonly label: string;
-  private readonly pollIntervalMs: number;
-  private readonly retryPolicy: RetryPolicy;
-  private readonly fetchConcurrency: number;
-  /** Discovery by history id: the queue, its position and what it still owes. */
-  private readonly discovery: CursorQueue<GmailMeta>;
-  private pendingApplied = false;
-  private readonly afterIngest: "mark_read" | "none" | "move";
-  private readonly maxMessageBytes: number;
   private resolvedMoveLabel: string | undefined;
-  private readonly session = new ApiSession("Unexpected response from the Gmail API.");
   private address: string | null = null;
   private watchExpiresAt: number | undefined;
   private watchRenewedAt: number | undefined;
@@ -183,6 +142,15 @@ export class GmailProvider implements MailProvider {
   private watchRetryAt = 0;
 
   constructor(private readonly opts: GmailProviderOptions) {
+    super({
+      unexpectedResponse: "Unexpected response from the Gmail API.",
+      positionKey: "gmailHistoryId",
+      position: opts.syncState?.historyId,
+      policy: opts,
+      logName: GMAIL_SERVICE.logName,
+      // Gmail limits concurrent requests per user.
+      fetchConcurrency: Math.max(1, opts.fetchConcurrency ?? 5),
+    });
     const root = opts.rootUrl ?? DEFAULT_ROOT_URL;
     this.gmail = gmail({
       version: "v1",
@@ -192,40 +160,13 @@ export class GmailProvider implements MailProvider {
       timeout: REQUEST_TIMEOUT_MS,
     });
     this.label = opts.label ?? "INBOX";
-    this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
-    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
-    this.fetchConcurrency = Math.max(1, opts.fetchConcurrency ?? 5);
-    this.afterIngest = opts.afterIngest ?? "mark_read";
-    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.discovery = new CursorQueue<GmailMeta>({
-      source: {
-        readSince: (position) => this.historySince(position),
-        planBaseline: (mode, since) => this.planBaseline(mode, since),
-        unknown: (ids) => this.unknown(ids),
-        getMetadata: (id) => this.getMetadata(id),
-        fetchSized: (meta) => this.fetchSized(meta),
-        onExpired: (since) =>
-          this.opts.log?.info({ event: "cursor_expired", label: this.label, since: since.toISOString() }, "gmail history id expired; re-baselining by date"),
-      },
-      syncState: { ...opts.syncState, position: opts.syncState?.historyId },
-      startMode: opts.startMode,
-      startSince: opts.startSince,
-      liveCheckMs: opts.liveCheckMs,
-      maxMessageBytes: this.maxMessageBytes,
-      concurrency: this.fetchConcurrency,
-    });
     this.watchExpiresAt = parseStoredTime(opts.syncState?.watchExpiresAt);
     this.watchRenewedAt = parseStoredTime(opts.syncState?.watchRenewedAt);
     this.watchLabel = opts.syncState?.watchLabel;
   }
 
-  /** True while a users.watch of ours is in force, so Gmail pushes changes to the topic. */
-  get pushActive(): boolean {
-    return this.opts.push !== undefined && this.watchExpiresAt !== undefined && this.watchExpiresAt > Date.now();
-  }
-
-  get isConnected(): boolean {
-    return this.session.connected;
+  protected pushExpiresAt(): number | undefined {
+    return this.watchExpiresAt;
   }
 
   /** The mailbox address reported by users.getProfile (after connect). */
@@ -238,112 +179,59 @@ export class GmailProvider implements MailProvider {
     return this.discovery.position;
   }
 
-  async connect(): Promise<void> {
-    this.session.reopen();
-    try {
-      const profile = profileSchema.parse(await this.call("getProfile", (o) => this.gmail.users.getProfile({ userId: "me" }, o)));
-      this.address = profile.emailAddress;
-      // Verifies the label too: a typo in the folder setting should fail here, not silently sync nothing.
-      const label = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
-      if (label === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
-      // No cursor: fetchNew takes the start mode's baseline (the watcher commits its history id).
-      // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
-      await this.applyPendingAfterIngest();
-      this.discovery.reset();
-      this.session.opened();
-      await this.maintainWatch();
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+  /** The token and the label setting: a typo in the folder setting should fail here, not silently sync nothing. */
+  protected async checkAccess(): Promise<void> {
+    const profile = profileSchema.parse(await this.call("getProfile", (o) => this.gmail.users.getProfile({ userId: "me" }, o)));
+    this.address = profile.emailAddress;
+    const label = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
+    if (label === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
   }
 
-  async disconnect(): Promise<void> {
-    this.session.close();
-  }
-
-  /**
-   * Discovery by history id, never by the UNREAD label: every message added to the watched label
-   * past the cursor, read or unread. Without a cursor the start mode takes the baseline (see
-   * planBaseline). The ids found are worked off in batches; every batch commits the history id that
-   * covers the queue and the ids it still owes (first-import.ts), so a crash resumes both: the
-   * baseline's choice cannot be asked again once people read or move the mail it chose.
-   */
-  async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
-    return this.session.guard(async () => {
-      const batch = await this.discovery.takeBatch(opts);
-      batch.cursor.gmailHistoryId = batch.position;
-      return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: batch.backlog };
-    });
+  protected async afterConnect(): Promise<void> {
+    await this.maintainWatch();
   }
 
   /** Reconcile: ids in the watched label received since `since`, newest first as Gmail lists them. */
   async listRecent(opts: { since: Date; limit: number }): Promise<string[]> {
-    try {
-      return await this.listIds({ labelIds: [this.label], q: afterQuery(this.discovery.reconcileFrom(opts.since)) }, opts.limit);
-    } catch (err) {
-      throw this.session.fail(err);
-    }
-  }
-
-  async fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]> {
-    return this.session.guard(() => this.discovery.fetchIds(ids, opts));
+    return this.session.guard(() =>
+      this.listIds({ labelIds: [this.label], q: afterQuery(this.discovery.reconcileFrom(opts.since)) }, opts.limit),
+    );
   }
 
   /**
-   * After commit: remove UNREAD (mark_read), nothing (none), or add the move label and remove the
-   * watched one (move). batchModify costs 50 units whatever the count and modify 5 per message, so
-   * fewer than 10 messages (the usual live case) go one by one.
+   * After commit: remove UNREAD (mark_read) or add the move label and remove the watched one
+   * (move). batchModify costs 50 units whatever the count and modify 5 per message, so fewer than
+   * 10 messages (the usual live case) go one by one.
    */
-  async applyAfterIngest(providerMessageIds: string[]): Promise<void> {
-    if (providerMessageIds.length === 0 || this.afterIngest === "none") return;
-    try {
-      const change =
-        this.afterIngest === "move"
-          ? { addLabelIds: [await this.moveLabelId()], removeLabelIds: [this.label] }
-          : { removeLabelIds: ["UNREAD"] };
-      if (providerMessageIds.length * GMAIL_QUOTA_UNITS["messages.modify"] < GMAIL_QUOTA_UNITS["messages.batchModify"]) {
-        await mapLimit(providerMessageIds, this.fetchConcurrency, async (id) => {
-          // 404: the message is gone; there is nothing left to change.
-          await this.callOrNull("messages.modify", (o) => this.gmail.users.messages.modify({ userId: "me", id, requestBody: change }, o));
-        });
-        return;
-      }
-      for (let i = 0; i < providerMessageIds.length; i += BATCH_MODIFY_LIMIT) {
-        const ids = providerMessageIds.slice(i, i + BATCH_MODIFY_LIMIT);
-        await this.call("messages.batchModify", (o) => this.gmail.users.messages.batchModify({ userId: "me", requestBody: { ids, ...change } }, o));
-      }
-    } catch (err) {
-      throw this.session.fail(err);
+  protected async applyAction(providerMessageIds: string[]): Promise<void> {
+    const change =
+      this.afterIngest === "move" ? { addLabelIds: [await this.moveLabelId()], removeLabelIds: [this.label] } : { removeLabelIds: ["UNREAD"] };
+    if (providerMessageIds.length * GMAIL_QUOTA_UNITS["messages.modify"] < GMAIL_QUOTA_UNITS["messages.batchModify"]) {
+      await mapLimit(providerMessageIds, this.fetchConcurrency, async (id) => {
+        // 404: the message is gone; there is nothing left to change.
+        await this.callOrNull("messages.modify", (o) => this.gmail.users.messages.modify({ userId: "me", id, requestBody: change }, o));
+      });
+      return;
     }
-  }
-
-  /**
-   * Best effort, once per provider: the last batch before a crash was committed but maybe not
-   * marked/moved. The action is idempotent (a message already moved is gone: 404 is ignored),
-   * and a failure loses nothing.
-   */
-  private async applyPendingAfterIngest(): Promise<void> {
-    const ids = this.opts.syncState?.afterIngestPending ?? [];
-    if (ids.length === 0 || this.pendingApplied) return;
-    this.pendingApplied = true;
-    await this.applyAfterIngest(ids).catch(() => undefined);
+    for (let i = 0; i < providerMessageIds.length; i += BATCH_MODIFY_LIMIT) {
+      const ids = providerMessageIds.slice(i, i + BATCH_MODIFY_LIMIT);
+      await this.call("messages.batchModify", (o) => this.gmail.users.messages.batchModify({ userId: "me", requestBody: { ids, ...change } }, o));
+    }
   }
 
   /** What each start mode would import now: unread and total of the label, and since a date. */
   async countStartCandidates(opts: { since?: Date }): Promise<{ unread: number; since: number | null; total: number }> {
-    try {
+    return this.session.guard(async () => {
       const data = await this.callOrNull("labels.get", (o) => this.gmail.users.labels.get({ userId: "me", id: this.label }, o));
       if (data === null) throw new MailError("folder_missing", `The Gmail label "${this.label}" does not exist.`);
       const label = labelSchema.parse(data);
       const since = opts.since ? (await this.listIds({ labelIds: [this.label], q: afterQuery(opts.since) }, LIST_PAGE_SIZE * MAX_LIST_PAGES)).length : null;
       return { unread: label.messagesUnread ?? 0, since, total: label.messagesTotal ?? 0 };
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    });
   }
 
   /** Ids added to the watched label after `startHistoryId`, and the history id that covers them; null: expired. */
-  private async historySince(startHistoryId: string): Promise<CursorRound | null> {
+  protected async readSince(startHistoryId: string): Promise<CursorRound | null> {
     const ids: string[] = [];
     let pageToken: string | undefined;
     let latest: string;
@@ -367,7 +255,7 @@ export class GmailProvider implements MailProvider {
    * No cursor: the history id is taken FIRST, then the listing, so a message arriving in between is
    * in both (knownIds drop the repeat) rather than in neither.
    */
-  private async planBaseline(mode: StartMode, since: Date | null | undefined): Promise<CursorRound> {
+  protected async planBaseline(mode: StartMode, since: Date | null | undefined): Promise<CursorRound> {
     const profile = profileSchema.parse(await this.call("getProfile", (o) => this.gmail.users.getProfile({ userId: "me" }, o)));
     if (mode === "new_only") return { ids: [], position: profile.historyId };
     const listed =
@@ -394,12 +282,12 @@ export class GmailProvider implements MailProvider {
     return ids.slice(0, limit);
   }
 
-  private async unknown(ids: string[]): Promise<string[]> {
-    return withoutKnown(ids, this.opts.knownIds);
+  protected onCursorExpired(since: Date): void {
+    this.opts.log?.info({ event: "cursor_expired", label: this.label, since: since.toISOString() }, "gmail history id expired; re-baselining by date");
   }
 
   /** format=metadata: size, receive time and headers, before anything big is downloaded. null: gone. */
-  private async getMetadata(id: string): Promise<GmailMeta | null> {
+  protected async getMetadata(id: string): Promise<GmailMeta | null> {
     const data = await this.callOrNull("messages.get", (o) => this.gmail.users.messages.get({ userId: "me", id, format: "metadata" }, o));
     if (data === null) return null;
     const msg = metadataSchema.parse(data);
@@ -409,7 +297,7 @@ export class GmailProvider implements MailProvider {
   }
 
   /** The whole message, or only its headers when it is above maxMessageBytes. null: deleted meanwhile. */
-  private async fetchSized(meta: GmailMeta): Promise<FetchedMessage | null> {
+  protected async fetchSized(meta: GmailMeta): Promise<FetchedMessage | null> {
     const base = meta.receivedAt ? { receivedAt: meta.receivedAt } : {};
     if (meta.size > this.maxMessageBytes) {
       return { providerMessageId: meta.id, raw: buildHeaderBlock(meta.headers), size: meta.size, tooLarge: true, ...base };
@@ -434,15 +322,9 @@ export class GmailProvider implements MailProvider {
     return (this.resolvedMoveLabel = found.id);
   }
 
-  async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
-    return this.session.waitForChange({
-      ...opts,
-      pollIntervalMs: () => pollIntervalWithPush({ pollIntervalMs: this.pollIntervalMs, push: this.opts.push, pushActive: this.pushActive }),
-      poll: async (s) => {
-        await this.maintainWatch(s);
-        return this.pollHistory(s);
-      },
-    });
+  protected async pollRound(signal: AbortSignal): Promise<boolean> {
+    await this.maintainWatch(signal);
+    return this.pollHistory(signal);
   }
 
   /**
@@ -455,20 +337,14 @@ export class GmailProvider implements MailProvider {
 
   /** users.watch on the watched label; renew before `expiration` (Gmail asks for at least daily). */
   async startWatch(opts: { topicName: string }): Promise<{ historyId: string; expiration: Date }> {
-    try {
+    return this.session.guard(async () => {
       const data = await this.requestWatch(opts.topicName);
       return { historyId: data.historyId, expiration: new Date(Number(data.expiration)) };
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    });
   }
 
   async stopWatch(): Promise<void> {
-    try {
-      await this.requestStop();
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    await this.session.guard(() => this.requestStop());
   }
 
   private async requestWatch(topicName: string, signal?: AbortSignal): Promise<z.infer<typeof watchSchema>> {
@@ -478,10 +354,6 @@ export class GmailProvider implements MailProvider {
 
   private async requestStop(): Promise<void> {
     await this.call("stop", (o) => this.gmail.users.stop({ userId: "me" }, o));
-  }
-
-  getHealthStatus(): ProviderHealth {
-    return this.session.health();
   }
 
   /**
@@ -562,10 +434,6 @@ export class GmailProvider implements MailProvider {
     } while (pageToken);
     this.discovery.advanceIdle({ from: start, to: latest });
     return false;
-  }
-
-  private async persist(patch: Partial<SyncState>): Promise<void> {
-    await persistSyncState({ onSyncState: this.opts.onSyncState, patch, log: this.opts.log, logName: GMAIL_SERVICE.logName });
   }
 
   private async call(

@@ -1,67 +1,37 @@
 import { Client, GraphClientError, ResponseType, type Context, type Middleware } from "@microsoft/microsoft-graph-client";
-import type { Logger } from "pino";
 import { z } from "zod";
 import type { PushEvent } from "@/lib/email/provider";
-import type { MailAccess, SyncState } from "@/lib/db/schema";
-import { CursorQueue, type CursorRound, type StartMode } from "@/lib/email/api/cursor-queue";
+import type { MailAccess } from "@/lib/db/schema";
+import { ApiMailProvider, type ApiProviderOptions, type ApiResumeState } from "@/lib/email/api/api-mail-provider";
+import type { CursorRound, StartMode } from "@/lib/email/api/cursor-queue";
 import {
   abortableSleep,
   backoffDelay,
   buildHeaderBlock,
-  DEFAULT_MAX_MESSAGE_BYTES,
   describeCause,
   errorMessage,
   networkCode,
   networkFailure,
   parseJsonWith,
   parseRetryAfter,
-  persistSyncState,
-  withoutKnown,
-  type IngestPolicy,
 } from "@/lib/email/api/api-http";
-import { connectionClosed, DEFAULT_RETRY_POLICY, runApiCall, type ApiAttempt, type ApiFailure, type ApiUsage, type RetryPolicy } from "@/lib/email/api/api-call";
-import { ApiSession } from "@/lib/email/api/api-session";
-import { isGraphSubscriptionDue, parseStoredTime, pollIntervalWithPush, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
-import { MailError, type FetchBatch, type FetchedMessage, type MailErrorCode, type MailProvider, type ProviderHealth, type WaitResult } from "@/lib/email/provider";
+import { connectionClosed, runApiCall, type ApiAttempt, type ApiFailure } from "@/lib/email/api/api-call";
+import { isGraphSubscriptionDue, parseStoredTime, PUSH_RETRY_AFTER_FAILURE_MS, pushFailureLogFields } from "@/lib/email/push-renewal";
+import { MailError, type FetchedMessage, type MailErrorCode, type MailProvider } from "@/lib/email/provider";
 
-export type GraphProviderOptions = IngestPolicy & {
-  /** How often a large queue looks for newer mail to take first; default 2 s (tests: 0). */
-  liveCheckMs?: number;
+export type GraphProviderOptions = ApiProviderOptions & {
   /** Graph root including the version, e.g. https://graph.microsoft.com/v1.0 or a national cloud's. */
   baseUrl?: string;
   /** Well-known folder name ("inbox") or a folder id; default inbox. */
   folder?: string;
-  /** Current access token; `forceRefresh` after a 401 asks the token manager for a new one. */
-  getAccessToken: (opts?: { forceRefresh?: boolean }) => Promise<string>;
   /** The mailbox's cursor, read fresh at connect; no deltaLink = first connect / re-baseline. */
-  syncState?: {
-    deltaLink?: string;
-    lastReceivedAt?: string;
-    subscriptionId?: string;
-    subscriptionExpiresAt?: string;
-    subscriptionResource?: string;
-    afterIngestPending?: string[];
-    /** What the import queue still owed at the last commit, and when the first baseline was taken (first-import.ts). */
-    baselineIds?: string[];
-    baselineAt?: string;
-  };
-  /**
-   * Persists the subscription (SyncState.graphSubscription*). The delta link is not persisted
-   * here: it travels in FetchBatch.cursor and the watcher commits it with the rows it covers.
-   */
-  onSyncState?: (patch: Partial<SyncState>) => Promise<void>;
+  syncState?: ApiResumeState & { deltaLink?: string; subscriptionId?: string; subscriptionExpiresAt?: string; subscriptionResource?: string };
   /**
    * Push: keep a change-notification subscription for new messages in the folder, renewed at half
    * its lifetime, with lifecycle notifications to the same URL. While it is in force the delta
    * query slows to fallbackPollIntervalMs: it stays only as the safety net for a lost notification.
    */
   push?: { notificationUrl: string; clientState: string; lifetimeMs: number; fallbackPollIntervalMs: number };
-  /** How often waitForChange polls the delta link. */
-  pollIntervalMs?: number;
-  log?: Logger;
-  retry?: Partial<RetryPolicy>;
-  /** Parallel $value downloads; Outlook allows 4 concurrent requests per mailbox and app. */
-  fetchConcurrency?: number;
   /**
    * Issue 18: read another mailbox than the token's own, as `/users/{address}/...` (a shared or
    * delegated mailbox with Mail.ReadWrite.Shared, or any mailbox with app-only Mail.ReadWrite).
@@ -154,15 +124,12 @@ class FetchHandler implements Middleware {
  * handlers): the stock ones only attach tokens to https hosts on their allow-list and retry
  * invisibly, while we count calls, honour Retry-After under one policy and never send the token
  * to a host other than the configured base URL.
+ *
+ * `usage.quotaUnits`: Graph has no unit price per method, but its throttling counts every `$batch`
+ * sub-request as a request, so quotaUnits = requests as Graph counts them (= calls without $batch).
  */
-export class GraphProvider implements MailProvider {
+export class GraphProvider extends ApiMailProvider<GraphMeta> implements MailProvider {
   readonly access: MailAccess = "graph_api";
-  /**
-   * HTTP calls made (every try counts) and quota units. Graph has no unit price per method, but its
-   * throttling counts every `$batch` sub-request as a request, so quotaUnits = requests as Graph
-   * counts them (equal to calls when no $batch is used).
-   */
-  readonly usage: ApiUsage = { calls: 0, quotaUnits: 0 };
   private readonly client: Client;
   /** Normalised base (no trailing slash); every followed link must start with it. */
   private readonly baseUrl: string;
@@ -170,15 +137,6 @@ export class GraphProvider implements MailProvider {
   private readonly folderPath: string;
   /** `/me` or `/users/{address}` (issue 18). */
   private readonly userPath: string;
-  private readonly pollIntervalMs: number;
-  private readonly retryPolicy: RetryPolicy;
-  private readonly fetchConcurrency: number;
-  /** Discovery by delta link: the queue, its position and what it still owes. */
-  private readonly discovery: CursorQueue<GraphMeta>;
-  private pendingApplied = false;
-  private readonly afterIngest: "mark_read" | "none" | "move";
-  private readonly maxMessageBytes: number;
-  private readonly session = new ApiSession("Unexpected response from Microsoft Graph.");
   private subscriptionId: string | undefined;
   private subscriptionExpiresAt: number | undefined;
   private subscriptionResource: string | undefined;
@@ -188,6 +146,15 @@ export class GraphProvider implements MailProvider {
   private pendingLifecycle: "reauthorize" | "resubscribe" | null = null;
 
   constructor(private readonly opts: GraphProviderOptions) {
+    super({
+      unexpectedResponse: "Unexpected response from Microsoft Graph.",
+      positionKey: "graphDeltaLink",
+      position: opts.syncState?.deltaLink,
+      policy: opts,
+      logName: GRAPH_SERVICE.logName,
+      // Outlook allows 4 concurrent requests per mailbox and app.
+      fetchConcurrency: Math.max(1, Math.min(4, opts.fetchConcurrency ?? 4)),
+    });
     this.baseUrl = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
     const url = new URL(this.baseUrl);
     const segments = url.pathname.split("/").filter(Boolean);
@@ -201,46 +168,17 @@ export class GraphProvider implements MailProvider {
     this.folder = opts.folder ?? "inbox";
     this.userPath = opts.mailboxAddress ? `/users/${encodeURIComponent(opts.mailboxAddress)}` : "/me";
     this.folderPath = `${this.userPath}/mailFolders/${encodeURIComponent(this.folder)}`;
-    this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
-    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
-    this.fetchConcurrency = Math.max(1, Math.min(4, opts.fetchConcurrency ?? 4));
-    this.afterIngest = opts.afterIngest ?? "mark_read";
-    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.discovery = new CursorQueue<GraphMeta>({
-      source: {
-        readSince: async (position) => {
-          const round = await this.runDelta(position);
-          return round === "reset" ? null : { ids: round.ids, position: round.deltaLink };
-        },
-        planBaseline: (mode, since) => this.planBaseline(mode, since),
-        unknown: (ids) => this.unknown(ids),
-        getMetadata: (id) => this.getMetadata(id),
-        fetchSized: (meta) => this.fetchSized(meta),
-        onExpired: (since) => this.opts.log?.info({ event: "cursor_expired", since: since.toISOString() }, "graph delta link expired; re-baselining by date"),
-      },
-      syncState: { ...opts.syncState, position: opts.syncState?.deltaLink },
-      startMode: opts.startMode,
-      startSince: opts.startSince,
-      liveCheckMs: opts.liveCheckMs,
-      maxMessageBytes: this.maxMessageBytes,
-      concurrency: this.fetchConcurrency,
-    });
     this.subscriptionId = opts.syncState?.subscriptionId;
     this.subscriptionExpiresAt = parseStoredTime(opts.syncState?.subscriptionExpiresAt);
     this.subscriptionResource = opts.syncState?.subscriptionResource;
   }
 
-  /** True while a subscription of ours is in force, so Graph notifies us of new mail. */
-  get pushActive(): boolean {
-    return this.opts.push !== undefined && this.subscriptionExpiresAt !== undefined && this.subscriptionExpiresAt > Date.now();
+  protected pushExpiresAt(): number | undefined {
+    return this.subscriptionExpiresAt;
   }
 
   get currentSubscriptionId(): string | undefined {
     return this.subscriptionId;
-  }
-
-  get isConnected(): boolean {
-    return this.session.connected;
   }
 
   /** The delta link waitForChange polls (after the first round). */
@@ -248,96 +186,60 @@ export class GraphProvider implements MailProvider {
     return this.discovery.position;
   }
 
-  async connect(): Promise<void> {
-    this.session.reopen();
-    try {
-      // One call checks both the token and the folder setting.
-      const folder = await this.folderInfo("id");
-      if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
-      // Before connected/lastError are set, so a failure here (already reported by fail) leaves no trace.
-      await this.applyPendingAfterIngest();
-      this.discovery.reset();
-      this.session.opened();
-      await this.maintainSubscription();
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+  /** One call checks both the token and the folder setting. */
+  protected async checkAccess(): Promise<void> {
+    const folder = await this.folderInfo("id");
+    if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
   }
 
-  async disconnect(): Promise<void> {
-    this.session.close();
+  protected async afterConnect(): Promise<void> {
+    await this.maintainSubscription();
   }
 
   /**
-   * Discovery by delta over ALL messages of the folder, read or unread (no isRead filter): every
-   * message created in or moved into the folder past the stored delta link. Delta "updated" entries
-   * for ids already stored (our own mark-read PATCH makes those) are skipped via knownIds, and
-   * @removed entries are ignored. Without a delta link the start mode takes the baseline. Every
-   * batch commits the delta link covering the queue and the ids the queue still owes
-   * (first-import.ts), so a crash resumes both.
+   * Delta over ALL messages of the folder, read or unread (no isRead filter): every message created
+   * in or moved into the folder past the stored delta link. Delta "updated" entries for ids already
+   * stored (our own mark-read PATCH makes those) are skipped via knownIds, @removed entries are
+   * ignored. null: the delta link expired.
    */
-  async fetchNew(opts: { maxCount: number; maxBytes: number }): Promise<FetchBatch> {
-    return this.session.guard(async () => {
-      const batch = await this.discovery.takeBatch(opts);
-      batch.cursor.graphDeltaLink = batch.position;
-      return { messages: batch.messages, cursor: batch.cursor, more: batch.more, backlog: batch.backlog };
-    });
+  protected async readSince(deltaLink: string): Promise<CursorRound | null> {
+    const round = await this.runDelta(deltaLink);
+    return round === "reset" ? null : { ids: round.ids, position: round.deltaLink };
+  }
+
+  protected onCursorExpired(since: Date): void {
+    this.opts.log?.info({ event: "cursor_expired", since: since.toISOString() }, "graph delta link expired; re-baselining by date");
   }
 
   /** Reconcile: ids of the folder's messages received since `since` (newest first), at most `limit`. */
   async listRecent(opts: { since: Date; limit: number }): Promise<string[]> {
-    try {
+    return this.session.guard(async () => {
       const since = this.discovery.reconcileFrom(opts.since);
       return (await this.listMessages(`receivedDateTime ge ${graphTime(since)}`, "receivedDateTime desc", opts.limit)).map((m) => m.id);
-    } catch (err) {
-      throw this.session.fail(err);
-    }
-  }
-
-  async fetchByIds(ids: string[], opts: { maxBytes: number }): Promise<FetchedMessage[]> {
-    return this.session.guard(() => this.discovery.fetchIds(ids, opts));
+    });
   }
 
   /**
-   * After commit: $batch of up to 20 PATCH {isRead:true} (mark_read), nothing (none), or POST
-   * /move to moveToFolder (move; a well-known name or a folder id). A moved message gets a new id
-   * in its new folder; the stored id stays what it was here, which is what dedupe needs.
+   * After commit: $batch of up to 20 PATCH {isRead:true} (mark_read) or POST /move to moveToFolder
+   * (move; a well-known name or a folder id). A moved message gets a new id in its new folder; the
+   * stored id stays what it was here, which is what dedupe needs.
    */
-  async applyAfterIngest(providerMessageIds: string[]): Promise<void> {
-    if (providerMessageIds.length === 0 || this.afterIngest === "none") return;
-    try {
-      const destinationId = this.afterIngest === "move" ? this.opts.moveToFolder?.trim() : undefined;
-      if (this.afterIngest === "move" && !destinationId) throw new MailError("config", "After-ingest is set to move, but no folder to move to is set.");
-      for (let i = 0; i < providerMessageIds.length; i += BATCH_LIMIT) {
-        await this.batchChunk(providerMessageIds.slice(i, i + BATCH_LIMIT), destinationId);
-      }
-    } catch (err) {
-      throw this.session.fail(err);
+  protected async applyAction(providerMessageIds: string[]): Promise<void> {
+    const destinationId = this.afterIngest === "move" ? this.opts.moveToFolder?.trim() : undefined;
+    if (this.afterIngest === "move" && !destinationId) throw new MailError("config", "After-ingest is set to move, but no folder to move to is set.");
+    for (let i = 0; i < providerMessageIds.length; i += BATCH_LIMIT) {
+      await this.batchChunk(providerMessageIds.slice(i, i + BATCH_LIMIT), destinationId);
     }
-  }
-
-  /**
-   * Best effort, once per provider: the last batch before a crash was committed but maybe not
-   * marked/moved. The action is idempotent (a message already moved is gone: 404 is ignored),
-   * and a failure loses nothing.
-   */
-  private async applyPendingAfterIngest(): Promise<void> {
-    const ids = this.opts.syncState?.afterIngestPending ?? [];
-    if (ids.length === 0 || this.pendingApplied) return;
-    this.pendingApplied = true;
-    await this.applyAfterIngest(ids).catch(() => undefined);
   }
 
   /** What each start mode would import now: unread and total of the folder, and since a date. */
   async countStartCandidates(opts: { since?: Date }): Promise<{ unread: number; since: number | null; total: number }> {
-    try {
+    return this.session.guard(async () => {
       const folder = await this.folderInfo("id,unreadItemCount,totalItemCount");
       if (!folder) throw new MailError("folder_missing", `The mail folder "${this.folder}" does not exist.`);
       const since = opts.since ? (await this.listMessages(`receivedDateTime ge ${graphTime(opts.since)}`, "receivedDateTime asc", LIST_MAX)).length : null;
       return { unread: folder.unreadItemCount ?? 0, since, total: folder.totalItemCount ?? 0 };
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    });
   }
 
   /**
@@ -346,7 +248,7 @@ export class GraphProvider implements MailProvider {
    * The delta's start is taken before the listing, so a message arriving in between is in both
    * (deduplicated) rather than in neither.
    */
-  private async planBaseline(mode: StartMode, since: Date | null | undefined): Promise<CursorRound> {
+  protected async planBaseline(mode: StartMode, since: Date | null | undefined): Promise<CursorRound> {
     const from = new Date();
     const round = await this.runDelta(`${this.folderPath}/messages/delta?$select=id,receivedDateTime&$filter=${encodeURIComponent(`receivedDateTime ge ${graphTime(from)}`)}`);
     if (round === "reset") throw new MailError("protocol", "Microsoft Graph refused a new delta query.");
@@ -401,16 +303,12 @@ export class GraphProvider implements MailProvider {
     return listed.slice(0, limit);
   }
 
-  private async unknown(ids: string[]): Promise<string[]> {
-    return withoutKnown(ids, this.opts.knownIds);
-  }
-
   /**
    * Size and receive time before the body. Graph has no size property on message; the MAPI
    * PR_MESSAGE_SIZE (PidTagMessageSize, 0x0E08) is read as a single-value extended property.
    * null: the message is gone.
    */
-  private async getMetadata(id: string): Promise<GraphMeta | null> {
+  protected async getMetadata(id: string): Promise<GraphMeta | null> {
     const expand = encodeURIComponent(`singleValueExtendedProperties($filter=id eq '${MESSAGE_SIZE_PROPERTY}')`);
     const res = await this.call(
       { method: "GET", path: `${this.userPath}/messages/${encodeURIComponent(id)}?$select=id,receivedDateTime&$expand=${expand}`, headers: { Prefer: IMMUTABLE_IDS } },
@@ -427,7 +325,7 @@ export class GraphProvider implements MailProvider {
   }
 
   /** $value, or internetMessageHeaders only when above maxMessageBytes. null: deleted meanwhile. */
-  private async fetchSized(meta: GraphMeta): Promise<FetchedMessage | null> {
+  protected async fetchSized(meta: GraphMeta): Promise<FetchedMessage | null> {
     const base = meta.receivedAt ? { receivedAt: meta.receivedAt } : {};
     const path = `${this.userPath}/messages/${encodeURIComponent(meta.id)}`;
     if (meta.size > this.maxMessageBytes) {
@@ -440,15 +338,9 @@ export class GraphProvider implements MailProvider {
     return { providerMessageId: meta.id, raw: res.value, size: res.value.length, ...base };
   }
 
-  async waitForChange(opts: { timeoutMs: number; signal: AbortSignal }): Promise<WaitResult> {
-    return this.session.waitForChange({
-      ...opts,
-      pollIntervalMs: () => pollIntervalWithPush({ pollIntervalMs: this.pollIntervalMs, push: this.opts.push, pushActive: this.pushActive }),
-      poll: async (s) => {
-        await this.maintainSubscription(s);
-        return this.pollDelta(s);
-      },
-    });
+  protected async pollRound(signal: AbortSignal): Promise<boolean> {
+    await this.maintainSubscription(signal);
+    return this.pollDelta(signal);
   }
 
   /**
@@ -469,11 +361,7 @@ export class GraphProvider implements MailProvider {
     expirationDateTime: Date;
     lifecycleNotificationUrl?: string;
   }): Promise<{ id: string; expirationDateTime: Date }> {
-    try {
-      return await this.postSubscription(opts);
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    return this.session.guard(() => this.postSubscription(opts));
   }
 
   private async postSubscription(
@@ -495,11 +383,7 @@ export class GraphProvider implements MailProvider {
 
   /** PATCH the expiration; null when the subscription no longer exists (create a new one). */
   async renewSubscription(id: string, expirationDateTime: Date): Promise<{ id: string; expirationDateTime: Date } | null> {
-    try {
-      return await this.patchSubscription(id, expirationDateTime);
-    } catch (err) {
-      throw this.session.fail(err);
-    }
+    return this.session.guard(() => this.patchSubscription(id, expirationDateTime));
   }
 
   private async patchSubscription(id: string, expirationDateTime: Date, signal?: AbortSignal): Promise<{ id: string; expirationDateTime: Date } | null> {
@@ -592,15 +476,7 @@ export class GraphProvider implements MailProvider {
 
   /** DELETE the subscription; one that is already gone is fine. */
   async deleteSubscription(id: string): Promise<void> {
-    try {
-      await this.call({ method: "DELETE", path: `/subscriptions/${encodeURIComponent(id)}` }, async () => undefined);
-    } catch (err) {
-      throw this.session.fail(err);
-    }
-  }
-
-  getHealthStatus(): ProviderHealth {
-    return this.session.health();
+    await this.session.guard(() => this.call({ method: "DELETE", path: `/subscriptions/${encodeURIComponent(id)}` }, async () => undefined));
   }
 
   private async folderInfo(select: string): Promise<z.infer<typeof folderSchema> | null> {
@@ -684,10 +560,6 @@ export class GraphProvider implements MailProvider {
     if ((await this.unknown(round.ids)).length > 0) return true;
     this.discovery.advanceIdle({ from: link, to: round.deltaLink });
     return false;
-  }
-
-  private async persist(patch: Partial<SyncState>): Promise<void> {
-    await persistSyncState({ onSyncState: this.opts.onSyncState, patch, log: this.opts.log, logName: GRAPH_SERVICE.logName });
   }
 
   /**
