@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { INITIAL_ALERT_STATE, classifyStatus, evaluateAlert, observeStatus, quietThresholdMs, type AlertPolicy, type AlertState } from "./alert-state";
+import { INITIAL_ALERT_STATE, classifyStatus, evaluateAlert, observeStatus, quietThresholdMs, sameAlertState, type AlertPolicy, type AlertState } from "./alert-state";
 
 const policy: AlertPolicy = { graceMs: 600_000, recoveryMs: 120_000, cooldownMs: 3_600_000 };
 const t = (s: number): Date => new Date(Date.UTC(2026, 0, 1) + s * 1000);
@@ -105,5 +105,16 @@ describe("quiet-mailbox threshold", () => {
     const busy = { samples: 500, p95GapMs: 60_000, lastReceivedAt: t(0) };
     assert.equal(quietThresholdMs(busy, t(4 * 3600), q), null);
     assert.equal(quietThresholdMs(busy, t(4 * 3600 + 1), q), 4 * 3600_000);
+  });
+  it("a healthy mailbox that connects again leaves its state as it was (no write); a change of any field is a change", () => {
+    const t0 = new Date(1_000_000);
+    const healthy = observeStatus(INITIAL_ALERT_STATE, { status: "connected", code: null, now: t0 }, policy);
+    const again = evaluateAlert(observeStatus(healthy, { status: "connected", code: null, now: new Date(2_000_000) }, policy), new Date(2_000_000), policy).state;
+    assert.equal(sameAlertState(again, healthy), true);
+    assert.equal(sameAlertState({ ...healthy, healthySince: new Date(t0.getTime()) }, healthy), true);
+    assert.equal(sameAlertState({ ...healthy, healthySince: new Date(t0.getTime() + 1) }, healthy), false);
+    assert.equal(sameAlertState({ ...healthy, alertedCode: "auth" }, healthy), false);
+    const failing = observeStatus(healthy, { status: "error", code: "network", now: new Date(3_000_000) }, policy);
+    assert.equal(sameAlertState(failing, healthy), false);
   });
 });

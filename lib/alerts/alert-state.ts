@@ -64,6 +64,21 @@ export function computeDueAt(state: AlertState, policy: AlertPolicy): Date | nul
   return null;
 }
 
+/** Field by field (dates by time): an unchanged state needs no write. */
+export function sameAlertState(a: AlertState, b: AlertState): boolean {
+  const time = (d: Date | null): number | null => (d ? d.getTime() : null);
+  return (
+    a.observed === b.observed &&
+    a.observedCode === b.observedCode &&
+    a.alerted === b.alerted &&
+    a.alertedCode === b.alertedCode &&
+    time(a.failingSince) === time(b.failingSince) &&
+    time(a.healthySince) === time(b.healthySince) &&
+    time(a.alertedAt) === time(b.alertedAt) &&
+    time(a.dueAt) === time(b.dueAt)
+  );
+}
+
 /** A status was written: the new state (the clocks restart only when the category changes). */
 export function observeStatus(
   state: AlertState,

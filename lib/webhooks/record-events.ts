@@ -1,5 +1,5 @@
 import type { Transaction } from "@/lib/db/queries/job-queue";
-import { getLastAnnouncedMailboxStatus, getMailboxTenant, insertWebhookEvents, type WebhookEventsInput } from "@/lib/db/queries/webhooks";
+import { getLastAnnouncedMailboxStatus, insertWebhookEvents, type WebhookEventsInput } from "@/lib/db/queries/webhooks";
 import { sendJobs } from "@/lib/jobs/job-queue";
 import { webhookDeliverySpec } from "./webhook-queue";
 
@@ -20,24 +20,23 @@ export async function recordWebhookEvents(input: WebhookEventsInput): Promise<nu
  */
 export async function recordMailboxStatusEvent({
   tx,
-  mailboxId,
+  mailbox,
   status,
   error,
 }: {
   tx: Transaction;
-  mailboxId: string;
+  /** The mailbox whose status changed, as the status UPDATE returned it. */
+  mailbox: { id: string; tenantId: string; purpose: string };
   status: string;
   error?: string | null;
 }): Promise<void> {
   if (status === "connecting") return;
-  const mailbox = await getMailboxTenant({ tx, mailboxId });
-  if (!mailbox) return;
-  const previous = await getLastAnnouncedMailboxStatus({ tx, mailboxId });
+  const previous = await getLastAnnouncedMailboxStatus({ tx, mailboxId: mailbox.id });
   if (previous === status) return;
   await recordWebhookEvents({
     tx,
     tenantId: mailbox.tenantId,
     type: "mailbox.status_changed",
-    events: [{ mailboxId, data: { status, previous_status: previous, purpose: mailbox.purpose, error: error ?? null } }],
+    events: [{ mailboxId: mailbox.id, data: { status, previous_status: previous, purpose: mailbox.purpose, error: error ?? null } }],
   });
 }

@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
-import { evaluateAlert, INITIAL_ALERT_STATE, observeStatus, type AlertPolicy, type AlertState, type AlertToSend } from "@/lib/alerts/alert-state";
+import { evaluateAlert, INITIAL_ALERT_STATE, observeStatus, sameAlertState, type AlertPolicy, type AlertState, type AlertToSend } from "@/lib/alerts/alert-state";
 import { ALERT_MAIL_QUEUE } from "@/lib/alerts/alert-mail-queue";
 import { sendJob } from "@/lib/jobs/job-queue";
 import { getDb, type Database } from "@/lib/db/client";
@@ -62,6 +62,8 @@ export async function recordAlertObservation(
   const observed = observeStatus(before, { status, code, now }, policy);
   if (row && observed === before) return; // neutral status: nothing to write
   const { state, send } = evaluateAlert(observed, now, policy);
+  // A healthy mailbox that reconnects (every start-up, every connection) changes nothing here.
+  if (row && !send && sameAlertState(state, before)) return;
   await saveState(tx, mailboxId, state);
   if (send) await insertNotification(tx, { tenantId, mailboxId, send });
 }

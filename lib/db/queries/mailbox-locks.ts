@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { getPool } from "@/lib/db/client";
+import { coalesceCalls } from "@/lib/util/coalesce-calls";
 import { serializeQueries } from "./serial-client";
 
 export type LockSession = {
@@ -25,22 +26,37 @@ export async function openLockSession({ onLost }: { onLost: (err: Error) => void
     lost = true;
     onLost(err);
   });
-  return {
-    tryLock: async (mailboxId) => {
-      const { rows } = await query<{ ok: boolean; key: number }>(
-        "SELECT pg_try_advisory_lock(7230002, lock_key) AS ok, lock_key AS key FROM mailboxes WHERE id = $1",
-        [mailboxId],
+  // Claims and releases made together (start-up, a rebalance, shutdown) go as one statement each:
+  // one at a time, 2,000 claims at start-up took ~9 s on this connection while the mailboxes connected.
+  const tryLock = coalesceCalls<string, boolean>({
+    missing: false,
+    run: async (ids) => {
+      const { rows } = await query<{ id: string; ok: boolean; key: number }>(
+        "SELECT id::text AS id, pg_try_advisory_lock(7230002, lock_key) AS ok, lock_key AS key FROM mailboxes WHERE id = ANY($1::uuid[])",
+        [ids],
       );
-      const row = rows[0];
-      if (row?.ok !== true) return false;
-      held.set(mailboxId, row.key);
-      return true;
+      const answers = new Map<string, boolean>();
+      for (const row of rows) {
+        answers.set(row.id, row.ok === true);
+        if (row.ok === true) held.set(row.id, row.key);
+      }
+      return answers;
     },
+  });
+  const unlockKeys = coalesceCalls<number, true>({
+    missing: true,
+    run: async (keys) => {
+      await query("SELECT pg_advisory_unlock(7230002, k) FROM unnest($1::int[]) AS k", [keys]);
+      return new Map();
+    },
+  });
+  return {
+    tryLock,
     unlock: async (mailboxId) => {
       const key = held.get(mailboxId);
       if (key === undefined) return;
       held.delete(mailboxId);
-      await query("SELECT pg_advisory_unlock(7230002, $1::int)", [key]);
+      await unlockKeys(key);
     },
     close: async () => {
       lost = true;

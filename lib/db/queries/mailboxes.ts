@@ -6,8 +6,10 @@ import { recordMailboxStatusEvent } from "@/lib/webhooks/record-events";
 import { recordAlertObservation } from "./mailbox-alerts";
 import { notifyChange } from "./mailbox-changes";
 import {
+  mailboxEvents,
   mailboxes,
   tenants,
+  type MailboxEvent,
   type Mailbox,
   type MailboxPurpose,
   type MailboxStatus,
@@ -147,12 +149,15 @@ export async function setMailboxStatus({
   error,
   errorCode,
   success,
+  events = [],
 }: {
   mailboxId: string;
   status: MailboxStatus;
   error?: string | null;
   errorCode?: MailErrorCode | null;
   success?: boolean;
+  /** Mailbox events (connected, error, ...) committed with the status: one transaction, not one each. */
+  events?: { kind: MailboxEvent["kind"]; message?: string | null }[];
 }): Promise<void> {
   const code = error ? (errorCode ?? "unknown") : error === null ? null : errorCode;
   await getDb().transaction(async (tx) => {
@@ -166,9 +171,14 @@ export async function setMailboxStatus({
         ...(success ? { lastSuccessAt: sql`now()` } : {}),
       })
       .where(eq(mailboxes.id, mailboxId))
-      .returning({ tenantId: mailboxes.tenantId });
-    await recordMailboxStatusEvent({ tx, mailboxId, status, error: error ?? null });
-    if (row) await recordAlertObservation(tx, { mailboxId, tenantId: row.tenantId, status, code: code ?? null, policy: getAlertPolicy() });
+      .returning({ tenantId: mailboxes.tenantId, purpose: mailboxes.purpose });
+    if (!row) return;
+    await recordMailboxStatusEvent({ tx, mailbox: { id: mailboxId, ...row }, status, error: error ?? null });
+    await recordAlertObservation(tx, { mailboxId, tenantId: row.tenantId, status, code: code ?? null, policy: getAlertPolicy() });
+    // clock_timestamp, not the transaction's now(): several events of one commit keep their order.
+    if (events.length > 0) {
+      await tx.insert(mailboxEvents).values(events.map((e) => ({ mailboxId, kind: e.kind, message: e.message ?? null, createdAt: sql`clock_timestamp()` })));
+    }
   });
 }
 

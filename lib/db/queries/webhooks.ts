@@ -2,7 +2,6 @@ import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { getDb } from "@/lib/db/client";
 import {
   ingestedMessages,
-  mailboxes,
   webhookDeliveries,
   webhookEndpoints,
   webhookEvents,
@@ -155,11 +154,6 @@ export async function getLastAnnouncedMailboxStatus({ tx, mailboxId }: { tx: Tra
     .orderBy(desc(webhookEvents.createdAt))
     .limit(1);
   return row?.to ?? null;
-}
-
-export async function getMailboxTenant({ tx, mailboxId }: { tx: Transaction; mailboxId: string }): Promise<{ tenantId: string; purpose: string } | null> {
-  const [row] = await tx.select({ tenantId: mailboxes.tenantId, purpose: mailboxes.purpose }).from(mailboxes).where(eq(mailboxes.id, mailboxId));
-  return row ?? null;
 }
 
 // ---- deliveries ----
