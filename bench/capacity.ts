@@ -31,6 +31,7 @@ import pg from "pg";
 import { makeMessage, startDovecot, type DovecotInstance } from "@/tests/harness/dovecot";
 import { getFreePort } from "@/tests/harness/ports";
 import { median, percentile, startBenchDatabase } from "./peers";
+import { fileDescriptorBudget } from "./fd-budget";
 import { CLK_TCK, readProcStats } from "./proc-stats";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -192,7 +193,7 @@ async function sampleRss(pid: number, seconds: number): Promise<number> {
  * and watches, file descriptors in Dovecot's imap processes; prlimit raises this process's open-file
  * limit, which Dovecot and the watcher inherit.
  */
-async function tuneKernel(n: number): Promise<Record<string, string>> {
+async function tuneKernel(n: number, imapClientLimit: number): Promise<Record<string, string>> {
   const want: [string, number][] = [
     ["fs/inotify/max_user_instances", n * 2 + 1024],
     ["fs/inotify/max_user_watches", n * 16 + 65_536],
@@ -211,7 +212,8 @@ async function tuneKernel(n: number): Promise<Record<string, string>> {
       done[key] = `not raised (${(err as Error).message})`;
     }
   }
-  const nofile = n * 6 + 4096;
+  // Per process (RLIMIT_NOFILE is per process; the watcher and Dovecot inherit this one's).
+  const nofile = fileDescriptorBudget({ mailboxes: n, imapClientLimit }).largest;
   const limits = await readFile("/proc/self/limits", "utf8").catch(() => "");
   const [, softText, hardText] = /Max open files\s+(\d+)\s+(\S+)/.exec(limits) ?? [];
   const soft = Number(softText ?? 0);
@@ -220,7 +222,7 @@ async function tuneKernel(n: number): Promise<Record<string, string>> {
   const hard = hardText === "unlimited" ? Infinity : Number(hardText ?? 0);
   const target = Math.min(nofile, hard);
   if (soft >= target) {
-    if (target < nofile) done.nofile = `soft ${soft} = hard limit, below the ${nofile} that ${n} mailboxes need`;
+    if (target < nofile) done.nofile = `soft ${soft} = hard limit, below the ${nofile} that the largest process needs for ${n} mailboxes`;
     return done;
   }
   try {
@@ -594,7 +596,7 @@ async function main(): Promise<void> {
   await sql.connect();
   await installStoredClock(sql);
   const users = Array.from({ length: N }, (_, i) => ({ name: `cap${String(i).padStart(5, "0")}`, password: `pw-${i}` }));
-  const kernel = await tuneKernel(N);
+  const kernel = await tuneKernel(N, Number(args["imap-client-limit"]));
   if (Object.keys(kernel).length > 0) log(`kernel tuned for ${N} mailboxes: ${JSON.stringify(kernel)}`);
   log(`starting Dovecot with ${N} users`);
   const dovecot = await startDovecot({ users, tuneForManyClients: true });
