@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import { countAuthFailures } from "@/lib/db/queries/mailbox-alerts";
 import { recordMailboxEvent } from "@/lib/db/queries/mailbox-events";
-import { recordMailboxSync, setMailboxStatus } from "@/lib/db/queries/mailboxes";
+import { recordMailboxSync } from "@/lib/db/queries/mailboxes";
+import { setMailboxStatus } from "@/lib/db/queries/mailbox-status";
 import { countTooLargeMessages } from "@/lib/db/queries/messages";
 import { listStoredProviderIds } from "@/lib/db/queries/stored-provider-ids";
 import type { Mailbox } from "@/lib/db/schema";

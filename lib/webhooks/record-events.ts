@@ -1,5 +1,5 @@
 import type { Transaction } from "@/lib/db/queries/job-queue";
-import { getLastAnnouncedMailboxStatus, insertWebhookEvents, type WebhookEventsInput } from "@/lib/db/queries/webhooks";
+import { getLastAnnouncedMailboxStatuses, insertWebhookEvents, type WebhookEventsInput } from "@/lib/db/queries/webhooks";
 import { sendJobs } from "@/lib/jobs/job-queue";
 import { webhookDeliverySpec } from "./webhook-queue";
 
@@ -14,29 +14,31 @@ export async function recordWebhookEvents(input: WebhookEventsInput): Promise<nu
   return deliveries.length;
 }
 
-/**
- * mailbox.status_changed for a settled status (connecting is transient: every reconnect passes it)
- * that differs from the one last announced for this mailbox.
- */
-export async function recordMailboxStatusEvent({
-  tx,
-  mailbox,
-  status,
-  error,
-}: {
-  tx: Transaction;
+export type MailboxStatusEvent = {
   /** The mailbox whose status changed, as the status UPDATE returned it. */
   mailbox: { id: string; tenantId: string; purpose: string };
   status: string;
   error?: string | null;
-}): Promise<void> {
-  if (status === "connecting") return;
-  const previous = await getLastAnnouncedMailboxStatus({ tx, mailboxId: mailbox.id });
-  if (previous === status) return;
-  await recordWebhookEvents({
-    tx,
-    tenantId: mailbox.tenantId,
-    type: "mailbox.status_changed",
-    events: [{ mailboxId: mailbox.id, data: { status, previous_status: previous, purpose: mailbox.purpose, error: error ?? null } }],
-  });
+};
+
+/**
+ * mailbox.status_changed for each settled status (connecting is transient: every reconnect passes
+ * it) that differs from the one last announced for its mailbox. One read of the last announced
+ * statuses for all of them; events are written only for real changes.
+ */
+export async function recordMailboxStatusEvents({ tx, changes }: { tx: Transaction; changes: MailboxStatusEvent[] }): Promise<void> {
+  const settled = changes.filter((c) => c.status !== "connecting");
+  if (settled.length === 0) return;
+  const announced = await getLastAnnouncedMailboxStatuses({ tx, mailboxIds: [...new Set(settled.map((c) => c.mailbox.id))] });
+  for (const c of settled) {
+    const previous = announced.get(c.mailbox.id) ?? null;
+    if (previous === c.status) continue;
+    announced.set(c.mailbox.id, c.status);
+    await recordWebhookEvents({
+      tx,
+      tenantId: c.mailbox.tenantId,
+      type: "mailbox.status_changed",
+      events: [{ mailboxId: c.mailbox.id, data: { status: c.status, previous_status: previous, purpose: c.mailbox.purpose, error: c.error ?? null } }],
+    });
+  }
 }

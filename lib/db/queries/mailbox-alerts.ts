@@ -49,23 +49,57 @@ async function insertNotification(tx: Tx, { tenantId, mailboxId, send }: { tenan
   return row;
 }
 
+export type AlertObservation = { mailboxId: string; tenantId: string; status: MailboxStatus; code: string | null };
+
 /**
- * Called by setMailboxStatus in the transaction of the status write: the alert state moves with the
- * status, and an alert due at once (needs_reauth, paused) is recorded right there.
+ * Called by the status writer in the transaction of the status write: the alert state moves with
+ * the status, and an alert due at once (needs_reauth, paused) is recorded right there. Many
+ * mailboxes' observations (a start-up, an outage) take one locking read and one upsert; rows are
+ * locked in mailbox id order, so two writers never wait on each other in a cycle.
  */
-export async function recordAlertObservation(
+export async function recordAlertObservations(
   tx: Tx,
-  { mailboxId, tenantId, status, code, policy, now = new Date() }: { mailboxId: string; tenantId: string; status: MailboxStatus; code: string | null; policy: AlertPolicy; now?: Date },
+  { observations, policy, now = new Date() }: { observations: AlertObservation[]; policy: AlertPolicy; now?: Date },
 ): Promise<void> {
-  const [row] = await tx.select().from(mailboxAlerts).where(eq(mailboxAlerts.mailboxId, mailboxId)).for("update");
-  const before = toState(row);
-  const observed = observeStatus(before, { status, code, now }, policy);
-  if (row && observed === before) return; // neutral status: nothing to write
-  const { state, send } = evaluateAlert(observed, now, policy);
-  // A healthy mailbox that reconnects (every start-up, every connection) changes nothing here.
-  if (row && !send && sameAlertState(state, before)) return;
-  await saveState(tx, mailboxId, state);
-  if (send) await insertNotification(tx, { tenantId, mailboxId, send });
+  if (observations.length === 0) return;
+  const ids = [...new Set(observations.map((o) => o.mailboxId))].sort();
+  const rows = await tx.select().from(mailboxAlerts).where(inArray(mailboxAlerts.mailboxId, ids)).orderBy(asc(mailboxAlerts.mailboxId)).for("update");
+  const current = new Map<string, { exists: boolean; state: AlertState }>(rows.map((r) => [r.mailboxId, { exists: true, state: toState(r) }]));
+  const changed = new Map<string, AlertState>();
+  const sends: { tenantId: string; mailboxId: string; send: AlertToSend }[] = [];
+  for (const o of observations) {
+    const entry = current.get(o.mailboxId) ?? { exists: false, state: INITIAL_ALERT_STATE };
+    const before = entry.state;
+    const observed = observeStatus(before, { status: o.status, code: o.code, now }, policy);
+    if (entry.exists && observed === before) continue; // neutral status: nothing to write
+    const { state, send } = evaluateAlert(observed, now, policy);
+    // A healthy mailbox that reconnects (every start-up, every connection) changes nothing here.
+    if (entry.exists && !send && sameAlertState(state, before)) continue;
+    current.set(o.mailboxId, { exists: true, state });
+    changed.set(o.mailboxId, state);
+    if (send) sends.push({ tenantId: o.tenantId, mailboxId: o.mailboxId, send });
+  }
+  if (changed.size > 0) {
+    const updatedAt = new Date();
+    await tx
+      .insert(mailboxAlerts)
+      .values([...changed].map(([mailboxId, state]) => ({ mailboxId, ...state, updatedAt })))
+      .onConflictDoUpdate({
+        target: mailboxAlerts.mailboxId,
+        set: {
+          observed: sql`excluded.observed`,
+          observedCode: sql`excluded.observed_code`,
+          failingSince: sql`excluded.failing_since`,
+          healthySince: sql`excluded.healthy_since`,
+          alerted: sql`excluded.alerted`,
+          alertedCode: sql`excluded.alerted_code`,
+          alertedAt: sql`excluded.alerted_at`,
+          dueAt: sql`excluded.due_at`,
+          updatedAt: sql`excluded.updated_at`,
+        },
+      });
+  }
+  for (const s of sends) await insertNotification(tx, s);
 }
 
 /**

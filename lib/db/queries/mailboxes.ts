@@ -1,18 +1,11 @@
 import { and, eq, inArray, ne, sql, type SQL } from "drizzle-orm";
-import { getAlertPolicy } from "@/lib/alerts/alert-policy";
-import type { MailErrorCode } from "@/lib/api/error-codes";
 import { getDb } from "@/lib/db/client";
-import { recordMailboxStatusEvent } from "@/lib/webhooks/record-events";
-import { recordAlertObservation } from "./mailbox-alerts";
 import { notifyChange } from "./mailbox-changes";
 import {
-  mailboxEvents,
   mailboxes,
   tenants,
-  type MailboxEvent,
   type Mailbox,
   type MailboxPurpose,
-  type MailboxStatus,
   type NewMailbox,
   type SyncState,
 } from "@/lib/db/schema";
@@ -134,51 +127,6 @@ export async function updateMailboxAndNotify({
     if (!row) return null;
     await notifyChange({ op: "upsert", mailbox_id: row.id, tenant_id: tenantId }, tx);
     return row;
-  });
-}
-
-/**
- * Watcher-side status change; `statusChangedAt` moves only when the status really changes. An
- * error is stored with its stable code (the UI translates the code, never the sentence). The
- * mailbox.status_changed webhook event and the alert state (issue 15) commit in the same
- * transaction, so neither misses nor invents a change.
- */
-export async function setMailboxStatus({
-  mailboxId,
-  status,
-  error,
-  errorCode,
-  success,
-  events = [],
-}: {
-  mailboxId: string;
-  status: MailboxStatus;
-  error?: string | null;
-  errorCode?: MailErrorCode | null;
-  success?: boolean;
-  /** Mailbox events (connected, error, ...) committed with the status: one transaction, not one each. */
-  events?: { kind: MailboxEvent["kind"]; message?: string | null }[];
-}): Promise<void> {
-  const code = error ? (errorCode ?? "unknown") : error === null ? null : errorCode;
-  await getDb().transaction(async (tx) => {
-    const [row] = await tx
-      .update(mailboxes)
-      .set({
-        status,
-        statusChangedAt: sql`CASE WHEN ${mailboxes.status} = ${status}::mailbox_status THEN ${mailboxes.statusChangedAt} ELSE now() END`,
-        ...(error !== undefined ? { lastError: error, ...(error ? { lastErrorAt: sql`now()` } : {}) } : {}),
-        ...(code !== undefined ? { lastErrorCode: code } : {}),
-        ...(success ? { lastSuccessAt: sql`now()` } : {}),
-      })
-      .where(eq(mailboxes.id, mailboxId))
-      .returning({ tenantId: mailboxes.tenantId, purpose: mailboxes.purpose });
-    if (!row) return;
-    await recordMailboxStatusEvent({ tx, mailbox: { id: mailboxId, ...row }, status, error: error ?? null });
-    await recordAlertObservation(tx, { mailboxId, tenantId: row.tenantId, status, code: code ?? null, policy: getAlertPolicy() });
-    // clock_timestamp, not the transaction's now(): several events of one commit keep their order.
-    if (events.length > 0) {
-      await tx.insert(mailboxEvents).values(events.map((e) => ({ mailboxId, kind: e.kind, message: e.message ?? null, createdAt: sql`clock_timestamp()` })));
-    }
   });
 }
 

@@ -145,15 +145,18 @@ export async function insertWebhookEvents({ tx, tenantId, type, events }: Webhoo
   return result.rows.map((r) => ({ deliveryId: r.id }));
 }
 
-/** The status last announced for a mailbox (so a reconnect's connecting -> connected is not news). */
-export async function getLastAnnouncedMailboxStatus({ tx, mailboxId }: { tx: Transaction; mailboxId: string }): Promise<string | null> {
-  const [row] = await tx
-    .select({ to: sql<string>`${webhookEvents.data} ->> 'status'` })
+/**
+ * The status last announced for each mailbox (so a reconnect's connecting -> connected is not
+ * news); a mailbox never announced is absent.
+ */
+export async function getLastAnnouncedMailboxStatuses({ tx, mailboxIds }: { tx: Transaction; mailboxIds: string[] }): Promise<Map<string, string>> {
+  if (mailboxIds.length === 0) return new Map();
+  const rows = await tx
+    .selectDistinctOn([webhookEvents.mailboxId], { mailboxId: webhookEvents.mailboxId, to: sql<string>`${webhookEvents.data} ->> 'status'` })
     .from(webhookEvents)
-    .where(and(eq(webhookEvents.mailboxId, mailboxId), eq(webhookEvents.type, "mailbox.status_changed")))
-    .orderBy(desc(webhookEvents.createdAt))
-    .limit(1);
-  return row?.to ?? null;
+    .where(and(inArray(webhookEvents.mailboxId, mailboxIds), eq(webhookEvents.type, "mailbox.status_changed")))
+    .orderBy(webhookEvents.mailboxId, desc(webhookEvents.createdAt));
+  return new Map(rows.filter((r) => r.mailboxId !== null).map((r) => [r.mailboxId as string, r.to]));
 }
 
 // ---- deliveries ----
