@@ -182,65 +182,17 @@ export function MessageList({ emailType, canEdit, now, hideWhenEmpty, headingId,
             </tr>
           </thead>
           <tbody className="max-sm:block">
-            {items.map((m) => {
-              const subject = m.subject || t.messages.noSubject;
-              return (
-                <tr
-                  key={m.id}
-                  data-status={m.status}
-                  className="group hover:bg-muted max-sm:grid max-sm:grid-cols-[minmax(0,1fr)_auto] max-sm:gap-x-2 max-sm:gap-y-1 max-sm:border-b max-sm:border-border max-sm:py-3 max-sm:last:border-b-0 max-sm:hover:bg-transparent"
-                >
-                  <td className={cn(TD, "pl-0 max-sm:col-start-1 max-sm:row-start-1 max-sm:font-semibold")} title={m.from ? displayAddress(m.from) : undefined}>
-                    {senderName(m.from) ?? t.messages.unknownSender}
-                  </td>
-                  <td className={cn(TD, "max-sm:col-span-2 max-sm:row-start-2 max-sm:flex max-sm:items-start max-sm:gap-1.5 max-sm:whitespace-normal")}>
-                    <button
-                      type="button"
-                      className="inline-block max-w-[calc(100%-24px)] cursor-pointer truncate text-left align-middle font-medium text-primary hover:underline max-sm:max-w-none max-sm:whitespace-normal"
-                      onClick={() => setOpenId(m.id)}
-                      aria-haspopup="dialog"
-                    >
-                      {subject}
-                    </button>
-                    {m.attachments.length > 0 ? (
-                      <span
-                        data-testid="attachment-count"
-                        className="ml-1.5 inline-flex align-middle text-muted-foreground max-sm:mt-[3px] max-sm:ml-0"
-                        title={plural(locale, t.messages.attachmentCount, m.attachments.length)}
-                      >
-                        <Paperclip aria-hidden="true" focusable="false" className="size-3.5" />
-                        <span className="sr-only">{plural(locale, t.messages.attachmentCount, m.attachments.length)}</span>
-                      </span>
-                    ) : null}
-                  </td>
-                  <td className={cn(TD, "text-muted-foreground max-sm:col-start-2 max-sm:row-start-1 max-sm:text-caption")}>
-                    <time dateTime={m.received_at} title={formatDateTime(locale, m.received_at)}>
-                      {formatRelative(locale, m.received_at, now)}
-                    </time>
-                  </td>
-                  <td className={cn(TD, "overflow-visible pr-0 max-sm:col-span-2 max-sm:row-start-3 max-sm:flex max-sm:items-center max-sm:justify-between")}>
-                    <MessageStatusBadge status={m.status} />
-                    {m.status === "too_large" ? (
-                      <span className="text-caption text-muted-foreground" title={m.error ?? undefined}>
-                        {" "}
-                        {t.messages.tooLargeHint}
-                      </span>
-                    ) : null}
-                    {m.status === "failed" && canEdit ? (
-                      <Button
-                        size="xs"
-                        className="ml-2"
-                        onClick={() => void retryFromList(m.id)}
-                        disabled={retrying.has(m.id)}
-                        aria-label={fmt(t.messages.retryLabel, { subject })}
-                      >
-                        {retrying.has(m.id) ? t.messages.retrying : t.messages.retry}
-                      </Button>
-                    ) : null}
-                  </td>
-                </tr>
-              );
-            })}
+            {items.map((m) => (
+              <MessageRow
+                key={m.id}
+                message={m}
+                now={now}
+                canEdit={canEdit}
+                retrying={retrying.has(m.id)}
+                onOpen={setOpenId}
+                onRetry={(id) => void retryFromList(id)}
+              />
+            ))}
           </tbody>
         </table>
       ) : null}
@@ -255,5 +207,80 @@ export function MessageList({ emailType, canEdit, now, hideWhenEmpty, headingId,
 
       <MessageDialog messageId={openId} onClose={() => setOpenId(null)} canRetry={canEdit} onRetry={retry} />
     </section>
+  );
+}
+
+/** One message: sender, subject (opens the dialog), attachments, received time, status and Retry. */
+function MessageRow({
+  message: m,
+  now,
+  canEdit,
+  retrying,
+  onOpen,
+  onRetry,
+}: {
+  message: MessageItem;
+  now: number;
+  canEdit: boolean;
+  retrying: boolean;
+  onOpen: (id: string) => void;
+  onRetry: (id: string) => void;
+}): ReactElement {
+  const { t, locale } = useI18n();
+  const subject = m.subject || t.messages.noSubject;
+  return (
+    <tr
+      data-status={m.status}
+      className="group hover:bg-muted max-sm:grid max-sm:grid-cols-[minmax(0,1fr)_auto] max-sm:gap-x-2 max-sm:gap-y-1 max-sm:border-b max-sm:border-border max-sm:py-3 max-sm:last:border-b-0 max-sm:hover:bg-transparent"
+    >
+      <td className={cn(TD, "pl-0 max-sm:col-start-1 max-sm:row-start-1 max-sm:font-semibold")} title={m.from ? displayAddress(m.from) : undefined}>
+        {senderName(m.from) ?? t.messages.unknownSender}
+      </td>
+      <td className={cn(TD, "max-sm:col-span-2 max-sm:row-start-2 max-sm:flex max-sm:items-start max-sm:gap-1.5 max-sm:whitespace-normal")}>
+        <button
+          type="button"
+          className="inline-block max-w-[calc(100%-24px)] cursor-pointer truncate text-left align-middle font-medium text-primary hover:underline max-sm:max-w-none max-sm:whitespace-normal"
+          onClick={() => onOpen(m.id)}
+          aria-haspopup="dialog"
+        >
+          {subject}
+        </button>
+        {m.attachments.length > 0 ? (
+          <span
+            data-testid="attachment-count"
+            className="ml-1.5 inline-flex align-middle text-muted-foreground max-sm:mt-[3px] max-sm:ml-0"
+            title={plural(locale, t.messages.attachmentCount, m.attachments.length)}
+          >
+            <Paperclip aria-hidden="true" focusable="false" className="size-3.5" />
+            <span className="sr-only">{plural(locale, t.messages.attachmentCount, m.attachments.length)}</span>
+          </span>
+        ) : null}
+      </td>
+      <td className={cn(TD, "text-muted-foreground max-sm:col-start-2 max-sm:row-start-1 max-sm:text-caption")}>
+        <time dateTime={m.received_at} title={formatDateTime(locale, m.received_at)}>
+          {formatRelative(locale, m.received_at, now)}
+        </time>
+      </td>
+      <td className={cn(TD, "overflow-visible pr-0 max-sm:col-span-2 max-sm:row-start-3 max-sm:flex max-sm:items-center max-sm:justify-between")}>
+        <MessageStatusBadge status={m.status} />
+        {m.status === "too_large" ? (
+          <span className="text-caption text-muted-foreground" title={m.error ?? undefined}>
+            {" "}
+            {t.messages.tooLargeHint}
+          </span>
+        ) : null}
+        {m.status === "failed" && canEdit ? (
+          <Button
+            size="xs"
+            className="ml-2"
+            onClick={() => onRetry(m.id)}
+            disabled={retrying}
+            aria-label={fmt(t.messages.retryLabel, { subject })}
+          >
+            {retrying ? t.messages.retrying : t.messages.retry}
+          </Button>
+        ) : null}
+      </td>
+    </tr>
   );
 }
