@@ -18,3 +18,12 @@ export function isUniqueViolation(error: unknown): boolean {
 export function isForeignKeyViolation(error: unknown): boolean {
   return sqlState(error) === "23503";
 }
+
+/**
+ * The database answered and refused this statement (it has a SQLSTATE): another statement may
+ * still go through. Without one the connection itself failed (refused, timed out, terminated), and
+ * trying each part again on its own would only wait out the same failure once per part.
+ */
+export function isStatementRefusal(error: unknown): boolean {
+  return sqlState(error) !== undefined;
+}

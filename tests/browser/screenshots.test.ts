@@ -166,6 +166,8 @@ describe("settings page screenshots", () => {
     const page = await context.newPage();
     await page.goto(`${APP_URL}/settings/email`);
     await page.getByRole("heading", { level: 1, name: lang.title }).waitFor();
+    // The tab title follows the page's language too.
+    assert.equal(await page.title(), `${lang.title} · Mailbox integration`);
     const booking = page.getByRole("article", { name: lang.booking });
     await booking.locator('[data-status="connected"]').waitFor();
     await booking.locator("tbody tr").nth(3).waitFor();

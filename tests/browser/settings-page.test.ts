@@ -119,6 +119,7 @@ describe("email settings page in a browser", () => {
     await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL("**/settings/email");
     await page.getByRole("heading", { level: 1, name: "Email settings" }).waitFor();
+    assert.equal(await page.title(), "Email settings · Mailbox integration");
     card = page.getByRole("article", { name: "Booking mailbox" });
     await card.waitFor();
     await page.getByRole("article", { name: "Stop sale mailbox" }).waitFor();

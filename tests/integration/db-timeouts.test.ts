@@ -40,3 +40,17 @@ test("a server that never answers fails the query after the connect timeout", as
   assert.ok(held.length >= 1, "the pool did connect to the silent server");
   assert.ok(ms >= 900 && ms < 15_000, `${ms} ms`);
 });
+
+test("status changes of one moment against an unreachable database fail together, not one connect timeout each", async () => {
+  const { setMailboxStatus } = await import("@/lib/db/queries/mailbox-status");
+  const before = held.length;
+  const ids = Array.from({ length: 10 }, (_, i) => `00000000-0000-4000-8000-00000000000${i}`);
+  const results = await Promise.allSettled(ids.map((mailboxId) => setMailboxStatus({ mailboxId, status: "connected", success: true })));
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ids.map(() => "rejected"),
+  );
+  // One grouped transaction tried one connection; a fallback change by change would have opened
+  // one per change (each waiting out the connect timeout while the next statuses queue).
+  assert.equal(held.length - before, 1);
+});

@@ -1,14 +1,12 @@
 import type { Metadata } from "next";
 import { EmailSettings } from "@/components/email-settings";
 import { requirePageSession } from "@/lib/auth/current-session";
-import { getDictionary } from "@/lib/i18n";
-import { getRequestLocale } from "@/lib/i18n/server";
+import { getRequestLocale, localisedTitle } from "@/lib/i18n/server";
 
 export const dynamic = "force-dynamic";
 
-export async function generateMetadata(): Promise<Metadata> {
-  const t = getDictionary(await getRequestLocale());
-  return { title: `${t.page.title} · Mailbox integration` };
+export function generateMetadata(): Promise<Metadata> {
+  return localisedTitle((t) => t.page.title);
 }
 
 /** Tenant admins connect and watch their booking and stop-sale mailboxes here. Needs a login. */

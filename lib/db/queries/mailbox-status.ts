@@ -3,7 +3,9 @@ import { getAlertPolicy } from "@/lib/alerts/alert-policy";
 import type { MailErrorCode } from "@/lib/api/error-codes";
 import { getDb } from "@/lib/db/client";
 import { mailboxEvents, type MailboxEvent, type MailboxStatus } from "@/lib/db/schema";
+import { isStatementRefusal } from "@/lib/db/pg-errors";
 import { coalesceCalls } from "@/lib/util/coalesce-calls";
+import { mapLimit } from "@/lib/util/map-limit";
 import { recordMailboxStatusEvents } from "@/lib/webhooks/record-events";
 import { recordAlertObservations } from "./mailbox-alerts";
 
@@ -35,29 +37,33 @@ export async function setMailboxStatus(change: MailboxStatusChange): Promise<voi
   if (error) throw error;
 }
 
+/** Changes written one by one at once after a refused batch (each holds a pooled connection). */
+const FALLBACK_CONCURRENCY = 4;
+
 const statusWriter = coalesceCalls<MailboxStatusChange, Error | null>({
   missing: null,
   maxBatch: 500,
   run: async (changes) => {
     const outcome = new Map<MailboxStatusChange, Error | null>();
+    const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
     if (changes.length > 1) {
       try {
         await writeMailboxStatuses(changes);
         for (const c of changes) outcome.set(c, null);
         return outcome;
-      } catch {
-        // Written again one by one below: the error each one meets is its own.
+      } catch (err) {
+        // The database is not reachable: every change meets the same failure, at once (one by one
+        // they would each wait out the connect timeout while later statuses queue behind them).
+        if (!isStatementRefusal(err)) {
+          for (const c of changes) outcome.set(c, asError(err));
+          return outcome;
+        }
+        // Refused: written again one by one below, so the error each one meets is its own.
       }
     }
-    for (const c of changes) {
-      outcome.set(
-        c,
-        await writeMailboxStatuses([c]).then(
-          () => null,
-          (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-        ),
-      );
-    }
+    await mapLimit(changes, FALLBACK_CONCURRENCY, async (c) => {
+      outcome.set(c, await writeMailboxStatuses([c]).then(() => null, asError));
+    });
     return outcome;
   },
 });
