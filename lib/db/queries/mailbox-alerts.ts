@@ -33,9 +33,27 @@ function toState(row: MailboxAlert | undefined): AlertState {
   };
 }
 
-async function saveState(tx: Tx, mailboxId: string, state: AlertState): Promise<void> {
-  const values = { ...state, updatedAt: new Date() };
-  await tx.insert(mailboxAlerts).values({ mailboxId, ...values }).onConflictDoUpdate({ target: mailboxAlerts.mailboxId, set: values });
+/** Upserts the alert states of one or many mailboxes in one statement. */
+async function saveStates(tx: Tx, states: Map<string, AlertState>): Promise<void> {
+  if (states.size === 0) return;
+  const updatedAt = new Date();
+  await tx
+    .insert(mailboxAlerts)
+    .values([...states].map(([mailboxId, state]) => ({ mailboxId, ...state, updatedAt })))
+    .onConflictDoUpdate({
+      target: mailboxAlerts.mailboxId,
+      set: {
+        observed: sql`excluded.observed`,
+        observedCode: sql`excluded.observed_code`,
+        failingSince: sql`excluded.failing_since`,
+        healthySince: sql`excluded.healthy_since`,
+        alerted: sql`excluded.alerted`,
+        alertedCode: sql`excluded.alerted_code`,
+        alertedAt: sql`excluded.alerted_at`,
+        dueAt: sql`excluded.due_at`,
+        updatedAt: sql`excluded.updated_at`,
+      },
+    });
 }
 
 async function insertNotification(tx: Tx, { tenantId, mailboxId, send }: { tenantId: string; mailboxId: string; send: AlertToSend | { kind: "quiet"; code: null } }): Promise<AlertNotification> {
@@ -79,26 +97,7 @@ export async function recordAlertObservations(
     changed.set(o.mailboxId, state);
     if (send) sends.push({ tenantId: o.tenantId, mailboxId: o.mailboxId, send });
   }
-  if (changed.size > 0) {
-    const updatedAt = new Date();
-    await tx
-      .insert(mailboxAlerts)
-      .values([...changed].map(([mailboxId, state]) => ({ mailboxId, ...state, updatedAt })))
-      .onConflictDoUpdate({
-        target: mailboxAlerts.mailboxId,
-        set: {
-          observed: sql`excluded.observed`,
-          observedCode: sql`excluded.observed_code`,
-          failingSince: sql`excluded.failing_since`,
-          healthySince: sql`excluded.healthy_since`,
-          alerted: sql`excluded.alerted`,
-          alertedCode: sql`excluded.alerted_code`,
-          alertedAt: sql`excluded.alerted_at`,
-          dueAt: sql`excluded.due_at`,
-          updatedAt: sql`excluded.updated_at`,
-        },
-      });
-  }
+  await saveStates(tx, changed);
   for (const s of sends) await insertNotification(tx, s);
 }
 
@@ -117,11 +116,15 @@ export async function processDueAlerts({ policy, now = new Date(), limit = 500 }
       .limit(limit)
       .for("update", { of: mailboxAlerts, skipLocked: true });
     const created: AlertNotification[] = [];
+    const states = new Map<string, AlertState>();
+    const sends: { tenantId: string; mailboxId: string; send: AlertToSend }[] = [];
     for (const { alert, tenantId } of rows) {
       const { state, send } = evaluateAlert(toState(alert), now, policy);
-      await saveState(tx, alert.mailboxId, state);
-      if (send) created.push(await insertNotification(tx, { tenantId, mailboxId: alert.mailboxId, send }));
+      states.set(alert.mailboxId, state);
+      if (send) sends.push({ tenantId, mailboxId: alert.mailboxId, send });
     }
+    await saveStates(tx, states);
+    for (const s of sends) created.push(await insertNotification(tx, s));
     return created;
   });
 }
