@@ -9,6 +9,7 @@ import { GmailProvider } from "@/lib/email/gmail/gmail-provider";
 import { deriveGraphClientState } from "@/lib/email/graph/graph-notifications";
 import { GraphProvider } from "@/lib/email/graph/graph-provider";
 import type { AccessTokenSource, MailProvider } from "@/lib/email/provider";
+import type { ApiResumeState } from "./api-mail-provider";
 
 /**
  * Builders for the API providers, registered by the watcher. Kept out of create-provider.ts so the
@@ -101,7 +102,7 @@ type SharedOptions = IngestPolicy & {
  */
 export function resumeState(
   state: Pick<SyncState, "apiLastReceivedAt" | "apiBaselineIds" | "apiBaselineAt" | "apiAfterIngestPending">,
-): { lastReceivedAt?: string; baselineIds?: string[]; baselineAt?: string; afterIngestPending?: string[] } {
+): ApiResumeState {
   return {
     ...(state.apiLastReceivedAt ? { lastReceivedAt: state.apiLastReceivedAt } : {}),
     ...(state.apiBaselineIds?.length ? { baselineIds: state.apiBaselineIds } : {}),
