@@ -125,7 +125,16 @@ describe("webhooks from the real watcher", () => {
     assert.equal(messageLog.length, 40);
     assert.deepEqual(new Set(messageLog.map((d) => d.status)), new Set(["succeeded"]));
     assert.ok(messageLog.some((d) => d.attempts > 1));
-    // The mailbox's own status was announced too (connected), signed like the rest.
-    assert.ok([...receiver.processed.values()].some((h) => h.payload.type === "mailbox.status_changed" && h.payload.data.status === "connected"));
+    // The mailbox's own status was announced too (connected), signed like the rest. Its event was
+    // written when the first watcher connected; its delivery retries on its own schedule (500s, the
+    // outage, the killed watcher's expired job), so it may land after the last message's: wait for it.
+    const statusEvents = await getDb().execute<{ id: string }>(
+      sql`SELECT id FROM webhook_events WHERE tenant_id = ${tenantId} AND type = 'mailbox.status_changed' AND data->>'status' = 'connected'`,
+    );
+    assert.ok(statusEvents.rows.length >= 1, "a connected status event was recorded");
+    await waitFor(
+      () => [...receiver.processed.values()].some((h) => h.payload.type === "mailbox.status_changed" && h.payload.data.status === "connected"),
+      { timeoutMs: 30_000, what: "the connected status event delivered" },
+    );
   });
 });
