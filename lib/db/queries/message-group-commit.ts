@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { getDb } from "@/lib/db/client";
 import { sanitizeJson } from "@/lib/ingest/sanitize";
-import { ingestedMessages, mailboxes } from "@/lib/db/schema";
-import { insertIngestedMessages, upgradeTooLargeRows, type BatchCommit, type InsertOutcome } from "./messages";
+import { mailboxes } from "@/lib/db/schema";
+import { insertIngestedMessages, rowsInsert, upgradeTooLargeRows, type BatchCommit, type InsertOutcome } from "./messages";
 import { takeCommitGroup, type CommitSize } from "./take-commit-group";
 import { listTenantsWithWebhooks } from "./webhooks";
 
@@ -128,13 +128,9 @@ async function insertGroup(commits: BatchCommit[]): Promise<InsertOutcome[]> {
   const updates = commits.filter((c) => (c.cursor && Object.keys(c.cursor).length > 0) || c.recordSync);
   let inserted: { mailbox_id: string; provider_message_id: string }[];
   if (rows.length === 0 && updates.length === 0) return commits.map(() => ({ inserted: 0, refusedProviderIds: [] }));
-  const insert = db
-    .insert(ingestedMessages)
-    .values(rows)
-    .onConflictDoNothing()
-    .returning({ mailboxId: ingestedMessages.mailboxId, providerMessageId: ingestedMessages.providerMessageId });
+  const insert = rows.length === 0 ? null : rowsInsert(rows, sql`mailbox_id, provider_message_id`);
   if (updates.length === 0) {
-    inserted = (await insert).map((r) => ({ mailbox_id: r.mailboxId ?? "", provider_message_id: r.providerMessageId }));
+    inserted = insert ? (await db.execute<{ mailbox_id: string; provider_message_id: string }>(insert)).rows : [];
   } else {
     const values = sql.join(
       updates.map((c) => {
@@ -151,10 +147,10 @@ async function insertGroup(commits: BatchCommit[]): Promise<InsertOutcome[]> {
       FROM (VALUES ${values}) AS v(id, cursor, backlog, record)
       WHERE ${mailboxes.id} = v.id`;
     const result =
-      rows.length === 0
+      insert === null
         ? await db.execute<{ mailbox_id: string; provider_message_id: string }>(sql`WITH upd AS (${update}) SELECT NULL::uuid AS mailbox_id, NULL::text AS provider_message_id WHERE false`)
         : await db.execute<{ mailbox_id: string; provider_message_id: string }>(
-            sql`WITH ins AS ${insert}, upd AS (${update}) SELECT mailbox_id, provider_message_id FROM ins`,
+            sql`WITH ins AS (${insert}), upd AS (${update}) SELECT mailbox_id, provider_message_id FROM ins`,
           );
     inserted = result.rows;
   }

@@ -1,6 +1,7 @@
-import { and, desc, eq, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { getDb } from "@/lib/db/client";
+import { buildColumnarInsert } from "./columnar-insert";
 import { notifyChange } from "./mailbox-changes";
 import { sanitizeJson, sanitizeText } from "@/lib/ingest/sanitize";
 import { recordWebhookEvents } from "@/lib/webhooks/record-events";
@@ -118,21 +119,13 @@ export async function insertIngestedMessages({ rows, mailboxId, cursor, recordSy
       if (insertedIds.length < rows.length) await upgradeTooLargeRows(rows, new Set(insertedIds));
       return { inserted: insertedIds.length, refusedProviderIds: [] };
     }
-    const insert = db
-      .insert(ingestedMessages)
-      .values(rows)
-      .onConflictDoNothing()
-      .returning({ providerMessageId: ingestedMessages.providerMessageId });
-    if (!update) {
-      insertedIds = (await insert).map((r) => r.providerMessageId);
-    } else {
-      // Both sub-statements run in the one implicit transaction; the UPDATE runs even when every
-      // row was already stored (a re-fetch after a crash is still a successful sync).
-      const result = await db.execute<{ provider_message_id: string }>(
-        sql`WITH ins AS ${insert}, upd AS ${update} SELECT provider_message_id FROM ins`,
-      );
-      insertedIds = result.rows.map((r) => r.provider_message_id);
-    }
+    const insert = rowsInsert(rows, sql`provider_message_id`);
+    // With an update, both sub-statements run in the one implicit transaction; the UPDATE runs even
+    // when every row was already stored (a re-fetch after a crash is still a successful sync).
+    const result = await db.execute<{ provider_message_id: string }>(
+      update ? sql`WITH ins AS (${insert}), upd AS ${update} SELECT provider_message_id FROM ins` : insert,
+    );
+    insertedIds = result.rows.map((r) => r.provider_message_id);
   } catch (batchError) {
     void batchError; // the row-by-row pass finds and records the row the database refused
     try {
@@ -173,6 +166,14 @@ export async function upgradeTooLargeRows(rows: NewIngestedMessage[], insertedId
   }
 }
 
+/**
+ * `INSERT ... ON CONFLICT DO NOTHING RETURNING <returning>` for many rows: one array parameter per
+ * column (columnar-insert.ts), or drizzle's per-value builder for rows that cannot share one unnest.
+ */
+export function rowsInsert(rows: NewIngestedMessage[], returning: SQL): SQL {
+  return buildColumnarInsert(rows, returning) ?? sql`${getDb().insert(ingestedMessages).values(rows).onConflictDoNothing().getSQL()} RETURNING ${returning}`;
+}
+
 /** The fast path's statement inside a transaction that also records the rows' webhook events. */
 async function insertWithWebhookEvents({
   rows,
@@ -183,16 +184,10 @@ async function insertWithWebhookEvents({
   mailboxId: string;
   update: ReturnType<typeof mailboxUpdate>;
 }): Promise<string[]> {
-  const insert = getDb()
-    .insert(ingestedMessages)
-    .values(rows)
-    .onConflictDoNothing()
-    .returning({ id: ingestedMessages.id, providerMessageId: ingestedMessages.providerMessageId });
+  const insert = rowsInsert(rows, sql`id, provider_message_id`);
   return getDb().transaction(async (tx) => {
     const result = await tx.execute<{ id: string; provider_message_id: string }>(
-      update
-        ? sql`WITH ins AS ${insert}, upd AS ${update} SELECT id, provider_message_id FROM ins`
-        : sql`WITH ins AS ${insert} SELECT id, provider_message_id FROM ins`,
+      update ? sql`WITH ins AS (${insert}), upd AS ${update} SELECT id, provider_message_id FROM ins` : insert,
     );
     const tenantId = (rows[0] as NewIngestedMessage).tenantId;
     await recordWebhookEvents({ tx, tenantId, type: "message.received", events: result.rows.map((r) => ({ messageId: r.id, mailboxId })) });
