@@ -41,6 +41,12 @@ const { values: args } = parseArgs({
     pool: { type: "string", default: "5" },
     bursts: { type: "string", default: "3" },
     "idle-seconds": { type: "string", default: "30" },
+    /**
+     * Seconds between "all connected" and the idle measurement (default 20). The connect storm
+     * leaves V8's memory reducer a few full collections to run over the next minute or two (~0.6 s
+     * of main-thread marking at 2,000 mailboxes); a longer settle measures the idle state after them.
+     */
+    "settle-seconds": { type: "string", default: "20" },
     json: { type: "string" },
     "skip-restart": { type: "boolean", default: false },
     /** Directory for a V8 CPU profile of the loaded watcher (written when it stops). */
@@ -68,6 +74,7 @@ const { values: args } = parseArgs({
 });
 const N = Number(args.mailboxes);
 const POOL = Number(args.pool);
+const SETTLE_S = Number(args["settle-seconds"]);
 const BURSTS = Number(args.bursts);
 const IDLE_SECONDS = Number(args["idle-seconds"]);
 const NOBODY = 65534;
@@ -109,7 +116,11 @@ const spawned = new Set<ChildProcess>();
 
 async function startWatcher(env: Record<string, string>): Promise<Watcher> {
   const port = await getFreePort();
-  const prof = env.CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${env.CPU_PROF_DIR}`] : [];
+  const prof = [
+    ...(env.CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${env.CPU_PROF_DIR}`] : []),
+    // e.g. BENCH_WATCHER_NODE_FLAGS=--trace-gc (NODE_OPTIONS refuses it; the parse threads drop it).
+    ...(process.env.BENCH_WATCHER_NODE_FLAGS ? process.env.BENCH_WATCHER_NODE_FLAGS.split(" ") : []),
+  ];
   const child = spawn(process.execPath, [...prof, "--import", "tsx", path.join(root, "watcher/index.ts")], {
     cwd: root,
     env: { ...process.env, WATCHER_PORT: String(port), LOG_LEVEL: "error", ...env },
@@ -690,8 +701,8 @@ async function main(): Promise<void> {
     results.connect_rate_per_s = +(N / (connectMs / 1000)).toFixed(1);
     log(`all ${N} connected after ${results.connect_all_s} s (process ready after ${results.process_ready_s} s)`);
 
-    log("settling 20 s, then idle measurements");
-    await sleep(20_000);
+    log(`settling ${SETTLE_S} s, then idle measurements`);
+    await sleep(SETTLE_S * 1000);
     const cpu0 = await cpuSeconds(w.pid);
     const threads0 = await cpuByThread(w.pid);
     const t0 = performance.now();
@@ -715,6 +726,7 @@ async function main(): Promise<void> {
     results.rss_per_mailbox_mb = +((rss - baselineRss) / N / 2 ** 20).toFixed(4);
     results.heap_used_mb = +(heapUsed / 2 ** 20).toFixed(1);
     results.idle_cpu_pct_of_one_core = +cpuPct.toFixed(2);
+    results.idle_settle_s = SETTLE_S;
     log(`idle RSS ${results.idle_rss_mb} MB (${results.rss_per_mailbox_mb} MB per mailbox), heap ${results.heap_used_mb} MB, CPU ${results.idle_cpu_pct_of_one_core}% of one core`);
 
     const burstTimes: number[] = [];

@@ -59,7 +59,9 @@ function workerFile(): { filename: string; execArgv: string[] } {
   // Under tsx (the watcher, the tests) workers inherit process.execArgv, which loads tsx; plain
   // `node --import tsx` without it would not, so add it then.
   const hasTsx = process.execArgv.some((a) => a.includes("tsx"));
-  return { filename, execArgv: ts && !hasTsx ? [...process.execArgv, "--import", "tsx"] : process.execArgv };
+  // A worker refuses process-wide flags (node --trace-gc for a benchmark): they stay with the main thread.
+  const argv = process.execArgv.filter((a) => a !== "--trace-gc");
+  return { filename, execArgv: ts && !hasTsx ? [...argv, "--import", "tsx"] : argv };
 }
 
 /**
