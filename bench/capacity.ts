@@ -45,6 +45,7 @@ const { values: args } = parseArgs({
      * Seconds between "all connected" and the idle measurement (default 20). The connect storm
      * leaves V8's memory reducer a few full collections to run over the next minute or two (~0.6 s
      * of main-thread marking at 2,000 mailboxes); a longer settle measures the idle state after them.
+     * The floor's clients settle as long (they settled 10 s before this option).
      */
     "settle-seconds": { type: "string", default: "20" },
     json: { type: "string" },
@@ -513,7 +514,8 @@ async function bareIdleBaseline(
     dovecot_processes: await dovecotProcessCount(dovecot),
   };
   log(`bare: ${users.length} IDLE clients connected in ${String(out.connect_all_s)} s`);
-  await sleep(10_000);
+  // The same settle as the watcher's, so both idle figures are taken as long after their connects.
+  await sleep(SETTLE_S * 1000);
   // The floor's idle cost: this process holds the N IDLE sessions and does nothing else now.
   const idle0 = process.cpuUsage();
   const idleT0 = performance.now();
