@@ -52,6 +52,8 @@ export function describeParseCrash(err: unknown): string {
   return `The message could not be parsed: the parser stopped (${(e?.message ?? "unknown error").slice(0, 200)}).`;
 }
 
+const PROCESS_ONLY_FLAG = /^--(trace-gc|max-semi-space-size|max-old-space-size|no-memory-reducer)\b/;
+
 function workerFile(): { filename: string; execArgv: string[] } {
   const here = import.meta.url;
   const ts = here.endsWith(".ts");
@@ -59,8 +61,9 @@ function workerFile(): { filename: string; execArgv: string[] } {
   // Under tsx (the watcher, the tests) workers inherit process.execArgv, which loads tsx; plain
   // `node --import tsx` without it would not, so add it then.
   const hasTsx = process.execArgv.some((a) => a.includes("tsx"));
-  // A worker refuses process-wide flags (node --trace-gc for a benchmark): they stay with the main thread.
-  const argv = process.execArgv.filter((a) => a !== "--trace-gc");
+  // A worker refuses V8 heap and GC flags given to the process (--trace-gc, --max-semi-space-size
+  // for a benchmark): they stay with the main thread; the threads' heaps are set by resourceLimits.
+  const argv = process.execArgv.filter((a) => !PROCESS_ONLY_FLAG.test(a));
   return { filename, execArgv: ts && !hasTsx ? [...argv, "--import", "tsx"] : argv };
 }
 
