@@ -408,7 +408,7 @@ async function cpuByGroup(dovecot: DovecotInstance, watcherPid?: number): Promis
               : "other";
     // With its reaped children: a PostgreSQL backend or a Dovecot process that exits during a burst
     // moves its CPU into its parent's cutime (same group), where it is still counted. Without it the
-    // 10,000 run's PostgreSQL column read -3.04 CPU-s (the pool's backends were closed meanwhile).
+    // 10,000 run's PostgreSQL column read -3.04 CPU-s (backends had exited during the burst).
     groups[group]! += s.cpu + s.reaped;
   }
   return groups;
