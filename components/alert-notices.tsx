@@ -7,7 +7,7 @@ import { apiFetch, type EmailType } from "./email-api";
 import { isMailErrorCode } from "@/lib/api/error-codes";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
-import { Alert, AlertTitle } from "./ui/alert";
+import { Alert, AlertTitle, LiveNotice } from "./ui/alert";
 import { Button } from "./ui/button";
 import { Card } from "./ui/card";
 import { CheckboxField } from "./ui/checkbox";
@@ -125,7 +125,7 @@ export function AlertNotices({ canEdit }: { canEdit: boolean }): ReactElement {
           </FormField>
         </div>
       ) : null}
-      <div aria-live="polite">{message ? <p className="text-caption text-muted-foreground">{message}</p> : null}</div>
+      <LiveNotice tone="muted">{message}</LiveNotice>
     </Card>
   );
 }

@@ -12,6 +12,7 @@ import { Alert, AlertTitle } from "./ui/alert";
 import { Badge, type BadgeTone } from "./ui/badge";
 import { Button } from "./ui/button";
 import { cn } from "./ui/cn";
+import { ProgressNotice } from "./ui/progress";
 import { Spinner } from "./ui/spinner";
 
 export type DisplayStatus = MailboxStatus | "disabled";
@@ -127,15 +128,7 @@ export function ConnectionHealth({ config, health, stats, now, errorAction }: Co
 
       {config && health?.first_import ? <FirstImportProgress progress={health.first_import} /> : null}
       {backlog > 0 && !(config && health?.first_import) ? (
-        <div role="status" aria-live="polite" className="flex flex-col gap-1.5 rounded-md border border-info-border bg-info-soft p-3 text-sm font-medium text-info">
-          <span>{plural(locale, t.health.syncing, backlog)}</span>
-          <progress
-            className="h-2 w-full appearance-none overflow-hidden rounded-sm border-0 bg-info-track [&::-moz-progress-bar]:bg-info [&::-webkit-progress-bar]:bg-info-track [&::-webkit-progress-value]:bg-info [&::-webkit-progress-value]:transition-[width] [&::-webkit-progress-value]:duration-400 motion-reduce:[&::-webkit-progress-value]:transition-none"
-            max={peak}
-            value={peak - backlog}
-            aria-label={plural(locale, t.health.syncing, backlog)}
-          />
-        </div>
+        <ProgressNotice label={plural(locale, t.health.syncing, backlog)} max={peak} value={peak - backlog} />
       ) : null}
 
       {errorText ? (

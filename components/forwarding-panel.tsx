@@ -7,7 +7,7 @@ import type { EmailType, MailboxConfig } from "./email-api";
 import { describeApiError } from "./error-text";
 import { forwardingApi, type ForwardingConfig } from "./forwarding-api";
 import { useI18n } from "./i18n-provider";
-import { Alert, AlertTitle } from "./ui/alert";
+import { Alert, AlertTitle, LiveNotice, LiveRegion } from "./ui/alert";
 import { Button } from "./ui/button";
 import { CheckboxField } from "./ui/checkbox";
 import { cn } from "./ui/cn";
@@ -131,7 +131,7 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
           </FormControl>
           <Button data-testid="forwarding-copy" className="max-sm:flex-1" onClick={() => void copyText(address).then((ok) => setCopied(ok ? "yes" : "failed"))}>
             {copied === "yes" ? <Check aria-hidden="true" className="size-4 text-success" /> : <Copy aria-hidden="true" className="size-4" />}
-            <span aria-live="polite">{copied === "yes" ? t.forwarding.copied : t.forwarding.copy}</span>
+            <LiveRegion as="span">{copied === "yes" ? t.forwarding.copied : t.forwarding.copy}</LiveRegion>
           </Button>
           {canEdit ? (
             <Button variant="ghost" className="max-sm:flex-1" disabled={busy} onClick={() => void regenerate()}>
@@ -219,13 +219,7 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
           </FormField>
           <CheckboxField id={`${uid}-dmarc`} label={t.forwarding.refuseDmarc} checked={refuseDmarc} onCheckedChange={(v) => setRefuseDmarc(v === true)} />
           {errorAlert}
-          <div aria-live="polite">
-            {notice ? (
-              <Alert as="p" tone="success">
-                {notice}
-              </Alert>
-            ) : null}
-          </div>
+          <LiveNotice tone="success">{notice}</LiveNotice>
           <div>
             <Button type="submit" variant="default" className="max-sm:w-full" disabled={busy}>
               {busy ? <Spinner /> : null}

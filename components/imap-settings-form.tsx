@@ -16,7 +16,7 @@ import { api, ApiError, type EmailType, type MailboxConfig, type Protocol } from
 import { describeApiError, describeMailError, type MailErrorText } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { PROVIDER_NAME } from "./provider-select";
-import { Alert, AlertTitle } from "./ui/alert";
+import { Alert, AlertTitle, LiveRegion } from "./ui/alert";
 import { Button } from "./ui/button";
 import { CheckboxField } from "./ui/checkbox";
 import { FormControl, FormField } from "./ui/form-field";
@@ -516,7 +516,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
         </details>
       </fieldset>
 
-      <div className="flex flex-col gap-2 empty:hidden" aria-live="polite">
+      <LiveRegion className="flex flex-col gap-2 empty:hidden">
         {formError ? (
           <Alert as="p" tone="error" role="alert">
             {formError}
@@ -550,7 +550,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
             <p className="text-foreground">{test.text.advice}</p>
           </Alert>
         ) : null}
-      </div>
+      </LiveRegion>
 
       {canEdit ? (
         <div className="flex flex-wrap justify-end gap-3 max-sm:[&>*]:flex-auto">

@@ -13,7 +13,7 @@ import { OAuthConnect } from "./oauth-connect";
 import { OrganisationMailboxForm } from "./organisation-mailbox-form";
 import { PROVIDER_NAME, ProviderIcon, ProviderSelect } from "./provider-select";
 import { QuietAlertToggle } from "./quiet-alert-toggle";
-import { Alert } from "./ui/alert";
+import { LiveNotice } from "./ui/alert";
 import { Button } from "./ui/button";
 import { Card, SectionTitle } from "./ui/card";
 import { cn } from "./ui/cn";
@@ -168,13 +168,9 @@ export function MailboxCard({ emailType, config, health, stats, canEdit, now, on
         ) : null}
         {config && canEdit ? <QuietAlertToggle key={emailType} emailType={emailType} config={config} canEdit={canEdit} /> : null}
 
-        <div aria-live="polite">
-          {notice ? (
-            <Alert as="p" ref={noticeRef} tabIndex={-1} tone="success" className="mb-3" data-testid="mailbox-notice">
-              {notice}
-            </Alert>
-          ) : null}
-        </div>
+        <LiveNotice ref={noticeRef} tabIndex={-1} tone="success" className="mb-3" data-testid="mailbox-notice">
+          {notice}
+        </LiveNotice>
 
         <div id={settingsId} hidden={!open} className="flex flex-col gap-6">
           {open ? (

@@ -8,7 +8,7 @@ import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { MessageStatusBadge } from "./message-status";
 import { SenderAuthBadges } from "./sender-auth-badges";
-import { Alert, AlertTitle } from "./ui/alert";
+import { Alert, AlertTitle, LiveNotice } from "./ui/alert";
 import { Button } from "./ui/button";
 import { SectionTitle } from "./ui/card";
 import { Dialog, DialogClose, DialogContent, DialogFooter, DialogTitle } from "./ui/dialog";
@@ -183,13 +183,7 @@ export function MessageDialog({ messageId, onClose, canRetry, onRetry }: Message
 
             <SenderAuthBadges auth={detail.sender_auth} />
 
-            <div aria-live="polite">
-              {retryNote ? (
-                <Alert as="p" tone="info">
-                  {retryNote}
-                </Alert>
-              ) : null}
-            </div>
+            <LiveNotice tone="info">{retryNote}</LiveNotice>
 
             <SectionTitle className="mt-2">{t.message.text}</SectionTitle>
             {!detail.text?.trim() && detail.html ? <p className="text-caption text-muted-foreground">{t.message.htmlOnly}</p> : null}

@@ -8,7 +8,7 @@ import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { displayAddress, MessageDialog } from "./message-dialog";
 import { MessageStatusBadge } from "./message-status";
-import { Alert } from "./ui/alert";
+import { Alert, LiveRegion } from "./ui/alert";
 import { Button } from "./ui/button";
 import { SectionTitle } from "./ui/card";
 import { cn } from "./ui/cn";
@@ -144,9 +144,9 @@ export function MessageList({ emailType, canEdit, now, hideWhenEmpty, headingId,
         </SegmentedGroup>
       </div>
 
-      <p className="sr-only" aria-live="polite">
+      <LiveRegion as="p" className="sr-only">
         {announcement}
-      </p>
+      </LiveRegion>
 
       {error && items === null ? (
         <Alert as="p" tone="error" role="alert">

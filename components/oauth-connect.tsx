@@ -33,7 +33,7 @@ import { apiFetch, ApiError, type EmailType } from "./email-api";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { PROVIDER_NAME, type OAuthProvider } from "./provider-select";
-import { Alert } from "./ui/alert";
+import { Alert, LiveNotice } from "./ui/alert";
 import { Button } from "./ui/button";
 import { FormControl, FormField } from "./ui/form-field";
 import { Input } from "./ui/input";
@@ -315,13 +315,9 @@ export function OAuthConnect({
 
   return (
     <div className="flex max-w-[760px] flex-col gap-3" data-email-type={emailType}>
-      <div aria-live="polite" className="empty:hidden">
-        {notice ? (
-          <Alert as="p" tone={notice.kind === "success" ? "success" : "error"} role={notice.kind === "error" ? "alert" : "status"}>
-            {notice.text}
-          </Alert>
-        ) : null}
-      </div>
+      <LiveNotice regionClassName="empty:hidden" tone={notice?.kind === "error" ? "error" : "success"} role={notice?.kind === "error" ? "alert" : "status"}>
+        {notice?.text}
+      </LiveNotice>
 
       {needsReauth && connectedProvider ? (
         <Alert as="p" tone="error" role="alert">

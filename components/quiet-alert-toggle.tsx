@@ -4,6 +4,7 @@ import { useState, type ReactElement } from "react";
 import { apiFetch, type EmailType, type MailboxConfig } from "./email-api";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
+import { LiveNotice } from "./ui/alert";
 import { CheckboxField } from "./ui/checkbox";
 
 /**
@@ -45,7 +46,7 @@ export function QuietAlertToggle({ emailType, config, canEdit }: { emailType: Em
         disabled={!canEdit || busy}
         onCheckedChange={(v) => void change(v === true)}
       />
-      <div aria-live="polite">{error ? <p className="text-caption font-medium text-destructive">{error}</p> : null}</div>
+      <LiveNotice tone="error-text">{error}</LiveNotice>
     </div>
   );
 }

@@ -1,5 +1,5 @@
 import { cva, type VariantProps } from "class-variance-authority";
-import type { ComponentProps, ReactElement } from "react";
+import type { ComponentProps, ReactElement, ReactNode } from "react";
 import { cn } from "./cn";
 
 export const alertVariants = cva(
@@ -28,4 +28,55 @@ export function Alert({ className, tone, as: As = "div", ...props }: AlertProps)
 
 export function AlertTitle({ className, ...props }: ComponentProps<"strong">): ReactElement {
   return <strong data-slot="alert-title" className={cn("block font-semibold", className)} {...props} />;
+}
+
+type LiveRegionProps = ComponentProps<"div"> & { as?: "div" | "p" | "span" };
+
+/**
+ * A polite live region. It stays in the DOM while empty: screen readers announce text that appears
+ * inside a region they already know, and often miss a region that is added together with its text.
+ */
+export function LiveRegion({ as: As = "div", ...props }: LiveRegionProps): ReactElement {
+  return <As data-slot="live-region" aria-live="polite" {...(props as ComponentProps<"div">)} />;
+}
+
+export const liveNoteVariants = cva("text-caption", {
+  variants: {
+    tone: {
+      /** A quiet outcome line ("Saved."), under the controls it belongs to. */
+      muted: "text-muted-foreground",
+      /** A failure next to one control, in the look of a form field's error. */
+      "error-text": "font-medium text-destructive",
+    },
+  },
+});
+
+type AlertTone = NonNullable<VariantProps<typeof alertVariants>["tone"]>;
+type NoteTone = NonNullable<VariantProps<typeof liveNoteVariants>["tone"]>;
+
+type LiveNoticeProps = Omit<ComponentProps<"p">, "children"> & {
+  /** Nothing (null, "") leaves the region empty, ready for the next message. */
+  children?: ReactNode;
+  /** An Alert box in that tone, or a one-line note (`muted`, `error-text`). */
+  tone: AlertTone | NoteTone;
+  /** Classes of the always-present region (e.g. `empty:hidden` inside a flex column with gaps). */
+  regionClassName?: string;
+};
+
+/** One message in a polite live region: the outcome of an action, announced when it appears. */
+export function LiveNotice({ children, tone, regionClassName, className, ...props }: LiveNoticeProps): ReactElement {
+  const empty = children === null || children === undefined || children === false || children === "";
+  return (
+    <LiveRegion className={regionClassName}>
+      {empty ? null : tone === "muted" || tone === "error-text" ? (
+        <p className={cn(liveNoteVariants({ tone }), className)} {...props}>
+          {children}
+        </p>
+      ) : (
+        <Alert as="p" tone={tone} className={className} {...props}>
+          {children}
+        </Alert>
+      )}
+    </LiveRegion>
+  );
 }
