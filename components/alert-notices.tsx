@@ -8,12 +8,12 @@ import { isMailErrorCode } from "@/lib/api/error-codes";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { Alert, AlertTitle, LiveNotice } from "./ui/alert";
-import { Button } from "./ui/button";
+import { PendingButton } from "./ui/button";
 import { Card } from "./ui/card";
 import { CheckboxField } from "./ui/checkbox";
 import { FormControl, FormField } from "./ui/form-field";
 import { NativeSelect } from "./ui/native-select";
-import { Spinner } from "./ui/spinner";
+import { usePendingAction } from "./ui/use-pending-action";
 import { useVisiblePolling } from "./use-visible-polling";
 
 type Notice = { email_type: EmailType; kind: "failure" | "quiet"; code: string | null; since: string | null; status: string };
@@ -36,7 +36,9 @@ export function AlertNotices({ canEdit }: { canEdit: boolean }): ReactElement {
   const uid = useId();
   const [notices, setNotices] = useState<Notice[]>([]);
   const [prefs, setPrefs] = useState<Preferences | null>(null);
+  // What the last action did: its success words, or (action.error) why it failed.
   const [message, setMessage] = useState<string | null>(null);
+  const action = usePendingAction();
   const [busy, setBusy] = useState<EmailType | null>(null);
 
   const load = useCallback(async () => {
@@ -49,25 +51,22 @@ export function AlertNotices({ canEdit }: { canEdit: boolean }): ReactElement {
   }, []);
 
   const savePrefs = async (patch: Partial<Preferences>): Promise<void> => {
-    try {
+    setMessage(null);
+    await action.run(async () => {
       setPrefs(await apiFetch<Preferences>("/api/account/alert-preferences", { method: "PUT", body: patch }));
       setMessage(a.saved);
-    } catch (err) {
-      setMessage(describeApiError(t, locale, err));
-    }
+    });
   };
 
   const tryAgain = async (emailType: EmailType): Promise<void> => {
     setBusy(emailType);
-    try {
+    setMessage(null);
+    await action.run(async () => {
       await apiFetch(`/api/tenant/email/settings/${emailType}/resume`, { method: "POST" });
       setMessage(a.tryAgainDone);
       await load();
-    } catch (err) {
-      setMessage(describeApiError(t, locale, err));
-    } finally {
-      setBusy(null);
-    }
+    });
+    setBusy(null);
   };
 
   return (
@@ -97,10 +96,14 @@ export function AlertNotices({ canEdit }: { canEdit: boolean }): ReactElement {
               ) : null}
               {canEdit && n.kind === "failure" && (n.status === "paused" || n.status === "error") ? (
                 <div className="mt-1">
-                  <Button size="sm" disabled={busy === n.email_type} onClick={() => void tryAgain(n.email_type)}>
-                    {busy === n.email_type ? <Spinner /> : <RotateCw aria-hidden="true" className="size-4" />}
+                  <PendingButton
+                    size="sm"
+                    pending={busy === n.email_type}
+                    icon={<RotateCw aria-hidden="true" className="size-4" />}
+                    onClick={() => void tryAgain(n.email_type)}
+                  >
                     {a.tryAgain}
-                  </Button>
+                  </PendingButton>
                 </div>
               ) : null}
             </div>
@@ -125,7 +128,7 @@ export function AlertNotices({ canEdit }: { canEdit: boolean }): ReactElement {
           </FormField>
         </div>
       ) : null}
-      <LiveNotice tone="muted">{message}</LiveNotice>
+      <LiveNotice tone="muted">{action.error ? describeApiError(t, locale, action.error) : message}</LiveNotice>
     </Card>
   );
 }

@@ -1,11 +1,12 @@
 "use client";
 
-import { useRef, useState, type ReactElement, type ReactNode } from "react";
+import { useRef, type ReactElement, type ReactNode } from "react";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { Alert } from "./ui/alert";
-import { Button } from "./ui/button";
+import { Button, PendingButton } from "./ui/button";
 import { Dialog, DialogClose, DialogContent, DialogDescription, DialogFooter, DialogTitle } from "./ui/dialog";
+import { usePendingAction } from "./ui/use-pending-action";
 
 type ConfirmDialogProps = {
   open: boolean;
@@ -31,30 +32,22 @@ type ConfirmDialogProps = {
  */
 export function ConfirmDialog(props: ConfirmDialogProps): ReactElement {
   const { t, locale } = useI18n();
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const action = usePendingAction();
+  const { pending } = action;
   const cancelRef = useRef<HTMLButtonElement>(null);
   const openerRef = useRef<HTMLElement | null>(null);
 
   const confirm = async (): Promise<void> => {
-    setPending(true);
-    setError(null);
-    try {
-      await props.onConfirm();
-      props.onOpenChange(false);
-    } catch (err) {
-      setError(props.describeError ? props.describeError(err) : describeApiError(t, locale, err));
-    } finally {
-      setPending(false);
-    }
+    if (await action.run(props.onConfirm)) props.onOpenChange(false);
   };
+  const error = action.error ? (props.describeError ? props.describeError(action.error) : describeApiError(t, locale, action.error)) : null;
 
   return (
     <Dialog
       open={props.open}
       onOpenChange={(open) => {
         if (pending) return;
-        if (!open) setError(null);
+        if (!open) action.reset();
         props.onOpenChange(open);
       }}
     >
@@ -91,9 +84,9 @@ export function ConfirmDialog(props: ConfirmDialogProps): ReactElement {
               {props.cancelLabel ?? t.common.cancel}
             </Button>
           </DialogClose>
-          <Button variant={props.destructive ? "destructive" : "default"} onClick={() => void confirm()} disabled={pending} aria-busy={pending}>
-            {pending ? props.pendingLabel : props.confirmLabel}
-          </Button>
+          <PendingButton variant={props.destructive ? "destructive" : "default"} onClick={() => void confirm()} pending={pending} pendingLabel={props.pendingLabel}>
+            {props.confirmLabel}
+          </PendingButton>
         </DialogFooter>
       </DialogContent>
     </Dialog>

@@ -32,8 +32,11 @@ export function describeMailError(
   return { title: locale === "en" && serverSentence ? serverSentence : words.title, advice: words.advice };
 }
 
-/** Any failed request as one sentence for an alert; never a raw object. */
-export function describeApiError(t: Dictionary, locale: Locale, err: unknown): string {
+/**
+ * Any failed request as one sentence for an alert; never a raw object. `fallback` replaces the
+ * generic "something went wrong" where the caller knows what failed ("could not be saved").
+ */
+export function describeApiError(t: Dictionary, locale: Locale, err: unknown, fallback: string = t.errors.generic): string {
   if (err instanceof ApiError) {
     if (err.status === 0) return t.errors.network;
     if (err.status === 401) return t.errors.sessionExpired;
@@ -43,5 +46,5 @@ export function describeApiError(t: Dictionary, locale: Locale, err: unknown): s
     if (isMailErrorCode(err.code)) return describeMailError(t, locale, err, {}).title;
     if (locale === "en" && err.message && err.status < 500) return err.message;
   }
-  return t.errors.generic;
+  return fallback;
 }

@@ -8,14 +8,14 @@ import { describeApiError } from "./error-text";
 import { forwardingApi, type ForwardingConfig } from "./forwarding-api";
 import { useI18n } from "./i18n-provider";
 import { Alert, AlertTitle, LiveNotice, LiveRegion } from "./ui/alert";
-import { Button } from "./ui/button";
+import { Button, PendingButton } from "./ui/button";
 import { CheckboxField } from "./ui/checkbox";
 import { cn } from "./ui/cn";
 import { SectionTitle } from "./ui/card";
 import { FormControl, FormField } from "./ui/form-field";
 import { Input } from "./ui/input";
-import { Spinner } from "./ui/spinner";
 import { Textarea } from "./ui/textarea";
+import { usePendingAction } from "./ui/use-pending-action";
 
 type ForwardingPanelProps = {
   emailType: EmailType;
@@ -41,8 +41,7 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
   const { t, locale } = useI18n();
   const uid = useId();
   const forwarding = config?.provider === "forwarding" ? ((config as ForwardingConfig).forwarding ?? null) : null;
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const action = usePendingAction();
   const [copied, setCopied] = useState<"yes" | "failed" | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [senders, setSenders] = useState((forwarding?.allowed_senders ?? []).join("\n"));
@@ -57,10 +56,8 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
   }, [savedSenders, savedRefuse]);
 
   const save = async (): Promise<void> => {
-    setBusy(true);
-    setError(null);
     setNotice(null);
-    try {
+    await action.run(async () => {
       const saved = await forwardingApi.save(emailType, {
         ...(mailboxAddress.trim() ? { address: mailboxAddress.trim() } : {}),
         allowed_senders: senders.split(/[\n,;]+/).map((s) => s.trim()).filter(Boolean),
@@ -68,31 +65,21 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
       });
       setNotice(forwarding ? t.forwarding.saved : null);
       onChange(saved);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const regenerate = async (): Promise<void> => {
     if (!window.confirm(t.forwarding.regenerateConfirm)) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await action.run(async () => {
       const saved = await forwardingApi.regenerate(emailType);
       setNotice(t.forwarding.regenerated);
       onChange(saved);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
-  const errorAlert = error ? (
+  const errorAlert = action.error ? (
     <Alert as="p" tone="error" role="alert">
-      {describeApiError(t, locale, error)}
+      {describeApiError(t, locale, action.error)}
     </Alert>
   ) : null;
 
@@ -102,10 +89,9 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
         <p className="text-sm text-muted-foreground">{t.forwarding.intro}</p>
         {errorAlert}
         {canEdit ? (
-          <Button variant="default" disabled={busy} onClick={() => void save()}>
-            {busy ? <Spinner /> : null}
-            {busy ? t.forwarding.creating : t.forwarding.create}
-          </Button>
+          <PendingButton variant="default" pending={action.pending} pendingLabel={t.forwarding.creating} onClick={() => void save()}>
+            {t.forwarding.create}
+          </PendingButton>
         ) : null}
       </div>
     );
@@ -134,7 +120,7 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
             <LiveRegion as="span">{copied === "yes" ? t.forwarding.copied : t.forwarding.copy}</LiveRegion>
           </Button>
           {canEdit ? (
-            <Button variant="ghost" className="max-sm:flex-1" disabled={busy} onClick={() => void regenerate()}>
+            <Button variant="ghost" className="max-sm:flex-1" disabled={action.pending} onClick={() => void regenerate()}>
               <RefreshCw aria-hidden="true" className="size-4" />
               {t.forwarding.regenerate}
             </Button>
@@ -221,10 +207,9 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
           {errorAlert}
           <LiveNotice tone="success">{notice}</LiveNotice>
           <div>
-            <Button type="submit" variant="default" className="max-sm:w-full" disabled={busy}>
-              {busy ? <Spinner /> : null}
-              {busy ? t.forwarding.saving : t.forwarding.save}
-            </Button>
+            <PendingButton type="submit" variant="default" className="max-sm:w-full" pending={action.pending} pendingLabel={t.forwarding.saving}>
+              {t.forwarding.save}
+            </PendingButton>
           </div>
         </form>
       ) : null}

@@ -17,13 +17,12 @@ import { describeApiError, describeMailError, type MailErrorText } from "./error
 import { useI18n } from "./i18n-provider";
 import { PROVIDER_NAME } from "./provider-select";
 import { Alert, AlertTitle, LiveRegion } from "./ui/alert";
-import { Button } from "./ui/button";
+import { Button, PendingButton } from "./ui/button";
 import { CheckboxField } from "./ui/checkbox";
 import { FormControl, FormField } from "./ui/form-field";
 import { Input } from "./ui/input";
 import { NativeSelect, NativeSelectOptions } from "./ui/native-select";
 import { RadioSegmentedGroup, RadioSegmentedItem } from "./ui/radio-group";
-import { Spinner } from "./ui/spinner";
 import { WELL_KNOWN_HOSTS, wellKnownProviderFor } from "./well-known-providers";
 
 type FieldName = keyof MailboxSettingsInput;
@@ -554,14 +553,12 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
 
       {canEdit ? (
         <div className="flex flex-wrap justify-end gap-3 max-sm:[&>*]:flex-auto">
-          <Button onClick={() => void onTest()} disabled={busy} aria-busy={testing}>
-            {testing ? <Spinner /> : null}
-            {testing ? t.form.testing : t.form.test}
-          </Button>
-          <Button type="submit" variant="default" disabled={busy} aria-busy={isSubmitting}>
-            {isSubmitting ? <Spinner /> : null}
-            {isSubmitting ? t.form.saving : t.form.save}
-          </Button>
+          <PendingButton onClick={() => void onTest()} disabled={busy} pending={testing} pendingLabel={t.form.testing}>
+            {t.form.test}
+          </PendingButton>
+          <PendingButton type="submit" variant="default" disabled={busy} pending={isSubmitting} pendingLabel={t.form.saving}>
+            {t.form.save}
+          </PendingButton>
         </div>
       ) : null}
     </form>

@@ -5,10 +5,9 @@ import type { ReactElement } from "react";
 import { useForm } from "react-hook-form";
 import { loginSchema, type LoginInput } from "@/lib/auth/login-schema";
 import { Alert } from "./ui/alert";
-import { Button } from "./ui/button";
+import { PendingButton } from "./ui/button";
 import { FormControl, FormField } from "./ui/form-field";
 import { Input } from "./ui/input";
-import { Spinner } from "./ui/spinner";
 
 type ErrorResponse = { error?: { code?: string; message?: string; details?: { fields?: Record<string, string> } } };
 
@@ -65,10 +64,9 @@ export function LoginForm(): ReactElement {
           <Input type="password" autoComplete="current-password" {...register("password")} />
         </FormControl>
       </FormField>
-      <Button variant="default" type="submit" disabled={isSubmitting} aria-busy={isSubmitting}>
-        {isSubmitting ? <Spinner /> : null}
-        {isSubmitting ? "Logging in…" : "Log in"}
-      </Button>
+      <PendingButton variant="default" type="submit" pending={isSubmitting} pendingLabel="Logging in…">
+        Log in
+      </PendingButton>
     </form>
   );
 }

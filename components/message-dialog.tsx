@@ -9,10 +9,11 @@ import { useI18n } from "./i18n-provider";
 import { MessageStatusBadge } from "./message-status";
 import { SenderAuthBadges } from "./sender-auth-badges";
 import { Alert, AlertTitle, LiveNotice } from "./ui/alert";
-import { Button } from "./ui/button";
+import { Button, PendingButton } from "./ui/button";
 import { SectionTitle } from "./ui/card";
 import { Dialog, DialogClose, DialogContent, DialogFooter, DialogTitle } from "./ui/dialog";
 import { Spinner } from "./ui/spinner";
+import { usePendingAction } from "./ui/use-pending-action";
 
 type MessageDialogProps = {
   messageId: string | null;
@@ -45,8 +46,8 @@ export function MessageDialog({ messageId, onClose, canRetry, onRetry }: Message
   const { t, locale } = useI18n();
   const [detail, setDetail] = useState<MessageDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [retrying, setRetrying] = useState(false);
-  const [retryNote, setRetryNote] = useState<string | null>(null);
+  const retryAction = usePendingAction();
+  const [retried, setRetried] = useState(false);
   const openerRef = useRef<HTMLElement | null>(null);
 
   useEffect(() => {
@@ -54,7 +55,8 @@ export function MessageDialog({ messageId, onClose, canRetry, onRetry }: Message
     let cancelled = false;
     setDetail(null);
     setError(null);
-    setRetryNote(null);
+    setRetried(false);
+    retryAction.reset();
     api
       .message(messageId)
       .then((d) => {
@@ -72,18 +74,14 @@ export function MessageDialog({ messageId, onClose, canRetry, onRetry }: Message
 
   const retry = async (): Promise<void> => {
     if (!detail) return;
-    setRetrying(true);
-    setRetryNote(null);
-    try {
+    setRetried(false);
+    await retryAction.run(async () => {
       await onRetry(detail.id);
       setDetail({ ...detail, status: "queued", error: null });
-      setRetryNote(t.messages.retried);
-    } catch (err) {
-      setRetryNote(describeApiError(t, locale, err));
-    } finally {
-      setRetrying(false);
-    }
+      setRetried(true);
+    });
   };
+  const retryNote = retryAction.error ? describeApiError(t, locale, retryAction.error) : retried ? t.messages.retried : null;
 
   const text = detail?.text?.trim() ? detail.text : detail?.html ? htmlToText(detail.html) : "";
   const subject = detail ? detail.subject || t.messages.noSubject : t.common.loading;
@@ -224,9 +222,9 @@ export function MessageDialog({ messageId, onClose, canRetry, onRetry }: Message
             </Button>
           ) : null}
           {detail && detail.status === "failed" && canRetry ? (
-            <Button variant="default" onClick={() => void retry()} disabled={retrying} aria-busy={retrying}>
-              {retrying ? t.messages.retrying : t.messages.retry}
-            </Button>
+            <PendingButton variant="default" onClick={() => void retry()} pending={retryAction.pending} pendingLabel={t.messages.retrying}>
+              {t.messages.retry}
+            </PendingButton>
           ) : null}
           <DialogClose asChild>
             <Button>{t.common.close}</Button>

@@ -9,7 +9,7 @@ import { useI18n } from "./i18n-provider";
 import { displayAddress, MessageDialog } from "./message-dialog";
 import { MessageStatusBadge } from "./message-status";
 import { Alert, LiveRegion } from "./ui/alert";
-import { Button } from "./ui/button";
+import { PendingButton } from "./ui/button";
 import { SectionTitle } from "./ui/card";
 import { cn } from "./ui/cn";
 import { SegmentedButton, SegmentedGroup } from "./ui/segmented";
@@ -199,9 +199,9 @@ export function MessageList({ emailType, canEdit, now, hideWhenEmpty, headingId,
 
       {nextCursor && items && items.length > 0 ? (
         <div className="mt-3 flex justify-center">
-          <Button variant="ghost" onClick={() => void loadMore()} disabled={loadingMore}>
-            {loadingMore ? t.common.loading : t.messages.loadMore}
-          </Button>
+          <PendingButton variant="ghost" onClick={() => void loadMore()} pending={loadingMore} pendingLabel={t.common.loading}>
+            {t.messages.loadMore}
+          </PendingButton>
         </div>
       ) : null}
 
@@ -270,15 +270,18 @@ function MessageRow({
           </span>
         ) : null}
         {m.status === "failed" && canEdit ? (
-          <Button
+          <PendingButton
             size="xs"
             className="ml-2"
             onClick={() => onRetry(m.id)}
-            disabled={retrying}
+            pending={retrying}
+            pendingLabel={t.messages.retrying}
+            // The row's column is sized for the words; a spinner would push the button out of it.
+            spinner={false}
             aria-label={fmt(t.messages.retryLabel, { subject })}
           >
-            {retrying ? t.messages.retrying : t.messages.retry}
-          </Button>
+            {t.messages.retry}
+          </PendingButton>
         ) : null}
       </td>
     </tr>

@@ -34,10 +34,9 @@ import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { PROVIDER_NAME, type OAuthProvider } from "./provider-select";
 import { Alert, LiveNotice } from "./ui/alert";
-import { Button } from "./ui/button";
+import { Button, PendingButton } from "./ui/button";
 import { FormControl, FormField } from "./ui/form-field";
 import { Input } from "./ui/input";
-import { Spinner } from "./ui/spinner";
 
 export type OAuthConnectProps = {
   emailType: EmailType;
@@ -174,8 +173,7 @@ export function OAuthConnect({
    */
   const describeFailure = useCallback(
     (err: unknown): string => {
-      const text = describeApiError(dict, locale, err);
-      return text === dict.errors.generic ? t.failed : text;
+      return describeApiError(dict, locale, err, t.failed);
     },
     [dict, locale, t],
   );
@@ -334,17 +332,17 @@ export function OAuthConnect({
 
       <div className="flex flex-wrap gap-3">
         {providers.map((p) => (
-          <Button
+          <PendingButton
             key={p}
             variant={connected ? "outline" : "default"}
             data-provider={p}
             disabled={!canEdit || pending !== null}
-            aria-busy={pending === p}
+            pending={pending === p}
+            pendingLabel={fmt(t.connecting, { provider: PROVIDER_NAME[p] })}
             onClick={() => void connect(p)}
           >
-            {pending === p ? <Spinner /> : null}
-            {fmt(pending === p ? t.connecting : connected || needsReauth ? t.reconnect : t.connect, { provider: PROVIDER_NAME[p] })}
-          </Button>
+            {fmt(connected || needsReauth ? t.reconnect : t.connect, { provider: PROVIDER_NAME[p] })}
+          </PendingButton>
         ))}
         {connected && connectedProvider && canEdit ? (
           <Button variant="destructive-outline" onClick={() => setConfirmOpen(true)} disabled={pending !== null}>

@@ -4,15 +4,16 @@ import { Building2, ExternalLink } from "lucide-react";
 import { useId, useState, type ReactElement, type ReactNode } from "react";
 import { fmt } from "@/lib/i18n";
 import { ApiError, apiFetch, type EmailType, type MailboxConfig, type MailboxKind } from "./email-api";
+import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { Alert } from "./ui/alert";
-import { Button } from "./ui/button";
+import { PendingButton } from "./ui/button";
 import { FormControl, FormField } from "./ui/form-field";
 import { Input } from "./ui/input";
 import { NativeSelect, NativeSelectOptions } from "./ui/native-select";
 import { RadioGroup, RadioOption } from "./ui/radio-group";
-import { Spinner } from "./ui/spinner";
 import { Textarea } from "./ui/textarea";
+import { usePendingAction } from "./ui/use-pending-action";
 
 /**
  * Issue 18: the kinds of a Microsoft or Google connection besides "my own mailbox" (which stays
@@ -41,7 +42,7 @@ function consentUrl(tenantId: string, clientId: string): string | null {
 }
 
 export function OrganisationMailboxForm({ emailType, provider, config, canEdit, onSaved, ownConnect }: Props): ReactElement {
-  const { t } = useI18n();
+  const { t, locale } = useI18n();
   const o = t.organisation;
   const ids = useId();
   const saved = config;
@@ -58,9 +59,11 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
   const [startSince, setStartSince] = useState("");
   const [afterIngest, setAfterIngest] = useState<"mark_read" | "none" | "move">(saved?.after_ingest ?? "mark_read");
   const [moveTo, setMoveTo] = useState(saved?.move_to_folder ?? "");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const action = usePendingAction();
+  const busy = action.pending;
+  // The server names the fields it refused; the form translates the failure by its code.
+  const fieldErrors: Record<string, string> = action.error instanceof ApiError ? action.error.fields : {};
+  const error = action.error ? describeApiError(t, locale, action.error, o.failed) : null;
 
   const common = {
     address,
@@ -70,48 +73,30 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
     ...(afterIngest === "move" ? { move_to_folder: moveTo } : {}),
   };
 
-  const fail = (err: unknown): void => {
-    if (err instanceof ApiError) {
-      setFieldErrors(err.fields);
-      setError(err.message || o.failed);
-    } else setError(o.failed);
-  };
-
   const connectShared = async (): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    setFieldErrors({});
-    try {
+    await action.run(async () => {
       const res = await apiFetch<{ authorization_url: string }>("/api/oauth/microsoft/authorize", {
         method: "POST",
         body: { email_type: emailType, mailbox_kind: "shared", shared_address: address },
       });
-      // The whole page goes to Microsoft and comes back to the settings page.
+      // The whole page goes to Microsoft and comes back to the settings page; the form stays
+      // busy (never settles) until the page is gone, so a second click cannot start another sign-in.
       window.location.assign(res.authorization_url);
-    } catch (err) {
-      fail(err);
-      setBusy(false);
-    }
+      await new Promise<never>(() => {});
+    });
   };
 
   const save = async (): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    setFieldErrors({});
     const body =
       kind === "app_only"
         ? { mailbox_kind: "app_only", ...common, tenant_id: tenantId, client_id: clientId, ...(clientSecret ? { client_secret: clientSecret } : {}) }
         : { mailbox_kind: "delegated", ...common, ...(key ? { service_account_key: key } : {}) };
-    try {
+    await action.run(async () => {
       const result = await apiFetch<MailboxConfig>(`/api/tenant/email/organisation/${emailType}`, { method: "PUT", body });
       setClientSecret("");
       setKey("");
       onSaved(result);
-    } catch (err) {
-      fail(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   /** One labelled field: FormField wires the id, hint, error and aria on the control. */
@@ -257,10 +242,9 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
               </Alert>
             ) : null}
             <div>
-              <Button type="submit" variant="default" className="max-sm:w-full">
-                {busy ? <Spinner /> : null}
-                {busy ? o.saving : kind === "shared" ? o.sharedConnect : o.save}
-              </Button>
+              <PendingButton type="submit" variant="default" className="max-sm:w-full" pending={busy} pendingLabel={o.saving}>
+                {kind === "shared" ? o.sharedConnect : o.save}
+              </PendingButton>
             </div>
           </fieldset>
         </form>

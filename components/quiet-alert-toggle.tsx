@@ -6,6 +6,7 @@ import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { LiveNotice } from "./ui/alert";
 import { CheckboxField } from "./ui/checkbox";
+import { usePendingAction } from "./ui/use-pending-action";
 
 /**
  * Issue 15: the per-mailbox "warn when unusually quiet" switch, beside the mailbox's other
@@ -15,25 +16,19 @@ export function QuietAlertToggle({ emailType, config, canEdit }: { emailType: Em
   const { t, locale } = useI18n();
   const saved = config.quiet_alert;
   const [enabled, setEnabled] = useState(saved);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const action = usePendingAction();
 
   const change = async (next: boolean): Promise<void> => {
-    setBusy(true);
-    setError(null);
+    // Shown at once; put back if the server says no.
     setEnabled(next);
-    try {
+    const ok = await action.run(async () => {
       const res = await apiFetch<{ quiet_alert: boolean }>(`/api/tenant/email/settings/${emailType}/quiet-alert`, {
         method: "PUT",
         body: { enabled: next },
       });
       setEnabled(res.quiet_alert);
-    } catch (err) {
-      setEnabled(!next);
-      setError(describeApiError(t, locale, err));
-    } finally {
-      setBusy(false);
-    }
+    });
+    if (!ok) setEnabled(!next);
   };
 
   return (
@@ -43,10 +38,10 @@ export function QuietAlertToggle({ emailType, config, canEdit }: { emailType: Em
         label={t.alerts.quietToggle}
         hint={t.alerts.quietHint}
         checked={enabled}
-        disabled={!canEdit || busy}
+        disabled={!canEdit || action.pending}
         onCheckedChange={(v) => void change(v === true)}
       />
-      <LiveNotice tone="error-text">{error}</LiveNotice>
+      <LiveNotice tone="error-text">{action.error ? describeApiError(t, locale, action.error) : null}</LiveNotice>
     </div>
   );
 }

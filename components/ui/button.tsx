@@ -1,7 +1,8 @@
 import { Slot } from "@radix-ui/react-slot";
 import { cva, type VariantProps } from "class-variance-authority";
-import type { ComponentProps, ReactElement } from "react";
+import type { ComponentProps, ReactElement, ReactNode } from "react";
 import { cn } from "./cn";
+import { Spinner } from "./spinner";
 
 export const buttonVariants = cva(
   "inline-flex shrink-0 cursor-pointer items-center justify-center gap-1.5 whitespace-nowrap rounded-md border font-medium no-underline transition-colors disabled:cursor-not-allowed disabled:opacity-60 [&_svg]:pointer-events-none [&_svg]:shrink-0",
@@ -45,5 +46,28 @@ export function Button({ className, variant, size, asChild = false, type, ...pro
       className={cn(buttonVariants({ variant, size }), className)}
       {...props}
     />
+  );
+}
+
+type PendingButtonProps = ButtonProps & {
+  /** The action runs: the button is disabled, says `pendingLabel` and is marked aria-busy. */
+  pending: boolean;
+  pendingLabel?: ReactNode;
+  /** Shown before the label while idle; the spinner takes its place while pending. */
+  icon?: ReactNode;
+  /** False for a row's tiny button whose width must not move (the words say it is busy). */
+  spinner?: boolean;
+};
+
+/**
+ * A button that runs something slow: one shape for "Saving…", "Testing…", "Connecting…", so every
+ * such button is disabled and busy the same way while its request is out.
+ */
+export function PendingButton({ pending, pendingLabel, icon, spinner = true, disabled, children, ...props }: PendingButtonProps): ReactElement {
+  return (
+    <Button disabled={disabled || pending} aria-busy={pending} {...props}>
+      {pending && spinner ? <Spinner /> : icon}
+      {pending && pendingLabel !== undefined ? pendingLabel : children}
+    </Button>
   );
 }
