@@ -2,7 +2,7 @@
 
 import { BellRing, CircleAlert, RotateCw } from "lucide-react";
 import { useCallback, useEffect, useId, useState, type ReactElement } from "react";
-import { fmt, formatRelative } from "@/lib/i18n";
+import { fmt, formatRelative, LOCALES } from "@/lib/i18n";
 import { apiFetch, type EmailType } from "./email-api";
 import { isMailErrorCode } from "@/lib/api/error-codes";
 import { describeApiError } from "./error-text";
@@ -11,8 +11,7 @@ import { Alert, AlertTitle, LiveNotice } from "./ui/alert";
 import { PendingButton } from "./ui/button";
 import { Card } from "./ui/card";
 import { CheckboxField } from "./ui/checkbox";
-import { FormControl, FormField } from "./ui/form-field";
-import { NativeSelect } from "./ui/native-select";
+import { SelectField } from "./ui/form-field";
 import { usePendingAction } from "./ui/use-pending-action";
 import { useVisiblePolling } from "./use-visible-polling";
 
@@ -118,14 +117,15 @@ export function AlertNotices({ canEdit }: { canEdit: boolean }): ReactElement {
             checked={prefs.alert_email}
             onCheckedChange={(v) => void savePrefs({ alert_email: v === true })}
           />
-          <FormField id={`${uid}-alert-locale`} label={a.emailLanguage} className="w-full sm:w-56">
-            <FormControl>
-              <NativeSelect value={prefs.locale} onChange={(e) => void savePrefs({ locale: e.target.value === "tr" ? "tr" : "en" })}>
-                <option value="en">{t.language.en}</option>
-                <option value="tr">{t.language.tr}</option>
-              </NativeSelect>
-            </FormControl>
-          </FormField>
+          <SelectField
+            id={`${uid}-alert-locale`}
+            label={a.emailLanguage}
+            className="w-full sm:w-56"
+            values={LOCALES}
+            labels={t.language}
+            value={prefs.locale}
+            onChange={(e) => void savePrefs({ locale: e.target.value === "tr" ? "tr" : "en" })}
+          />
         </div>
       ) : null}
       <LiveNotice tone="muted">{action.error ? describeApiError(t, locale, action.error) : message}</LiveNotice>

@@ -5,6 +5,7 @@
  */
 
 import type {
+  AfterIngest,
   EmailType,
   HealthResponse,
   MailboxConfig,
@@ -12,12 +13,14 @@ import type {
   MessagePage,
   MessageStatus,
   SettingsResponse,
+  StartMode,
   StatsResponse,
   TestResult,
 } from "@/lib/api/types";
 
 // The response types are the server's own (lib/api/types.ts), never re-declared here.
 export type {
+  AfterIngest,
   Attachment,
   EmailType,
   HealthResponse,
@@ -35,11 +38,16 @@ export type {
   Protocol,
   Provider,
   SettingsResponse,
+  StartMode,
   StatsResponse,
   TestResult,
 } from "@/lib/api/types";
 
 export const EMAIL_TYPES: readonly EmailType[] = ["booking", "stopsale"];
+
+/** Where a new mailbox starts and what happens to a message once saved: both settings forms offer these, in this order. */
+export const START_MODES: readonly StartMode[] = ["unread", "since", "new_only"];
+export const AFTER_INGEST_MODES: readonly AfterIngest[] = ["mark_read", "none", "move"];
 
 /** A failed request: HTTP status (0 = no answer), the server's code and message, field messages. */
 export class ApiError extends Error {

@@ -12,7 +12,7 @@ import { Button, PendingButton } from "./ui/button";
 import { CheckboxField } from "./ui/checkbox";
 import { cn } from "./ui/cn";
 import { SectionTitle } from "./ui/card";
-import { FormControl, FormField } from "./ui/form-field";
+import { FormControl, FormField, InputField } from "./ui/form-field";
 import { Input } from "./ui/input";
 import { Textarea } from "./ui/textarea";
 import { usePendingAction } from "./ui/use-pending-action";
@@ -193,11 +193,16 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
             void save();
           }}
         >
-          <FormField id={`${uid}-mailbox`} label={t.forwarding.mailboxAddress.label} hint={t.forwarding.mailboxAddress.hint}>
-            <FormControl>
-              <Input type="email" autoComplete="off" spellCheck={false} value={mailboxAddress} onChange={(e) => setMailboxAddress(e.target.value)} />
-            </FormControl>
-          </FormField>
+          <InputField
+            id={`${uid}-mailbox`}
+            label={t.forwarding.mailboxAddress.label}
+            hint={t.forwarding.mailboxAddress.hint}
+            type="email"
+            autoComplete="off"
+            spellCheck={false}
+            value={mailboxAddress}
+            onChange={(e) => setMailboxAddress(e.target.value)}
+          />
           <FormField id={`${uid}-senders`} label={t.forwarding.allowedSenders.label} hint={t.forwarding.allowedSenders.hint}>
             <FormControl>
               <Textarea rows={3} spellCheck={false} value={senders} onChange={(e) => setSenders(e.target.value)} />

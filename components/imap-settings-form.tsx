@@ -12,16 +12,15 @@ import {
 } from "@/lib/mailboxes/settings-schema";
 import { en } from "@/lib/i18n/en";
 import { fmt, plural } from "@/lib/i18n";
-import { api, ApiError, type EmailType, type MailboxConfig, type Protocol } from "./email-api";
+import { AFTER_INGEST_MODES, api, ApiError, START_MODES, type EmailType, type MailboxConfig, type Protocol } from "./email-api";
 import { describeApiError, describeMailError, type MailErrorText } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { PROVIDER_NAME } from "./provider-select";
 import { Alert, AlertTitle, LiveRegion } from "./ui/alert";
 import { Button, PendingButton } from "./ui/button";
 import { CheckboxField } from "./ui/checkbox";
-import { FormControl, FormField } from "./ui/form-field";
+import { FormControl, FormField, InputField, SelectField } from "./ui/form-field";
 import { Input } from "./ui/input";
-import { NativeSelect, NativeSelectOptions } from "./ui/native-select";
 import { RadioSegmentedGroup, RadioSegmentedItem } from "./ui/radio-group";
 import { WELL_KNOWN_HOSTS, wellKnownProviderFor } from "./well-known-providers";
 
@@ -296,16 +295,16 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
   return (
     <form className="flex max-w-[760px] flex-col gap-4" onSubmit={onSave} noValidate aria-label={t.provider.imap.label}>
       <fieldset className="m-0 flex min-w-0 flex-col gap-4 border-0 p-0" disabled={!canEdit}>
-        <FormField id={id("address")} label={t.form.address.label} hint={t.form.address.hint} error={message("address")}>
-          <FormControl>
-            <Input
-              type="email"
-              autoComplete="off"
-              spellCheck={false}
-              {...register("address", { onChange: (e: { target: { value: string } }) => prefillFromAddress(e.target.value) })}
-            />
-          </FormControl>
-        </FormField>
+        <InputField
+          id={id("address")}
+          label={t.form.address.label}
+          hint={t.form.address.hint}
+          error={message("address")}
+          type="email"
+          autoComplete="off"
+          spellCheck={false}
+          {...register("address", { onChange: (e: { target: { value: string } }) => prefillFromAddress(e.target.value) })}
+        />
 
         {known?.oauth || prefilledFor || known?.appPassword ? (
           <Alert tone="notice" className="gap-1.5">
@@ -359,32 +358,40 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
         </div>
 
         <div className={ROW}>
-          <FormField className={GROW} id={id("host")} label={t.form.host.label} hint={t.form.host.hint} error={message("host")}>
-            <FormControl>
-              <Input autoComplete="off" spellCheck={false} autoCapitalize="none" {...register("host", { onChange: () => setPrefilledFor(null) })} />
-            </FormControl>
-          </FormField>
-          <FormField className={NARROW} id={id("port")} label={t.form.port.label} error={message("port")}>
-            <FormControl>
-              <Input className="max-w-40" inputMode="numeric" autoComplete="off" {...register("port")} />
-            </FormControl>
-          </FormField>
+          <InputField
+            className={GROW}
+            id={id("host")}
+            label={t.form.host.label}
+            hint={t.form.host.hint}
+            error={message("host")}
+            autoComplete="off"
+            spellCheck={false}
+            autoCapitalize="none"
+            {...register("host", { onChange: () => setPrefilledFor(null) })}
+          />
+          <InputField
+            className={NARROW}
+            inputClassName="max-w-40"
+            id={id("port")}
+            label={t.form.port.label}
+            error={message("port")}
+            inputMode="numeric"
+            autoComplete="off"
+            {...register("port")}
+          />
         </div>
 
-        <FormField id={id("tls_mode")} label={t.form.tls_mode.label} hint={t.form.tls_mode.hint} error={message("tls_mode")}>
-          <FormControl>
-            <NativeSelect
-              {...register("tls_mode", {
-                onChange: (e: { target: { value: string } }) =>
-                  adjustPort((getValues("protocol") ?? "imap") as Protocol, e.target.value as TlsMode),
-              })}
-            >
-              <option value="implicit">{t.form.tls_mode.implicit}</option>
-              <option value="starttls">{t.form.tls_mode.starttls}</option>
-              <option value="none">{t.form.tls_mode.none}</option>
-            </NativeSelect>
-          </FormControl>
-        </FormField>
+        <SelectField
+          id={id("tls_mode")}
+          label={t.form.tls_mode.label}
+          hint={t.form.tls_mode.hint}
+          error={message("tls_mode")}
+          values={TLS_MODES}
+          labels={t.form.tls_mode}
+          {...register("tls_mode", {
+            onChange: (e: { target: { value: string } }) => adjustPort((getValues("protocol") ?? "imap") as Protocol, e.target.value as TlsMode),
+          })}
+        />
         {tlsMode === "none" ? (
           <Alert as="p" tone="error" role="alert" data-testid="plaintext-warning" className="flex-row items-start gap-2">
             <TriangleAlert aria-hidden="true" className="mt-0.5 size-4 flex-none" />
@@ -393,25 +400,19 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
         ) : null}
 
         <div className={ROW}>
-          <FormField className={GROW} id={id("username")} label={t.form.username.label} hint={t.form.username.hint} error={message("username")}>
-            <FormControl>
-              <Input
-                autoComplete="off"
-                spellCheck={false}
-                autoCapitalize="none"
-                placeholder={address || undefined}
-                {...register("username")}
-              />
-            </FormControl>
-          </FormField>
-          <FormField className={GROW} id={id("auth_method")} label={t.form.auth_method.label}>
-            <FormControl>
-              <NativeSelect {...register("auth_method")}>
-                <option value="password">{t.form.auth_method.password}</option>
-                <option value="app_password">{t.form.auth_method.app_password}</option>
-              </NativeSelect>
-            </FormControl>
-          </FormField>
+          <InputField
+            className={GROW}
+            id={id("username")}
+            label={t.form.username.label}
+            hint={t.form.username.hint}
+            error={message("username")}
+            autoComplete="off"
+            spellCheck={false}
+            autoCapitalize="none"
+            placeholder={address || undefined}
+            {...register("username")}
+          />
+          <SelectField className={GROW} id={id("auth_method")} label={t.form.auth_method.label} values={AUTH_METHODS} labels={t.form.auth_method} {...register("auth_method")} />
         </div>
 
         <FormField
@@ -446,52 +447,55 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
 
         {protocol === "imap" ? (
           <>
-            <FormField id={id("folder")} label={t.form.folder.label} hint={t.form.folder.hint} error={message("folder")}>
-              <FormControl>
-                <Input autoComplete="off" spellCheck={false} {...register("folder")} />
-              </FormControl>
-            </FormField>
+            <InputField
+              id={id("folder")}
+              label={t.form.folder.label}
+              hint={t.form.folder.hint}
+              error={message("folder")}
+              autoComplete="off"
+              spellCheck={false}
+              {...register("folder")}
+            />
             <ControlledCheckbox control={control} name="use_idle" id={id("use_idle")} label={t.form.use_idle.label} hint={t.form.use_idle.hint} />
           </>
         ) : null}
 
         {protocol === "pop3" || !useIdle ? (
-          <FormField id={id("poll_interval_seconds")} label={t.form.poll_interval_seconds.label} error={message("poll_interval_seconds")}>
-            <FormControl>
-              <Input className="max-w-40" inputMode="numeric" autoComplete="off" {...register("poll_interval_seconds")} />
-            </FormControl>
-          </FormField>
+          <InputField
+            id={id("poll_interval_seconds")}
+            inputClassName="max-w-40"
+            label={t.form.poll_interval_seconds.label}
+            error={message("poll_interval_seconds")}
+            inputMode="numeric"
+            autoComplete="off"
+            {...register("poll_interval_seconds")}
+          />
         ) : null}
 
         {protocol === "imap" ? (
           <div className={ROW} data-testid="start-after">
-            <FormField className={GROW} id={id("start_mode")} label={t.form.start_mode.label} hint={config?.started ? t.form.start_mode.started : undefined}>
-              <FormControl>
-                <NativeSelect {...register("start_mode")}>
-                  <NativeSelectOptions values={["unread", "since", "new_only"] as const} labels={t.form.start_mode} />
-                </NativeSelect>
-              </FormControl>
-            </FormField>
+            <SelectField
+              className={GROW}
+              id={id("start_mode")}
+              label={t.form.start_mode.label}
+              hint={config?.started ? t.form.start_mode.started : undefined}
+              values={START_MODES}
+              labels={t.form.start_mode}
+              {...register("start_mode")}
+            />
             {startMode === "since" ? (
-              <FormField className={GROW} id={id("start_since")} label={t.form.start_since.label} error={message("start_since")}>
-                <FormControl>
-                  <Input type="date" {...register("start_since")} />
-                </FormControl>
-              </FormField>
+              <InputField className={GROW} id={id("start_since")} label={t.form.start_since.label} error={message("start_since")} type="date" {...register("start_since")} />
             ) : null}
-            <FormField className={GROW} id={id("after_ingest")} label={t.form.after_ingest.label}>
-              <FormControl>
-                <NativeSelect {...register("after_ingest")}>
-                  <NativeSelectOptions values={["mark_read", "none", "move"] as const} labels={t.form.after_ingest} />
-                </NativeSelect>
-              </FormControl>
-            </FormField>
+            <SelectField className={GROW} id={id("after_ingest")} label={t.form.after_ingest.label} values={AFTER_INGEST_MODES} labels={t.form.after_ingest} {...register("after_ingest")} />
             {afterIngest === "move" ? (
-              <FormField className={GROW} id={id("move_to_folder")} label={t.form.move_to_folder.label} error={message("move_to_folder")}>
-                <FormControl>
-                  <Input autoComplete="off" {...register("move_to_folder")} />
-                </FormControl>
-              </FormField>
+              <InputField
+                className={GROW}
+                id={id("move_to_folder")}
+                label={t.form.move_to_folder.label}
+                error={message("move_to_folder")}
+                autoComplete="off"
+                {...register("move_to_folder")}
+              />
             ) : null}
           </div>
         ) : null}
@@ -566,6 +570,8 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
 }
 
 const ROW = "flex flex-wrap gap-4";
+const TLS_MODES: readonly TlsMode[] = ["implicit", "starttls", "none"];
+const AUTH_METHODS = ["password", "app_password"] as const;
 const GROW = "flex-[1_1_220px]";
 const NARROW = "flex-[0_1_120px]";
 

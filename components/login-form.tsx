@@ -6,8 +6,7 @@ import { useForm } from "react-hook-form";
 import { loginSchema, type LoginInput } from "@/lib/auth/login-schema";
 import { Alert } from "./ui/alert";
 import { PendingButton } from "./ui/button";
-import { FormControl, FormField } from "./ui/form-field";
-import { Input } from "./ui/input";
+import { InputField } from "./ui/form-field";
 
 type ErrorResponse = { error?: { code?: string; message?: string; details?: { fields?: Record<string, string> } } };
 
@@ -54,16 +53,8 @@ export function LoginForm(): ReactElement {
           {errors.root.server.message}
         </Alert>
       ) : null}
-      <FormField id="login-email" label="Email" error={errors.email?.message}>
-        <FormControl>
-          <Input type="email" autoComplete="username" autoFocus {...register("email")} />
-        </FormControl>
-      </FormField>
-      <FormField id="login-password" label="Password" error={errors.password?.message}>
-        <FormControl>
-          <Input type="password" autoComplete="current-password" {...register("password")} />
-        </FormControl>
-      </FormField>
+      <InputField id="login-email" label="Email" error={errors.email?.message} type="email" autoComplete="username" autoFocus {...register("email")} />
+      <InputField id="login-password" label="Password" error={errors.password?.message} type="password" autoComplete="current-password" {...register("password")} />
       <PendingButton variant="default" type="submit" pending={isSubmitting} pendingLabel="Logging in…">
         Log in
       </PendingButton>

@@ -35,8 +35,7 @@ import { useI18n } from "./i18n-provider";
 import { PROVIDER_NAME, type OAuthProvider } from "./provider-select";
 import { Alert, LiveNotice } from "./ui/alert";
 import { Button, PendingButton } from "./ui/button";
-import { FormControl, FormField } from "./ui/form-field";
-import { Input } from "./ui/input";
+import { InputField } from "./ui/form-field";
 
 export type OAuthConnectProps = {
   emailType: EmailType;
@@ -356,37 +355,33 @@ export function OAuthConnect({
           <summary className="py-2.5 font-medium">{t.ownApp}</summary>
           <div className="flex flex-col gap-3">
             <p className="text-muted-foreground">{t.ownAppHint}</p>
-            <FormField id={`${ids}-client-id`} label={t.clientId}>
-              <FormControl>
-                <Input
-                  autoComplete="off"
-                  spellCheck={false}
-                  value={ownApp.clientId}
-                  onChange={(e) => setOwnApp((v) => ({ ...v, clientId: e.target.value }))}
-                />
-              </FormControl>
-            </FormField>
-            <FormField id={`${ids}-client-secret`} label={t.clientSecret} hint={t.clientSecretHint}>
-              <FormControl>
-                <Input
-                  type="password"
-                  autoComplete="new-password"
-                  value={ownApp.clientSecret}
-                  onChange={(e) => setOwnApp((v) => ({ ...v, clientSecret: e.target.value }))}
-                />
-              </FormControl>
-            </FormField>
+            <InputField
+              id={`${ids}-client-id`}
+              label={t.clientId}
+              autoComplete="off"
+              spellCheck={false}
+              value={ownApp.clientId}
+              onChange={(e) => setOwnApp((v) => ({ ...v, clientId: e.target.value }))}
+            />
+            <InputField
+              id={`${ids}-client-secret`}
+              label={t.clientSecret}
+              hint={t.clientSecretHint}
+              type="password"
+              autoComplete="new-password"
+              value={ownApp.clientSecret}
+              onChange={(e) => setOwnApp((v) => ({ ...v, clientSecret: e.target.value }))}
+            />
             {providers.includes("microsoft") ? (
-              <FormField id={`${ids}-tenant-id`} label={t.tenantId} hint={t.tenantIdHint}>
-                <FormControl>
-                  <Input
-                    autoComplete="off"
-                    spellCheck={false}
-                    value={ownApp.tenantId}
-                    onChange={(e) => setOwnApp((v) => ({ ...v, tenantId: e.target.value }))}
-                  />
-                </FormControl>
-              </FormField>
+              <InputField
+                id={`${ids}-tenant-id`}
+                label={t.tenantId}
+                hint={t.tenantIdHint}
+                autoComplete="off"
+                spellCheck={false}
+                value={ownApp.tenantId}
+                onChange={(e) => setOwnApp((v) => ({ ...v, tenantId: e.target.value }))}
+              />
             ) : null}
           </div>
         </details>

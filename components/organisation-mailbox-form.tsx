@@ -3,14 +3,22 @@
 import { Building2, ExternalLink } from "lucide-react";
 import { useId, useState, type ReactElement, type ReactNode } from "react";
 import { fmt } from "@/lib/i18n";
-import { ApiError, apiFetch, type EmailType, type MailboxConfig, type MailboxKind } from "./email-api";
+import {
+  AFTER_INGEST_MODES,
+  ApiError,
+  apiFetch,
+  START_MODES,
+  type AfterIngest,
+  type EmailType,
+  type MailboxConfig,
+  type MailboxKind,
+  type StartMode,
+} from "./email-api";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
 import { Alert } from "./ui/alert";
 import { PendingButton } from "./ui/button";
-import { FormControl, FormField } from "./ui/form-field";
-import { Input } from "./ui/input";
-import { NativeSelect, NativeSelectOptions } from "./ui/native-select";
+import { FormControl, FormField, InputField, SelectField } from "./ui/form-field";
 import { RadioGroup, RadioOption } from "./ui/radio-group";
 import { Textarea } from "./ui/textarea";
 import { usePendingAction } from "./ui/use-pending-action";
@@ -55,9 +63,9 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
   const [clientId, setClientId] = useState(savedKind === "app_only" ? (org?.client_id ?? "") : "");
   const [clientSecret, setClientSecret] = useState("");
   const [key, setKey] = useState("");
-  const [startMode, setStartMode] = useState<"unread" | "since" | "new_only">(saved?.start_mode ?? "unread");
+  const [startMode, setStartMode] = useState<StartMode>(saved?.start_mode ?? "unread");
   const [startSince, setStartSince] = useState("");
-  const [afterIngest, setAfterIngest] = useState<"mark_read" | "none" | "move">(saved?.after_ingest ?? "mark_read");
+  const [afterIngest, setAfterIngest] = useState<AfterIngest>(saved?.after_ingest ?? "mark_read");
   const [moveTo, setMoveTo] = useState(saved?.move_to_folder ?? "");
   const action = usePendingAction();
   const busy = action.pending;
@@ -99,12 +107,8 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
     });
   };
 
-  /** One labelled field: FormField wires the id, hint, error and aria on the control. */
-  const field = (name: string, label: string, input: ReactElement, hint?: string): ReactNode => (
-    <FormField id={`${ids}-${name}`} label={label} hint={hint} error={fieldErrors[name] ?? null}>
-      <FormControl>{input}</FormControl>
-    </FormField>
-  );
+  /** The id and the server's message of one field, by the name the API uses for it. */
+  const named = (name: string): { id: string; error: string | null } => ({ id: `${ids}-${name}`, error: fieldErrors[name] ?? null });
 
   const summary =
     org && savedKind === "shared"
@@ -172,23 +176,22 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
                 {steps}
               </Alert>
             ) : null}
-            {field(
-              addressField,
-              o.address,
-              <Input type="email" value={address} onChange={(e) => setAddress(e.target.value)} autoComplete="off" spellCheck={false} />,
-            )}
+            <InputField {...named(addressField)} label={o.address} type="email" value={address} onChange={(e) => setAddress(e.target.value)} autoComplete="off" spellCheck={false} />
             {kind === "app_only" ? (
               <>
                 <div className="grid gap-4 sm:grid-cols-2">
-                  {field("tenant_id", o.tenantId, <Input value={tenantId} onChange={(e) => setTenantId(e.target.value)} autoComplete="off" spellCheck={false} />)}
-                  {field("client_id", o.clientId, <Input value={clientId} onChange={(e) => setClientId(e.target.value)} autoComplete="off" spellCheck={false} />)}
+                  <InputField {...named("tenant_id")} label={o.tenantId} value={tenantId} onChange={(e) => setTenantId(e.target.value)} autoComplete="off" spellCheck={false} />
+                  <InputField {...named("client_id")} label={o.clientId} value={clientId} onChange={(e) => setClientId(e.target.value)} autoComplete="off" spellCheck={false} />
                 </div>
-                {field(
-                  "client_secret",
-                  o.clientSecret,
-                  <Input type="password" value={clientSecret} onChange={(e) => setClientSecret(e.target.value)} autoComplete="new-password" />,
-                  org?.has_client_secret ? o.keepSecret : undefined,
-                )}
+                <InputField
+                  {...named("client_secret")}
+                  label={o.clientSecret}
+                  hint={org?.has_client_secret ? o.keepSecret : undefined}
+                  type="password"
+                  value={clientSecret}
+                  onChange={(e) => setClientSecret(e.target.value)}
+                  autoComplete="new-password"
+                />
                 {consent ? (
                   <p>
                     <a
@@ -207,33 +210,36 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
             ) : null}
             {kind === "delegated" ? (
               <>
-                {field(
-                  "service_account_key",
-                  o.serviceAccountKey,
-                  <Textarea rows={4} className="font-mono text-sm" value={key} onChange={(e) => setKey(e.target.value)} spellCheck={false} autoComplete="off" />,
-                  org?.has_service_account_key ? o.keepKey : undefined,
-                )}
+                <FormField {...named("service_account_key")} label={o.serviceAccountKey} hint={org?.has_service_account_key ? o.keepKey : undefined}>
+                  <FormControl>
+                    <Textarea rows={4} className="font-mono text-sm" value={key} onChange={(e) => setKey(e.target.value)} spellCheck={false} autoComplete="off" />
+                  </FormControl>
+                </FormField>
                 {org?.client_id ? <p className="text-caption text-muted-foreground">{fmt(o.delegatedClientId, { clientId: org.client_id })}</p> : null}
               </>
             ) : null}
             {kind !== "shared" ? (
               <div className="grid gap-4 sm:grid-cols-2">
-                {field(
-                  "start_mode",
-                  o.startMode,
-                  <NativeSelect value={startMode} onChange={(e) => setStartMode(e.target.value as typeof startMode)}>
-                    <NativeSelectOptions values={["unread", "since", "new_only"] as const} labels={o.startModes} />
-                  </NativeSelect>,
-                )}
-                {startMode === "since" ? field("start_since", o.startSince, <Input type="date" value={startSince} onChange={(e) => setStartSince(e.target.value)} />) : null}
-                {field(
-                  "after_ingest",
-                  o.afterIngest,
-                  <NativeSelect value={afterIngest} onChange={(e) => setAfterIngest(e.target.value as typeof afterIngest)}>
-                    <NativeSelectOptions values={["mark_read", "none", "move"] as const} labels={o.afterIngestModes} />
-                  </NativeSelect>,
-                )}
-                {afterIngest === "move" ? field("move_to_folder", o.moveTo, <Input value={moveTo} onChange={(e) => setMoveTo(e.target.value)} />) : null}
+                <SelectField
+                  {...named("start_mode")}
+                  label={o.startMode}
+                  values={START_MODES}
+                  labels={o.startModes}
+                  value={startMode}
+                  onChange={(e) => setStartMode(e.target.value as StartMode)}
+                />
+                {startMode === "since" ? (
+                  <InputField {...named("start_since")} label={o.startSince} type="date" value={startSince} onChange={(e) => setStartSince(e.target.value)} />
+                ) : null}
+                <SelectField
+                  {...named("after_ingest")}
+                  label={o.afterIngest}
+                  values={AFTER_INGEST_MODES}
+                  labels={o.afterIngestModes}
+                  value={afterIngest}
+                  onChange={(e) => setAfterIngest(e.target.value as AfterIngest)}
+                />
+                {afterIngest === "move" ? <InputField {...named("move_to_folder")} label={o.moveTo} value={moveTo} onChange={(e) => setMoveTo(e.target.value)} /> : null}
               </div>
             ) : null}
             {error ? (

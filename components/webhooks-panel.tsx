@@ -12,8 +12,7 @@ import { Badge, type BadgeTone } from "./ui/badge";
 import { Button } from "./ui/button";
 import { Card, PageContainer } from "./ui/card";
 import { CheckboxField } from "./ui/checkbox";
-import { FormControl, FormField } from "./ui/form-field";
-import { Input } from "./ui/input";
+import { InputField } from "./ui/form-field";
 
 type EventType = "message.received" | "mailbox.status_changed";
 type Endpoint = { id: string; url: string; eventTypes: EventType[]; inlineRawMaxBytes: number; enabled: boolean; secretRotatedAt: string };
@@ -192,22 +191,34 @@ function WebhooksPage({ canEdit }: { canEdit: boolean }): ReactElement {
                 void add();
               }}
             >
-              <FormField id="webhook-url" label={w.url} error={fieldError}>
-                <FormControl>
-                  <Input type="url" required value={url} onChange={(ev) => setUrl(ev.target.value)} placeholder="https://" autoComplete="off" spellCheck={false} />
-                </FormControl>
-              </FormField>
+              <InputField
+                id="webhook-url"
+                label={w.url}
+                error={fieldError}
+                type="url"
+                required
+                value={url}
+                onChange={(ev) => setUrl(ev.target.value)}
+                placeholder="https://"
+                autoComplete="off"
+                spellCheck={false}
+              />
               <fieldset className="m-0 flex min-w-0 flex-col gap-2 border-0 p-0">
                 <legend className="mb-1 text-sm font-medium">{w.events}</legend>
                 {(["message.received", "mailbox.status_changed"] as const).map((type) => (
                   <CheckboxField key={type} id={`webhook-event-${type}`} label={eventLabel(type)} checked={events.includes(type)} onCheckedChange={() => toggleEvent(type)} />
                 ))}
               </fieldset>
-              <FormField id="webhook-inline-raw" label={w.inlineRaw} className="max-w-[320px]">
-                <FormControl>
-                  <Input type="number" min={0} max={5242880} value={inlineRaw} onChange={(ev) => setInlineRaw(Number(ev.target.value) || 0)} />
-                </FormControl>
-              </FormField>
+              <InputField
+                id="webhook-inline-raw"
+                label={w.inlineRaw}
+                className="max-w-[320px]"
+                type="number"
+                min={0}
+                max={5242880}
+                value={inlineRaw}
+                onChange={(ev) => setInlineRaw(Number(ev.target.value) || 0)}
+              />
               <div>
                 <Button type="submit" variant="default" className="max-sm:w-full" disabled={events.length === 0}>
                   <Plus aria-hidden="true" className="size-4" />
