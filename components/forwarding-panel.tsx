@@ -13,7 +13,7 @@ import { CheckboxField } from "./ui/checkbox";
 import { cn } from "./ui/cn";
 import { SectionTitle } from "./ui/card";
 import { FormControl, FormField, InputField } from "./ui/form-field";
-import { Input } from "./ui/input";
+import { Input, verbatimInput } from "./ui/input";
 import { Textarea } from "./ui/textarea";
 import { usePendingAction } from "./ui/use-pending-action";
 
@@ -198,8 +198,7 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
             label={t.forwarding.mailboxAddress.label}
             hint={t.forwarding.mailboxAddress.hint}
             type="email"
-            autoComplete="off"
-            spellCheck={false}
+            {...verbatimInput}
             value={mailboxAddress}
             onChange={(e) => setMailboxAddress(e.target.value)}
           />

@@ -20,7 +20,7 @@ import { Alert, AlertTitle, LiveRegion } from "./ui/alert";
 import { Button, PendingButton } from "./ui/button";
 import { CheckboxField } from "./ui/checkbox";
 import { FormControl, FormField, InputField, SelectField } from "./ui/form-field";
-import { Input } from "./ui/input";
+import { Input, verbatimInput } from "./ui/input";
 import { RadioSegmentedGroup, RadioSegmentedItem } from "./ui/radio-group";
 import { WELL_KNOWN_HOSTS, wellKnownProviderFor } from "./well-known-providers";
 
@@ -186,6 +186,12 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
     return t.fieldErrors[`${name}.${err.type}`] ?? err.message ?? t.errors.generic;
   };
 
+  /** A field's frame by its name: the id, the dictionary's label and hint, the schema's message. */
+  const frame = (name: Exclude<FieldName, "protocol">): { id: string; label: string; hint?: string; error: string | null } => {
+    const words: { label: string; hint?: string } = t.form[name];
+    return { id: id(name), label: words.label, hint: words.hint, error: message(name) };
+  };
+
   /** Fills the server of a well-known provider, unless the admin typed their own. */
   const prefillFromAddress = (value: string): void => {
     const provider = wellKnownProviderFor(value);
@@ -296,13 +302,9 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
     <form className="flex max-w-[760px] flex-col gap-4" onSubmit={onSave} noValidate aria-label={t.provider.imap.label}>
       <fieldset className="m-0 flex min-w-0 flex-col gap-4 border-0 p-0" disabled={!canEdit}>
         <InputField
-          id={id("address")}
-          label={t.form.address.label}
-          hint={t.form.address.hint}
-          error={message("address")}
+          {...frame("address")}
           type="email"
-          autoComplete="off"
-          spellCheck={false}
+          {...verbatimInput}
           {...register("address", { onChange: (e: { target: { value: string } }) => prefillFromAddress(e.target.value) })}
         />
 
@@ -360,21 +362,14 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
         <div className={ROW}>
           <InputField
             className={GROW}
-            id={id("host")}
-            label={t.form.host.label}
-            hint={t.form.host.hint}
-            error={message("host")}
-            autoComplete="off"
-            spellCheck={false}
-            autoCapitalize="none"
+            {...frame("host")}
+            {...verbatimInput}
             {...register("host", { onChange: () => setPrefilledFor(null) })}
           />
           <InputField
             className={NARROW}
             inputClassName="max-w-40"
-            id={id("port")}
-            label={t.form.port.label}
-            error={message("port")}
+            {...frame("port")}
             inputMode="numeric"
             autoComplete="off"
             {...register("port")}
@@ -382,10 +377,7 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
         </div>
 
         <SelectField
-          id={id("tls_mode")}
-          label={t.form.tls_mode.label}
-          hint={t.form.tls_mode.hint}
-          error={message("tls_mode")}
+          {...frame("tls_mode")}
           values={TLS_MODES}
           labels={t.form.tls_mode}
           {...register("tls_mode", {
@@ -402,17 +394,12 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
         <div className={ROW}>
           <InputField
             className={GROW}
-            id={id("username")}
-            label={t.form.username.label}
-            hint={t.form.username.hint}
-            error={message("username")}
-            autoComplete="off"
-            spellCheck={false}
-            autoCapitalize="none"
+            {...frame("username")}
+            {...verbatimInput}
             placeholder={address || undefined}
             {...register("username")}
           />
-          <SelectField className={GROW} id={id("auth_method")} label={t.form.auth_method.label} values={AUTH_METHODS} labels={t.form.auth_method} {...register("auth_method")} />
+          <SelectField className={GROW} {...frame("auth_method")} values={AUTH_METHODS} labels={t.form.auth_method} {...register("auth_method")} />
         </div>
 
         <FormField
@@ -448,12 +435,8 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
         {protocol === "imap" ? (
           <>
             <InputField
-              id={id("folder")}
-              label={t.form.folder.label}
-              hint={t.form.folder.hint}
-              error={message("folder")}
-              autoComplete="off"
-              spellCheck={false}
+              {...frame("folder")}
+              {...verbatimInput}
               {...register("folder")}
             />
             <ControlledCheckbox control={control} name="use_idle" id={id("use_idle")} label={t.form.use_idle.label} hint={t.form.use_idle.hint} />
@@ -462,10 +445,8 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
 
         {protocol === "pop3" || !useIdle ? (
           <InputField
-            id={id("poll_interval_seconds")}
+            {...frame("poll_interval_seconds")}
             inputClassName="max-w-40"
-            label={t.form.poll_interval_seconds.label}
-            error={message("poll_interval_seconds")}
             inputMode="numeric"
             autoComplete="off"
             {...register("poll_interval_seconds")}
@@ -476,23 +457,20 @@ export function ImapSettingsForm({ emailType, config, canEdit, onSaved, onChoose
           <div className={ROW} data-testid="start-after">
             <SelectField
               className={GROW}
-              id={id("start_mode")}
-              label={t.form.start_mode.label}
+              {...frame("start_mode")}
               hint={config?.started ? t.form.start_mode.started : undefined}
               values={START_MODES}
               labels={t.form.start_mode}
               {...register("start_mode")}
             />
             {startMode === "since" ? (
-              <InputField className={GROW} id={id("start_since")} label={t.form.start_since.label} error={message("start_since")} type="date" {...register("start_since")} />
+              <InputField className={GROW} {...frame("start_since")} type="date" {...register("start_since")} />
             ) : null}
-            <SelectField className={GROW} id={id("after_ingest")} label={t.form.after_ingest.label} values={AFTER_INGEST_MODES} labels={t.form.after_ingest} {...register("after_ingest")} />
+            <SelectField className={GROW} {...frame("after_ingest")} values={AFTER_INGEST_MODES} labels={t.form.after_ingest} {...register("after_ingest")} />
             {afterIngest === "move" ? (
               <InputField
                 className={GROW}
-                id={id("move_to_folder")}
-                label={t.form.move_to_folder.label}
-                error={message("move_to_folder")}
+                {...frame("move_to_folder")}
                 autoComplete="off"
                 {...register("move_to_folder")}
               />

@@ -36,6 +36,7 @@ import { PROVIDER_NAME, type OAuthProvider } from "./provider-select";
 import { Alert, LiveNotice } from "./ui/alert";
 import { Button, PendingButton } from "./ui/button";
 import { InputField } from "./ui/form-field";
+import { verbatimInput } from "./ui/input";
 
 export type OAuthConnectProps = {
   emailType: EmailType;
@@ -358,8 +359,7 @@ export function OAuthConnect({
             <InputField
               id={`${ids}-client-id`}
               label={t.clientId}
-              autoComplete="off"
-              spellCheck={false}
+              {...verbatimInput}
               value={ownApp.clientId}
               onChange={(e) => setOwnApp((v) => ({ ...v, clientId: e.target.value }))}
             />
@@ -377,8 +377,7 @@ export function OAuthConnect({
                 id={`${ids}-tenant-id`}
                 label={t.tenantId}
                 hint={t.tenantIdHint}
-                autoComplete="off"
-                spellCheck={false}
+                {...verbatimInput}
                 value={ownApp.tenantId}
                 onChange={(e) => setOwnApp((v) => ({ ...v, tenantId: e.target.value }))}
               />

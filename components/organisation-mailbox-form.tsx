@@ -19,6 +19,7 @@ import { useI18n } from "./i18n-provider";
 import { Alert } from "./ui/alert";
 import { PendingButton } from "./ui/button";
 import { FormControl, FormField, InputField, SelectField } from "./ui/form-field";
+import { verbatimInput } from "./ui/input";
 import { RadioGroup, RadioOption } from "./ui/radio-group";
 import { Textarea } from "./ui/textarea";
 import { usePendingAction } from "./ui/use-pending-action";
@@ -176,12 +177,12 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
                 {steps}
               </Alert>
             ) : null}
-            <InputField {...named(addressField)} label={o.address} type="email" value={address} onChange={(e) => setAddress(e.target.value)} autoComplete="off" spellCheck={false} />
+            <InputField {...named(addressField)} label={o.address} type="email" value={address} onChange={(e) => setAddress(e.target.value)} {...verbatimInput} />
             {kind === "app_only" ? (
               <>
                 <div className="grid gap-4 sm:grid-cols-2">
-                  <InputField {...named("tenant_id")} label={o.tenantId} value={tenantId} onChange={(e) => setTenantId(e.target.value)} autoComplete="off" spellCheck={false} />
-                  <InputField {...named("client_id")} label={o.clientId} value={clientId} onChange={(e) => setClientId(e.target.value)} autoComplete="off" spellCheck={false} />
+                  <InputField {...named("tenant_id")} label={o.tenantId} value={tenantId} onChange={(e) => setTenantId(e.target.value)} {...verbatimInput} />
+                  <InputField {...named("client_id")} label={o.clientId} value={clientId} onChange={(e) => setClientId(e.target.value)} {...verbatimInput} />
                 </div>
                 <InputField
                   {...named("client_secret")}
@@ -212,7 +213,7 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
               <>
                 <FormField {...named("service_account_key")} label={o.serviceAccountKey} hint={org?.has_service_account_key ? o.keepKey : undefined}>
                   <FormControl>
-                    <Textarea rows={4} className="font-mono text-sm" value={key} onChange={(e) => setKey(e.target.value)} spellCheck={false} autoComplete="off" />
+                    <Textarea rows={4} className="font-mono text-sm" value={key} onChange={(e) => setKey(e.target.value)} {...verbatimInput} />
                   </FormControl>
                 </FormField>
                 {org?.client_id ? <p className="text-caption text-muted-foreground">{fmt(o.delegatedClientId, { clientId: org.client_id })}</p> : null}
@@ -220,25 +221,11 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
             ) : null}
             {kind !== "shared" ? (
               <div className="grid gap-4 sm:grid-cols-2">
-                <SelectField
-                  {...named("start_mode")}
-                  label={o.startMode}
-                  values={START_MODES}
-                  labels={o.startModes}
-                  value={startMode}
-                  onChange={(e) => setStartMode(e.target.value as StartMode)}
-                />
+                <SelectField {...named("start_mode")} label={o.startMode} values={START_MODES} labels={o.startModes} value={startMode} onChange={(e) => setStartMode(e.target.value as StartMode)} />
                 {startMode === "since" ? (
                   <InputField {...named("start_since")} label={o.startSince} type="date" value={startSince} onChange={(e) => setStartSince(e.target.value)} />
                 ) : null}
-                <SelectField
-                  {...named("after_ingest")}
-                  label={o.afterIngest}
-                  values={AFTER_INGEST_MODES}
-                  labels={o.afterIngestModes}
-                  value={afterIngest}
-                  onChange={(e) => setAfterIngest(e.target.value as AfterIngest)}
-                />
+                <SelectField {...named("after_ingest")} label={o.afterIngest} values={AFTER_INGEST_MODES} labels={o.afterIngestModes} value={afterIngest} onChange={(e) => setAfterIngest(e.target.value as AfterIngest)} />
                 {afterIngest === "move" ? <InputField {...named("move_to_folder")} label={o.moveTo} value={moveTo} onChange={(e) => setMoveTo(e.target.value)} /> : null}
               </div>
             ) : null}

@@ -13,6 +13,7 @@ import { Button } from "./ui/button";
 import { Card, PageContainer } from "./ui/card";
 import { CheckboxField } from "./ui/checkbox";
 import { InputField } from "./ui/form-field";
+import { verbatimInput } from "./ui/input";
 
 type EventType = "message.received" | "mailbox.status_changed";
 type Endpoint = { id: string; url: string; eventTypes: EventType[]; inlineRawMaxBytes: number; enabled: boolean; secretRotatedAt: string };
@@ -200,8 +201,7 @@ function WebhooksPage({ canEdit }: { canEdit: boolean }): ReactElement {
                 value={url}
                 onChange={(ev) => setUrl(ev.target.value)}
                 placeholder="https://"
-                autoComplete="off"
-                spellCheck={false}
+                {...verbatimInput}
               />
               <fieldset className="m-0 flex min-w-0 flex-col gap-2 border-0 p-0">
                 <legend className="mb-1 text-sm font-medium">{w.events}</legend>

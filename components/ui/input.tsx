@@ -8,3 +8,9 @@ export const controlClass =
 export function Input({ className, type = "text", ...props }: ComponentProps<"input">): ReactElement {
   return <input type={type} data-slot="input" className={cn(controlClass, className)} {...props} />;
 }
+
+/**
+ * For text the browser must take as typed (addresses, hosts, folders, ids, URLs): no autofill from
+ * other sites' forms, no spelling marks, no capital first letter on a phone keyboard.
+ */
+export const verbatimInput = { autoComplete: "off", spellCheck: false, autoCapitalize: "none" } as const;
