@@ -7,6 +7,7 @@ import type { EmailType, MailboxConfig } from "./email-api";
 import { describeApiError } from "./error-text";
 import { forwardingApi, type ForwardingConfig } from "./forwarding-api";
 import { useI18n } from "./i18n-provider";
+import { ActionForm } from "./ui/action-form";
 import { Alert, AlertTitle, LiveNotice, LiveRegion } from "./ui/alert";
 import { Button, PendingButton } from "./ui/button";
 import { CheckboxField } from "./ui/checkbox";
@@ -185,14 +186,7 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
       </details>
 
       {canEdit ? (
-        <form
-          className="flex flex-col gap-4 border-t border-border pt-4"
-          noValidate
-          onSubmit={(e) => {
-            e.preventDefault();
-            void save();
-          }}
-        >
+        <ActionForm className="flex flex-col gap-4 border-t border-border pt-4" onAction={save}>
           <InputField
             id={`${uid}-mailbox`}
             label={t.forwarding.mailboxAddress.label}
@@ -215,7 +209,7 @@ export function ForwardingPanel({ emailType, config, canEdit, onChange }: Forwar
               {t.forwarding.save}
             </PendingButton>
           </div>
-        </form>
+        </ActionForm>
       ) : null}
     </div>
   );

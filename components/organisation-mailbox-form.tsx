@@ -16,6 +16,7 @@ import {
 } from "./email-api";
 import { describeApiError } from "./error-text";
 import { useI18n } from "./i18n-provider";
+import { ActionForm } from "./ui/action-form";
 import { Alert } from "./ui/alert";
 import { PendingButton } from "./ui/button";
 import { FormControl, FormField, InputField, SelectField } from "./ui/form-field";
@@ -162,15 +163,7 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
       {kind === "own" ? ownConnect : null}
 
       {kind !== "own" ? (
-        <form
-          className="flex flex-col gap-4"
-          aria-label={o.kinds[kind]}
-          noValidate
-          onSubmit={(e) => {
-            e.preventDefault();
-            void (kind === "shared" ? connectShared() : save());
-          }}
-        >
+        <ActionForm className="flex flex-col gap-4" aria-label={o.kinds[kind]} onAction={kind === "shared" ? connectShared : save}>
           <fieldset className="m-0 flex min-w-0 flex-col gap-4 border-0 p-0" disabled={!canEdit || busy}>
             {steps ? (
               <Alert as="p" tone="notice">
@@ -240,7 +233,7 @@ export function OrganisationMailboxForm({ emailType, provider, config, canEdit, 
               </PendingButton>
             </div>
           </fieldset>
-        </form>
+        </ActionForm>
       ) : null}
     </div>
   );

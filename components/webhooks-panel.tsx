@@ -7,6 +7,7 @@ import { apiFetch, ApiError } from "./email-api";
 import { describeApiError } from "./error-text";
 import { I18nProvider, useI18n } from "./i18n-provider";
 import { LanguageSwitch } from "./language-switch";
+import { ActionForm } from "./ui/action-form";
 import { Alert, AlertTitle } from "./ui/alert";
 import { Badge, type BadgeTone } from "./ui/badge";
 import { Button } from "./ui/button";
@@ -184,14 +185,7 @@ function WebhooksPage({ canEdit }: { canEdit: boolean }): ReactElement {
             </ul>
           ) : null}
           {canEdit ? (
-            <form
-              className="flex flex-col gap-4 border-t border-border pt-4"
-              noValidate
-              onSubmit={(ev) => {
-                ev.preventDefault();
-                void add();
-              }}
-            >
+            <ActionForm className="flex flex-col gap-4 border-t border-border pt-4" onAction={add}>
               <InputField
                 id="webhook-url"
                 label={w.url}
@@ -225,7 +219,7 @@ function WebhooksPage({ canEdit }: { canEdit: boolean }): ReactElement {
                   {w.add}
                 </Button>
               </div>
-            </form>
+            </ActionForm>
           ) : null}
         </Card>
 

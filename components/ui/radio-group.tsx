@@ -1,9 +1,23 @@
 "use client";
 
 import * as RadioGroupPrimitive from "@radix-ui/react-radio-group";
+import { cva } from "class-variance-authority";
 import type { ComponentProps, ReactElement } from "react";
 import { cn } from "./cn";
-import { segmentedItemClass } from "./segmented";
+import { segmentedGroupClass, segmentedItemClass } from "./segmented";
+
+/** A bordered box that is one radio and turns primary when chosen: a large card or a compact row. */
+export const choiceVariants = cva(
+  "flex min-w-0 cursor-pointer border border-border bg-card text-left transition-colors hover:enabled:border-border-strong disabled:cursor-not-allowed disabled:opacity-70 data-[state=checked]:border-primary data-[state=checked]:bg-primary-soft",
+  {
+    variants: {
+      size: {
+        card: "items-center gap-3 rounded-lg px-4 py-3 data-[state=checked]:shadow-[inset_0_0_0_1px_var(--primary)]",
+        option: "group items-start gap-2.5 rounded-md px-3 py-2.5 text-sm",
+      },
+    },
+  },
+);
 
 export function RadioGroup({ className, ...props }: ComponentProps<typeof RadioGroupPrimitive.Root>): ReactElement {
   return <RadioGroupPrimitive.Root data-slot="radio-group" className={cn("grid gap-3", className)} {...props} />;
@@ -14,10 +28,7 @@ export function RadioCard({ className, ...props }: ComponentProps<typeof RadioGr
   return (
     <RadioGroupPrimitive.Item
       data-slot="radio-card"
-      className={cn(
-        "flex min-w-0 cursor-pointer items-center gap-3 rounded-lg border border-border bg-card px-4 py-3 text-left transition-colors hover:enabled:border-border-strong disabled:cursor-not-allowed disabled:opacity-70 data-[state=checked]:border-primary data-[state=checked]:bg-primary-soft data-[state=checked]:shadow-[inset_0_0_0_1px_var(--primary)]",
-        className,
-      )}
+      className={cn(choiceVariants({ size: "card" }), className)}
       {...props}
     />
   );
@@ -28,7 +39,7 @@ export function RadioSegmentedGroup({ className, ...props }: ComponentProps<type
   return (
     <RadioGroupPrimitive.Root
       data-slot="radio-segmented"
-      className={cn("inline-flex gap-0.5 self-start rounded-lg border border-border bg-secondary p-0.5", className)}
+      className={cn(segmentedGroupClass, className)}
       {...props}
     />
   );
@@ -43,10 +54,7 @@ export function RadioOption({ className, children, ...props }: ComponentProps<ty
   return (
     <RadioGroupPrimitive.Item
       data-slot="radio-option"
-      className={cn(
-        "group flex min-w-0 cursor-pointer items-start gap-2.5 rounded-md border border-border bg-card px-3 py-2.5 text-left text-sm transition-colors hover:enabled:border-border-strong disabled:cursor-not-allowed disabled:opacity-70 data-[state=checked]:border-primary data-[state=checked]:bg-primary-soft",
-        className,
-      )}
+      className={cn(choiceVariants({ size: "option" }), className)}
       {...props}
     >
       <span aria-hidden="true" className="mt-0.5 grid size-[18px] flex-none place-items-center rounded-full border border-border-strong bg-card group-data-[state=checked]:border-primary">
