@@ -2,28 +2,15 @@
 import { getEnv } from "@/lib/env";
 import { startInboundRuntime } from "@/lib/inbound/run-inbound";
 import { getLogger } from "@/lib/logger";
+import { stopOnSignal } from "@/lib/util/stop-on-signal";
 
 process.env.SERVICE_NAME ??= "inbound";
 const log = getLogger();
 
 async function main(): Promise<void> {
   const runtime = await startInboundRuntime({ env: getEnv(), log });
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "inbound stopping");
-    setTimeout(() => process.exit(0), 35_000).unref();
-    void runtime.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, "inbound stop failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  // SMTP sessions get time to finish their DATA before the process exits anyway.
+  stopOnSignal({ name: "inbound", log, stop: () => runtime.stop(), graceMs: 35_000 });
 }
 
 main().catch((err: unknown) => {

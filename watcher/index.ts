@@ -1,5 +1,6 @@
 import { getEnv } from "@/lib/env";
 import { getLogger } from "@/lib/logger";
+import { stopOnSignal } from "@/lib/util/stop-on-signal";
 import { createWatcherMetrics } from "./metrics";
 import { createUncaughtExceptionHandler, handleUnhandledRejection } from "./process-errors";
 import { startWatcherRuntime, type WatcherRuntime } from "./runtime";
@@ -30,23 +31,8 @@ async function main(): Promise<void> {
   const env = getEnv();
   runtime = await startWatcherRuntime({ env, log, metrics });
   const started = runtime;
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "watcher stopping");
-    // A stuck socket must not keep a pod in Terminating: exit anyway after a few seconds.
-    setTimeout(() => process.exit(0), 5000).unref();
-    void started.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, "watcher stop failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  // A stuck socket must not keep a pod in Terminating: exit anyway after a few seconds.
+  stopOnSignal({ name: "watcher", log, stop: () => started.stop(), graceMs: 5000 });
 }
 
 main().catch((err: unknown) => {
